@@ -1,0 +1,598 @@
+//! Keyfiles: how a class key is stored on disk, plain or sealed under a passphrase.
+//!
+//! This module owns the file formats, file permissions and passphrase prompting. It must not
+//! know Fernet's internals (it asks [`crate::crypto`] for keys and tokens) nor print anything:
+//! it returns warnings and errors for the binaries to show.
+//!
+//! # Format (plain)
+//!
+//! In the style of age's key files: `#` comment lines, then the key on its own line.
+//!
+//! ```text
+//! # fernchat class key: hand this file to the students of one class; keep it off websites
+//! # created: 2026-11-22T10:15:00+00:00
+//! # fingerprint: 3F2A-9C01-77D4-B0E8
+//! cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=
+//! ```
+//!
+//! Readers skip `#` lines and blank lines and trim whitespace, so a file holding just the
+//! output of Python's `Fernet.generate_key()` works too. Comments are not trusted: the
+//! fingerprint shown is always computed from the key.
+//!
+//! # Format (sealed)
+//!
+//! The key line is replaced by one line of colon-separated fields:
+//!
+//! ```text
+//! fernchat-sealed:v1:scrypt:LOG_N:R:P:SALT:TOKEN
+//! ```
+//!
+//! - `LOG_N`, `R`, `P`: scrypt's cost parameters (N = 2^LOG_N), decimal.
+//! - `SALT`: 16 random bytes, URL-safe base64 with padding.
+//! - `TOKEN`: a Fernet token whose plaintext is the key's text form, made with the Fernet key
+//!   `urlsafe_b64encode(scrypt(passphrase as UTF-8, SALT, N, R, P, dklen=32))`.
+//!
+//! Opening one in Python (standard library plus `cryptography`):
+//!
+//! ```python
+//! import base64, hashlib, getpass
+//! from cryptography.fernet import Fernet
+//! line = next(l.strip() for l in open("keys/class.key") if l.strip() and not l.startswith("#"))
+//! magic, version, kdf, log_n, r, p, salt, token = line.split(":")
+//! assert (magic, version, kdf) == ("fernchat-sealed", "v1", "scrypt")
+//! n, r, p = 2 ** int(log_n), int(r), int(p)
+//! kek = hashlib.scrypt(getpass.getpass().encode(), salt=base64.urlsafe_b64decode(salt),
+//!                      n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
+//! key = Fernet(base64.urlsafe_b64encode(kek)).decrypt(token.encode())
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use zeroize::Zeroizing;
+
+use crate::crypto::{Fingerprint, KeyError, RoomKey};
+
+/// Where `keygen`, the server and the client look for the class key by default.
+pub const DEFAULT_KEY_PATH: &str = "keys/class.key";
+
+/// The environment variable that supplies a sealed keyfile's passphrase to scripts and tests.
+pub const PASSPHRASE_ENV: &str = "FERNCHAT_PASSPHRASE";
+
+/// Starts the key line of a sealed keyfile.
+const SEALED_MAGIC: &str = "fernchat-sealed";
+
+/// A keyfile larger than this is not a keyfile; refusing it bounds what we read.
+const MAX_KEYFILE_BYTES: u64 = 64 * 1024;
+
+/// scrypt's cost parameters for sealing a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealParams {
+    /// N = 2^log_n: the memory and time cost.
+    pub log_n: u8,
+    /// Block size.
+    pub r: u32,
+    /// Parallelism.
+    pub p: u32,
+}
+
+impl SealParams {
+    /// OWASP's Password Storage Cheat Sheet minimum for scrypt: N=2^17 (128 MiB), r=8, p=1.
+    pub const OWASP: SealParams = SealParams {
+        log_n: 17,
+        r: 8,
+        p: 1,
+    };
+
+    /// Refuses parameters that would make opening a file take absurd memory or time: a file
+    /// could otherwise ask for terabytes.
+    fn check(self) -> Result<(), KeyfileError> {
+        let fits = (10..=22).contains(&self.log_n)
+            && (1..=32).contains(&self.r)
+            && (1..=16).contains(&self.p)
+            && 128u64 * u64::from(self.r) * (1u64 << self.log_n) <= 1 << 30;
+        if fits {
+            Ok(())
+        } else {
+            Err(KeyfileError::SealParamsOutOfRange {
+                log_n: self.log_n,
+                r: self.r,
+                p: self.p,
+            })
+        }
+    }
+}
+
+/// What went wrong with a keyfile. Every variant names the file; none holds key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyfileError {
+    /// The file is not there.
+    #[error("{path}: no such keyfile")]
+    NotFound {
+        /// The path looked for.
+        path: PathBuf,
+    },
+    /// Reading or writing failed for another reason.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// Refused to replace an existing keyfile.
+    #[error(
+        "{path} already exists; refusing to overwrite a key (students may hold it). \
+         Choose another path, or pass --force to replace it"
+    )]
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Too large to be a keyfile.
+    #[error("{path} is {len} bytes, too large to be a keyfile")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+    },
+    /// Only comments and blank lines.
+    #[error("{path} holds no key (only comments or blank lines)")]
+    NoKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// More than one key line.
+    #[error(
+        "{path} has more than one key line (line {line}); a keyfile holds one key. \
+         For rotation, give the server several keyfiles"
+    )]
+    ExtraLine {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the second key line.
+        line: usize,
+    },
+    /// The key line is not a valid key.
+    #[error("{path}, line {line}: {source}")]
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// Why it is not a key.
+        source: KeyError,
+    },
+    /// A sealed key line that does not follow the format.
+    #[error("{path}: the sealed key line is malformed ({what})")]
+    BadSealedLine {
+        /// The file.
+        path: PathBuf,
+        /// Which field is wrong.
+        what: &'static str,
+    },
+    /// A sealed file from a newer fernchat, or another KDF.
+    #[error("{path}: sealed with {found}, which this fernchat does not know (it reads v1:scrypt)")]
+    UnsupportedSeal {
+        /// The file.
+        path: PathBuf,
+        /// The version and KDF found.
+        found: String,
+    },
+    /// scrypt parameters outside what we are willing to compute.
+    #[error("sealing parameters log_n={log_n} r={r} p={p} are out of the accepted range")]
+    SealParamsOutOfRange {
+        /// log2 of N.
+        log_n: u8,
+        /// Block size.
+        r: u32,
+        /// Parallelism.
+        p: u32,
+    },
+    /// The passphrase did not open the sealed key.
+    #[error("{path}: wrong passphrase (or the file was altered)")]
+    WrongPassphrase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// No passphrase could be obtained (no terminal and no environment variable).
+    #[error(
+        "{path} is sealed and needs its passphrase: no terminal to ask on; \
+         set {PASSPHRASE_ENV} for scripts"
+    )]
+    NoPassphrase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The two passphrases typed for sealing differ.
+    #[error("the two passphrases differ; nothing was written")]
+    PassphraseMismatch,
+    /// An empty passphrase protects nothing.
+    #[error("an empty passphrase protects nothing; nothing was written")]
+    EmptyPassphrase,
+}
+
+/// Something worth telling the user that does not stop the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyfileWarning {
+    /// Other users of the machine can read the key.
+    ReadableByOthers {
+        /// The file.
+        path: PathBuf,
+        /// Its Unix permission bits.
+        mode: u32,
+    },
+}
+
+impl std::fmt::Display for KeyfileWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyfileWarning::ReadableByOthers { path, mode } => write!(
+                f,
+                "{} can be read by other users of this computer (mode {:o}); \
+                 fix it with: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Whether a keyfile is plain or sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyfileKind {
+    /// The key is written in the clear.
+    Plain,
+    /// The key is encrypted under a passphrase.
+    Sealed,
+}
+
+/// A key read from a file, with what the user should be told about the file.
+#[derive(Debug)]
+pub struct LoadedKey {
+    /// The key.
+    pub key: RoomKey,
+    /// Plain or sealed.
+    pub kind: KeyfileKind,
+    /// Non-fatal problems (loose permissions).
+    pub warnings: Vec<KeyfileWarning>,
+}
+
+/// Reads a keyfile, asking `passphrase` for the passphrase only if the file is sealed.
+pub fn load(
+    path: &Path,
+    passphrase: &mut dyn FnMut(&Path) -> Result<Zeroizing<String>, KeyfileError>,
+) -> Result<LoadedKey, KeyfileError> {
+    let text = read_small(path)?;
+    let warnings = permission_warnings(path);
+    let (line_no, line) = key_line(path, &text)?;
+    if line.starts_with(SEALED_MAGIC) {
+        let sealed = SealedLine::parse(path, line)?;
+        let phrase = passphrase(path)?;
+        let key = sealed.open(path, &phrase)?;
+        return Ok(LoadedKey {
+            key,
+            kind: KeyfileKind::Sealed,
+            warnings,
+        });
+    }
+    let key = RoomKey::from_secret(line).map_err(|source| KeyfileError::BadKey {
+        path: path.to_owned(),
+        line: line_no,
+        source,
+    })?;
+    Ok(LoadedKey {
+        key,
+        kind: KeyfileKind::Plain,
+        warnings,
+    })
+}
+
+/// Whether `path` holds a sealed key, without opening it.
+pub fn is_sealed(path: &Path) -> Result<bool, KeyfileError> {
+    let text = read_small(path)?;
+    let (_, line) = key_line(path, &text)?;
+    Ok(line.starts_with(SEALED_MAGIC))
+}
+
+/// How a new keyfile is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Refuse if the file exists (the default everywhere).
+    Never,
+    /// Replace an existing file (keygen `--force`).
+    Replace,
+}
+
+/// Writes `key` to a new plain keyfile, mode 0600 on Unix. Creates missing parent folders.
+pub fn write_plain(path: &Path, key: &RoomKey, overwrite: Overwrite) -> Result<(), KeyfileError> {
+    let mut body = header(key, "fernchat class key: hand this file to your students; keep it off public websites");
+    body.push_str(key.expose_secret());
+    body.push('\n');
+    write_secret_file(path, &body, overwrite)
+}
+
+/// Writes `key` sealed under `passphrase` with scrypt at `params`, mode 0600 on Unix.
+pub fn write_sealed(
+    path: &Path,
+    key: &RoomKey,
+    passphrase: &str,
+    params: SealParams,
+    overwrite: Overwrite,
+) -> Result<(), KeyfileError> {
+    if passphrase.is_empty() {
+        return Err(KeyfileError::EmptyPassphrase);
+    }
+    params.check()?;
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| KeyfileError::Io {
+        path: path.to_owned(),
+        source: io::Error::other(e),
+    })?;
+    let kek = derive_kek(passphrase, &salt, params)?;
+    let token = kek.encrypt(key.expose_secret().as_bytes());
+    let mut body = header(
+        key,
+        "fernchat sealed class key: the key inside is encrypted; it opens with its passphrase",
+    );
+    body.push_str(&format!(
+        "# sealed with scrypt log_n={} r={} p={}\n{SEALED_MAGIC}:v1:scrypt:{}:{}:{}:{}:{}\n",
+        params.log_n,
+        params.r,
+        params.p,
+        params.log_n,
+        params.r,
+        params.p,
+        URL_SAFE.encode(salt),
+        token
+    ));
+    write_secret_file(path, &body, overwrite)
+}
+
+/// The passphrase from [`PASSPHRASE_ENV`], or else asked on the terminal without echo.
+pub fn passphrase_from_env_or_prompt(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
+    if let Ok(phrase) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(Zeroizing::new(phrase));
+    }
+    rpassword::prompt_password(format!("Passphrase for {}: ", path.display()))
+        .map(Zeroizing::new)
+        .map_err(|_| KeyfileError::NoPassphrase {
+            path: path.to_owned(),
+        })
+}
+
+/// Asks for a new passphrase twice (or takes it from [`PASSPHRASE_ENV`]) for sealing.
+pub fn new_passphrase(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
+    if let Ok(phrase) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(Zeroizing::new(phrase));
+    }
+    let no_terminal = |_| KeyfileError::NoPassphrase {
+        path: path.to_owned(),
+    };
+    let first = Zeroizing::new(
+        rpassword::prompt_password(format!("New passphrase for {}: ", path.display()))
+            .map_err(no_terminal)?,
+    );
+    let second = Zeroizing::new(rpassword::prompt_password("Same passphrase again: ").map_err(no_terminal)?);
+    if *first != *second {
+        return Err(KeyfileError::PassphraseMismatch);
+    }
+    Ok(first)
+}
+
+fn header(key: &RoomKey, what: &str) -> String {
+    format!(
+        "# {what}\n# created: {}\n# fingerprint: {}\n",
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        key.fingerprint()
+    )
+}
+
+fn derive_kek(passphrase: &str, salt: &[u8], params: SealParams) -> Result<RoomKey, KeyfileError> {
+    let scrypt_params = scrypt::Params::new(params.log_n, params.r, params.p, 32).map_err(|_| {
+        KeyfileError::SealParamsOutOfRange {
+            log_n: params.log_n,
+            r: params.r,
+            p: params.p,
+        }
+    })?;
+    let mut kek = Zeroizing::new([0u8; 32]);
+    scrypt::scrypt(passphrase.as_bytes(), salt, &scrypt_params, kek.as_mut_slice()).map_err(|_| {
+        KeyfileError::SealParamsOutOfRange {
+            log_n: params.log_n,
+            r: params.r,
+            p: params.p,
+        }
+    })?;
+    let text = Zeroizing::new(URL_SAFE.encode(kek.as_slice()));
+    Ok(RoomKey::from_secret(&text).expect("32 bytes always make a Fernet key"))
+}
+
+/// The parsed fields of a sealed key line.
+struct SealedLine<'a> {
+    params: SealParams,
+    salt: Vec<u8>,
+    token: &'a str,
+}
+
+impl<'a> SealedLine<'a> {
+    fn parse(path: &Path, line: &'a str) -> Result<SealedLine<'a>, KeyfileError> {
+        let bad = |what| KeyfileError::BadSealedLine {
+            path: path.to_owned(),
+            what,
+        };
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() < 3 {
+            return Err(bad("too few fields"));
+        }
+        if fields[1] != "v1" || fields[2] != "scrypt" {
+            return Err(KeyfileError::UnsupportedSeal {
+                path: path.to_owned(),
+                found: format!("{}:{}", fields[1], fields[2]),
+            });
+        }
+        let [_, _, _, log_n, r, p, salt, token] = fields[..] else {
+            return Err(bad("expected 8 colon-separated fields"));
+        };
+        let params = SealParams {
+            log_n: log_n.parse().map_err(|_| bad("LOG_N is not a number"))?,
+            r: r.parse().map_err(|_| bad("R is not a number"))?,
+            p: p.parse().map_err(|_| bad("P is not a number"))?,
+        };
+        params.check()?;
+        let salt = URL_SAFE.decode(salt).map_err(|_| bad("SALT is not base64"))?;
+        Ok(SealedLine {
+            params,
+            salt,
+            token,
+        })
+    }
+
+    fn open(&self, path: &Path, passphrase: &str) -> Result<RoomKey, KeyfileError> {
+        let kek = derive_kek(passphrase, &self.salt, self.params)?;
+        let opened = kek
+            .decrypt(self.token.as_bytes())
+            .map_err(|_| KeyfileError::WrongPassphrase {
+                path: path.to_owned(),
+            })?;
+        let secret = Zeroizing::new(opened.plaintext);
+        let text = std::str::from_utf8(&secret).map_err(|_| KeyfileError::BadSealedLine {
+            path: path.to_owned(),
+            what: "the sealed key is not text",
+        })?;
+        RoomKey::from_secret(text).map_err(|source| KeyfileError::BadKey {
+            path: path.to_owned(),
+            line: 0,
+            source,
+        })
+    }
+}
+
+fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
+    let io_err = |source: io::Error| {
+        if source.kind() == io::ErrorKind::NotFound {
+            KeyfileError::NotFound {
+                path: path.to_owned(),
+            }
+        } else {
+            KeyfileError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    };
+    let len = fs::metadata(path).map_err(io_err)?.len();
+    if len > MAX_KEYFILE_BYTES {
+        return Err(KeyfileError::TooLarge {
+            path: path.to_owned(),
+            len,
+        });
+    }
+    let bytes = Zeroizing::new(fs::read(path).map_err(io_err)?);
+    // Not UTF-8 cannot be a key; lossy conversion makes the error below name the line.
+    Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The one line that is not a comment or blank, with its 1-based number.
+fn key_line<'t>(path: &Path, text: &'t str) -> Result<(usize, &'t str), KeyfileError> {
+    let mut found = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if found.is_some() {
+            return Err(KeyfileError::ExtraLine {
+                path: path.to_owned(),
+                line: index + 1,
+            });
+        }
+        found = Some((index + 1, line));
+    }
+    found.ok_or_else(|| KeyfileError::NoKey {
+        path: path.to_owned(),
+    })
+}
+
+fn write_secret_file(path: &Path, body: &str, overwrite: Overwrite) -> Result<(), KeyfileError> {
+    let io_err = |source| KeyfileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(io_err)?;
+    }
+    let mut options = OpenOptions::new();
+    options.write(true);
+    match overwrite {
+        Overwrite::Never => options.create_new(true),
+        Overwrite::Replace => options.create(true).truncate(true),
+    };
+    restrict_mode(&mut options);
+    let mut file: File = options.open(path).map_err(|source| {
+        if source.kind() == io::ErrorKind::AlreadyExists {
+            KeyfileError::AlreadyExists {
+                path: path.to_owned(),
+            }
+        } else {
+            io_err(source)
+        }
+    })?;
+    // A replaced file keeps its old mode; tighten it before the secret goes in.
+    tighten_existing(&file).map_err(io_err)?;
+    file.write_all(body.as_bytes()).map_err(io_err)?;
+    file.sync_all().map_err(io_err)
+}
+
+#[cfg(unix)]
+fn restrict_mode(options: &mut OpenOptions) {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.mode(0o600);
+}
+
+#[cfg(not(unix))]
+fn restrict_mode(_options: &mut OpenOptions) {
+    // Windows: a new file inherits the folder's ACL, which on a user's own profile already
+    // keeps other users out. There is no mode to set.
+}
+
+#[cfg(unix)]
+fn tighten_existing(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn tighten_existing(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn permission_warnings(path: &Path) -> Vec<KeyfileWarning> {
+    use std::os::unix::fs::PermissionsExt;
+    match fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => vec![KeyfileWarning::ReadableByOthers {
+            path: path.to_owned(),
+            mode: meta.permissions().mode(),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(not(unix))]
+fn permission_warnings(_path: &Path) -> Vec<KeyfileWarning> {
+    Vec::new()
+}
+
+/// The fingerprint of the key in `path` (asks for a passphrase if the file is sealed).
+pub fn fingerprint_of(
+    path: &Path,
+    passphrase: &mut dyn FnMut(&Path) -> Result<Zeroizing<String>, KeyfileError>,
+) -> Result<Fingerprint, KeyfileError> {
+    load(path, passphrase).map(|loaded| loaded.key.fingerprint())
+}

@@ -1,0 +1,13 @@
+//! fernchat: a teaching chat in which every frame on the wire is a Fernet token made with a
+//! pre-shared class key.
+//!
+//! The binaries in `src/bin/` are thin; everything lives here:
+//!
+//! - [`crypto`]: the one place that knows Fernet (keys, fingerprints, time and replay rules);
+//! - [`keyfile`]: keys on disk, plain or sealed under a passphrase;
+//! - [`protocol`]: frames, the codec and the events of the wire protocol.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod keyfile;
+pub mod protocol;

@@ -1,0 +1,494 @@
+//! Events: what a token's plaintext says. Each is one UTF-8 JSON object whose `type` field
+//! names the event. [`ClientEvent`]s go from client to server, [`ServerEvent`]s the other way.
+//!
+//! This module owns the shape of every event and the rules for nicks and message text that
+//! both sides check. It must not know about tokens, sockets or room state.
+//!
+//! Unknown fields are ignored (so a newer peer can add some); a missing or wrongly typed field
+//! is an error. `time` fields are the server's clock in milliseconds since the Unix epoch.
+
+use serde::{Deserialize, Serialize};
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientEvent {
+    /// The first event of every session: who I am and which protocol I speak.
+    ///
+    /// # Format
+    /// `{"type":"hello","nick":"alice","version":1,"kex":"psk"}`
+    Hello {
+        /// The nick to register: see [`validate_nick`].
+        nick: String,
+        /// Protocol version the client speaks; the server refuses versions it does not know
+        /// with `version_unsupported` instead of misreading them.
+        version: u32,
+        /// The key exchange: `"psk"` (the pre-shared class key, the default). The labs add
+        /// others; the server refuses unknown ones with `kex_unsupported`.
+        #[serde(default = "default_kex")]
+        kex: String,
+    },
+    /// A message to the room.
+    ///
+    /// # Format
+    /// `{"type":"say","text":"hi all"}`
+    Say {
+        /// The message: see [`validate_text`].
+        text: String,
+    },
+    /// An action (`/me waves`), shown as `* alice waves`.
+    ///
+    /// # Format
+    /// `{"type":"me","text":"waves"}`
+    Me {
+        /// What the sender does.
+        text: String,
+    },
+    /// A private message, seen only by sender and recipient.
+    ///
+    /// # Format
+    /// `{"type":"msg","to":"bob","text":"psst"}`
+    Msg {
+        /// The recipient's nick (any case).
+        to: String,
+        /// The message.
+        text: String,
+    },
+    /// Asks for the list of users online; answered with `users`.
+    ///
+    /// # Format
+    /// `{"type":"who"}`
+    Who,
+    /// Changes my nick; the room sees `renamed`.
+    ///
+    /// # Format
+    /// `{"type":"nick","nick":"alice2"}`
+    Nick {
+        /// The new nick.
+        nick: String,
+    },
+    /// Keepalive or lag probe; the server answers `pong` with the same id.
+    ///
+    /// # Format
+    /// `{"type":"ping","id":7}`
+    Ping {
+        /// Echoed back so the sender can match replies and measure lag.
+        id: u64,
+    },
+    /// The answer to a server `ping`.
+    ///
+    /// # Format
+    /// `{"type":"pong","id":7}`
+    Pong {
+        /// The id of the ping answered.
+        id: u64,
+    },
+    /// I am leaving; the room sees `left` with the reason.
+    ///
+    /// # Format
+    /// `{"type":"bye","reason":"lunch"}`
+    Bye {
+        /// Shown to the room; optional.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+fn default_kex() -> String {
+    KEX_PSK.to_owned()
+}
+
+/// The key exchange of the plain pre-shared-key session.
+pub const KEX_PSK: &str = "psk";
+
+impl ClientEvent {
+    /// Every `type` a client may send: anything else is `unknown_type`.
+    pub const TYPES: &'static [&'static str] = &[
+        "hello", "say", "me", "msg", "who", "nick", "ping", "pong", "bye",
+    ];
+}
+
+/// What the server sends. Everything it relays carries the sender's registered nick and the
+/// server's time, so no client can speak as someone else or fake when it spoke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// The hello was accepted.
+    ///
+    /// # Format
+    /// `{"type":"welcome","nick":"alice","users":["alice","bob"],"version":1,"server":"fernchat 0.1.0","max_text":2000,"time":1763800000000}`
+    Welcome {
+        /// The nick registered (as the client spelled it).
+        nick: String,
+        /// Everyone online, including the new user, sorted case-insensitively.
+        users: Vec<String>,
+        /// The protocol version the server speaks.
+        version: u32,
+        /// Server software and version, for the curious.
+        server: String,
+        /// The longest message text accepted, in characters.
+        max_text: usize,
+        /// Server time.
+        time: u64,
+    },
+    /// A room message.
+    ///
+    /// # Format
+    /// `{"type":"message","from":"alice","text":"hi all","time":1763800000000}`
+    Message {
+        /// Registered nick of the sender.
+        from: String,
+        /// The text.
+        text: String,
+        /// When the server relayed it.
+        time: u64,
+    },
+    /// A room action (`/me`).
+    ///
+    /// # Format
+    /// `{"type":"action","from":"alice","text":"waves","time":1763800000000}`
+    Action {
+        /// Registered nick of the sender.
+        from: String,
+        /// What they do.
+        text: String,
+        /// When.
+        time: u64,
+    },
+    /// A private message; sent to the recipient and echoed to the sender.
+    ///
+    /// # Format
+    /// `{"type":"private","from":"alice","to":"bob","text":"psst","time":1763800000000}`
+    Private {
+        /// Registered nick of the sender.
+        from: String,
+        /// Registered nick of the recipient.
+        to: String,
+        /// The text.
+        text: String,
+        /// When.
+        time: u64,
+    },
+    /// The answer to `who`.
+    ///
+    /// # Format
+    /// `{"type":"users","users":["alice","bob"],"time":1763800000000}`
+    Users {
+        /// Everyone online, sorted case-insensitively.
+        users: Vec<String>,
+        /// When.
+        time: u64,
+    },
+    /// Someone joined the room.
+    ///
+    /// # Format
+    /// `{"type":"joined","nick":"carol","time":1763800000000}`
+    Joined {
+        /// Who.
+        nick: String,
+        /// When.
+        time: u64,
+    },
+    /// Someone left the room (quit, lost connection, or removed by the server).
+    ///
+    /// # Format
+    /// `{"type":"left","nick":"carol","reason":"lunch","time":1763800000000}`
+    Left {
+        /// Who.
+        nick: String,
+        /// Why, as they said it or as the server saw it.
+        reason: String,
+        /// When.
+        time: u64,
+    },
+    /// Someone changed nick.
+    ///
+    /// # Format
+    /// `{"type":"renamed","from":"carol","to":"caroline","time":1763800000000}`
+    Renamed {
+        /// The old nick.
+        from: String,
+        /// The new nick.
+        to: String,
+        /// When.
+        time: u64,
+    },
+    /// A message from the server itself, for people to read.
+    ///
+    /// # Format
+    /// `{"type":"notice","text":"the server is shutting down","time":1763800000000}`
+    Notice {
+        /// The text.
+        text: String,
+        /// When.
+        time: u64,
+    },
+    /// A request was refused. `code` is for programs, `message` for people.
+    ///
+    /// # Format
+    /// `{"type":"error","code":"nick_taken","message":"the nick bob is taken; choose another","time":1763800000000}`
+    Error {
+        /// What went wrong, machine-readable.
+        code: ErrorCode,
+        /// What went wrong and what to do, for people.
+        message: String,
+        /// When.
+        time: u64,
+    },
+    /// Keepalive; answer with `pong` and the same id, or be disconnected as idle.
+    ///
+    /// # Format
+    /// `{"type":"ping","id":3}`
+    Ping {
+        /// Echo it in the `pong`.
+        id: u64,
+    },
+    /// The answer to a client `ping`.
+    ///
+    /// # Format
+    /// `{"type":"pong","id":7}`
+    Pong {
+        /// The id of the client's ping.
+        id: u64,
+    },
+    /// The server is closing this connection; the reason says why.
+    ///
+    /// # Format
+    /// `{"type":"bye","code":"shutdown","reason":"the server is shutting down","time":1763800000000}`
+    Bye {
+        /// Why, machine-readable.
+        code: ErrorCode,
+        /// Why, for people.
+        reason: String,
+        /// When.
+        time: u64,
+    },
+}
+
+impl ServerEvent {
+    /// Every `type` the server may send.
+    pub const TYPES: &'static [&'static str] = &[
+        "welcome", "message", "action", "private", "users", "joined", "left", "renamed", "notice",
+        "error", "ping", "pong", "bye",
+    ];
+}
+
+/// Machine-readable reasons in `error` and `bye` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A line longer than the server's limit.
+    LineTooLong,
+    /// A frame that is not a token made with the room key.
+    Undecryptable,
+    /// A token whose plaintext is not a JSON object.
+    BadJson,
+    /// A JSON object with an unknown `type`.
+    UnknownType,
+    /// A known event with a missing or wrongly typed field.
+    BadField,
+    /// Message text over the limit, empty, or with control characters.
+    BadText,
+    /// A nick that breaks the rules.
+    NickInvalid,
+    /// A nick already in use (compared without regard to ASCII case).
+    NickTaken,
+    /// A nick reserved for the system (`server`, ...).
+    NickReserved,
+    /// A private message to someone not online.
+    NoSuchNick,
+    /// The first event was not `hello`, or `hello` came twice.
+    HelloFirst,
+    /// A protocol version the server does not speak.
+    VersionUnsupported,
+    /// A key exchange the server does not offer.
+    KexUnsupported,
+    /// The server has no room for another client.
+    ServerFull,
+    /// No hello within the time limit.
+    HelloTimeout,
+    /// Nothing heard for too long (not even a pong).
+    IdleTimeout,
+    /// Sending faster than the rate limit; the message was not delivered.
+    RateLimited,
+    /// Kept sending over the rate limit; disconnected.
+    Flooding,
+    /// Could not keep up with the room; disconnected.
+    TooSlow,
+    /// A token already received: a replay.
+    Replayed,
+    /// A token older than the TTL.
+    Expired,
+    /// A token stamped too far in the future.
+    FromFuture,
+    /// The client's clock differs from the server's by more than the tolerance.
+    ClockSkew,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client said bye.
+    Quit,
+    /// A code this program does not know (from a newer peer).
+    #[serde(other)]
+    Unknown,
+}
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Nicks that nobody may register, compared without regard to ASCII case.
+pub const RESERVED_NICKS: &[&str] = &[
+    "server", "fernchat", "system", "admin", "root", "nobody", "everyone", "all", "me",
+];
+
+/// Why a nick is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NickError {
+    /// Not 2 to 16 characters.
+    #[error("a nick has 2 to 16 characters ({len} given)")]
+    Length {
+        /// Characters given.
+        len: usize,
+    },
+    /// Does not start with a letter.
+    #[error("a nick starts with a letter A-Z or a-z")]
+    FirstNotLetter,
+    /// Has a character outside `[A-Za-z0-9_-]`.
+    #[error("a nick uses only letters, digits, '_' and '-' ({found:?} is not allowed)")]
+    BadChar {
+        /// The first offending character.
+        found: char,
+    },
+    /// On the reserved list.
+    #[error("the nick {nick} is reserved")]
+    Reserved {
+        /// The nick.
+        nick: String,
+    },
+}
+
+/// IRC-style nick rules: 2 to 16 characters of `[A-Za-z0-9_-]`, starting with a letter, not
+/// reserved. Uniqueness ignores ASCII case: see [`nick_key`].
+pub fn validate_nick(nick: &str) -> Result<(), NickError> {
+    let len = nick.chars().count();
+    if !(2..=16).contains(&len) {
+        return Err(NickError::Length { len });
+    }
+    if !nick.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(NickError::FirstNotLetter);
+    }
+    if let Some(found) = nick
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(NickError::BadChar { found });
+    }
+    if RESERVED_NICKS.iter().any(|r| r.eq_ignore_ascii_case(nick)) {
+        return Err(NickError::Reserved {
+            nick: nick.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The form under which nicks are compared for uniqueness.
+pub fn nick_key(nick: &str) -> String {
+    nick.to_ascii_lowercase()
+}
+
+/// Default longest message text, in characters.
+pub const DEFAULT_MAX_TEXT: usize = 2000;
+
+/// Why message text is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// Nothing to say.
+    #[error("the message is empty")]
+    Empty,
+    /// Longer than the limit.
+    #[error("the message has {len} characters; the limit is {limit}")]
+    TooLong {
+        /// Characters given.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Control characters (other than tab) could rewrite the reader's terminal.
+    #[error("the message contains a control character ({found:?}); they could garble other people's terminals")]
+    ControlChar {
+        /// The first one found.
+        found: char,
+    },
+}
+
+/// Message text rules: not blank, at most `limit` characters, no control characters except
+/// tab (escape sequences in a chat could move other users' cursors or hide text).
+pub fn validate_text(text: &str, limit: usize) -> Result<(), TextError> {
+    if text.trim().is_empty() {
+        return Err(TextError::Empty);
+    }
+    let len = text.chars().count();
+    if len > limit {
+        return Err(TextError::TooLong { len, limit });
+    }
+    if let Some(found) = text.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(TextError::ControlChar { found });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_rules() {
+        for ok in ["al", "Alice", "bob_2", "x-y", "abcdefghijklmnop"] {
+            assert_eq!(validate_nick(ok), Ok(()), "{ok}");
+        }
+        assert!(matches!(validate_nick("a"), Err(NickError::Length { len: 1 })));
+        assert!(matches!(validate_nick("abcdefghijklmnopq"), Err(NickError::Length { .. })));
+        assert_eq!(validate_nick("1abc"), Err(NickError::FirstNotLetter));
+        assert_eq!(validate_nick("_abc"), Err(NickError::FirstNotLetter));
+        assert_eq!(validate_nick("ab c"), Err(NickError::BadChar { found: ' ' }));
+        assert_eq!(validate_nick("abé"), Err(NickError::BadChar { found: 'é' }));
+        assert!(matches!(validate_nick("SERVER"), Err(NickError::Reserved { .. })));
+        assert_eq!(nick_key("BoB"), nick_key("bob"));
+    }
+
+    #[test]
+    fn text_rules() {
+        assert_eq!(validate_text("hello\tworld", 20), Ok(()));
+        assert_eq!(validate_text("  ", 20), Err(TextError::Empty));
+        assert_eq!(validate_text("ééé", 2), Err(TextError::TooLong { len: 3, limit: 2 }));
+        assert_eq!(validate_text("a\u{1b}[2J", 20), Err(TextError::ControlChar { found: '\u{1b}' }));
+    }
+
+    #[test]
+    fn unknown_error_codes_are_tolerated() {
+        let code: ErrorCode = serde_json::from_str("\"from_the_future_version\"").unwrap();
+        assert_eq!(code, ErrorCode::Unknown);
+        let code: ErrorCode = serde_json::from_str("\"nick_taken\"").unwrap();
+        assert_eq!(code, ErrorCode::NickTaken);
+    }
+
+    #[test]
+    fn type_lists_match_the_enums() {
+        let samples = [
+            r#"{"type":"hello","nick":"al","version":1}"#,
+            r#"{"type":"say","text":"x"}"#,
+            r#"{"type":"me","text":"x"}"#,
+            r#"{"type":"msg","to":"bo","text":"x"}"#,
+            r#"{"type":"who"}"#,
+            r#"{"type":"nick","nick":"al"}"#,
+            r#"{"type":"ping","id":1}"#,
+            r#"{"type":"pong","id":1}"#,
+            r#"{"type":"bye"}"#,
+        ];
+        assert_eq!(samples.len(), ClientEvent::TYPES.len());
+        for (sample, name) in samples.iter().zip(ClientEvent::TYPES) {
+            let event: ClientEvent = serde_json::from_str(sample).unwrap();
+            let back = serde_json::to_value(&event).unwrap();
+            assert_eq!(back["type"], *name);
+        }
+    }
+}
