@@ -1,0 +1,630 @@
+//! The hub: the one thread that owns the room. It alone knows who is connected, under which
+//! nick, and how far behind each client's queue is; every other thread talks to it through
+//! one channel of [`HubEvent`]s, so room state needs no lock.
+//!
+//! It never blocks on a client: queues are unbounded channels with a byte budget the hub
+//! checks before queueing, and a client over budget is disconnected as too slow. A broadcast is
+//! encrypted once and the same bytes are shared by every recipient's queue.
+//!
+//! It must not read sockets or decrypt: readers do that in parallel and send finished events.
+
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+
+use crate::protocol::codec::wrong_key_line;
+use crate::protocol::event::{KEX_PSK, nick_key};
+use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
+use crate::server::ServerConfig;
+
+/// One frame ready for the wire (token and newline), shared by every queue it is in.
+pub type Frame = Arc<[u8]>;
+
+/// What the other threads tell the hub.
+#[derive(Debug)]
+pub enum HubEvent {
+    /// The acceptor took a new connection and started its threads.
+    Connected {
+        /// The connection's number, unique for the server's lifetime.
+        id: u64,
+        /// Where it comes from, for the log.
+        peer: SocketAddr,
+        /// Its outgoing queue.
+        outbound: Outbound,
+        /// A handle on the socket, to cut off a client that has stopped reading.
+        control: TcpStream,
+        /// The writer thread, so shutdown can wait for the last `bye` to be flushed.
+        writer: JoinHandle<()>,
+    },
+    /// A reader decoded and checked an event.
+    Event {
+        /// Which connection.
+        id: u64,
+        /// What it said.
+        event: ClientEvent,
+    },
+    /// A reader refused a frame; the client is told why, and disconnected if `close`.
+    Reject {
+        /// Which connection.
+        id: u64,
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// What went wrong and what to do.
+        message: String,
+        /// Whether to end the connection.
+        close: bool,
+    },
+    /// The first frame of a connection was not a token made with our key.
+    WrongKey {
+        /// Which connection.
+        id: u64,
+    },
+    /// A reader ended: the client closed, or the socket failed or was shut down.
+    Closed {
+        /// Which connection.
+        id: u64,
+        /// What the reader saw, for the room and the log.
+        why: String,
+    },
+}
+
+/// A client's outgoing queue and the count of bytes waiting in it.
+#[derive(Debug)]
+pub struct Outbound {
+    queue: Sender<Frame>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outbound {
+    /// Wraps a queue whose writer subtracts from `queued` what it has written.
+    pub fn new(queue: Sender<Frame>, queued: Arc<AtomicUsize>) -> Outbound {
+        Outbound { queue, queued }
+    }
+
+    /// Queues `frame` if it fits the budget; `false` means the client is too far behind.
+    fn offer(&self, frame: &Frame, budget: usize) -> bool {
+        if self.queued.load(Ordering::Relaxed) + frame.len() > budget {
+            return false;
+        }
+        self.push(frame);
+        true
+    }
+
+    /// Queues `frame` whatever the budget: for the last words to a client being disconnected.
+    fn push(&self, frame: &Frame) {
+        self.queued.fetch_add(frame.len(), Ordering::Relaxed);
+        // If the writer is gone the socket is dead and the reader will report it.
+        let _ = self.queue.send(Arc::clone(frame));
+    }
+}
+
+/// What the hub knows of one connection.
+#[derive(Debug)]
+struct Client {
+    peer: SocketAddr,
+    /// `None` until the hello is accepted.
+    nick: Option<String>,
+    outbound: Outbound,
+    control: TcpStream,
+    writer: JoinHandle<()>,
+    connected_at: Instant,
+    last_heard: Instant,
+    /// Set when we pinged and have not heard back since.
+    pinged: bool,
+}
+
+/// How a client leaves, for the room's `left` notice and the log.
+enum Departure {
+    /// Said bye, or the connection closed: nothing more to send.
+    Gone,
+    /// Refused before joining: send an `error` event, then close.
+    Refused { code: ErrorCode, message: String },
+    /// Removed by the server: send a `bye` event, then close.
+    Removed { code: ErrorCode, message: String },
+}
+
+/// The room's state and the hub thread's loop.
+pub struct Hub {
+    config: Arc<ServerConfig>,
+    clients: HashMap<u64, Client>,
+    /// Registered nicks by [`nick_key`], so uniqueness ignores ASCII case.
+    nicks: HashMap<String, u64>,
+    /// Writers of clients already removed, kept until they finish flushing.
+    closing: Vec<JoinHandle<()>>,
+    /// Clients found over budget while broadcasting, removed once the broadcast is done.
+    too_slow: Vec<u64>,
+    next_ping: u64,
+}
+
+impl Hub {
+    /// An empty room.
+    pub fn new(config: Arc<ServerConfig>) -> Hub {
+        Hub {
+            config,
+            clients: HashMap::new(),
+            nicks: HashMap::new(),
+            closing: Vec::new(),
+            too_slow: Vec::new(),
+            next_ping: 1,
+        }
+    }
+
+    /// Serves events until `shutdown` fires or is dropped, then says goodbye to everyone.
+    pub fn run(mut self, events: Receiver<HubEvent>, shutdown: Receiver<()>) {
+        // Timers (hello timeout, pings, idle timeout) need a resolution of about a second.
+        let ticker = crossbeam_channel::tick(Duration::from_millis(250));
+        loop {
+            select! {
+                recv(events) -> event => match event {
+                    Ok(event) => self.handle(event),
+                    Err(_) => break,
+                },
+                recv(shutdown) -> _ => break,
+                recv(ticker) -> _ => self.tick(Instant::now()),
+            }
+            self.remove_too_slow();
+        }
+        self.shutdown();
+    }
+
+    fn handle(&mut self, event: HubEvent) {
+        match event {
+            HubEvent::Connected {
+                id,
+                peer,
+                outbound,
+                control,
+                writer,
+            } => {
+                let now = Instant::now();
+                self.config
+                    .log
+                    .line(format_args!("connect #{id} from {peer}"));
+                self.clients.insert(
+                    id,
+                    Client {
+                        peer,
+                        nick: None,
+                        outbound,
+                        control,
+                        writer,
+                        connected_at: now,
+                        last_heard: now,
+                        pinged: false,
+                    },
+                );
+            }
+            HubEvent::Event { id, event } => self.on_event(id, event),
+            HubEvent::Reject {
+                id,
+                code,
+                message,
+                close,
+            } => {
+                if close {
+                    self.remove(id, Departure::Refused { code, message }, "refused");
+                } else {
+                    if let Some(client) = self.clients.get(&id) {
+                        self.config.log.line(format_args!(
+                            "refused a message from #{id} {} ({}): {}",
+                            client.peer,
+                            client.nick.as_deref().unwrap_or("-"),
+                            code_name(code)
+                        ));
+                    }
+                    self.send_error(id, code, message);
+                }
+            }
+            HubEvent::WrongKey { id } => {
+                if let Some(client) = self.clients.get(&id) {
+                    self.config.log.line(format_args!(
+                        "refused #{id} {}: its first message was not made with our key \
+                         (fingerprint {}); the client probably has a different keyfile",
+                        client.peer,
+                        self.config.key.fingerprint()
+                    ));
+                    let mut line = wrong_key_line(self.config.key.fingerprint()).into_bytes();
+                    line.push(b'\n');
+                    client.outbound.push(&Frame::from(line));
+                }
+                self.remove(id, Departure::Gone, "wrong key");
+            }
+            HubEvent::Closed { id, why } => self.remove(id, Departure::Gone, &why),
+        }
+    }
+
+    fn on_event(&mut self, id: u64, event: ClientEvent) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            // Already removed; its reader had a last event in flight.
+            return;
+        };
+        client.last_heard = Instant::now();
+        client.pinged = false;
+        let Some(nick) = client.nick.clone() else {
+            return match event {
+                ClientEvent::Hello { nick, version, kex } => self.register(id, nick, version, kex),
+                _ => self.remove(
+                    id,
+                    Departure::Refused {
+                        code: ErrorCode::HelloFirst,
+                        message: "the first message must be a hello: {\"type\":\"hello\",\"nick\":...,\"version\":1}"
+                            .into(),
+                    },
+                    "no hello",
+                ),
+            };
+        };
+        let time = unix_millis();
+        match event {
+            ClientEvent::Hello { .. } => self.send_error(
+                id,
+                ErrorCode::HelloFirst,
+                format!("you already said hello as {nick}; use /nick to change your nick"),
+            ),
+            ClientEvent::Say { text } => self.broadcast(&ServerEvent::Message {
+                from: nick,
+                text,
+                time,
+            }),
+            ClientEvent::Me { text } => self.broadcast(&ServerEvent::Action {
+                from: nick,
+                text,
+                time,
+            }),
+            ClientEvent::Msg { to, text } => self.private(id, nick, &to, text),
+            ClientEvent::Who => {
+                let users = self.user_list();
+                self.send(id, &ServerEvent::Users { users, time });
+            }
+            ClientEvent::Nick { nick: new } => self.rename(id, nick, new),
+            ClientEvent::Ping { id: ping } => self.send(id, &ServerEvent::Pong { id: ping }),
+            ClientEvent::Pong { .. } => {}
+            ClientEvent::Bye { reason } => {
+                let reason = reason.unwrap_or_else(|| "quit".into());
+                self.remove(id, Departure::Gone, &reason);
+            }
+        }
+    }
+
+    fn register(&mut self, id: u64, nick: String, version: u32, kex: String) {
+        let refuse = |code, message: String| Departure::Refused { code, message };
+        let refusal = if version != PROTOCOL_VERSION {
+            Some(refuse(
+                ErrorCode::VersionUnsupported,
+                format!(
+                    "this server speaks protocol version {PROTOCOL_VERSION} and your client \
+                     speaks {version}; use a client of the same fernchat version"
+                ),
+            ))
+        } else if kex != KEX_PSK {
+            Some(refuse(
+                ErrorCode::KexUnsupported,
+                format!(
+                    "this server offers the key exchange \"{KEX_PSK}\" only; your client asked for {kex:?}"
+                ),
+            ))
+        } else if self.nicks.contains_key(&nick_key(&nick)) {
+            Some(refuse(
+                ErrorCode::NickTaken,
+                format!("the nick {nick} is taken (nicks ignore upper/lower case); choose another"),
+            ))
+        } else if self.nicks.len() >= self.config.max_clients {
+            Some(refuse(
+                ErrorCode::ServerFull,
+                format!(
+                    "the server is full ({} users); try again in a few minutes, or tell your instructor",
+                    self.config.max_clients
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            return self.remove(id, refusal, "hello refused");
+        }
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        client.nick = Some(nick.clone());
+        let peer = client.peer;
+        self.nicks.insert(nick_key(&nick), id);
+        self.config.log.line(format_args!(
+            "join #{id} {peer} as {nick} ({} online)",
+            self.nicks.len()
+        ));
+        let time = unix_millis();
+        let welcome = ServerEvent::Welcome {
+            nick: nick.clone(),
+            users: self.user_list(),
+            version: PROTOCOL_VERSION,
+            server: format!("fernchat {}", env!("CARGO_PKG_VERSION")),
+            max_text: self.config.max_text,
+            time,
+        };
+        self.send(id, &welcome);
+        self.broadcast_except(Some(id), &ServerEvent::Joined { nick, time });
+    }
+
+    fn private(&mut self, from_id: u64, from: String, to: &str, text: String) {
+        let Some(&to_id) = self.nicks.get(&nick_key(to)) else {
+            return self.send_error(
+                from_id,
+                ErrorCode::NoSuchNick,
+                format!("nobody called {to} is online; /who lists who is"),
+            );
+        };
+        let to = self.clients[&to_id].nick.clone().unwrap_or_default();
+        let frame = self.seal(&ServerEvent::Private {
+            from,
+            to,
+            text,
+            time: unix_millis(),
+        });
+        self.offer(to_id, &frame);
+        if to_id != from_id {
+            // The sender's copy confirms delivery and shows the server's timestamp.
+            self.offer(from_id, &frame);
+        }
+    }
+
+    fn rename(&mut self, id: u64, old: String, new: String) {
+        let (old_key, new_key) = (nick_key(&old), nick_key(&new));
+        if old == new {
+            return self.send(
+                id,
+                &ServerEvent::Notice {
+                    text: format!("you are already known as {new}"),
+                    time: unix_millis(),
+                },
+            );
+        }
+        // Changing only the case of one's own nick is allowed; taking another's is not.
+        if old_key != new_key && self.nicks.contains_key(&new_key) {
+            return self.send_error(
+                id,
+                ErrorCode::NickTaken,
+                format!(
+                    "the nick {new} is taken (nicks ignore upper/lower case); you are still {old}"
+                ),
+            );
+        }
+        self.nicks.remove(&old_key);
+        self.nicks.insert(new_key, id);
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.nick = Some(new.clone());
+        }
+        self.config
+            .log
+            .line(format_args!("rename #{id} {old} -> {new}"));
+        self.broadcast(&ServerEvent::Renamed {
+            from: old,
+            to: new,
+            time: unix_millis(),
+        });
+    }
+
+    /// Removes a connection, tells it why if there is a why, and tells the room if it had joined.
+    fn remove(&mut self, id: u64, departure: Departure, reason: &str) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        let time = unix_millis();
+        let last_words = match &departure {
+            Departure::Refused { code, message } => Some(ServerEvent::Error {
+                code: *code,
+                message: message.clone(),
+                time,
+            }),
+            Departure::Removed { code, message } => Some(ServerEvent::Bye {
+                code: *code,
+                reason: message.clone(),
+                time,
+            }),
+            Departure::Gone => None,
+        };
+        if let Some(event) = last_words {
+            // Past the budget, but one small frame: a client that is merely slow still learns
+            // why; one that never reads is cut off by its writer's write timeout.
+            client.outbound.push(&self.seal(&event));
+        }
+        let who = client.nick.as_deref().unwrap_or("-");
+        let detail = match &departure {
+            Departure::Refused { code, .. } | Departure::Removed { code, .. } => {
+                format!(" [{}]", code_name(*code))
+            }
+            Departure::Gone => String::new(),
+        };
+        self.config.log.line(format_args!(
+            "leave #{id} {} {who}: {reason}{detail}",
+            client.peer
+        ));
+        // Dropping the client drops its queue: the writer flushes the last words and closes.
+        self.closing.push(client.writer);
+        if let Some(nick) = client.nick {
+            self.nicks.remove(&nick_key(&nick));
+            self.broadcast(&ServerEvent::Left {
+                nick,
+                reason: reason.to_owned(),
+                time,
+            });
+        }
+    }
+
+    fn remove_too_slow(&mut self) {
+        // Removing one client broadcasts its departure, which may find another too slow:
+        // the loop ends because every round removes a client.
+        while let Some(id) = self.too_slow.pop() {
+            if self.clients.contains_key(&id) {
+                let message = format!(
+                    "disconnected: more than {} KiB of messages were waiting for you; \
+                     your connection or computer could not keep up with the room",
+                    self.config.outbound_budget / 1024
+                );
+                self.remove(
+                    id,
+                    Departure::Removed {
+                        code: ErrorCode::TooSlow,
+                        message,
+                    },
+                    "too slow: could not keep up with the room",
+                );
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        let mut late_hello = Vec::new();
+        let mut idle = Vec::new();
+        let mut to_ping = Vec::new();
+        for (&id, client) in &self.clients {
+            let silent = now.saturating_duration_since(client.last_heard);
+            if client.nick.is_none() {
+                if now.saturating_duration_since(client.connected_at) > self.config.hello_timeout {
+                    late_hello.push(id);
+                }
+            } else if silent > self.config.idle_timeout {
+                idle.push(id);
+            } else if silent > self.config.ping_interval && !client.pinged {
+                to_ping.push(id);
+            }
+        }
+        for id in late_hello {
+            let message = format!(
+                "no hello within {} s: a client must send hello first",
+                self.config.hello_timeout.as_secs()
+            );
+            self.remove(
+                id,
+                Departure::Refused {
+                    code: ErrorCode::HelloTimeout,
+                    message,
+                },
+                "no hello in time",
+            );
+        }
+        for id in idle {
+            let message = format!(
+                "nothing heard from you for {} s; reconnect",
+                self.config.idle_timeout.as_secs()
+            );
+            self.remove(
+                id,
+                Departure::Removed {
+                    code: ErrorCode::IdleTimeout,
+                    message,
+                },
+                "timed out",
+            );
+        }
+        for id in to_ping {
+            let ping = self.next_ping;
+            self.next_ping += 1;
+            self.send(id, &ServerEvent::Ping { id: ping });
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.pinged = true;
+            }
+        }
+        self.closing.retain(|writer| !writer.is_finished());
+    }
+
+    /// Tells everyone the server is going, and waits (briefly) for the news to be written.
+    fn shutdown(&mut self) {
+        self.config.log.line(format_args!(
+            "shutting down: telling {} connected clients",
+            self.clients.len()
+        ));
+        let bye = self.seal(&ServerEvent::Bye {
+            code: ErrorCode::Shutdown,
+            reason: "the server is shutting down".into(),
+            time: unix_millis(),
+        });
+        let mut sockets = Vec::new();
+        for (_, client) in self.clients.drain() {
+            client.outbound.push(&bye);
+            self.closing.push(client.writer);
+            sockets.push(client.control);
+        }
+        self.nicks.clear();
+        // Writers flush and exit once their queues are dropped (above). A writer stuck on a
+        // client that stopped reading must not hold the server up: wait at most this long,
+        // then cut every socket, which also ends the readers.
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        for writer in self.closing.drain(..) {
+            while !writer.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+        for socket in sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn user_list(&self) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .clients
+            .values()
+            .filter_map(|c| c.nick.clone())
+            .collect();
+        users.sort_by_key(|nick| nick_key(nick));
+        users
+    }
+
+    fn seal(&self, event: &ServerEvent) -> Frame {
+        Frame::from(protocol::seal(&self.config.key, event))
+    }
+
+    fn send(&mut self, id: u64, event: &ServerEvent) {
+        let frame = self.seal(event);
+        self.offer(id, &frame);
+    }
+
+    fn send_error(&mut self, id: u64, code: ErrorCode, message: String) {
+        let time = unix_millis();
+        self.send(
+            id,
+            &ServerEvent::Error {
+                code,
+                message,
+                time,
+            },
+        );
+    }
+
+    fn offer(&mut self, id: u64, frame: &Frame) {
+        if let Some(client) = self.clients.get(&id) {
+            if !client.outbound.offer(frame, self.config.outbound_budget) {
+                self.too_slow.push(id);
+            }
+        }
+    }
+
+    fn broadcast(&mut self, event: &ServerEvent) {
+        self.broadcast_except(None, event);
+    }
+
+    /// Encrypts once, queues the same bytes for every registered client (but `except`).
+    fn broadcast_except(&mut self, except: Option<u64>, event: &ServerEvent) {
+        let frame = self.seal(event);
+        for (&id, client) in &self.clients {
+            if client.nick.is_none() || Some(id) == except {
+                continue;
+            }
+            if !client.outbound.offer(&frame, self.config.outbound_budget) {
+                self.too_slow.push(id);
+            }
+        }
+    }
+}
+
+/// The wire name of a code, for the log.
+fn code_name(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{code:?}"))
+}

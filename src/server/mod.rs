@@ -1,0 +1,236 @@
+//! The chat server, built from std threads that pass messages through `crossbeam-channel`:
+//!
+//! ```text
+//!                      ┌──────────────┐  HubEvent   ┌─────────┐  frames  ┌──────────────┐
+//!  socket ──bytes──▶   │ reader (1/c) │ ──────────▶ │   hub   │ ───────▶ │ writer (1/c) │ ──▶ socket
+//!                      └──────────────┘             └─────────┘          └──────────────┘
+//!  acceptor ─ spawns a reader and a writer per connection, tells the hub ─┘
+//! ```
+//!
+//! - [`connection`]: the reader (decrypts, validates, rate-limits, in parallel across clients)
+//!   and the writer (drains a per-client queue to the socket).
+//! - [`hub`]: the one thread that owns the room: who is connected under which nick. It encrypts
+//!   each broadcast once and hands the same bytes to every writer; it never blocks on a client.
+//! - [`flood`]: per-client rate limits.
+//!
+//! [`run`] takes an already-bound listener, so tests bind port 0 and the binary binds
+//! `--bind`/`--port`. This module must not read keyfiles or parse arguments: `src/bin/server.rs`
+//! does that and hands over a [`ServerConfig`].
+
+pub mod connection;
+pub mod flood;
+pub mod hub;
+mod log;
+
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::crypto::{RoomKey, TimePolicy};
+use crate::protocol::{self, ErrorCode, ServerEvent};
+
+pub use flood::FloodLimits;
+pub use log::Log;
+
+/// Everything the server needs to run. [`ServerConfig::new`] gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The room key ring: the first key encrypts, all decrypt (rotation).
+    pub key: RoomKey,
+    /// Longest line accepted, in bytes; longer lines are refused while being read.
+    pub max_line: usize,
+    /// Longest message text, in characters.
+    pub max_text: usize,
+    /// Users that may be registered at once; the next hello gets `server_full`.
+    pub max_clients: usize,
+    /// Connections that may wait for their hello at once, on top of `max_clients`: bounds the
+    /// threads a crowd of silent connections can cost.
+    pub max_pending: usize,
+    /// How old a token may be, and how far the clock rules reach (see [`TimePolicy`]).
+    pub time_policy: TimePolicy,
+    /// How many token ids the replay guard may hold (its memory bound).
+    pub replay_capacity: usize,
+    /// How long a new connection has to say hello.
+    pub hello_timeout: Duration,
+    /// Silence after which the server pings a client.
+    pub ping_interval: Duration,
+    /// Silence after which a client is removed as dead.
+    pub idle_timeout: Duration,
+    /// Per-client rate limits.
+    pub flood: FloodLimits,
+    /// Bytes that may wait in one client's outgoing queue; a client that falls further behind
+    /// is disconnected as too slow, so it cannot stall anyone or grow our memory.
+    pub outbound_budget: usize,
+    /// How long one socket write may block before the client is given up on.
+    pub write_timeout: Duration,
+    /// Where log lines go.
+    pub log: Log,
+}
+
+impl ServerConfig {
+    /// The documented defaults, with `key`.
+    pub fn new(key: RoomKey) -> ServerConfig {
+        ServerConfig {
+            key,
+            max_line: protocol::DEFAULT_MAX_LINE,
+            max_text: protocol::event::DEFAULT_MAX_TEXT,
+            max_clients: 200,
+            max_pending: 200,
+            time_policy: TimePolicy::default(),
+            replay_capacity: 1_000_000,
+            hello_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            flood: FloodLimits::default(),
+            outbound_budget: 256 * 1024,
+            write_timeout: Duration::from_secs(10),
+            log: Log::Stderr,
+        }
+    }
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listener could not be inspected.
+    #[error("cannot use the listening socket: {0}")]
+    Listener(io::Error),
+    /// A thread could not be started (the system is out of threads or memory).
+    #[error("cannot start a server thread: {0}")]
+    Spawn(io::Error),
+}
+
+/// A way to stop a running server: send `()` or drop it. Disconnection is the shutdown signal.
+pub type ShutdownSender = Sender<()>;
+
+/// Runs the server on `listener` until `shutdown` receives a message or is disconnected.
+/// Then every client gets a `bye` with code `shutdown`, and `run` returns once their writers
+/// have flushed it (at most about a second later).
+pub fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: Receiver<()>,
+) -> Result<(), ServerError> {
+    let local = listener.local_addr().map_err(ServerError::Listener)?;
+    let config = Arc::new(config);
+    let (hub_tx, hub_rx) = crossbeam_channel::unbounded();
+    let stopping = Arc::new(AtomicBool::new(false));
+
+    let acceptor = {
+        let config = Arc::clone(&config);
+        let stopping = Arc::clone(&stopping);
+        thread::Builder::new()
+            .name("fernchat-accept".into())
+            .spawn(move || accept_loop(listener, config, hub_tx, stopping))
+            .map_err(ServerError::Spawn)?
+    };
+
+    let hub = {
+        let config = Arc::clone(&config);
+        thread::Builder::new()
+            .name("fernchat-hub".into())
+            .spawn(move || hub::Hub::new(config).run(hub_rx, shutdown))
+            .map_err(ServerError::Spawn)?
+    };
+
+    // The hub returns once shutdown was requested and the clients were told.
+    let _ = hub.join();
+    stopping.store(true, Ordering::SeqCst);
+    // `accept` blocks; a connection of our own wakes it to see the flag.
+    let _ = TcpStream::connect_timeout(&wake_address(local), Duration::from_secs(1));
+    let _ = acceptor.join();
+    Ok(())
+}
+
+/// Where to connect to wake our own acceptor: a wildcard bind is reached on loopback.
+fn wake_address(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+/// Counts live connections; decremented when the reader of a connection ends.
+#[derive(Debug)]
+pub(crate) struct LiveConnection(Arc<AtomicUsize>);
+
+impl Drop for LiveConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    hub: Sender<hub::HubEvent>,
+    stopping: Arc<AtomicBool>,
+) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let capacity = config.max_clients + config.max_pending;
+    let mut next_id: u64 = 1;
+    let replay = protocol::Inbound::shared_guard(config.time_policy, config.replay_capacity);
+    for stream in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Out of file descriptors, or a connection reset before accept: keep serving.
+                config.log.line(format_args!("accept failed: {e}"));
+                // Avoid spinning if the error repeats (e.g. EMFILE).
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        let peer = match stream.peer_addr() {
+            Ok(peer) => peer,
+            Err(_) => continue,
+        };
+        if live.load(Ordering::SeqCst) >= capacity {
+            config.log.line(format_args!(
+                "refused {peer}: {capacity} connections already open"
+            ));
+            refuse_full(stream, &config.key);
+            continue;
+        }
+        live.fetch_add(1, Ordering::SeqCst);
+        let id = next_id;
+        next_id += 1;
+        let counted = LiveConnection(Arc::clone(&live));
+        let inbound =
+            protocol::Inbound::new(config.key.clone(), config.time_policy, Arc::clone(&replay));
+        if let Err(e) = connection::spawn(
+            id,
+            peer,
+            stream,
+            inbound,
+            Arc::clone(&config),
+            hub.clone(),
+            counted,
+        ) {
+            config.log.line(format_args!("cannot serve {peer}: {e}"));
+        }
+    }
+}
+
+/// Tells a connection over capacity why it is refused. The socket is new, so one small write
+/// fits its buffer; it is made non-blocking anyway so that the acceptor can never stall.
+fn refuse_full(stream: TcpStream, key: &RoomKey) {
+    let event = ServerEvent::Error {
+        code: ErrorCode::ServerFull,
+        message: "the server is full; try again in a few minutes, or tell your instructor".into(),
+        time: protocol::unix_millis(),
+    };
+    let frame = protocol::seal(key, &event);
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write_all(&frame);
+}

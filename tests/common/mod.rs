@@ -1,0 +1,242 @@
+//! Test support: a server on 127.0.0.1 port 0 in this process, and a raw protocol peer built
+//! from the crate's own codec, so tests can also send what a normal client never would.
+//!
+//! Every read has a timeout and every loop a bound, so a broken server fails a test instead
+//! of hanging it.
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use fernchat::crypto::{ReplayGuard, RoomKey, TimePolicy, unix_now};
+use fernchat::protocol::{
+    ClientEvent, ErrorCode, FrameError, FrameReader, Inbound, PROTOCOL_VERSION, ServerEvent, seal,
+};
+use fernchat::server::{self, Log, ServerConfig};
+
+/// How long any single wait in a test may take before the test fails.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// A server running in this process. Dropping it shuts it down.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub key: RoomKey,
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with `config` on 127.0.0.1, port 0.
+    pub fn start(config: ServerConfig) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let key = config.key.clone();
+        let (stop, stop_rx) = crossbeam_channel::bounded(1);
+        let thread =
+            thread::spawn(move || server::run(listener, config, stop_rx).expect("server runs"));
+        TestServer {
+            addr,
+            key,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// A server with the defaults and a fresh key, quiet.
+    pub fn with_defaults() -> TestServer {
+        TestServer::start(quiet_config(RoomKey::generate()))
+    }
+
+    /// Asks the server to stop and waits for `run` to return; returns how long that took.
+    pub fn shutdown(&mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+            thread::spawn(move || {
+                let _ = thread.join();
+                let _ = done_tx.send(());
+            });
+            done_rx
+                .recv_timeout(STEP)
+                .expect("server stops within the step timeout");
+        }
+        started.elapsed()
+    }
+
+    /// Connects a raw peer with the server's key.
+    pub fn peer(&self) -> Peer {
+        Peer::connect(self.addr, self.key.clone())
+    }
+
+    /// Connects and joins as `nick`, returning the peer and its welcome's user list.
+    pub fn join(&self, nick: &str) -> Peer {
+        let mut peer = self.peer();
+        peer.hello(nick);
+        match peer.recv() {
+            ServerEvent::Welcome { nick: got, .. } => assert_eq!(got, nick),
+            other => panic!("{nick}: expected welcome, got {other:?}"),
+        }
+        peer
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() && !thread::panicking() {
+            self.shutdown();
+        }
+    }
+}
+
+/// Defaults with logging off.
+pub fn quiet_config(key: RoomKey) -> ServerConfig {
+    let mut config = ServerConfig::new(key);
+    config.log = Log::Silent;
+    config
+}
+
+/// What a peer got instead of an event.
+#[derive(Debug)]
+pub enum Got {
+    Event(ServerEvent),
+    /// A line that is not a token with our key (e.g. the plaintext wrong-key line).
+    Raw(Vec<u8>),
+    Closed,
+}
+
+/// A raw protocol peer.
+pub struct Peer {
+    pub stream: TcpStream,
+    pub key: RoomKey,
+    reader: FrameReader<TcpStream>,
+    inbound: Inbound,
+}
+
+impl Peer {
+    pub fn connect(addr: SocketAddr, key: RoomKey) -> Peer {
+        let stream = TcpStream::connect_timeout(&addr, STEP).expect("connect");
+        stream.set_read_timeout(Some(STEP)).unwrap();
+        stream.set_write_timeout(Some(STEP)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let guard = Arc::new(Mutex::new(ReplayGuard::new(3600, 1 << 20)));
+        Peer {
+            reader: FrameReader::new(stream.try_clone().unwrap(), 1 << 20),
+            inbound: Inbound::new(key.clone(), TimePolicy::default(), guard),
+            stream,
+            key,
+        }
+    }
+
+    pub fn hello(&mut self, nick: &str) {
+        self.send(&ClientEvent::Hello {
+            nick: nick.into(),
+            version: PROTOCOL_VERSION,
+            kex: "psk".into(),
+        });
+    }
+
+    pub fn send(&mut self, event: &ClientEvent) {
+        let frame = seal(&self.key, event);
+        self.send_raw(&frame);
+    }
+
+    pub fn say(&mut self, text: &str) {
+        self.send(&ClientEvent::Say { text: text.into() });
+    }
+
+    /// Sends bytes as they are (a frame must end with `\n` to be read as one).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to server");
+    }
+
+    /// Sends an arbitrary JSON plaintext as a valid token.
+    pub fn send_json(&mut self, json: &str) {
+        let mut frame = self.key.encrypt(json.as_bytes()).into_bytes();
+        frame.push(b'\n');
+        self.send_raw(&frame);
+    }
+
+    /// The next thing from the server, within the step timeout.
+    pub fn next(&mut self) -> Got {
+        match self.reader.read_frame() {
+            Ok(Some(line)) => {
+                let line = line.to_vec();
+                match self.inbound.accept::<ServerEvent>(&line, unix_now()) {
+                    Ok(event) => Got::Event(event),
+                    Err(_) => Got::Raw(line),
+                }
+            }
+            Ok(None) => Got::Closed,
+            Err(e) if e.is_timeout() => panic!("no message from the server within {STEP:?}"),
+            Err(FrameError::Io(e)) if e.kind() == ErrorKind::ConnectionReset => Got::Closed,
+            Err(e) => panic!("reading from the server: {e}"),
+        }
+    }
+
+    /// The next event, answering pings on the way; panics on anything else.
+    pub fn recv(&mut self) -> ServerEvent {
+        for _ in 0..100 {
+            match self.next() {
+                Got::Event(ServerEvent::Ping { id }) => self.send(&ClientEvent::Pong { id }),
+                Got::Event(event) => return event,
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+        panic!("only pings from the server");
+    }
+
+    /// Skips events until one matches, at most `limit` of them.
+    pub fn recv_until(
+        &mut self,
+        limit: usize,
+        mut wanted: impl FnMut(&ServerEvent) -> bool,
+    ) -> ServerEvent {
+        for _ in 0..limit {
+            let event = self.recv();
+            if wanted(&event) {
+                return event;
+            }
+        }
+        panic!("no matching event within {limit} events");
+    }
+
+    /// Expects an error event with `code` next.
+    pub fn expect_error(&mut self, code: ErrorCode) -> String {
+        match self.recv() {
+            ServerEvent::Error {
+                code: got, message, ..
+            } if got == code => message,
+            other => panic!("expected error {code:?}, got {other:?}"),
+        }
+    }
+
+    /// Expects the server to close the connection (after at most `limit` more events).
+    pub fn expect_closed(&mut self, limit: usize) -> Vec<ServerEvent> {
+        let mut seen = Vec::new();
+        for _ in 0..limit {
+            match self.next() {
+                Got::Closed => return seen,
+                Got::Event(event) => seen.push(event),
+                Got::Raw(line) => {
+                    panic!("unexpected raw line {:?}", String::from_utf8_lossy(&line))
+                }
+            }
+        }
+        panic!("the server did not close the connection; saw {seen:?}");
+    }
+}
+
+/// The `text` of a room message from `from`, or a panic naming what came instead.
+pub fn message_text(event: &ServerEvent, from: &str) -> String {
+    match event {
+        ServerEvent::Message { from: f, text, .. } if f == from => text.clone(),
+        other => panic!("expected a message from {from}, got {other:?}"),
+    }
+}
