@@ -117,6 +117,10 @@ pub fn run(
     shutdown: Receiver<()>,
 ) -> Result<(), ServerError> {
     let local = listener.local_addr().map_err(ServerError::Listener)?;
+    config.log.line(format_args!(
+        "listening on {local}, key fingerprint {}",
+        config.key.fingerprint()
+    ));
     let config = Arc::new(config);
     let (hub_tx, hub_rx) = crossbeam_channel::unbounded();
     let stopping = Arc::new(AtomicBool::new(false));

@@ -1,0 +1,91 @@
+//! A client written in Python from PROTOCOL.md alone chats with a Rust peer through the real
+//! server: the protocol document is enough to write a client.
+//!
+//! Needs a Python with `cryptography`. `.ci/run` installs one and names it in
+//! `FERNCHAT_PYTHON`, which makes this test mandatory; without that variable the test runs if
+//! `python3` can import `cryptography` and otherwise says it was skipped.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::thread;
+
+use common::{STEP, TestServer, message_text, quiet_config};
+use fernchat::crypto::RoomKey;
+use fernchat::keyfile::{self, Overwrite};
+use fernchat::protocol::ServerEvent;
+
+fn python() -> Option<String> {
+    if let Ok(python) = std::env::var("FERNCHAT_PYTHON") {
+        return Some(python);
+    }
+    let usable = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    usable.then(|| "python3".to_owned())
+}
+
+#[test]
+fn a_python_client_chats_with_a_rust_client() {
+    let Some(python) = python() else {
+        eprintln!(
+            "skipped: no python3 with cryptography (set FERNCHAT_PYTHON to require this test)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let key_path = dir.path().join("class.key");
+    keyfile::write_plain(&key_path, &key, Overwrite::Never).unwrap();
+    let server = TestServer::start(quiet_config(key));
+    let mut rusty = server.join("rusty");
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/chat_client.py");
+    let child = Command::new(&python)
+        .arg(script)
+        .args(["--port", &server.addr.port().to_string()])
+        .arg("--key")
+        .arg(&key_path)
+        .args([
+            "--nick",
+            "pybot",
+            "--say",
+            "hello from python ✓",
+            "--expect",
+            "hello from rust",
+        ])
+        .args(["--timeout", &STEP.as_secs().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the Python client");
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    thread::spawn(move || {
+        let _ = done_tx.send(child.wait_with_output());
+    });
+
+    assert!(matches!(rusty.recv(), ServerEvent::Joined { nick, .. } if nick == "pybot"));
+    assert_eq!(message_text(&rusty.recv(), "pybot"), "hello from python ✓");
+    rusty.say("hello from rust");
+    assert_eq!(message_text(&rusty.recv(), "rusty"), "hello from rust");
+    let left = rusty.recv();
+    assert!(
+        matches!(&left, ServerEvent::Left { nick, reason, .. } if nick == "pybot" && reason == "python client done"),
+        "{left:?}"
+    );
+
+    let output = done_rx
+        .recv_timeout(STEP)
+        .expect("the Python client exits")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "python failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(r#""type": "welcome""#), "{stdout}");
+    assert!(stdout.contains(r#""from": "rusty""#), "{stdout}");
+}
