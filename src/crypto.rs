@@ -385,11 +385,8 @@ impl PeerClock {
     /// harmless at the scale of seconds.
     pub fn measure(token_timestamp: u64, now: u64) -> Result<PeerClock, ClockError> {
         let offset = i128::from(token_timestamp) - i128::from(now);
-        let offset_secs = i64::try_from(offset).unwrap_or(if offset > 0 {
-            i64::MAX
-        } else {
-            i64::MIN
-        });
+        let offset_secs =
+            i64::try_from(offset).unwrap_or(if offset > 0 { i64::MAX } else { i64::MIN });
         if offset_secs.unsigned_abs() > MAX_CLOCK_OFFSET_SECS {
             return Err(ClockError { offset_secs });
         }
@@ -431,7 +428,12 @@ impl TimePolicy {
     }
 
     /// Judges a token's timestamp at time `now` (our clock) for a peer whose clock is `peer`.
-    pub fn check(&self, token_timestamp: u64, now: u64, peer: PeerClock) -> Result<(), FreshnessError> {
+    pub fn check(
+        &self,
+        token_timestamp: u64,
+        now: u64,
+        peer: PeerClock,
+    ) -> Result<(), FreshnessError> {
         let age = i128::from(now) - peer.to_local(token_timestamp);
         if age > i128::from(self.ttl_secs) {
             return Err(FreshnessError::Expired {

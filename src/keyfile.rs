@@ -311,7 +311,10 @@ pub enum Overwrite {
 
 /// Writes `key` to a new plain keyfile, mode 0600 on Unix. Creates missing parent folders.
 pub fn write_plain(path: &Path, key: &RoomKey, overwrite: Overwrite) -> Result<(), KeyfileError> {
-    let mut body = header(key, "fernchat class key: hand this file to your students; keep it off public websites");
+    let mut body = header(
+        key,
+        "fernchat class key: hand this file to your students; keep it off public websites",
+    );
     body.push_str(key.expose_secret());
     body.push('\n');
     write_secret_file(path, &body, overwrite)
@@ -378,7 +381,8 @@ pub fn new_passphrase(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
         rpassword::prompt_password(format!("New passphrase for {}: ", path.display()))
             .map_err(no_terminal)?,
     );
-    let second = Zeroizing::new(rpassword::prompt_password("Same passphrase again: ").map_err(no_terminal)?);
+    let second =
+        Zeroizing::new(rpassword::prompt_password("Same passphrase again: ").map_err(no_terminal)?);
     if *first != *second {
         return Err(KeyfileError::PassphraseMismatch);
     }
@@ -394,20 +398,25 @@ fn header(key: &RoomKey, what: &str) -> String {
 }
 
 fn derive_kek(passphrase: &str, salt: &[u8], params: SealParams) -> Result<RoomKey, KeyfileError> {
-    let scrypt_params = scrypt::Params::new(params.log_n, params.r, params.p, 32).map_err(|_| {
-        KeyfileError::SealParamsOutOfRange {
-            log_n: params.log_n,
-            r: params.r,
-            p: params.p,
-        }
-    })?;
+    let scrypt_params =
+        scrypt::Params::new(params.log_n, params.r, params.p, 32).map_err(|_| {
+            KeyfileError::SealParamsOutOfRange {
+                log_n: params.log_n,
+                r: params.r,
+                p: params.p,
+            }
+        })?;
     let mut kek = Zeroizing::new([0u8; 32]);
-    scrypt::scrypt(passphrase.as_bytes(), salt, &scrypt_params, kek.as_mut_slice()).map_err(|_| {
-        KeyfileError::SealParamsOutOfRange {
-            log_n: params.log_n,
-            r: params.r,
-            p: params.p,
-        }
+    scrypt::scrypt(
+        passphrase.as_bytes(),
+        salt,
+        &scrypt_params,
+        kek.as_mut_slice(),
+    )
+    .map_err(|_| KeyfileError::SealParamsOutOfRange {
+        log_n: params.log_n,
+        r: params.r,
+        p: params.p,
     })?;
     let text = Zeroizing::new(URL_SAFE.encode(kek.as_slice()));
     Ok(RoomKey::from_secret(&text).expect("32 bytes always make a Fernet key"))
@@ -445,7 +454,9 @@ impl<'a> SealedLine<'a> {
             p: p.parse().map_err(|_| bad("P is not a number"))?,
         };
         params.check()?;
-        let salt = URL_SAFE.decode(salt).map_err(|_| bad("SALT is not base64"))?;
+        let salt = URL_SAFE
+            .decode(salt)
+            .map_err(|_| bad("SALT is not base64"))?;
         Ok(SealedLine {
             params,
             salt,
@@ -455,11 +466,11 @@ impl<'a> SealedLine<'a> {
 
     fn open(&self, path: &Path, passphrase: &str) -> Result<RoomKey, KeyfileError> {
         let kek = derive_kek(passphrase, &self.salt, self.params)?;
-        let opened = kek
-            .decrypt(self.token.as_bytes())
-            .map_err(|_| KeyfileError::WrongPassphrase {
-                path: path.to_owned(),
-            })?;
+        let opened =
+            kek.decrypt(self.token.as_bytes())
+                .map_err(|_| KeyfileError::WrongPassphrase {
+                    path: path.to_owned(),
+                })?;
         let secret = Zeroizing::new(opened.plaintext);
         let text = std::str::from_utf8(&secret).map_err(|_| KeyfileError::BadSealedLine {
             path: path.to_owned(),
@@ -576,10 +587,12 @@ fn tighten_existing(_file: &File) -> io::Result<()> {
 fn permission_warnings(path: &Path) -> Vec<KeyfileWarning> {
     use std::os::unix::fs::PermissionsExt;
     match fs::metadata(path) {
-        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => vec![KeyfileWarning::ReadableByOthers {
-            path: path.to_owned(),
-            mode: meta.permissions().mode(),
-        }],
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            vec![KeyfileWarning::ReadableByOthers {
+                path: path.to_owned(),
+                mode: meta.permissions().mode(),
+            }]
+        }
         _ => Vec::new(),
     }
 }

@@ -413,7 +413,9 @@ pub enum TextError {
         limit: usize,
     },
     /// Control characters (other than tab) could rewrite the reader's terminal.
-    #[error("the message contains a control character ({found:?}); they could garble other people's terminals")]
+    #[error(
+        "the message contains a control character ({found:?}); they could garble other people's terminals"
+    )]
     ControlChar {
         /// The first one found.
         found: char,
@@ -445,13 +447,25 @@ mod tests {
         for ok in ["al", "Alice", "bob_2", "x-y", "abcdefghijklmnop"] {
             assert_eq!(validate_nick(ok), Ok(()), "{ok}");
         }
-        assert!(matches!(validate_nick("a"), Err(NickError::Length { len: 1 })));
-        assert!(matches!(validate_nick("abcdefghijklmnopq"), Err(NickError::Length { .. })));
+        assert!(matches!(
+            validate_nick("a"),
+            Err(NickError::Length { len: 1 })
+        ));
+        assert!(matches!(
+            validate_nick("abcdefghijklmnopq"),
+            Err(NickError::Length { .. })
+        ));
         assert_eq!(validate_nick("1abc"), Err(NickError::FirstNotLetter));
         assert_eq!(validate_nick("_abc"), Err(NickError::FirstNotLetter));
-        assert_eq!(validate_nick("ab c"), Err(NickError::BadChar { found: ' ' }));
+        assert_eq!(
+            validate_nick("ab c"),
+            Err(NickError::BadChar { found: ' ' })
+        );
         assert_eq!(validate_nick("abé"), Err(NickError::BadChar { found: 'é' }));
-        assert!(matches!(validate_nick("SERVER"), Err(NickError::Reserved { .. })));
+        assert!(matches!(
+            validate_nick("SERVER"),
+            Err(NickError::Reserved { .. })
+        ));
         assert_eq!(nick_key("BoB"), nick_key("bob"));
     }
 
@@ -459,8 +473,14 @@ mod tests {
     fn text_rules() {
         assert_eq!(validate_text("hello\tworld", 20), Ok(()));
         assert_eq!(validate_text("  ", 20), Err(TextError::Empty));
-        assert_eq!(validate_text("ééé", 2), Err(TextError::TooLong { len: 3, limit: 2 }));
-        assert_eq!(validate_text("a\u{1b}[2J", 20), Err(TextError::ControlChar { found: '\u{1b}' }));
+        assert_eq!(
+            validate_text("ééé", 2),
+            Err(TextError::TooLong { len: 3, limit: 2 })
+        );
+        assert_eq!(
+            validate_text("a\u{1b}[2J", 20),
+            Err(TextError::ControlChar { found: '\u{1b}' })
+        );
     }
 
     #[test]

@@ -188,7 +188,14 @@ mod tests {
     fn splits_lines_in_any_chunking() {
         for chunk in [1, 2, 3, 7, 64, 4096] {
             let got = frames(b"abc\r\n\ndef\nxyz\n", chunk, 10);
-            assert_eq!(got, vec![Ok(b"abc".to_vec()), Ok(b"def".to_vec()), Ok(b"xyz".to_vec())]);
+            assert_eq!(
+                got,
+                vec![
+                    Ok(b"abc".to_vec()),
+                    Ok(b"def".to_vec()),
+                    Ok(b"xyz".to_vec())
+                ]
+            );
         }
     }
 
@@ -219,7 +226,13 @@ mod tests {
     #[test]
     fn buffer_never_exceeds_the_limit() {
         let data = vec![b'x'; 1 << 20];
-        let mut reader = FrameReader::new(Trickle { data: &data, chunk: 10_000 }, 100);
+        let mut reader = FrameReader::new(
+            Trickle {
+                data: &data,
+                chunk: 10_000,
+            },
+            100,
+        );
         let _ = reader.read_frame();
         for _ in 0..200 {
             assert!(reader.buf.len() <= 102);
