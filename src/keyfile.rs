@@ -54,7 +54,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use zeroize::Zeroizing;
 
-use crate::crypto::{Fingerprint, KeyError, RoomKey};
+use crate::crypto::{Fingerprint, KeyError, RoomKey, TokenHeader};
 
 /// Where `keygen`, the server and the client look for the class key by default.
 pub const DEFAULT_KEY_PATH: &str = "keys/class.key";
@@ -457,6 +457,9 @@ impl<'a> SealedLine<'a> {
         let salt = URL_SAFE
             .decode(salt)
             .map_err(|_| bad("SALT is not base64"))?;
+        // Checked here, before a passphrase is asked for: a damaged token would otherwise
+        // be reported as a wrong passphrase, and the user would retype a correct one.
+        TokenHeader::parse(token.as_bytes()).map_err(|_| bad("TOKEN is not a Fernet token"))?;
         Ok(SealedLine {
             params,
             salt,

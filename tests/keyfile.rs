@@ -469,6 +469,9 @@ fn malformed_sealed_lines_give_distinct_errors_before_asking_for_a_passphrase() 
         ("R", with(4, "8x")),
         ("P", with(5, "-1")),
         ("SALT", with(6, "not base64!")),
+        // A token cut short by copy and paste: this used to be reported as a wrong
+        // passphrase, after asking for one and running scrypt.
+        ("TOKEN", with(7, &fields[7][..fields[7].len() / 2])),
     ];
     for (i, (what, line)) in cases.iter().enumerate() {
         let (result, asked) = load_line(dir.path(), &format!("k{i}"), line);
@@ -485,6 +488,15 @@ fn malformed_sealed_lines_give_distinct_errors_before_asking_for_a_passphrase() 
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "{seen:?}");
     assert_eq!(seen.len(), cases.len() - 1, "{seen:?}");
+    // Other ways a token field can be damaged are the same error.
+    for token in ["", "%%%", &fields[6]] {
+        let (result, asked) = load_line(dir.path(), "token.key", &with(7, token));
+        assert!(
+            matches!(&result, Err(KeyfileError::BadSealedLine { what, .. }) if what == seen.last().expect("seen")),
+            "TOKEN {token:?}: {result:?}"
+        );
+        assert_eq!(asked, 0);
+    }
 
     for (what, line, found) in [
         ("version", with(1, "v2"), "v2:scrypt"),
