@@ -509,7 +509,9 @@ impl ReplayGuard {
 
     fn prune(&mut self, now: u64) {
         while let Some(&(expiry, id)) = self.order.front() {
-            if expiry > now {
+            // Kept through its expiry second: the time policy's limits are inclusive, so a
+            // replay exactly `window_secs` later can still pass it.
+            if expiry >= now {
                 break;
             }
             self.order.pop_front();

@@ -602,6 +602,70 @@ fn a_peer_clock_beyond_ten_minutes_is_refused_as_clock_skew() {
     }
 }
 
+/// The replay window must cover every moment at which a token could still pass the time
+/// policy on *some* connection. The worst case: a sender whose clock is 10 minutes fast
+/// stamps a token a minute further ahead, and an attacker replays it on a connection whose
+/// first token measured a clock 10 minutes slow. It passes the policy until exactly
+/// `replay_window_secs()` after it was first accepted, so the guard must remember it
+/// through that second too.
+#[test]
+fn a_replay_at_the_very_end_of_the_window_is_refused() {
+    let key = RoomKey::generate();
+    let policy = TimePolicy::default();
+    let guard = Inbound::shared_guard(policy, 100);
+    let offset = MAX_CLOCK_OFFSET_SECS;
+
+    let mut sender = Inbound::new(key.clone(), policy, Arc::clone(&guard));
+    assert!(
+        sender
+            .accept::<ClientEvent>(&frame(&key, &say("hello"), NOW + offset), NOW)
+            .is_ok()
+    );
+    let captured = frame(
+        &key,
+        &say("captured"),
+        NOW + offset + policy.future_grace_secs,
+    );
+    assert!(sender.accept::<ClientEvent>(&captured, NOW).is_ok());
+
+    let replay_at = NOW + policy.replay_window_secs();
+    let mut attacker = Inbound::new(key.clone(), policy, Arc::clone(&guard));
+    // A token of the sender's that was never delivered sets this connection's clock slow.
+    assert!(
+        attacker
+            .accept::<ClientEvent>(&frame(&key, &say("x"), replay_at - offset), replay_at)
+            .is_ok()
+    );
+    // The captured token is still fresh by that clock...
+    let opened = key.decrypt(&captured).expect("authentic");
+    assert_eq!(
+        policy.check(
+            opened.timestamp,
+            replay_at,
+            attacker.peer_clock().expect("measured")
+        ),
+        Ok(())
+    );
+    // ...so only the replay guard can stop it.
+    assert_eq!(
+        refused(&mut attacker, &captured, replay_at).code(),
+        ErrorCode::Replayed
+    );
+}
+
+#[test]
+fn the_replay_guard_remembers_through_the_last_second_of_its_window() {
+    let mut guard = ReplayGuard::new(100, 10);
+    let id = [7u8; 16];
+    assert_eq!(guard.check_and_remember(id, NOW), Ok(()));
+    assert_eq!(
+        guard.check_and_remember(id, NOW + 100),
+        Err(ReplayError::Replayed)
+    );
+    assert_eq!(guard.check_and_remember(id, NOW + 101), Ok(()));
+    assert_eq!(guard.len(), 1);
+}
+
 #[test]
 fn a_poisoned_replay_guard_still_refuses_replays() {
     let key = RoomKey::generate();
