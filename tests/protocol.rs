@@ -789,3 +789,38 @@ fn parse_wrong_key_line_rejects_junk() {
     assert!(shown.len() <= 32);
     assert!(shown.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
 }
+
+/// A lab or a test may switch expiry off with `ttl_secs: u64::MAX`. The replay window must
+/// then be "forever", not an overflow: a panic in debug builds, and in release builds a
+/// wrapped-around window of a few minutes after which every old token could be replayed.
+#[test]
+fn an_unbounded_ttl_gives_an_unbounded_replay_window() {
+    let forever = TimePolicy {
+        ttl_secs: u64::MAX,
+        ..TimePolicy::default()
+    };
+    assert_eq!(forever.replay_window_secs(), u64::MAX);
+    let ahead = TimePolicy {
+        future_grace_secs: u64::MAX - 1,
+        ..TimePolicy::default()
+    };
+    assert_eq!(ahead.replay_window_secs(), u64::MAX);
+
+    let key = RoomKey::generate();
+    let guard = Inbound::shared_guard(forever, 10);
+    let mut first = Inbound::new(key.clone(), forever, Arc::clone(&guard));
+    let token = frame(&key, &say("keep"), NOW);
+    assert!(first.accept::<ClientEvent>(&token, NOW).is_ok());
+    // Years later the token is still within this policy's TTL, so it must still be a replay.
+    let later = NOW + 10 * 365 * 86_400;
+    let mut second = Inbound::new(key.clone(), forever, Arc::clone(&guard));
+    assert!(
+        second
+            .accept::<ClientEvent>(&frame(&key, &say("x"), later), later)
+            .is_ok()
+    );
+    assert_eq!(
+        refused(&mut second, &token, later).code(),
+        ErrorCode::Replayed
+    );
+}
