@@ -58,6 +58,35 @@ struct Args {
     fingerprint: Option<PathBuf>,
 }
 
+/// Why keygen failed: a keyfile error, or one that only makes sense for writing a new key.
+#[derive(Debug)]
+enum Failure {
+    Keyfile(KeyfileError),
+    /// `--seal` with neither a terminal to ask on nor the environment variable. The library's
+    /// own message for this speaks of opening an existing sealed file.
+    NoPassphraseToSeal,
+}
+
+impl From<KeyfileError> for Failure {
+    fn from(err: KeyfileError) -> Failure {
+        Failure::Keyfile(err)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Keyfile(err) => err.fmt(f),
+            Failure::NoPassphraseToSeal => write!(
+                f,
+                "--seal needs a passphrase, but there is no terminal to ask on; \
+                 run keygen in a terminal, or set {} for scripts",
+                keyfile::PASSPHRASE_ENV
+            ),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.fingerprint {
@@ -68,7 +97,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("keygen: error: {err}");
-            if let Some(hint) = hint(&err) {
+            if let Some(hint) = match &err {
+                Failure::Keyfile(err) => hint(err),
+                Failure::NoPassphraseToSeal => None,
+            } {
                 eprintln!("keygen: {hint}");
             }
             ExitCode::FAILURE
@@ -76,7 +108,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn write_new_key(args: &Args) -> Result<(), KeyfileError> {
+fn write_new_key(args: &Args) -> Result<(), Failure> {
     let path = args.path.as_path();
     let overwrite = if args.force {
         Overwrite::Replace
@@ -90,12 +122,16 @@ fn write_new_key(args: &Args) -> Result<(), KeyfileError> {
         // Refuse before asking for a passphrase that would be typed for nothing.
         return Err(KeyfileError::AlreadyExists {
             path: path.to_owned(),
-        });
+        }
+        .into());
     }
 
     let key = RoomKey::generate();
     if args.seal {
-        let phrase = keyfile::new_passphrase(path)?;
+        let phrase = keyfile::new_passphrase(path).map_err(|err| match err {
+            KeyfileError::NoPassphrase { .. } => Failure::NoPassphraseToSeal,
+            other => Failure::Keyfile(other),
+        })?;
         keyfile::write_sealed(path, &key, &phrase, SealParams::OWASP, overwrite)?;
     } else {
         keyfile::write_plain(path, &key, overwrite)?;
@@ -145,7 +181,7 @@ fn write_new_key(args: &Args) -> Result<(), KeyfileError> {
     Ok(())
 }
 
-fn show_fingerprint(path: &Path) -> Result<(), KeyfileError> {
+fn show_fingerprint(path: &Path) -> Result<(), Failure> {
     let loaded = keyfile::load(path, &mut keyfile::passphrase_from_env_or_prompt)?;
     for warning in &loaded.warnings {
         eprintln!("keygen: warning: {warning}");
