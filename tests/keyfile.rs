@@ -346,7 +346,7 @@ fn two_key_lines_are_refused_naming_the_second() {
 }
 
 #[test]
-fn a_huge_file_is_refused_before_it_is_read() {
+fn a_file_over_64_kib_is_refused() {
     let dir = tmp();
     let key = RoomKey::generate();
     // At the 64 KiB limit a file still loads...

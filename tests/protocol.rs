@@ -677,7 +677,7 @@ fn a_poisoned_replay_guard_still_refuses_replays() {
     let poisoner = Arc::clone(&guard);
     let joined = std::thread::spawn(move || {
         let _held = poisoner.lock().expect("not yet poisoned");
-        panic!("a connection thread dies holding the lock");
+        panic!("deliberate panic in a test: a connection thread dies holding the lock");
     })
     .join();
     assert!(joined.is_err());
