@@ -67,6 +67,16 @@ enum Failure {
     NoPassphraseToSeal,
 }
 
+impl Failure {
+    /// What to do next, when the message alone does not say it.
+    fn hint(&self) -> Option<&'static str> {
+        match self {
+            Failure::Keyfile(err) => keyfile_hint(err),
+            Failure::NoPassphraseToSeal => None,
+        }
+    }
+}
+
 impl From<KeyfileError> for Failure {
     fn from(err: KeyfileError) -> Failure {
         Failure::Keyfile(err)
@@ -97,10 +107,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("keygen: error: {err}");
-            if let Some(hint) = match &err {
-                Failure::Keyfile(err) => hint(err),
-                Failure::NoPassphraseToSeal => None,
-            } {
+            if let Some(hint) = err.hint() {
                 eprintln!("keygen: {hint}");
             }
             ExitCode::FAILURE
@@ -193,8 +200,8 @@ fn show_fingerprint(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What to do next, for the errors whose message alone does not say it.
-fn hint(err: &KeyfileError) -> Option<&'static str> {
+/// What to do next, for the keyfile errors whose message alone does not say it.
+fn keyfile_hint(err: &KeyfileError) -> Option<&'static str> {
     match err {
         KeyfileError::NotFound { .. } => Some(
             "check the path; make a new key with `cargo run --bin keygen`, \
