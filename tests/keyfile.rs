@@ -367,6 +367,22 @@ fn a_file_over_64_kib_is_refused() {
     ));
 }
 
+/// A device or a pipe reports a length of 0, so the size check alone let `/dev/zero` be read
+/// until memory ran out (and a FIFO fed 300 MB was read whole). The read itself is bounded.
+#[cfg(unix)]
+#[test]
+fn an_endless_file_is_refused_after_the_limit() {
+    let endless = Path::new("/dev/zero");
+    assert!(matches!(
+        load_plain(endless),
+        Err(KeyfileError::TooLarge { len, .. }) if len > 64 * 1024
+    ));
+    assert!(matches!(
+        keyfile::is_sealed(endless),
+        Err(KeyfileError::TooLarge { .. })
+    ));
+}
+
 #[test]
 fn a_line_that_is_not_a_key_is_refused_without_showing_it() {
     let dir = tmp();
