@@ -453,7 +453,11 @@ impl TimePolicy {
     /// policy: a replayer on a new connection may present any clock offset within the limit,
     /// so the window spans the TTL, the grace and the offset allowed on either side.
     pub fn replay_window_secs(&self) -> u64 {
-        self.ttl_secs + self.future_grace_secs + 2 * MAX_CLOCK_OFFSET_SECS
+        // Saturating: a policy without expiry (`ttl_secs: u64::MAX`) needs a window of
+        // "forever", and a wrapped-around sum would be a short one.
+        self.ttl_secs
+            .saturating_add(self.future_grace_secs)
+            .saturating_add(2 * MAX_CLOCK_OFFSET_SECS)
     }
 }
 
@@ -509,7 +513,9 @@ impl ReplayGuard {
 
     fn prune(&mut self, now: u64) {
         while let Some(&(expiry, id)) = self.order.front() {
-            if expiry > now {
+            // Kept through its expiry second: the time policy's limits are inclusive, so a
+            // replay exactly `window_secs` later can still pass it.
+            if expiry >= now {
                 break;
             }
             self.order.pop_front();

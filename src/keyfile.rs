@@ -47,14 +47,14 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use zeroize::Zeroizing;
 
-use crate::crypto::{Fingerprint, KeyError, RoomKey};
+use crate::crypto::{Fingerprint, KeyError, RoomKey, TokenHeader};
 
 /// Where `keygen`, the server and the client look for the class key by default.
 pub const DEFAULT_KEY_PATH: &str = "keys/class.key";
@@ -457,6 +457,9 @@ impl<'a> SealedLine<'a> {
         let salt = URL_SAFE
             .decode(salt)
             .map_err(|_| bad("SALT is not base64"))?;
+        // Checked here, before a passphrase is asked for: a damaged token would otherwise
+        // be reported as a wrong passphrase, and the user would retype a correct one.
+        TokenHeader::parse(token.as_bytes()).map_err(|_| bad("TOKEN is not a Fernet token"))?;
         Ok(SealedLine {
             params,
             salt,
@@ -504,7 +507,21 @@ fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
             len,
         });
     }
-    let bytes = Zeroizing::new(fs::read(path).map_err(io_err)?);
+    // The length above is 0 for devices and pipes (`/dev/zero`, a FIFO), so the read itself
+    // must stop at the limit too. Capacity for the whole file up front: growing the buffer
+    // would leave copies of the key behind in freed memory.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(len as usize + 1));
+    File::open(path)
+        .map_err(io_err)?
+        .take(MAX_KEYFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_KEYFILE_BYTES {
+        return Err(KeyfileError::TooLarge {
+            path: path.to_owned(),
+            len: bytes.len() as u64,
+        });
+    }
     // Not UTF-8 cannot be a key; lossy conversion makes the error below name the line.
     Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
 }
