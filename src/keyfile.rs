@@ -271,7 +271,7 @@ pub fn load(
     let text = read_small(path)?;
     let warnings = permission_warnings(path);
     let (line_no, line) = key_line(path, &text)?;
-    if line.starts_with(SEALED_MAGIC) {
+    if is_sealed_line(line) {
         let sealed = SealedLine::parse(path, line)?;
         let phrase = passphrase(path)?;
         let key = sealed.open(path, &phrase)?;
@@ -297,7 +297,7 @@ pub fn load(
 pub fn is_sealed(path: &Path) -> Result<bool, KeyfileError> {
     let text = read_small(path)?;
     let (_, line) = key_line(path, &text)?;
-    Ok(line.starts_with(SEALED_MAGIC))
+    Ok(is_sealed_line(line))
 }
 
 /// How a new keyfile is written.
@@ -526,11 +526,17 @@ fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
     Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// Whether a key line is in the sealed format (its first field is exactly the magic word).
+fn is_sealed_line(line: &str) -> bool {
+    line.split(':').next() == Some(SEALED_MAGIC)
+}
+
 /// The one line that is not a comment or blank, with its 1-based number.
 fn key_line<'t>(path: &Path, text: &'t str) -> Result<(usize, &'t str), KeyfileError> {
     let mut found = None;
     for (index, raw) in text.lines().enumerate() {
-        let line = raw.trim();
+        // Windows Notepad may start a UTF-8 file with a byte-order mark; it is not part of the key.
+        let line = raw.trim_start_matches('\u{feff}').trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -555,12 +561,34 @@ fn write_secret_file(path: &Path, body: &str, overwrite: Overwrite) -> Result<()
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(io_err)?;
     }
-    let mut options = OpenOptions::new();
-    options.write(true);
     match overwrite {
-        Overwrite::Never => options.create_new(true),
-        Overwrite::Replace => options.create(true).truncate(true),
+        // create-new is the refusal to overwrite, atomic even against another keygen.
+        Overwrite::Never => create_new_secret(path, body),
+        // The new key goes to a temporary file first and then replaces the old one in one
+        // rename, so a failed write (disk full) leaves the old key intact, not a truncated file.
+        Overwrite::Replace => {
+            let mut temporary = path.as_os_str().to_owned();
+            temporary.push(format!(".tmp-{}", std::process::id()));
+            let temporary = PathBuf::from(temporary);
+            let _ = fs::remove_file(&temporary);
+            let written = create_new_secret(&temporary, body)
+                .and_then(|()| fs::rename(&temporary, path).map_err(io_err));
+            if written.is_err() {
+                let _ = fs::remove_file(&temporary);
+            }
+            written
+        }
+    }
+}
+
+/// Creates `path` (which must not exist) with mode 0600 on Unix and writes `body` durably.
+fn create_new_secret(path: &Path, body: &str) -> Result<(), KeyfileError> {
+    let io_err = |source| KeyfileError::Io {
+        path: path.to_owned(),
+        source,
     };
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
     restrict_mode(&mut options);
     let mut file: File = options.open(path).map_err(|source| {
         if source.kind() == io::ErrorKind::AlreadyExists {
@@ -571,8 +599,6 @@ fn write_secret_file(path: &Path, body: &str, overwrite: Overwrite) -> Result<()
             io_err(source)
         }
     })?;
-    // A replaced file keeps its old mode; tighten it before the secret goes in.
-    tighten_existing(&file).map_err(io_err)?;
     file.write_all(body.as_bytes()).map_err(io_err)?;
     file.sync_all().map_err(io_err)
 }
@@ -587,17 +613,6 @@ fn restrict_mode(options: &mut OpenOptions) {
 fn restrict_mode(_options: &mut OpenOptions) {
     // Windows: a new file inherits the folder's ACL, which on a user's own profile already
     // keeps other users out. There is no mode to set.
-}
-
-#[cfg(unix)]
-fn tighten_existing(file: &File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn tighten_existing(_file: &File) -> io::Result<()> {
-    Ok(())
 }
 
 #[cfg(unix)]

@@ -772,3 +772,37 @@ fn keygen_output_paths_are_the_ones_given() {
     assert!(load_plain(&dir.path().join(&nested)).is_ok());
     assert!(!dir.path().join(keyfile::DEFAULT_KEY_PATH).exists());
 }
+
+#[test]
+fn a_byte_order_mark_from_windows_notepad_is_not_part_of_the_key() {
+    let dir = tmp();
+    let path = dir.path().join("notepad.key");
+    let key = RoomKey::generate();
+    fs::write(&path, format!("\u{feff}{}\r\n", key.expose_secret())).expect("write");
+    assert!(same_key(&load_plain(&path).expect("load").key, &key));
+}
+
+#[test]
+fn only_the_exact_magic_word_makes_a_sealed_line() {
+    let dir = tmp();
+    let path = dir.path().join("odd.key");
+    fs::write(&path, "fernchat-sealedX:v1:scrypt:10:8:1:AAAA:BBBB\n").expect("write");
+    assert!(!keyfile::is_sealed(&path).expect("readable"));
+    assert!(matches!(
+        load_plain(&path),
+        Err(KeyfileError::BadKey { .. })
+    ));
+}
+
+#[test]
+fn replacing_leaves_no_temporary_file_behind() {
+    let dir = tmp();
+    let path = dir.path().join("class.key");
+    keyfile::write_plain(&path, &RoomKey::generate(), Overwrite::Never).expect("write");
+    keyfile::write_plain(&path, &RoomKey::generate(), Overwrite::Replace).expect("replace");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["class.key"]);
+}

@@ -113,7 +113,12 @@ impl<R: Read> FrameReader<R> {
                 }
             }
             self.make_room();
-            let n = self.inner.read(&mut self.buf[self.end..])?;
+            let n = match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(n) => n,
+                // A signal arrived mid-read: nothing was lost, read again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
             if n == 0 {
                 let partial = self.end > self.start && !self.skipping;
                 self.start = self.end;
