@@ -5,9 +5,11 @@
 //!
 //! - [`crypto`]: the one place that knows Fernet (keys, fingerprints, time and replay rules);
 //! - [`keyfile`]: keys on disk, plain or sealed under a passphrase;
-//! - [`protocol`]: frames, the codec and the events of the wire protocol.
+//! - [`protocol`]: frames, the codec and the events of the wire protocol;
+//! - [`client`]: the chat client's core (session, connection, state) and its line front end.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod crypto;
 pub mod keyfile;
 pub mod protocol;
