@@ -18,5 +18,7 @@
 //! reuses everything here except [`line`]. This module must not be used by the server.
 
 pub mod command;
+pub mod state;
 
 pub use command::{Command, ParseError};
+pub use state::ChatState;
