@@ -18,7 +18,10 @@
 //! reuses everything here except [`line`]. This module must not be used by the server.
 
 pub mod command;
+pub mod display;
 pub mod state;
+pub mod update;
 
 pub use command::{Command, ParseError};
 pub use state::ChatState;
+pub use update::{Update, UpdateKind};
