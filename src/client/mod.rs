@@ -19,9 +19,11 @@
 
 pub mod command;
 pub mod display;
+pub mod error;
 pub mod state;
 pub mod update;
 
 pub use command::{Command, ParseError};
+pub use error::{ClientError, ConnectError, SessionError};
 pub use state::ChatState;
 pub use update::{Update, UpdateKind};
