@@ -18,12 +18,31 @@
 //! reuses everything here except [`line`]. This module must not be used by the server.
 
 pub mod command;
+pub mod connection;
 pub mod display;
 pub mod error;
+pub mod session;
 pub mod state;
 pub mod update;
 
+use std::path::Path;
+
 pub use command::{Command, ParseError};
+pub use connection::{ServerAddr, Timeouts, Welcome};
 pub use error::{ClientError, ConnectError, SessionError};
+pub use session::{ClientConfig, ReconnectPolicy, Session, SessionThread, Spawned, StateView};
 pub use state::ChatState;
 pub use update::{Update, UpdateKind};
+
+use crate::crypto::RoomKey;
+use crate::keyfile::{self, KeyfileError, KeyfileWarning};
+
+/// Loads the class key from `path`, asking for the passphrase (or reading
+/// `FERNCHAT_PASSPHRASE`) if the file is sealed. Warnings (a keyfile other users can read) are
+/// returned for the front end to show; they do not stop anything.
+pub fn load_key(path: &Path) -> Result<(RoomKey, Vec<KeyfileWarning>), KeyfileError> {
+    let loaded = keyfile::load(path, &mut |p: &Path| {
+        keyfile::passphrase_from_env_or_prompt(p)
+    })?;
+    Ok((loaded.key, loaded.warnings))
+}
