@@ -21,6 +21,7 @@ pub mod command;
 pub mod connection;
 pub mod display;
 pub mod error;
+pub mod line;
 pub mod session;
 pub mod state;
 pub mod update;
