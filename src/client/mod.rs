@@ -11,11 +11,11 @@
 //! - [`connection`] dials, runs the `hello` → `welcome` handshake, and owns the reader
 //!   (which answers pings) and writer threads;
 //! - [`display`] renders an update as an irssi-style line, safely;
-//! - [`line`] is the line-mode front end (rustyline on a terminal, plain lines in a pipe);
+//! - [`line`](mod@line) is the line-mode front end (rustyline on a terminal, plain lines in a pipe);
 //! - [`error`] holds every failure, with the message that explains it and its exit code.
 //!
 //! A front end only sends [`Command`]s and shows [`Update`]s; the later full-screen front end
-//! reuses everything here except [`line`]. This module must not be used by the server.
+//! reuses everything here except [`line`](mod@line). This module must not be used by the server.
 
 pub mod command;
 pub mod connection;
