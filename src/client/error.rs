@@ -191,11 +191,9 @@ fn wrong_key_message(ours: Fingerprint, server: Option<&str>) -> String {
 /// What to do about each refusal, beyond the server's own words.
 fn refusal_hint(code: ErrorCode) -> &'static str {
     match code {
-        ErrorCode::NickTaken => "; choose another nick with --nick",
         ErrorCode::NickInvalid => {
             "; a nick has 2 to 16 letters, digits, '_' or '-', starting with a letter"
         }
-        ErrorCode::NickReserved => "; choose another nick with --nick",
         ErrorCode::ServerFull => "; try again in a while, or tell your instructor",
         ErrorCode::ClockSkew => {
             "; set your computer's clock (turn on automatic date and time) and try again"
@@ -203,6 +201,7 @@ fn refusal_hint(code: ErrorCode) -> &'static str {
         ErrorCode::VersionUnsupported | ErrorCode::KexUnsupported => {
             "; update your copy of fernchat (git pull) or ask your instructor which version to use"
         }
+        // For a taken or reserved nick the server's own words say it all.
         _ => "",
     }
 }
