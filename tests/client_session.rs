@@ -25,6 +25,8 @@ fn config(server: &FakeServer, key: &RoomKey, nick: &str) -> ClientConfig {
         silence: Duration::from_secs(30),
         write: STEP,
         quit: STEP,
+        // Longer than any test, so no unexpected ping reaches the fake server.
+        keepalive: Duration::from_secs(60),
     };
     // Fast enough for tests, still exercising the doubling.
     config.reconnect = ReconnectPolicy {
@@ -835,4 +837,32 @@ fn frames_failing_checks_are_dropped_not_fatal() {
     }));
     peer.send(&ServerEvent::Ping { id: 9 });
     assert_eq!(peer.recv(), ClientEvent::Pong { id: 9 });
+}
+
+#[test]
+fn a_quiet_connection_is_kept_alive_with_pings() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let mut config = config(&server, &key, "alice");
+    config.timeouts.keepalive = Duration::from_millis(50);
+    let (spawned, mut peer) = running(&server, config, &[], 100);
+    let ClientEvent::Ping { id } = peer.recv() else {
+        panic!("expected a keepalive ping");
+    };
+    peer.send(&ServerEvent::Pong { id });
+    // Its pong is not a /ping answer, so no lag is shown: the next update is the notice.
+    peer.send(&ServerEvent::Notice {
+        text: "after".into(),
+        time: now_ms(),
+    });
+    assert!(matches!(
+        next(&spawned.updates),
+        UpdateKind::Connected { .. }
+    ));
+    assert_eq!(
+        next(&spawned.updates),
+        UpdateKind::Notice {
+            text: "after".into()
+        }
+    );
 }

@@ -75,6 +75,10 @@ pub struct Timeouts {
     pub write: Duration,
     /// After `bye`, how long to wait for the server to close, so our last frames arrive.
     pub quit: Duration,
+    /// How often to ping the server ourselves. Its pong proves the connection alive even if
+    /// the room is quiet, so `silence` never fires on a healthy connection, whatever the
+    /// server's own ping interval.
+    pub keepalive: Duration,
 }
 
 impl Default for Timeouts {
@@ -85,6 +89,7 @@ impl Default for Timeouts {
             silence: Duration::from_secs(90),
             write: Duration::from_secs(10),
             quit: Duration::from_secs(2),
+            keepalive: Duration::from_secs(30),
         }
     }
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvError, Sender, after, never, select};
+use crossbeam_channel::{Receiver, RecvError, Sender, after, never, select, tick};
 
 use crate::client::command::Command;
 use crate::client::connection::{
@@ -327,6 +327,7 @@ type End = Result<(), SessionError>;
 
 impl Core {
     fn run(mut self, commands: Receiver<Command>, net_rx: Receiver<NetEvent>) -> End {
+        let keepalive = tick(self.config.timeouts.keepalive);
         loop {
             if self.front_end_gone {
                 return self.quit(None, &net_rx);
@@ -357,6 +358,10 @@ impl Core {
                     None
                 },
                 recv(dialled) -> result => self.dialled(result),
+                recv(keepalive) -> _ => {
+                    self.keepalive();
+                    None
+                },
             };
             if let Some(end) = end {
                 return end;
@@ -466,6 +471,15 @@ impl Core {
             }
             // Handled before we get here.
             Command::Help | Command::Quit(_) => {}
+        }
+    }
+
+    /// A ping whose id is not remembered, so its pong is not shown as lag.
+    fn keepalive(&mut self) {
+        if self.link().is_some() {
+            let id = self.next_ping;
+            self.next_ping += 1;
+            self.send(ClientEvent::Ping { id });
         }
     }
 
