@@ -6,8 +6,8 @@
 //! ```
 //!
 //! - [`command`] parses what the user types into a [`Command`];
-//! - [`session`] is the core loop: it sends commands, keeps the [`ChatState`], turns server
-//!   events into [`Update`]s, answers nothing itself but reconnects when the connection drops;
+//! - [`session`] is the core loop: it checks and sends commands, keeps the [`ChatState`],
+//!   turns server events into [`Update`]s, and reconnects when the connection drops;
 //! - [`connection`] dials, runs the `hello` → `welcome` handshake, and owns the reader
 //!   (which answers pings) and writer threads;
 //! - [`display`] renders an update as an irssi-style line, safely;

@@ -192,7 +192,8 @@ impl Session {
     }
 
     /// Runs the core loop on this thread until the user quits, the front end goes away, or
-    /// the session fails for good. The first update is always `Connected`.
+    /// the session fails for good. The first update is `Connected` (or, if the joined
+    /// connection cannot even start its threads, `Disconnected` and a reconnect).
     ///
     /// Returns `Ok(())` when the user (or the front end) ended it.
     pub fn run(
