@@ -81,6 +81,13 @@ fn terminal_error(e: ReadlineError) -> ClientError {
     }
 }
 
+/// Prints one line to stdout. A closed stdout (`client | head`) must not panic as `println!`
+/// would: the line is simply lost, and the session still ends with its bye.
+fn print_line(text: &str) {
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+}
+
 /// A local error line, for mistakes found before anything reaches the session.
 fn local_error(text: String) -> Update {
     Update::now(UpdateKind::Error { code: None, text })
@@ -104,7 +111,7 @@ fn run_terminal(options: LineOptions, key: RoomKey) -> Result<(), ClientError> {
             eprintln!("fernchat: the nick {nick:?} cannot be used: {e}");
             continue;
         }
-        println!("connecting to {} as {nick}...", options.target);
+        print_line(&format!("connecting to {} as {nick}...", options.target));
         match Session::connect(config(&options, &key, &nick)) {
             Ok(session) => break session,
             // A person is here to choose again.
@@ -156,7 +163,7 @@ fn run_terminal(options: LineOptions, key: RoomKey) -> Result<(), ClientError> {
                         }
                     }
                     // Not inside readline here, so printing directly cannot garble the prompt.
-                    Err(e) => println!("{}", display::render(&local_error(e.to_string()), colour)),
+                    Err(e) => print_line(&display::render(&local_error(e.to_string()), colour)),
                 }
             }
             Err(ReadlineError::Interrupted | ReadlineError::Eof) => {
@@ -253,7 +260,7 @@ fn forward_input(mut input: impl BufRead, commands: Sender<Command>, colour: boo
             Ok(Some(InputLine::Line(line))) => line,
             Ok(Some(InputLine::TooLong)) => {
                 let text = format!("ignored an input line longer than {MAX_INPUT_LINE} bytes");
-                println!("{}", display::render(&local_error(text), colour));
+                print_line(&display::render(&local_error(text), colour));
                 continue;
             }
             Ok(None) | Err(_) => break,
@@ -266,7 +273,7 @@ fn forward_input(mut input: impl BufRead, commands: Sender<Command>, colour: boo
                     return;
                 }
             }
-            Err(e) => println!("{}", display::render(&local_error(e.to_string()), colour)),
+            Err(e) => print_line(&display::render(&local_error(e.to_string()), colour)),
         }
     }
     let _ = commands.send(Command::Quit(None));
