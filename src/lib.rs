@@ -5,10 +5,12 @@
 //!
 //! - [`crypto`]: the one place that knows Fernet (keys, fingerprints, time and replay rules);
 //! - [`keyfile`]: keys on disk, plain or sealed under a passphrase;
-//! - [`protocol`]: frames, the codec and the events of the wire protocol.
-//! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub).
+//! - [`protocol`]: frames, the codec and the events of the wire protocol;
+//! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub);
+//! - [`client`]: the chat client's core (session, connection, state) and its line front end.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod crypto;
 pub mod keyfile;
 pub mod protocol;

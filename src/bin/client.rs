@@ -1,1 +1,76 @@
-fn main() {}
+//! `client`: the fernchat line client. Thin on purpose: it reads the command line and hands
+//! over to `fernchat::client::line`, then turns the outcome into a message and an exit code.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use fernchat::client::error::exit_code;
+use fernchat::client::line::{self, LineOptions};
+use fernchat::client::{ReconnectPolicy, ServerAddr};
+use fernchat::keyfile::DEFAULT_KEY_PATH;
+use fernchat::protocol::DEFAULT_PORT;
+
+/// Chat on a fernchat server: every line you send is a Fernet token made with the class key.
+///
+/// Type a line to say it to the room; /help lists the commands (/msg, /me, /who, /nick,
+/// /ping, /quit). With standard input not a terminal, the first line is the nick (unless
+/// --nick is given) and each further line is sent; the end of input quits.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Exit codes:\n  \
+        0  you quit (/quit, Ctrl-C, Ctrl-D, end of input)\n  \
+        1  other failures (the terminal)\n  \
+        2  bad command line or nick\n  \
+        3  cannot connect, or the connection was lost for good\n  \
+        4  keyfile missing or unreadable, or your key differs from the server's\n  \
+        5  refused or removed by the server (nick taken, server full, clock, version)\n\n\
+        A sealed keyfile asks for its passphrase, or reads FERNCHAT_PASSPHRASE."
+)]
+struct Args {
+    /// The server's host name or IP address.
+    #[arg(long, env = "FERNCHAT_HOST", default_value = "127.0.0.1")]
+    host: String,
+
+    /// The server's TCP port.
+    #[arg(long, env = "FERNCHAT_PORT", default_value_t = DEFAULT_PORT)]
+    port: u16,
+
+    /// The class keyfile (never the key itself: command lines are visible to other users of
+    /// the computer, in `ps` and in shell history).
+    #[arg(long = "key", value_name = "PATH", env = "FERNCHAT_KEYFILE", default_value = DEFAULT_KEY_PATH)]
+    key: PathBuf,
+
+    /// Your nick: 2 to 16 letters, digits, '_' or '-', starting with a letter. Asked for when
+    /// absent.
+    #[arg(long, env = "FERNCHAT_NICK")]
+    nick: Option<String>,
+
+    /// Exit when the connection drops instead of reconnecting (1, 2, 4 ... 30 s apart, 10
+    /// attempts).
+    #[arg(long)]
+    no_reconnect: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let options = LineOptions {
+        target: ServerAddr::new(args.host, args.port),
+        key_path: args.key,
+        nick: args.nick,
+        reconnect: if args.no_reconnect {
+            ReconnectPolicy::off()
+        } else {
+            ReconnectPolicy::default()
+        },
+    };
+    match line::run(options) {
+        Ok(()) => ExitCode::from(exit_code::OK),
+        Err(e) => {
+            eprintln!("fernchat: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Commands: what a line typed by the user means.
+//!
+//! This module owns the command syntax (`/msg NICK TEXT`, `/me`, `/who`, ...) and the help
+//! text that lists it. It turns one line into one [`Command`] and nothing more: it does not
+//! check nicks or message length (the session does, because only it knows the server's
+//! limits), and it must not touch the network or print anything.
+//!
+//! Keeping parsing separate from the session means every front end (this line client, the
+//! later full-screen one, a test) types the same commands and gets the same errors.
+
+/// One thing the user asked for. Front ends send these to the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Say `text` to the room (a line that is not a command).
+    Say(String),
+    /// `/me TEXT`: an action, shown as `* nick TEXT`.
+    Me(String),
+    /// `/msg NICK TEXT`: a private message.
+    Msg {
+        /// The recipient.
+        to: String,
+        /// The message.
+        text: String,
+    },
+    /// `/who` (also `/users`, `/names`, `!users`): ask who is online.
+    Who,
+    /// `/nick NEW`: change nick.
+    Nick(String),
+    /// `/quit [reason]` (also `/exit`): leave, telling the room why.
+    Quit(Option<String>),
+    /// `/help`: list the commands. Answered locally, nothing is sent.
+    Help,
+    /// `/ping`: measure the round trip to the server.
+    Ping,
+}
+
+/// Why a line is not a valid command. Shown locally; nothing is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// A `/word` that is not a command. Sending it as a message would leak a typo such as
+    /// `/nick` misspelt as `/nikc` to the whole room, so it is refused instead.
+    #[error(
+        "unknown command /{name}: type /help for the list, or //text to send a line starting with /"
+    )]
+    Unknown {
+        /// The command name as typed (without the `/`).
+        name: String,
+    },
+    /// A command without the argument it needs.
+    #[error("{command} needs more: usage {usage}")]
+    MissingArgument {
+        /// The command, with its `/`.
+        command: &'static str,
+        /// How to use it.
+        usage: &'static str,
+    },
+}
+
+/// Every command with its usage and what it does, for `/help`.
+pub const HELP: &[(&str, &str)] = &[
+    ("/msg NICK TEXT", "send TEXT privately to NICK"),
+    ("/me TEXT", "act: shown as * yournick TEXT"),
+    ("/who", "list who is online (also /users, /names, !users)"),
+    ("/nick NEW", "change your nick"),
+    ("/ping", "measure the lag to the server"),
+    (
+        "/quit [REASON]",
+        "leave the chat (also /exit; Ctrl-D or Ctrl-C)",
+    ),
+    ("/help", "show this list"),
+    (
+        "//TEXT",
+        "send a line that starts with / (for example //shrug)",
+    ),
+];
+
+/// Parses one line typed by the user.
+///
+/// Returns `Ok(None)` for a blank line (nothing to do), `Ok(Some(command))` otherwise.
+/// A line not starting with `/` is said to the room exactly as typed (apart from a trailing
+/// line ending), so leading spaces and ASCII art survive.
+pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    // The Python chats used `!users`; students type it from habit.
+    if line.trim().eq_ignore_ascii_case("!users") {
+        return Ok(Some(Command::Who));
+    }
+    let Some(rest) = line.strip_prefix('/') else {
+        return Ok(Some(Command::Say(line.to_owned())));
+    };
+    if rest.starts_with('/') {
+        // `//text` escapes the slash: say `/text`.
+        return Ok(Some(Command::Say(rest.to_owned())));
+    }
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((name, args)) => (name, args.trim()),
+        None => (rest, ""),
+    };
+    // IRC commands ignore case; a stray Caps Lock should not turn /QUIT into a message.
+    let command = match name.to_ascii_lowercase().as_str() {
+        "msg" | "query" => {
+            let (to, text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            let text = text.trim_start();
+            if to.is_empty() || text.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "/msg",
+                    usage: "/msg NICK TEXT",
+                });
+            }
+            Command::Msg {
+                to: to.to_owned(),
+                text: text.to_owned(),
+            }
+        }
+        "me" => {
+            if args.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "/me",
+                    usage: "/me TEXT",
+                });
+            }
+            Command::Me(args.to_owned())
+        }
+        "who" | "users" | "names" => Command::Who,
+        "nick" => {
+            if args.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "/nick",
+                    usage: "/nick NEW",
+                });
+            }
+            // Passed whole: a nick with a space in it gets the nick rules' own explanation.
+            Command::Nick(args.to_owned())
+        }
+        "quit" | "exit" => Command::Quit((!args.is_empty()).then(|| args.to_owned())),
+        "help" | "?" => Command::Help,
+        "ping" | "lag" => Command::Ping,
+        _ => {
+            return Err(ParseError::Unknown {
+                // Bounded and printable: this ends up on the user's screen.
+                name: name.chars().filter(|c| !c.is_control()).take(32).collect(),
+            });
+        }
+    };
+    Ok(Some(command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: &str) -> Command {
+        match parse(line) {
+            Ok(Some(command)) => command,
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_lines_are_said_as_typed() {
+        assert_eq!(ok("hello all"), Command::Say("hello all".into()));
+        assert_eq!(ok("  indented"), Command::Say("  indented".into()));
+        assert_eq!(ok("hi\r\n"), Command::Say("hi".into()));
+        assert_eq!(ok("a/b"), Command::Say("a/b".into()));
+    }
+
+    #[test]
+    fn blank_lines_are_ignored() {
+        for line in ["", "   ", "\t", "\r\n", "\n"] {
+            assert_eq!(parse(line), Ok(None), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn double_slash_sends_a_slash_line() {
+        assert_eq!(ok("//shrug"), Command::Say("/shrug".into()));
+        assert_eq!(ok("///"), Command::Say("//".into()));
+        assert_eq!(ok("// spaced"), Command::Say("/ spaced".into()));
+    }
+
+    #[test]
+    fn msg_takes_a_nick_and_the_rest() {
+        assert_eq!(
+            ok("/msg bob  psst,  over here "),
+            Command::Msg {
+                to: "bob".into(),
+                text: "psst,  over here".into()
+            }
+        );
+        assert_eq!(
+            ok("/query bob hi"),
+            Command::Msg {
+                to: "bob".into(),
+                text: "hi".into()
+            }
+        );
+        for line in ["/msg", "/msg bob", "/msg bob   ", "/msg   "] {
+            assert_eq!(
+                parse(line),
+                Err(ParseError::MissingArgument {
+                    command: "/msg",
+                    usage: "/msg NICK TEXT"
+                }),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn me_needs_text() {
+        assert_eq!(ok("/me waves"), Command::Me("waves".into()));
+        assert!(matches!(
+            parse("/me"),
+            Err(ParseError::MissingArgument { command: "/me", .. })
+        ));
+        assert!(matches!(
+            parse("/me  "),
+            Err(ParseError::MissingArgument { .. })
+        ));
+    }
+
+    #[test]
+    fn who_and_its_aliases() {
+        for line in [
+            "/who",
+            "/users",
+            "/names",
+            "!users",
+            "  !USERS ",
+            "/WHO",
+            "/who ignored",
+        ] {
+            assert_eq!(ok(line), Command::Who, "{line:?}");
+        }
+        // Only the exact Python command: `!users please` is a message.
+        assert_eq!(ok("!users please"), Command::Say("!users please".into()));
+    }
+
+    #[test]
+    fn nick_needs_a_name() {
+        assert_eq!(ok("/nick alice2"), Command::Nick("alice2".into()));
+        assert_eq!(ok("/NICK  alice2 "), Command::Nick("alice2".into()));
+        assert_eq!(ok("/nick a b"), Command::Nick("a b".into()));
+        assert!(matches!(
+            parse("/nick"),
+            Err(ParseError::MissingArgument {
+                command: "/nick",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn quit_and_exit_with_optional_reason() {
+        assert_eq!(ok("/quit"), Command::Quit(None));
+        assert_eq!(ok("/exit"), Command::Quit(None));
+        assert_eq!(
+            ok("/quit  off to lunch "),
+            Command::Quit(Some("off to lunch".into()))
+        );
+        assert_eq!(ok("/Exit bye"), Command::Quit(Some("bye".into())));
+    }
+
+    #[test]
+    fn help_and_ping() {
+        assert_eq!(ok("/help"), Command::Help);
+        assert_eq!(ok("/?"), Command::Help);
+        assert_eq!(ok("/ping"), Command::Ping);
+        assert_eq!(ok("/lag"), Command::Ping);
+    }
+
+    #[test]
+    fn unknown_commands_are_local_errors() {
+        assert_eq!(
+            parse("/nikc bob"),
+            Err(ParseError::Unknown {
+                name: "nikc".into()
+            })
+        );
+        assert_eq!(
+            parse("/"),
+            Err(ParseError::Unknown {
+                name: String::new()
+            })
+        );
+        assert_eq!(
+            parse("/ x"),
+            Err(ParseError::Unknown {
+                name: String::new()
+            })
+        );
+        let Err(err) = parse("/x\u{1b}[2J") else {
+            panic!("not an error")
+        };
+        assert!(!err.to_string().contains('\u{1b}'));
+        assert!(err.to_string().contains("//text"));
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let listed: Vec<&str> = HELP.iter().map(|(usage, _)| *usage).collect();
+        for name in [
+            "/msg", "/me", "/who", "/nick", "/ping", "/quit", "/help", "//",
+        ] {
+            assert!(
+                listed.iter().any(|u| u.starts_with(name)),
+                "{name} missing from /help"
+            );
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! The connection: one TCP socket to the server, from dialling to closing.
+//!
+//! This module owns dialling (with the teaching errors for "no server here"), the handshake
+//! (`hello` → `welcome` or a refusal, within a time limit), and the two threads that run a
+//! joined connection:
+//!
+//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, replay, JSON),
+//!   answers the server's pings itself, and forwards everything else to the session;
+//! - the **writer** sends the frames the session queues, so a server that stops reading can
+//!   never block the session (the queue is bounded; when full, sending fails at once).
+//!
+//! It must not keep chat state or decide about reconnecting: that is the session's job. It
+//! never panics on anything the server sends.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::client::error::ConnectError;
+use crate::crypto::{ReplayGuard, RoomKey, TimePolicy, TokenError, unix_now};
+use crate::protocol::codec::parse_wrong_key_line;
+use crate::protocol::event::KEX_PSK;
+use crate::protocol::{
+    CLIENT_MAX_LINE, ClientEvent, DecodeError, FrameError, FrameReader, Inbound, PROTOCOL_VERSION,
+    Refusal, ServerEvent, seal,
+};
+
+/// Where the server is: a host name or IP address, and a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddr {
+    /// Name or address (`127.0.0.1`, `::1`, `chat.example.org`).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl ServerAddr {
+    /// `host` and `port`.
+    pub fn new(host: impl Into<String>, port: u16) -> ServerAddr {
+        ServerAddr {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
+impl fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // An IPv6 address needs brackets, or its colons run into the port's.
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Every time limit of a connection. Each one bounds a wait that would otherwise be forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To establish the TCP connection, per address tried.
+    pub connect: Duration,
+    /// From sending `hello` to reading `welcome`.
+    pub handshake: Duration,
+    /// Silence after which the connection counts as dead. The server pings about every 30 s,
+    /// so hearing nothing for much longer means the network or the server is gone even if no
+    /// TCP error says so (a laptop lid closed, a cable pulled).
+    pub silence: Duration,
+    /// For one write to complete.
+    pub write: Duration,
+    /// After `bye`, how long to wait for the server to close, so our last frames arrive.
+    pub quit: Duration,
+    /// How often to ping the server ourselves. Its pong proves the connection alive even if
+    /// the room is quiet, so `silence` never fires on a healthy connection, whatever the
+    /// server's own ping interval.
+    pub keepalive: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            handshake: Duration::from_secs(10),
+            silence: Duration::from_secs(90),
+            write: Duration::from_secs(10),
+            quit: Duration::from_secs(2),
+            keepalive: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the server said in its `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    /// Our nick as registered.
+    pub nick: String,
+    /// Everyone online, including us.
+    pub users: Vec<String>,
+    /// The protocol version the server speaks.
+    pub version: u32,
+    /// Server software and version.
+    pub server: String,
+    /// The longest message text accepted, in characters.
+    pub max_text: usize,
+}
+
+/// A joined connection, between the handshake and [`Link::start`].
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: TcpStream,
+    /// Keeps any bytes the server sent right after `welcome` (they may share a TCP segment).
+    reader: FrameReader<TcpStream>,
+    /// Keeps the server's clock offset measured from `welcome`.
+    inbound: Inbound,
+    pub(crate) welcome: Welcome,
+}
+
+/// The most frames read while waiting for `welcome` (pings, say) before giving up.
+const MAX_HANDSHAKE_FRAMES: usize = 32;
+
+/// Dials `target`, sends `hello` as `nick`, and waits for `welcome`.
+pub(crate) fn open(
+    target: &ServerAddr,
+    key: &RoomKey,
+    nick: &str,
+    timeouts: &Timeouts,
+    replay: Arc<Mutex<ReplayGuard>>,
+) -> Result<Connection, ConnectError> {
+    let stream = dial(target, timeouts.connect)?;
+    let shown = target.to_string();
+    let io_err = |source: io::Error| handshake_io_error(&shown, timeouts, source);
+    let deadline = Instant::now() + timeouts.handshake;
+    // Chat lines are small and typed by people: send each at once instead of letting Nagle's
+    // algorithm hold it back to batch with the next one.
+    stream.set_nodelay(true).map_err(io_err)?;
+    stream
+        .set_write_timeout(Some(timeouts.handshake))
+        .map_err(io_err)?;
+    let hello = ClientEvent::Hello {
+        nick: nick.to_owned(),
+        version: PROTOCOL_VERSION,
+        kex: KEX_PSK.to_owned(),
+    };
+    (&stream).write_all(&seal(key, &hello)).map_err(io_err)?;
+
+    let mut reader = FrameReader::new(stream.try_clone().map_err(io_err)?, CLIENT_MAX_LINE);
+    let mut inbound = Inbound::new(key.clone(), TimePolicy::default(), replay);
+    for _ in 0..MAX_HANDSHAKE_FRAMES {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(handshake_timeout(&shown, timeouts));
+        }
+        stream.set_read_timeout(Some(remaining)).map_err(io_err)?;
+        let line = match reader.read_frame() {
+            Ok(Some(line)) => line,
+            Ok(None) | Err(FrameError::TruncatedAtEof) => {
+                return Err(ConnectError::ClosedDuringHandshake { target: shown });
+            }
+            Err(e) if e.is_timeout() => return Err(handshake_timeout(&shown, timeouts)),
+            Err(FrameError::LineTooLong { limit }) => {
+                return Err(ConnectError::NotFernchat {
+                    target: shown,
+                    detail: format!("it sent a line longer than {limit} bytes"),
+                });
+            }
+            Err(FrameError::Io(e)) => return Err(io_err(e)),
+        };
+        // The one plaintext line a fernchat server sends: checked before decrypting, because
+        // it is by design not a token.
+        if let Some(server) = parse_wrong_key_line(line) {
+            return Err(ConnectError::WrongKey {
+                ours: key.fingerprint(),
+                server: Some(server),
+            });
+        }
+        match inbound.accept::<ServerEvent>(line, unix_now()) {
+            Ok(ServerEvent::Welcome {
+                nick,
+                users,
+                version,
+                server,
+                max_text,
+                ..
+            }) => {
+                let welcome = Welcome {
+                    nick,
+                    users,
+                    version,
+                    server,
+                    max_text,
+                };
+                return Ok(Connection {
+                    stream,
+                    reader,
+                    inbound,
+                    welcome,
+                });
+            }
+            Ok(ServerEvent::Error { code, message, .. }) => {
+                return Err(ConnectError::refused(code, &message));
+            }
+            Ok(ServerEvent::Bye { code, reason, .. }) => {
+                return Err(ConnectError::refused(code, &reason));
+            }
+            Ok(ServerEvent::Ping { id }) => {
+                (&stream)
+                    .write_all(&seal(key, &ClientEvent::Pong { id }))
+                    .map_err(io_err)?;
+            }
+            // Nothing else means anything before we are in the room.
+            Ok(_) => {}
+            Err(Refusal::Decode(DecodeError::Token(TokenError::WrongKeyOrTampered { .. }))) => {
+                return Err(ConnectError::WrongKey {
+                    ours: key.fingerprint(),
+                    server: None,
+                });
+            }
+            Err(Refusal::Decode(DecodeError::Token(not_a_token))) => {
+                return Err(ConnectError::NotFernchat {
+                    target: shown,
+                    detail: not_a_token.to_string(),
+                });
+            }
+            Err(Refusal::Clock(clock)) => return Err(ConnectError::ClockSkew(clock)),
+            Err(other) => {
+                return Err(ConnectError::BadReply {
+                    detail: other.to_string(),
+                });
+            }
+        }
+    }
+    Err(ConnectError::BadReply {
+        detail: format!("no welcome among the first {MAX_HANDSHAKE_FRAMES} messages"),
+    })
+}
+
+fn handshake_timeout(target: &str, timeouts: &Timeouts) -> ConnectError {
+    ConnectError::HandshakeTimeout {
+        target: target.to_owned(),
+        secs: timeouts.handshake.as_secs_f64().ceil() as u64,
+    }
+}
+
+fn handshake_io_error(target: &str, timeouts: &Timeouts, source: io::Error) -> ConnectError {
+    match source.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => handshake_timeout(target, timeouts),
+        // A server that closes at once (full, or not fernchat) often shows up as a reset.
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => ConnectError::ClosedDuringHandshake {
+            target: target.to_owned(),
+        },
+        _ => ConnectError::Io {
+            target: target.to_owned(),
+            source,
+        },
+    }
+}
+
+/// Connects to the first address of `target` that accepts.
+fn dial(target: &ServerAddr, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let shown = target.to_string();
+    let host = target.host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<_> = (host, target.port)
+        .to_socket_addrs()
+        .map_err(|source| ConnectError::Resolve {
+            host: target.host.clone(),
+            source,
+        })?
+        .collect();
+    let mut other_error = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(e) => other_error = Some(e),
+        }
+    }
+    // "Refused" everywhere means the machine answered and nothing listens on the port: the
+    // usual first-day mistake of starting the client before the server.
+    match other_error {
+        Some(source) => Err(ConnectError::Unreachable {
+            target: shown,
+            source,
+        }),
+        None if addrs.is_empty() => Err(ConnectError::Resolve {
+            host: target.host.clone(),
+            source: io::Error::new(io::ErrorKind::NotFound, "the name has no addresses"),
+        }),
+        None => Err(ConnectError::NoServer { target: shown }),
+    }
+}
+
+/// What a connection's threads tell the session. `generation` says which connection: after a
+/// reconnect, late news from the old one is recognised and ignored.
+#[derive(Debug)]
+pub(crate) struct NetEvent {
+    pub(crate) generation: u64,
+    pub(crate) what: Net,
+}
+
+#[derive(Debug)]
+pub(crate) enum Net {
+    /// An event from the server (never `ping`: the reader answers those itself).
+    Event(ServerEvent),
+    /// A frame that failed a check and was dropped. The connection goes on.
+    Dropped(String),
+    /// The connection is over; no more events will come from it.
+    Closed(String),
+}
+
+/// What the session asks the writer to do.
+#[derive(Debug)]
+enum Outgoing {
+    Frame(Vec<u8>),
+    /// Send nothing more: half-close the socket so the server sees our end after the last
+    /// frame, then stop.
+    Finish,
+}
+
+/// Frames waiting to be written. Small: people do not type hundreds of lines a second, and a
+/// full queue means the server stopped reading.
+const OUTGOING_QUEUE: usize = 256;
+
+/// Why a frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendFailure {
+    /// The server is not reading what we send.
+    QueueFull,
+    /// The writer has stopped: the connection is closing.
+    Closed,
+}
+
+/// A running connection: its writer queue and a handle on the socket to close it.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) generation: u64,
+    key: RoomKey,
+    out: Sender<Outgoing>,
+    socket: TcpStream,
+}
+
+impl Link {
+    /// Starts the reader and writer threads of a joined connection.
+    pub(crate) fn start(
+        connection: Connection,
+        key: &RoomKey,
+        generation: u64,
+        events: Sender<NetEvent>,
+        timeouts: &Timeouts,
+    ) -> io::Result<Link> {
+        let Connection {
+            stream,
+            reader,
+            inbound,
+            ..
+        } = connection;
+        stream.set_read_timeout(Some(timeouts.silence))?;
+        stream.set_write_timeout(Some(timeouts.write))?;
+        let socket = stream.try_clone()?;
+        let (out, queue) = crossbeam_channel::bounded(OUTGOING_QUEUE);
+
+        let reader_thread = ReaderThread {
+            reader,
+            inbound,
+            key: key.clone(),
+            out: out.clone(),
+            events: events.clone(),
+            generation,
+            silence: timeouts.silence,
+        };
+        thread::Builder::new()
+            .name(format!("fernchat-reader-{generation}"))
+            .spawn(move || reader_thread.run())?;
+        thread::Builder::new()
+            .name(format!("fernchat-writer-{generation}"))
+            .spawn(move || write_loop(stream, queue, events, generation))?;
+        Ok(Link {
+            generation,
+            key: key.clone(),
+            out,
+            socket,
+        })
+    }
+
+    /// Seals and queues one event. Never blocks.
+    pub(crate) fn send(&self, event: &ClientEvent) -> Result<(), SendFailure> {
+        self.out
+            .try_send(Outgoing::Frame(seal(&self.key, event)))
+            .map_err(|e| match e {
+                TrySendError::Full(_) => SendFailure::QueueFull,
+                TrySendError::Disconnected(_) => SendFailure::Closed,
+            })
+    }
+
+    /// Asks the writer to half-close the socket after the frames already queued.
+    pub(crate) fn finish(&self) {
+        let _ = self.out.try_send(Outgoing::Finish);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // Wakes the reader (its read fails) so both threads end and the socket is released.
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+struct ReaderThread {
+    reader: FrameReader<TcpStream>,
+    inbound: Inbound,
+    key: RoomKey,
+    out: Sender<Outgoing>,
+    events: Sender<NetEvent>,
+    generation: u64,
+    silence: Duration,
+}
+
+impl ReaderThread {
+    fn run(mut self) {
+        let reason = self.read_until_closed();
+        let _ = self.events.send(NetEvent {
+            generation: self.generation,
+            what: Net::Closed(reason),
+        });
+    }
+
+    /// Reads until the connection ends, returning why it ended.
+    fn read_until_closed(&mut self) -> String {
+        loop {
+            let line = match self.reader.read_frame() {
+                Ok(Some(line)) => line,
+                Ok(None) => return "the server closed the connection".to_owned(),
+                Err(e) if e.is_timeout() => {
+                    return format!(
+                        "heard nothing from the server for {} s",
+                        self.silence.as_secs()
+                    );
+                }
+                Err(FrameError::LineTooLong { limit }) => {
+                    // The reader discards the rest of that line and resumes after it.
+                    if !self.tell(Net::Dropped(format!(
+                        "ignored a line from the server longer than {limit} bytes"
+                    ))) {
+                        return "the session ended".to_owned();
+                    }
+                    continue;
+                }
+                Err(FrameError::TruncatedAtEof) => {
+                    return "the server closed the connection in the middle of a message"
+                        .to_owned();
+                }
+                Err(FrameError::Io(e)) => return format!("the connection failed: {e}"),
+            };
+            if let Some(server) = parse_wrong_key_line(line) {
+                return format!(
+                    "the server says it cannot read our messages: its key is {server}, ours is {}",
+                    self.key.fingerprint()
+                );
+            }
+            let news = match self.inbound.accept::<ServerEvent>(line, unix_now()) {
+                Ok(ServerEvent::Ping { id }) => {
+                    // Answered here, not by the session: a pong must not wait behind a busy
+                    // front end, or the server drops us as idle.
+                    let _ = self
+                        .out
+                        .try_send(Outgoing::Frame(seal(&self.key, &ClientEvent::Pong { id })));
+                    continue;
+                }
+                Ok(event) => Net::Event(event),
+                Err(refusal) => {
+                    Net::Dropped(format!("ignored a message from the server: {refusal}"))
+                }
+            };
+            if !self.tell(news) {
+                return "the session ended".to_owned();
+            }
+        }
+    }
+
+    fn tell(&self, what: Net) -> bool {
+        self.events
+            .send(NetEvent {
+                generation: self.generation,
+                what,
+            })
+            .is_ok()
+    }
+}
+
+fn write_loop(
+    mut stream: TcpStream,
+    queue: Receiver<Outgoing>,
+    events: Sender<NetEvent>,
+    generation: u64,
+) {
+    // Ends when the session sends Finish, or when every sender is gone (the session dropped
+    // the link and the reader stopped).
+    for outgoing in queue {
+        match outgoing {
+            Outgoing::Frame(frame) => {
+                if let Err(e) = stream.write_all(&frame) {
+                    let reason = if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) {
+                        "the server stopped reading our messages".to_owned()
+                    } else {
+                        format!("could not send: {e}")
+                    };
+                    let _ = events.send(NetEvent {
+                        generation,
+                        what: Net::Closed(reason),
+                    });
+                    return;
+                }
+            }
+            Outgoing::Finish => {
+                let _ = stream.flush();
+                let _ = stream.shutdown(Shutdown::Write);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_print_with_brackets_for_ipv6() {
+        assert_eq!(
+            ServerAddr::new("127.0.0.1", 7474).to_string(),
+            "127.0.0.1:7474"
+        );
+        assert_eq!(ServerAddr::new("::1", 7474).to_string(), "[::1]:7474");
+        assert_eq!(ServerAddr::new("[::1]", 7474).to_string(), "[::1]:7474");
+        assert_eq!(ServerAddr::new("chat.lan", 1).to_string(), "chat.lan:1");
+    }
+
+    #[test]
+    fn a_closed_port_is_no_server() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        match dial(&ServerAddr::new("127.0.0.1", port), Duration::from_secs(2)) {
+            Err(ConnectError::NoServer { target }) => {
+                assert_eq!(target, format!("127.0.0.1:{port}"));
+            }
+            other => panic!("expected NoServer, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,777 @@
+//! The session: the client's core loop, between a front end and the network.
+//!
+//! This module owns the conversation with the server once the handshake has succeeded: it
+//! takes [`Command`]s from a front end, checks them against the server's limits, sends them;
+//! it takes server events from the connection's reader thread, keeps the [`ChatState`], and
+//! emits [`Update`]s for the front end to show. When the connection drops it reconnects with
+//! exponential backoff and rejoins under the same nick.
+//!
+//! It must not read the keyboard or write to the terminal (front ends do), and must not touch
+//! bytes on the wire (the connection module does). Everything it talks to is a channel, so a
+//! test can drive it exactly as a front end does.
+//!
+//! # Shutdown
+//!
+//! Dropping either channel ends the session: when the front end drops its command sender or
+//! its update receiver, the session says `bye` to the server and returns. When the session
+//! returns, its update sender is dropped, which tells the front end it is over.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvError, Sender, after, never, select, tick};
+
+use crate::client::command::Command;
+use crate::client::connection::{
+    self, Connection, Link, Net, NetEvent, SendFailure, ServerAddr, Timeouts, Welcome,
+};
+use crate::client::error::{ConnectError, SessionError};
+use crate::client::state::ChatState;
+use crate::client::update::{Update, UpdateKind};
+use crate::crypto::{ReplayGuard, RoomKey, TimePolicy};
+use crate::protocol::event::{validate_nick, validate_text};
+use crate::protocol::{ClientEvent, ErrorCode, Inbound, ServerEvent};
+
+/// How many tokens the replay guard of a session remembers (the crate's recommended size).
+const REPLAY_CAPACITY: usize = 100_000;
+
+/// Updates waiting for a slow front end. When full the session waits, the reader waits
+/// behind it, and TCP pushes back on the server: memory stays bounded.
+const UPDATE_QUEUE: usize = 1024;
+
+/// Commands waiting for the session.
+const COMMAND_QUEUE: usize = 64;
+
+/// Network events waiting for the session.
+const NET_QUEUE: usize = 1024;
+
+/// `/ping`s remembered while waiting for their pongs.
+const MAX_PINGS_IN_FLIGHT: usize = 8;
+
+/// When and how often to reconnect after losing the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    /// Whether to reconnect at all (`--no-reconnect` turns it off).
+    pub enabled: bool,
+    /// The wait before the first attempt; it doubles after each failure.
+    pub first_delay: Duration,
+    /// The longest wait between attempts.
+    pub max_delay: Duration,
+    /// Give up after this many attempts; `None` tries forever.
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for ReconnectPolicy {
+    /// 1, 2, 4, 8, 16, 30, 30... seconds, 10 attempts: about four minutes, long enough for an
+    /// instructor to restart a server, short enough that a forgotten client stops.
+    fn default() -> Self {
+        ReconnectPolicy {
+            enabled: true,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            max_attempts: Some(10),
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// No reconnecting: a lost connection ends the session.
+    pub fn off() -> ReconnectPolicy {
+        ReconnectPolicy {
+            enabled: false,
+            ..ReconnectPolicy::default()
+        }
+    }
+
+    /// The wait before attempt `attempt` (1-based): doubling from the first delay, capped.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(31);
+        self.first_delay
+            .checked_mul(1 << doublings)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay)
+    }
+}
+
+/// Everything needed to connect: where, with which key, as whom, and how patiently.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server.
+    pub target: ServerAddr,
+    /// The class key.
+    pub key: RoomKey,
+    /// The nick to join as.
+    pub nick: String,
+    /// Reconnecting after a lost connection.
+    pub reconnect: ReconnectPolicy,
+    /// Time limits.
+    pub timeouts: Timeouts,
+}
+
+impl ClientConfig {
+    /// A configuration with the default reconnect policy and time limits.
+    pub fn new(target: ServerAddr, key: RoomKey, nick: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            target,
+            key,
+            nick: nick.into(),
+            reconnect: ReconnectPolicy::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// A read-only view of the session's [`ChatState`], for front ends (a prompt showing the
+/// current nick, a user list). Cheap to clone; every clone sees the latest state.
+#[derive(Debug, Clone)]
+pub struct StateView(Arc<Mutex<ChatState>>);
+
+impl StateView {
+    /// A copy of the state as it is now.
+    pub fn snapshot(&self) -> ChatState {
+        self.0
+            .lock()
+            // The session never panics while holding the lock; if something did, the last
+            // state written is still the best answer.
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn publish(&self, state: &ChatState) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = state.clone();
+    }
+}
+
+/// A client that has joined the room and is ready to run.
+#[derive(Debug)]
+pub struct Session {
+    config: ClientConfig,
+    connection: Connection,
+    replay: Arc<Mutex<ReplayGuard>>,
+    view: StateView,
+}
+
+impl Session {
+    /// Connects to the server and joins as `config.nick`. Nothing runs in the background yet:
+    /// a refusal here (nick taken, wrong key) can be handled by asking the user again.
+    pub fn connect(config: ClientConfig) -> Result<Session, ConnectError> {
+        let replay = Inbound::shared_guard(TimePolicy::default(), REPLAY_CAPACITY);
+        let connection = connection::open(
+            &config.target,
+            &config.key,
+            &config.nick,
+            &config.timeouts,
+            Arc::clone(&replay),
+        )?;
+        let mut state = ChatState::new(&config.nick);
+        let welcome = &connection.welcome;
+        state.welcomed(
+            &welcome.nick,
+            &welcome.users,
+            welcome.max_text,
+            &welcome.server,
+        );
+        Ok(Session {
+            config,
+            connection,
+            replay,
+            view: StateView(Arc::new(Mutex::new(state))),
+        })
+    }
+
+    /// What the server said when we joined.
+    pub fn welcome(&self) -> &Welcome {
+        &self.connection.welcome
+    }
+
+    /// A live view of the chat state.
+    pub fn state(&self) -> StateView {
+        self.view.clone()
+    }
+
+    /// Runs the core loop on this thread until the user quits, the front end goes away, or
+    /// the session fails for good. The first update is `Connected` (or, if the joined
+    /// connection cannot even start its threads, `Disconnected` and a reconnect).
+    ///
+    /// Returns `Ok(())` when the user (or the front end) ended it.
+    pub fn run(
+        self,
+        commands: Receiver<Command>,
+        updates: Sender<Update>,
+    ) -> Result<(), SessionError> {
+        let (net_tx, net_rx) = crossbeam_channel::bounded(NET_QUEUE);
+        let Session {
+            config,
+            connection,
+            replay,
+            view,
+        } = self;
+        let welcome = connection.welcome.clone();
+        let mut core = Core {
+            phase: Phase::Waiting {
+                attempt: 0,
+                timer: never(),
+            },
+            generation: 1,
+            state: view.snapshot(),
+            config,
+            replay,
+            view,
+            updates,
+            front_end_gone: false,
+            net_tx,
+            pings: VecDeque::new(),
+            next_ping: 1,
+        };
+        match Link::start(
+            connection,
+            &core.config.key,
+            core.generation,
+            core.net_tx.clone(),
+            &core.config.timeouts,
+        ) {
+            Ok(link) => {
+                core.joined(link, &welcome, false);
+            }
+            Err(e) => {
+                if let Some(end) = core.lost(format!("could not start the connection: {e}")) {
+                    return end;
+                }
+            }
+        }
+        core.run(commands, net_rx)
+    }
+
+    /// Runs the session on its own thread, with fresh channels for a front end.
+    pub fn spawn(self) -> std::io::Result<Spawned> {
+        let (commands, command_rx) = crossbeam_channel::bounded(COMMAND_QUEUE);
+        let (update_tx, updates) = crossbeam_channel::bounded(UPDATE_QUEUE);
+        let state = self.state();
+        let thread = thread::Builder::new()
+            .name("fernchat-session".to_owned())
+            .spawn(move || self.run(command_rx, update_tx))?;
+        Ok(Spawned {
+            commands,
+            updates,
+            state,
+            thread: SessionThread(thread),
+        })
+    }
+}
+
+/// A session running on its own thread (from [`Session::spawn`]).
+#[derive(Debug)]
+pub struct Spawned {
+    /// Send the user's commands here. Dropping it ends the session (with `bye`).
+    pub commands: Sender<Command>,
+    /// Updates to show. Disconnected once the session has ended: then call
+    /// [`SessionThread::join`] for how it ended.
+    pub updates: Receiver<Update>,
+    /// The live chat state.
+    pub state: StateView,
+    /// The session's thread.
+    pub thread: SessionThread,
+}
+
+/// The thread a session runs on.
+#[derive(Debug)]
+pub struct SessionThread(thread::JoinHandle<Result<(), SessionError>>);
+
+impl SessionThread {
+    /// Waits for the session to end and returns how it ended.
+    pub fn join(self) -> Result<(), SessionError> {
+        match self.0.join() {
+            Ok(end) => end,
+            // A panic is a bug in this crate; show it rather than hide it.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// Where the connection is.
+enum Phase {
+    /// Joined and running.
+    Up(Link),
+    /// Waiting for `timer` before reconnect attempt `attempt`.
+    Waiting {
+        attempt: u32,
+        timer: Receiver<Instant>,
+    },
+    /// Attempt `attempt` is dialling on a helper thread, so `/quit` still works meanwhile.
+    Dialling {
+        attempt: u32,
+        result: Receiver<Result<Connection, ConnectError>>,
+    },
+}
+
+/// The session loop's state.
+struct Core {
+    config: ClientConfig,
+    replay: Arc<Mutex<ReplayGuard>>,
+    state: ChatState,
+    view: StateView,
+    updates: Sender<Update>,
+    /// Set when the front end stopped listening: time to leave.
+    front_end_gone: bool,
+    net_tx: Sender<NetEvent>,
+    phase: Phase,
+    /// Which connection is current; events from older ones are ignored.
+    generation: u64,
+    /// `/ping`s awaiting their pong: id and when it was sent.
+    pings: VecDeque<(u64, Instant)>,
+    next_ping: u64,
+}
+
+type End = Result<(), SessionError>;
+
+impl Core {
+    fn run(mut self, commands: Receiver<Command>, net_rx: Receiver<NetEvent>) -> End {
+        let keepalive = tick(self.config.timeouts.keepalive);
+        loop {
+            if self.front_end_gone {
+                return self.quit(None, &net_rx);
+            }
+            // Cloned (cheap: a reference count) so the handlers below may borrow `self`.
+            let (timer, dialled) = match &self.phase {
+                Phase::Up(_) => (never(), never()),
+                Phase::Waiting { timer, .. } => (timer.clone(), never()),
+                Phase::Dialling { result, .. } => (never(), result.clone()),
+            };
+            let end = select! {
+                recv(commands) -> command => match command {
+                    Ok(Command::Quit(reason)) => return self.quit(reason, &net_rx),
+                    Ok(command) => {
+                        self.command(command);
+                        None
+                    }
+                    // The front end has gone: leave politely.
+                    Err(RecvError) => return self.quit(None, &net_rx),
+                },
+                // The session holds a sender, so this channel never disconnects.
+                recv(net_rx) -> event => match event {
+                    Ok(event) => self.network(event),
+                    Err(RecvError) => None,
+                },
+                recv(timer) -> _ => {
+                    self.dial();
+                    None
+                },
+                recv(dialled) -> result => self.dialled(result),
+                recv(keepalive) -> _ => {
+                    self.keepalive();
+                    None
+                },
+            };
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    }
+
+    fn emit(&mut self, kind: UpdateKind) {
+        if self.updates.send(Update::now(kind)).is_err() {
+            self.front_end_gone = true;
+        }
+    }
+
+    fn local_error(&mut self, text: String) {
+        self.state.last_error = Some(text.clone());
+        self.view.publish(&self.state);
+        self.emit(UpdateKind::Error { code: None, text });
+    }
+
+    fn link(&self) -> Option<&Link> {
+        match &self.phase {
+            Phase::Up(link) => Some(link),
+            _ => None,
+        }
+    }
+
+    fn send(&mut self, event: ClientEvent) {
+        let Some(link) = self.link() else {
+            return;
+        };
+        match link.send(&event) {
+            Ok(()) => {}
+            Err(SendFailure::QueueFull) => self.local_error(
+                "not sent: the server is not reading what we send (is it overloaded?)".to_owned(),
+            ),
+            // The reader reports why the connection ended; nothing to add here.
+            Err(SendFailure::Closed) => {}
+        }
+    }
+
+    fn check_text(&mut self, text: &str) -> bool {
+        match validate_text(text, self.state.max_text) {
+            Ok(()) => true,
+            Err(e) => {
+                self.local_error(format!("not sent: {e}"));
+                false
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        if let Command::Help = command {
+            self.emit(UpdateKind::Help);
+            return;
+        }
+        if let Command::Nick(nick) = &command {
+            if let Err(e) = validate_nick(nick) {
+                self.local_error(format!("cannot use the nick {nick:?}: {e}"));
+                return;
+            }
+            if *nick == self.state.nick {
+                let text = format!("you are already {nick}");
+                self.emit(UpdateKind::Notice { text });
+                return;
+            }
+        }
+        if self.link().is_none() {
+            if let Command::Nick(nick) = command {
+                // Remembered for the rejoin; nobody else needs to know yet.
+                self.state.nick = nick.clone();
+                self.view.publish(&self.state);
+                let text = format!("not connected: you will rejoin as {nick}");
+                self.emit(UpdateKind::Notice { text });
+            } else {
+                self.local_error("not connected (reconnecting): not sent".to_owned());
+            }
+            return;
+        }
+        match command {
+            Command::Say(text) => {
+                if self.check_text(&text) {
+                    self.send(ClientEvent::Say { text });
+                }
+            }
+            Command::Me(text) => {
+                if self.check_text(&text) {
+                    self.send(ClientEvent::Me { text });
+                }
+            }
+            Command::Msg { to, text } => {
+                if let Err(e) = validate_nick(&to) {
+                    self.local_error(format!("not sent: nobody can be called {to:?} ({e})"));
+                } else if self.check_text(&text) {
+                    self.send(ClientEvent::Msg { to, text });
+                }
+            }
+            Command::Who => self.send(ClientEvent::Who),
+            Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
+            Command::Ping => {
+                let id = self.next_ping;
+                self.next_ping += 1;
+                if self.pings.len() == MAX_PINGS_IN_FLIGHT {
+                    self.pings.pop_front();
+                }
+                self.pings.push_back((id, Instant::now()));
+                self.send(ClientEvent::Ping { id });
+            }
+            // Handled before we get here.
+            Command::Help | Command::Quit(_) => {}
+        }
+    }
+
+    /// A ping whose id is not remembered, so its pong is not shown as lag.
+    fn keepalive(&mut self) {
+        if self.link().is_some() {
+            let id = self.next_ping;
+            self.next_ping += 1;
+            self.send(ClientEvent::Ping { id });
+        }
+    }
+
+    fn network(&mut self, event: NetEvent) -> Option<End> {
+        let current = matches!(&self.phase, Phase::Up(link) if link.generation == event.generation);
+        if !current {
+            // Late news from a connection we have already let go.
+            return None;
+        }
+        match event.what {
+            Net::Event(event) => self.server_event(event),
+            Net::Dropped(text) => {
+                self.local_error(text);
+                None
+            }
+            Net::Closed(reason) => self.lost(reason),
+        }
+    }
+
+    fn server_event(&mut self, event: ServerEvent) -> Option<End> {
+        let kind = match event {
+            ServerEvent::Message { from, text, .. } => UpdateKind::Message {
+                own: self.state.is_me(&from),
+                from,
+                text,
+            },
+            ServerEvent::Action { from, text, .. } => UpdateKind::Action {
+                own: self.state.is_me(&from),
+                from,
+                text,
+            },
+            ServerEvent::Private { from, to, text, .. } => UpdateKind::Private {
+                outgoing: self.state.is_me(&from),
+                from,
+                to,
+                text,
+            },
+            ServerEvent::Users { users, .. } => {
+                self.state.set_users(&users);
+                UpdateKind::Users {
+                    users: self.state.users.clone(),
+                }
+            }
+            ServerEvent::Joined { nick, .. } => {
+                self.state.add_user(&nick);
+                UpdateKind::Joined { nick }
+            }
+            ServerEvent::Left { nick, reason, .. } => {
+                self.state.remove_user(&nick);
+                UpdateKind::Left { nick, reason }
+            }
+            ServerEvent::Renamed { from, to, .. } => {
+                let own = self.state.rename(&from, &to);
+                UpdateKind::Renamed { from, to, own }
+            }
+            ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
+            ServerEvent::Error { code, message, .. } => {
+                self.state.last_error = Some(message.clone());
+                UpdateKind::Error {
+                    code: Some(code),
+                    text: message,
+                }
+            }
+            ServerEvent::Pong { id } => {
+                let Some(at) = self.pings.iter().position(|(sent, _)| *sent == id) else {
+                    // Not ours, or too old to remember: nothing to measure.
+                    return None;
+                };
+                let (_, sent_at) = self.pings.remove(at)?;
+                UpdateKind::Lag {
+                    millis: u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+                }
+            }
+            ServerEvent::Bye { code, reason, .. } => return self.server_bye(code, &reason),
+            // The reader answers pings; a second welcome means nothing.
+            ServerEvent::Ping { .. } | ServerEvent::Welcome { .. } => return None,
+        };
+        self.view.publish(&self.state);
+        self.emit(kind);
+        None
+    }
+
+    /// The server is closing our connection and said why.
+    fn server_bye(&mut self, code: ErrorCode, reason: &str) -> Option<End> {
+        let reason = crate::client::display::clean(reason, 500);
+        // A restart, a stall or a sleeping laptop is worth reconnecting after; being removed
+        // for flooding or for a protocol error would only repeat.
+        let worth_reconnecting = matches!(
+            code,
+            ErrorCode::Shutdown | ErrorCode::IdleTimeout | ErrorCode::TooSlow
+        );
+        if worth_reconnecting {
+            return self.lost(format!("the server closed the connection: {reason}"));
+        }
+        self.phase = Phase::Waiting {
+            attempt: 0,
+            timer: never(),
+        };
+        self.state.disconnected();
+        self.view.publish(&self.state);
+        self.emit(UpdateKind::Disconnected {
+            reason: format!("the server removed you: {reason}"),
+        });
+        Some(Err(SessionError::Removed { code, reason }))
+    }
+
+    /// The connection is gone: reconnect, or end if reconnecting is off.
+    fn lost(&mut self, reason: String) -> Option<End> {
+        // Dropping the link closes the socket and ends its threads.
+        self.phase = Phase::Waiting {
+            attempt: 0,
+            timer: never(),
+        };
+        self.pings.clear();
+        self.state.disconnected();
+        self.view.publish(&self.state);
+        self.emit(UpdateKind::Disconnected {
+            reason: reason.clone(),
+        });
+        if !self.config.reconnect.enabled {
+            return Some(Err(SessionError::Lost { reason }));
+        }
+        self.schedule(1);
+        None
+    }
+
+    fn schedule(&mut self, attempt: u32) {
+        let delay = self.config.reconnect.delay(attempt);
+        self.emit(UpdateKind::Reconnecting {
+            attempt,
+            max_attempts: self.config.reconnect.max_attempts,
+            delay_secs: delay.as_secs() + u64::from(delay.subsec_nanos() > 0),
+        });
+        self.phase = Phase::Waiting {
+            attempt,
+            timer: after(delay),
+        };
+    }
+
+    fn dial(&mut self) {
+        let attempt = match &self.phase {
+            Phase::Waiting { attempt, .. } => *attempt,
+            _ => return,
+        };
+        let (done, result) = crossbeam_channel::bounded(1);
+        let target = self.config.target.clone();
+        let key = self.config.key.clone();
+        let nick = self.state.nick.clone();
+        let timeouts = self.config.timeouts;
+        let replay = Arc::clone(&self.replay);
+        let spawned = thread::Builder::new()
+            .name("fernchat-dial".to_owned())
+            .spawn(move || {
+                // If the session has ended meanwhile, nobody receives this: the connection
+                // is dropped and closed here.
+                let _ = done.send(connection::open(&target, &key, &nick, &timeouts, replay));
+            });
+        match spawned {
+            Ok(_) => self.phase = Phase::Dialling { attempt, result },
+            Err(e) => {
+                let reason = format!("could not start a thread: {e}");
+                self.emit(UpdateKind::ReconnectFailed { attempt, reason });
+                self.schedule(attempt.saturating_add(1));
+            }
+        }
+    }
+
+    fn dialled(
+        &mut self,
+        result: Result<Result<Connection, ConnectError>, RecvError>,
+    ) -> Option<End> {
+        let attempt = match &self.phase {
+            Phase::Dialling { attempt, .. } => *attempt,
+            _ => return None,
+        };
+        let failure = match result {
+            Ok(Ok(connection)) => {
+                let welcome = connection.welcome.clone();
+                self.generation += 1;
+                match Link::start(
+                    connection,
+                    &self.config.key,
+                    self.generation,
+                    self.net_tx.clone(),
+                    &self.config.timeouts,
+                ) {
+                    Ok(link) => {
+                        self.joined(link, &welcome, true);
+                        return None;
+                    }
+                    Err(e) => ConnectError::Io {
+                        target: self.config.target.to_string(),
+                        source: e,
+                    },
+                }
+            }
+            Ok(Err(failure)) => failure,
+            Err(RecvError) => ConnectError::Io {
+                target: self.config.target.to_string(),
+                source: std::io::Error::other("the dialling thread stopped"),
+            },
+        };
+        if !failure.worth_retrying() {
+            self.local_error(failure.to_string());
+            return Some(Err(SessionError::Rejoin(failure)));
+        }
+        self.emit(UpdateKind::ReconnectFailed {
+            attempt,
+            reason: failure.to_string(),
+        });
+        if self
+            .config
+            .reconnect
+            .max_attempts
+            .is_some_and(|max| attempt >= max)
+        {
+            return Some(Err(SessionError::GaveUp {
+                attempts: attempt,
+                last: failure,
+            }));
+        }
+        self.schedule(attempt + 1);
+        None
+    }
+
+    fn joined(&mut self, link: Link, welcome: &Welcome, reconnected: bool) {
+        self.phase = Phase::Up(link);
+        self.state.welcomed(
+            &welcome.nick,
+            &welcome.users,
+            welcome.max_text,
+            &welcome.server,
+        );
+        self.view.publish(&self.state);
+        self.emit(UpdateKind::Connected {
+            nick: welcome.nick.clone(),
+            users: self.state.users.clone(),
+            server: welcome.server.clone(),
+            target: self.config.target.to_string(),
+            reconnected,
+        });
+    }
+
+    /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued
+    /// before it arrive, and ends the session.
+    fn quit(mut self, reason: Option<String>, net_rx: &Receiver<NetEvent>) -> End {
+        // A reason that breaks the text rules would get the bye refused; leave without one.
+        let reason = reason.filter(|r| validate_text(r, self.state.max_text).is_ok());
+        if let Phase::Up(link) = &self.phase {
+            let generation = link.generation;
+            if link
+                .send(&ClientEvent::Bye {
+                    reason: reason.clone(),
+                })
+                .is_ok()
+            {
+                link.finish();
+                let deadline = after(self.config.timeouts.quit);
+                loop {
+                    select! {
+                        recv(net_rx) -> event => match event {
+                            Ok(NetEvent { generation: g, what: Net::Closed(_) }) if g == generation => break,
+                            Ok(_) => {}
+                            Err(RecvError) => break,
+                        },
+                        recv(deadline) -> _ => break,
+                    }
+                }
+            }
+        }
+        self.phase = Phase::Waiting {
+            attempt: 0,
+            timer: never(),
+        };
+        self.state.disconnected();
+        self.view.publish(&self.state);
+        self.emit(UpdateKind::Quit { reason });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let policy = ReconnectPolicy::default();
+        let secs: Vec<u64> = (1..=8).map(|n| policy.delay(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(policy.delay(0), Duration::from_secs(1));
+        assert_eq!(policy.delay(u32::MAX), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,164 @@
+//! Chat state: what this client believes about the room right now.
+//!
+//! This module owns the user list, our own nick, the server's limits and the last error, and
+//! the rules for updating them from server events. It is plain data with pure methods so it
+//! can be tested without sockets; it must not do I/O. The session holds the authoritative copy
+//! and publishes snapshots for front ends (a TUI draws its user list from one).
+
+use crate::protocol::event::nick_key;
+
+/// A snapshot of the room as this client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatState {
+    /// Our nick. Changes on `/nick`; reconnects rejoin under it.
+    pub nick: String,
+    /// Everyone online, sorted without regard to ASCII case, the way the server sorts.
+    pub users: Vec<String>,
+    /// The longest message text the server accepts, in characters (from `welcome`).
+    pub max_text: usize,
+    /// The server's software and version (from `welcome`).
+    pub server: String,
+    /// Whether we are in the room now (false while reconnecting).
+    pub connected: bool,
+    /// The last error shown, for a status line.
+    pub last_error: Option<String>,
+}
+
+impl ChatState {
+    /// The state before any welcome: our chosen nick and the protocol's default limit.
+    pub fn new(nick: &str) -> ChatState {
+        ChatState {
+            nick: nick.to_owned(),
+            users: Vec::new(),
+            max_text: crate::protocol::event::DEFAULT_MAX_TEXT,
+            server: String::new(),
+            connected: false,
+            last_error: None,
+        }
+    }
+
+    /// Whether `nick` is ours (nicks compare without regard to ASCII case, as on the server).
+    pub fn is_me(&self, nick: &str) -> bool {
+        nick_key(nick) == nick_key(&self.nick)
+    }
+
+    /// A `welcome` arrived: we are in, under `nick`, with these users and limits.
+    pub fn welcomed(&mut self, nick: &str, users: &[String], max_text: usize, server: &str) {
+        self.nick = nick.to_owned();
+        self.set_users(users);
+        self.max_text = max_text;
+        self.server = server.to_owned();
+        self.connected = true;
+    }
+
+    /// Replaces the user list (from `welcome` or `users`).
+    pub fn set_users(&mut self, users: &[String]) {
+        self.users.clear();
+        for nick in users {
+            self.add_user(nick);
+        }
+    }
+
+    /// Someone joined. Adding a nick already listed (in any case) changes nothing, so a
+    /// server that also announces our own join does not list us twice.
+    pub fn add_user(&mut self, nick: &str) {
+        let key = nick_key(nick);
+        match self
+            .users
+            .binary_search_by(|listed| nick_key(listed).cmp(&key))
+        {
+            Ok(_) => {}
+            Err(at) => self.users.insert(at, nick.to_owned()),
+        }
+    }
+
+    /// Someone left.
+    pub fn remove_user(&mut self, nick: &str) {
+        let key = nick_key(nick);
+        self.users.retain(|listed| nick_key(listed) != key);
+    }
+
+    /// Someone changed nick: returns whether it was us (and then our nick follows).
+    pub fn rename(&mut self, from: &str, to: &str) -> bool {
+        let own = self.is_me(from);
+        self.remove_user(from);
+        self.add_user(to);
+        if own {
+            self.nick = to.to_owned();
+        }
+        own
+    }
+
+    /// The connection was lost: nobody is known to be online until the next welcome.
+    pub fn disconnected(&mut self) {
+        self.connected = false;
+        self.users.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(state: &ChatState) -> Vec<&str> {
+        state.users.iter().map(String::as_str).collect()
+    }
+
+    fn welcomed(users: &[&str]) -> ChatState {
+        let mut state = ChatState::new("alice");
+        let users: Vec<String> = users.iter().map(|s| s.to_string()).collect();
+        state.welcomed("alice", &users, 500, "fernchat 0.1.0");
+        state
+    }
+
+    #[test]
+    fn welcome_sets_everything_and_sorts_users() {
+        let state = welcomed(&["carol", "Bob", "alice"]);
+        assert_eq!(names(&state), ["alice", "Bob", "carol"]);
+        assert_eq!(state.max_text, 500);
+        assert!(state.connected);
+        assert!(state.is_me("ALICE"));
+    }
+
+    #[test]
+    fn join_adds_once_in_order() {
+        let mut state = welcomed(&["alice", "carol"]);
+        state.add_user("Bob");
+        state.add_user("bob");
+        state.add_user("dave");
+        assert_eq!(names(&state), ["alice", "Bob", "carol", "dave"]);
+    }
+
+    #[test]
+    fn leave_removes_in_any_case() {
+        let mut state = welcomed(&["alice", "Bob", "carol"]);
+        state.remove_user("BOB");
+        assert_eq!(names(&state), ["alice", "carol"]);
+        state.remove_user("nobody-here");
+        assert_eq!(names(&state), ["alice", "carol"]);
+    }
+
+    #[test]
+    fn rename_moves_the_user_and_follows_our_nick() {
+        let mut state = welcomed(&["alice", "bob"]);
+        assert!(!state.rename("bob", "zed"));
+        assert_eq!(names(&state), ["alice", "zed"]);
+        assert!(state.rename("Alice", "yasmin"));
+        assert_eq!(state.nick, "yasmin");
+        assert_eq!(names(&state), ["yasmin", "zed"]);
+        // Case-only change keeps one entry with the new spelling.
+        assert!(!state.rename("zed", "ZED"));
+        assert_eq!(names(&state), ["yasmin", "ZED"]);
+    }
+
+    #[test]
+    fn users_list_replaces_and_disconnect_clears() {
+        let mut state = welcomed(&["alice", "bob"]);
+        state.set_users(&["x1".into(), "alice".into()]);
+        assert_eq!(names(&state), ["alice", "x1"]);
+        state.disconnected();
+        assert!(!state.connected);
+        assert!(state.users.is_empty());
+        assert_eq!(state.nick, "alice");
+    }
+}

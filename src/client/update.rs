@@ -1,0 +1,150 @@
+//! Updates: what the session tells a front end, one displayable thing at a time.
+//!
+//! This module owns the vocabulary between the core and any front end. An [`Update`] is a
+//! display-level event (a message arrived, someone left, we are reconnecting), never a wire
+//! event: front ends must not need to know the protocol. It must not hold logic; the session
+//! decides, [`crate::client::display`] renders.
+
+use crate::protocol::ErrorCode;
+
+/// One thing for the front end to show, stamped with when it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// When this client received or produced it, in milliseconds since the Unix epoch on
+    /// *our* clock. The server's `time` fields are not used for display: the server's clock
+    /// may be minutes off ours (that is tolerated), and mixing clocks would put lines out of
+    /// order with the local ones (errors, reconnects).
+    pub at: u64,
+    /// What happened.
+    pub kind: UpdateKind,
+}
+
+impl Update {
+    /// An update stamped now.
+    pub fn now(kind: UpdateKind) -> Update {
+        Update {
+            at: crate::protocol::unix_millis(),
+            kind,
+        }
+    }
+}
+
+/// What happened. Text and nicks here come from the server as sent: render them with
+/// [`crate::client::display`], which makes them safe for a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateKind {
+    /// We are in the room (first connection, or again after a reconnect).
+    Connected {
+        /// Our nick as registered.
+        nick: String,
+        /// Everyone online, including us.
+        users: Vec<String>,
+        /// The server's software and version.
+        server: String,
+        /// `host:port` we are connected to.
+        target: String,
+        /// Whether this follows a lost connection.
+        reconnected: bool,
+    },
+    /// A room message.
+    Message {
+        /// The sender.
+        from: String,
+        /// The text.
+        text: String,
+        /// Whether we sent it (shown with our nick in bold).
+        own: bool,
+    },
+    /// A room action (`/me`).
+    Action {
+        /// Who acts.
+        from: String,
+        /// What they do.
+        text: String,
+        /// Whether it is ours.
+        own: bool,
+    },
+    /// A private message, to us or (echoed by the server) from us.
+    Private {
+        /// The sender.
+        from: String,
+        /// The recipient.
+        to: String,
+        /// The text.
+        text: String,
+        /// Whether we sent it (shown as `-> *to* text`).
+        outgoing: bool,
+    },
+    /// Someone joined.
+    Joined {
+        /// Who.
+        nick: String,
+    },
+    /// Someone left.
+    Left {
+        /// Who.
+        nick: String,
+        /// Why (may be empty).
+        reason: String,
+    },
+    /// Someone changed nick.
+    Renamed {
+        /// The old nick.
+        from: String,
+        /// The new nick.
+        to: String,
+        /// Whether it was us.
+        own: bool,
+    },
+    /// A notice from the server, or information from this client (such as lag).
+    Notice {
+        /// The text.
+        text: String,
+    },
+    /// Something went wrong but the session goes on: a refusal from the server (with its
+    /// code) or a local error such as a message that is too long (no code).
+    Error {
+        /// The server's code; `None` for errors found by this client.
+        code: Option<ErrorCode>,
+        /// What went wrong, for people.
+        text: String,
+    },
+    /// Who is online (the answer to `/who`).
+    Users {
+        /// Everyone online.
+        users: Vec<String>,
+    },
+    /// The round trip to the server, measured by `/ping`.
+    Lag {
+        /// Milliseconds from sending the ping to reading the pong.
+        millis: u64,
+    },
+    /// The list of commands (the answer to `/help`).
+    Help,
+    /// The connection was lost or closed by the server.
+    Disconnected {
+        /// Why, for people.
+        reason: String,
+    },
+    /// Waiting before reconnect attempt `attempt`.
+    Reconnecting {
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// The last attempt that will be made, if attempts are bounded.
+        max_attempts: Option<u32>,
+        /// How long until the attempt, in whole seconds (rounded up).
+        delay_secs: u64,
+    },
+    /// A reconnect attempt failed; another may follow.
+    ReconnectFailed {
+        /// Which attempt.
+        attempt: u32,
+        /// Why, for people.
+        reason: String,
+    },
+    /// We left (after `/quit`, end of input, or Ctrl-C). The last update of a clean session.
+    Quit {
+        /// The reason sent to the room, if any.
+        reason: Option<String>,
+    },
+}

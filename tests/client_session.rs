@@ -1,0 +1,868 @@
+//! The client core against a scripted fake server on real sockets: the handshake and each way
+//! it fails, then a running session (updates, commands, pings, reconnects, quitting).
+
+mod client_support;
+
+use std::thread;
+use std::time::Duration;
+
+use client_support::{FakeServer, Peer, STEP, now_ms};
+use crossbeam_channel::Receiver;
+use fernchat::client::{
+    ClientConfig, Command, ConnectError, ReconnectPolicy, ServerAddr, Session, SessionError,
+    Spawned, Timeouts, Update, UpdateKind,
+};
+use fernchat::crypto::RoomKey;
+use fernchat::protocol::codec::wrong_key_line;
+use fernchat::protocol::{ClientEvent, ErrorCode, ServerEvent, seal};
+
+fn config(server: &FakeServer, key: &RoomKey, nick: &str) -> ClientConfig {
+    let mut config =
+        ClientConfig::new(ServerAddr::new("127.0.0.1", server.port), key.clone(), nick);
+    config.timeouts = Timeouts {
+        connect: STEP,
+        handshake: STEP,
+        silence: Duration::from_secs(30),
+        write: STEP,
+        quit: STEP,
+        // Longer than any test, so no unexpected ping reaches the fake server.
+        keepalive: Duration::from_secs(60),
+    };
+    // Fast enough for tests, still exercising the doubling.
+    config.reconnect = ReconnectPolicy {
+        enabled: true,
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+        max_attempts: Some(3),
+    };
+    config
+}
+
+/// Connects `config` while `script` plays the server's side on another thread.
+fn connect_with<T: Send + 'static>(
+    server: &FakeServer,
+    config: ClientConfig,
+    script: impl FnOnce(Peer) -> T + Send + 'static,
+) -> (Result<Session, ConnectError>, T) {
+    let server = server.clone();
+    let handle = thread::spawn(move || script(server.accept()));
+    let result = Session::connect(config);
+    (result, handle.join().expect("server script panicked"))
+}
+
+fn next(updates: &Receiver<Update>) -> UpdateKind {
+    updates
+        .recv_timeout(STEP)
+        .expect("no update from the session in time")
+        .kind
+}
+
+/// Skips updates until one matches, returning it (bounded: at most 50 updates).
+fn until(updates: &Receiver<Update>, wanted: impl Fn(&UpdateKind) -> bool) -> UpdateKind {
+    for _ in 0..50 {
+        let kind = next(updates);
+        if wanted(&kind) {
+            return kind;
+        }
+    }
+    panic!("the update wanted never came");
+}
+
+/// Connects, answers hello with welcome, and starts the session on its own thread.
+fn running(
+    server: &FakeServer,
+    config: ClientConfig,
+    others: &'static [&'static str],
+    max_text: usize,
+) -> (Spawned, Peer) {
+    let (session, peer) = connect_with(server, config, move |mut peer| {
+        peer.join(others, max_text);
+        peer
+    });
+    let spawned = session.expect("connect").spawn().expect("spawn");
+    (spawned, peer)
+}
+
+#[test]
+fn handshake_sends_hello_and_reads_welcome() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (session, hello_nick) =
+        connect_with(&server, config(&server, &key, "alice"), |mut peer| {
+            let nick = peer.expect_hello();
+            peer.welcome(&nick, &["bob"], 300);
+            nick
+        });
+    assert_eq!(hello_nick, "alice");
+    let session = session.expect("joined");
+    assert_eq!(session.welcome().nick, "alice");
+    assert_eq!(session.welcome().max_text, 300);
+    let state = session.state().snapshot();
+    assert_eq!(state.users, ["alice", "bob"]);
+    assert!(state.connected);
+}
+
+#[test]
+fn wrong_key_line_names_both_fingerprints() {
+    let server_key = RoomKey::generate();
+    let client_key = RoomKey::generate();
+    let server = FakeServer::start(&server_key, 1);
+    let server_fp = server_key.fingerprint();
+    let (result, ()) = connect_with(
+        &server,
+        config(&server, &client_key, "alice"),
+        move |mut peer| {
+            // The server cannot open the hello, and says so in plaintext.
+            let hello = peer.recv_line();
+            assert!(server_key.decrypt(&hello).is_err());
+            peer.send_raw(format!("{}\n", wrong_key_line(server_fp)).as_bytes());
+        },
+    );
+    match result {
+        Err(ConnectError::WrongKey { ours, server }) => {
+            assert_eq!(ours, client_key.fingerprint());
+            assert_eq!(server.as_deref(), Some(server_fp.to_string().as_str()));
+            let text = ConnectError::WrongKey { ours, server }.to_string();
+            assert!(
+                text.contains(&client_key.fingerprint().to_string()),
+                "{text}"
+            );
+            assert!(text.contains(&server_fp.to_string()), "{text}");
+            assert!(
+                text.contains("ask your instructor for the class keyfile"),
+                "{text}"
+            );
+        }
+        other => panic!("expected WrongKey, got {other:?}"),
+    }
+}
+
+#[test]
+fn reply_under_another_key_is_a_key_mismatch() {
+    let key = RoomKey::generate();
+    let other = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (result, ()) = connect_with(
+        &server,
+        config(&server, &other, "alice"),
+        move |mut peer| {
+            peer.recv_line();
+            peer.send(&ServerEvent::Notice {
+                text: "hi".into(),
+                time: now_ms(),
+            });
+        },
+    );
+    match result {
+        Err(ConnectError::WrongKey { ours, server: None }) => assert_eq!(ours, other.fingerprint()),
+        other => panic!("expected WrongKey without the server's fingerprint, got {other:?}"),
+    }
+}
+
+#[test]
+fn nick_taken_is_a_refusal_about_the_nick() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (result, ()) = connect_with(&server, config(&server, &key, "bob"), |mut peer| {
+        peer.expect_hello();
+        peer.send(&ServerEvent::Error {
+            code: ErrorCode::NickTaken,
+            message: "the nick bob is taken; choose another".into(),
+            time: now_ms(),
+        });
+        peer.send(&ServerEvent::Bye {
+            code: ErrorCode::NickTaken,
+            reason: "nick taken".into(),
+            time: now_ms(),
+        });
+    });
+    let err = result.expect_err("refused");
+    assert!(err.is_nick_problem(), "{err:?}");
+    assert!(matches!(
+        &err,
+        ConnectError::Refused {
+            code: ErrorCode::NickTaken,
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("the nick bob is taken"), "{err}");
+}
+
+#[test]
+fn server_full_and_clock_skew_refusals_keep_their_codes() {
+    for code in [
+        ErrorCode::ServerFull,
+        ErrorCode::ClockSkew,
+        ErrorCode::VersionUnsupported,
+    ] {
+        let key = RoomKey::generate();
+        let server = FakeServer::start(&key, 1);
+        let (result, ()) =
+            connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
+                peer.expect_hello();
+                peer.send(&ServerEvent::Error {
+                    code,
+                    message: "no".into(),
+                    time: now_ms(),
+                });
+            });
+        match result {
+            Err(err @ ConnectError::Refused { .. }) => {
+                assert!(!err.is_nick_problem());
+                assert!(!err.worth_retrying(), "{code:?}");
+            }
+            other => panic!("expected Refused for {code:?}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_server_clock_far_off_is_reported_as_clock_skew() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let ahead = fernchat::crypto::unix_now() + 3600;
+    let (result, ()) = connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
+        let nick = peer.expect_hello();
+        let welcome = ServerEvent::Welcome {
+            nick,
+            users: vec![],
+            version: 1,
+            server: "fake".into(),
+            max_text: 100,
+            time: now_ms(),
+        };
+        peer.send_at(&welcome, ahead);
+    });
+    match result {
+        Err(err @ ConnectError::ClockSkew(_)) => {
+            assert!(err.to_string().contains("clock"), "{err}");
+        }
+        other => panic!("expected ClockSkew, got {other:?}"),
+    }
+}
+
+#[test]
+fn no_server_is_reported_as_such() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let key = RoomKey::generate();
+    let config = ClientConfig::new(ServerAddr::new("127.0.0.1", port), key, "alice");
+    match Session::connect(config) {
+        Err(err @ ConnectError::NoServer { .. }) => {
+            assert!(err.to_string().contains("cargo run --bin server"), "{err}");
+            assert!(
+                err.to_string().contains(&format!("127.0.0.1:{port}")),
+                "{err}"
+            );
+        }
+        other => panic!("expected NoServer, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let mut config = config(&server, &key, "alice");
+    config.timeouts.handshake = Duration::from_millis(200);
+    let (result, _peer) = connect_with(&server, config, |mut peer| {
+        peer.recv_line();
+        // Keep the socket open and say nothing; returned so it is not closed early.
+        peer
+    });
+    assert!(
+        matches!(result, Err(ConnectError::HandshakeTimeout { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn another_protocol_is_not_fernchat() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (result, ()) = connect_with(&server, config(&server, &key, "alice"), |mut peer| {
+        peer.recv_line();
+        peer.send_raw(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    });
+    assert!(
+        matches!(result, Err(ConnectError::NotFernchat { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_server_closing_during_the_handshake_is_explained() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (result, ()) = connect_with(&server, config(&server, &key, "alice"), |mut peer| {
+        peer.recv_line();
+    });
+    assert!(
+        matches!(result, Err(ConnectError::ClosedDuringHandshake { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn server_events_become_updates_and_state() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let updates = &spawned.updates;
+    match next(updates) {
+        UpdateKind::Connected {
+            nick,
+            users,
+            reconnected,
+            ..
+        } => {
+            assert_eq!(nick, "alice");
+            assert_eq!(users, ["alice", "bob"]);
+            assert!(!reconnected);
+        }
+        other => panic!("expected Connected first, got {other:?}"),
+    }
+    let t = now_ms();
+    let script = [
+        ServerEvent::Message {
+            from: "bob".into(),
+            text: "hi".into(),
+            time: t,
+        },
+        ServerEvent::Message {
+            from: "Alice".into(),
+            text: "mine".into(),
+            time: t,
+        },
+        ServerEvent::Action {
+            from: "bob".into(),
+            text: "waves".into(),
+            time: t,
+        },
+        ServerEvent::Private {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+            time: t,
+        },
+        ServerEvent::Private {
+            from: "alice".into(),
+            to: "bob".into(),
+            text: "ok".into(),
+            time: t,
+        },
+        ServerEvent::Joined {
+            nick: "carol".into(),
+            time: t,
+        },
+        ServerEvent::Renamed {
+            from: "carol".into(),
+            to: "caro".into(),
+            time: t,
+        },
+        ServerEvent::Left {
+            nick: "bob".into(),
+            reason: "lunch".into(),
+            time: t,
+        },
+        ServerEvent::Notice {
+            text: "restart at noon".into(),
+            time: t,
+        },
+        ServerEvent::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+            time: t,
+        },
+        ServerEvent::Renamed {
+            from: "alice".into(),
+            to: "alice2".into(),
+            time: t,
+        },
+    ];
+    for event in &script {
+        peer.send(event);
+    }
+    let expected = [
+        UpdateKind::Message {
+            from: "bob".into(),
+            text: "hi".into(),
+            own: false,
+        },
+        UpdateKind::Message {
+            from: "Alice".into(),
+            text: "mine".into(),
+            own: true,
+        },
+        UpdateKind::Action {
+            from: "bob".into(),
+            text: "waves".into(),
+            own: false,
+        },
+        UpdateKind::Private {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+            outgoing: false,
+        },
+        UpdateKind::Private {
+            from: "alice".into(),
+            to: "bob".into(),
+            text: "ok".into(),
+            outgoing: true,
+        },
+        UpdateKind::Joined {
+            nick: "carol".into(),
+        },
+        UpdateKind::Renamed {
+            from: "carol".into(),
+            to: "caro".into(),
+            own: false,
+        },
+        UpdateKind::Left {
+            nick: "bob".into(),
+            reason: "lunch".into(),
+        },
+        UpdateKind::Notice {
+            text: "restart at noon".into(),
+        },
+        UpdateKind::Error {
+            code: Some(ErrorCode::RateLimited),
+            text: "slow down".into(),
+        },
+        UpdateKind::Renamed {
+            from: "alice".into(),
+            to: "alice2".into(),
+            own: true,
+        },
+    ];
+    for want in expected {
+        assert_eq!(next(updates), want);
+    }
+    let state = spawned.state.snapshot();
+    assert_eq!(state.users, ["alice2", "caro"]);
+    assert_eq!(state.nick, "alice2");
+    assert_eq!(state.last_error.as_deref(), Some("slow down"));
+    // Not fatal: the session still answers.
+    spawned.commands.send(Command::Who).unwrap();
+    assert_eq!(peer.recv(), ClientEvent::Who);
+    peer.send(&ServerEvent::Users {
+        users: vec!["zed".into(), "alice2".into()],
+        time: t,
+    });
+    assert_eq!(
+        next(updates),
+        UpdateKind::Users {
+            users: vec!["alice2".into(), "zed".into()]
+        }
+    );
+}
+
+#[test]
+fn pings_are_answered_with_the_same_id() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    peer.send(&ServerEvent::Ping { id: 42 });
+    assert_eq!(peer.recv(), ClientEvent::Pong { id: 42 });
+    peer.send(&ServerEvent::Ping { id: 43 });
+    assert_eq!(peer.recv(), ClientEvent::Pong { id: 43 });
+    drop(spawned);
+}
+
+#[test]
+fn ping_command_measures_lag() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    spawned.commands.send(Command::Ping).unwrap();
+    let ClientEvent::Ping { id } = peer.recv() else {
+        panic!("expected a ping");
+    };
+    // A pong nobody asked for is ignored; the real one is measured.
+    peer.send(&ServerEvent::Pong { id: id + 1000 });
+    peer.send(&ServerEvent::Pong { id });
+    until(&spawned.updates, |u| matches!(u, UpdateKind::Lag { .. }));
+}
+
+#[test]
+fn commands_are_checked_locally_before_sending() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 10);
+    let updates = &spawned.updates;
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+    let send = |command| spawned.commands.send(command).unwrap();
+
+    send(Command::Say("0123456789X".into()));
+    match next(updates) {
+        UpdateKind::Error { code: None, text } => assert!(text.contains("limit is 10"), "{text}"),
+        other => panic!("expected a local error, got {other:?}"),
+    }
+    send(Command::Msg {
+        to: "1bad".into(),
+        text: "hi".into(),
+    });
+    assert!(matches!(
+        next(updates),
+        UpdateKind::Error { code: None, .. }
+    ));
+    send(Command::Nick("no spaces".into()));
+    assert!(matches!(
+        next(updates),
+        UpdateKind::Error { code: None, .. }
+    ));
+    send(Command::Nick("alice".into()));
+    assert!(matches!(next(updates), UpdateKind::Notice { .. }));
+    send(Command::Help);
+    assert_eq!(next(updates), UpdateKind::Help);
+
+    // None of the above reached the server: the next frame it sees is this one.
+    send(Command::Say("hi".into()));
+    send(Command::Me("waves".into()));
+    send(Command::Msg {
+        to: "bob".into(),
+        text: "psst".into(),
+    });
+    send(Command::Nick("alice2".into()));
+    assert_eq!(peer.recv(), ClientEvent::Say { text: "hi".into() });
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Me {
+            text: "waves".into()
+        }
+    );
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Msg {
+            to: "bob".into(),
+            text: "psst".into()
+        }
+    );
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Nick {
+            nick: "alice2".into()
+        }
+    );
+}
+
+#[test]
+fn quit_says_bye_with_the_reason_and_ends_cleanly() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    spawned
+        .commands
+        .send(Command::Say("last words".into()))
+        .unwrap();
+    spawned
+        .commands
+        .send(Command::Quit(Some("lunch".into())))
+        .unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Say {
+            text: "last words".into()
+        }
+    );
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Bye {
+            reason: Some("lunch".into())
+        }
+    );
+    // The client half-closes after its bye; the server closes in turn.
+    assert!(peer.recv_eof());
+    drop(peer);
+    until(&spawned.updates, |u| {
+        *u == UpdateKind::Quit {
+            reason: Some("lunch".into()),
+        }
+    });
+    assert!(
+        spawned.updates.recv_timeout(STEP).is_err(),
+        "no update after quit"
+    );
+    spawned.thread.join().expect("a clean end");
+}
+
+#[test]
+fn a_front_end_that_goes_away_ends_the_session_with_bye() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    let Spawned {
+        commands,
+        updates,
+        thread,
+        ..
+    } = spawned;
+    drop(commands);
+    assert_eq!(peer.recv(), ClientEvent::Bye { reason: None });
+    drop(peer);
+    drop(updates);
+    thread.join().expect("a clean end");
+}
+
+#[test]
+fn a_dropped_connection_reconnects_under_the_current_nick() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 2);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    let updates = &spawned.updates;
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+    // A /nick accepted by the server, then the server restarts.
+    peer.send(&ServerEvent::Renamed {
+        from: "alice".into(),
+        to: "alice2".into(),
+        time: now_ms(),
+    });
+    peer.send(&ServerEvent::Bye {
+        code: ErrorCode::Shutdown,
+        reason: "the server is shutting down".into(),
+        time: now_ms(),
+    });
+    drop(peer);
+    assert!(matches!(
+        next(updates),
+        UpdateKind::Renamed { own: true, .. }
+    ));
+    match next(updates) {
+        UpdateKind::Disconnected { reason } => {
+            assert!(reason.contains("shutting down"), "{reason}")
+        }
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    assert!(!spawned.state.snapshot().connected);
+    assert_eq!(
+        next(updates),
+        UpdateKind::Reconnecting {
+            attempt: 1,
+            max_attempts: Some(3),
+            delay_secs: 1
+        }
+    );
+    // While disconnected, messages are refused locally rather than lost silently. (Waiting
+    // for the error before letting the rejoin finish keeps the order certain.)
+    spawned
+        .commands
+        .send(Command::Say("anyone?".into()))
+        .unwrap();
+    match until(updates, |u| matches!(u, UpdateKind::Error { .. })) {
+        UpdateKind::Error { code: None, text } => assert!(text.contains("not connected"), "{text}"),
+        other => panic!("expected a local error, got {other:?}"),
+    }
+
+    let mut again = server.accept();
+    assert_eq!(again.join(&["bob"], 100), "alice2");
+    let connected = until(updates, |u| matches!(u, UpdateKind::Connected { .. }));
+    assert_eq!(
+        connected,
+        UpdateKind::Connected {
+            nick: "alice2".into(),
+            users: vec!["alice2".into(), "bob".into()],
+            server: "fake 0.0.0".into(),
+            target: format!("127.0.0.1:{}", server.port),
+            reconnected: true,
+        }
+    );
+    spawned.commands.send(Command::Quit(None)).unwrap();
+    assert_eq!(again.recv(), ClientEvent::Bye { reason: None });
+    drop(again);
+    spawned.thread.join().expect("a clean end");
+}
+
+#[test]
+fn reconnecting_gives_up_after_the_last_attempt() {
+    let key = RoomKey::generate();
+    // One connection only: after it, nothing listens on the port.
+    let server = FakeServer::start(&key, 1);
+    let (spawned, peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    let updates = &spawned.updates;
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+    drop(peer); // The server vanishes without a word.
+    assert!(matches!(next(updates), UpdateKind::Disconnected { .. }));
+    for attempt in 1..=3 {
+        match next(updates) {
+            UpdateKind::Reconnecting { attempt: a, .. } => assert_eq!(a, attempt),
+            other => panic!("expected Reconnecting {attempt}, got {other:?}"),
+        }
+        match next(updates) {
+            UpdateKind::ReconnectFailed { attempt: a, reason } => {
+                assert_eq!(a, attempt);
+                assert!(
+                    reason.contains("no fernchat server is listening"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected ReconnectFailed {attempt}, got {other:?}"),
+        }
+    }
+    assert!(
+        updates.recv_timeout(STEP).is_err(),
+        "the session should have ended"
+    );
+    match spawned.thread.join() {
+        Err(SessionError::GaveUp {
+            attempts: 3,
+            last: ConnectError::NoServer { .. },
+        }) => {}
+        other => panic!("expected GaveUp, got {other:?}"),
+    }
+}
+
+#[test]
+fn removal_for_flooding_is_not_retried() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 2);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    peer.send(&ServerEvent::Bye {
+        code: ErrorCode::Flooding,
+        reason: "too many messages".into(),
+        time: now_ms(),
+    });
+    until(&spawned.updates, |u| {
+        matches!(u, UpdateKind::Disconnected { .. })
+    });
+    // The session ends right away: no Reconnecting follows, the channel just closes.
+    assert!(spawned.updates.recv_timeout(STEP).is_err());
+    match spawned.thread.join() {
+        Err(
+            err @ SessionError::Removed {
+                code: ErrorCode::Flooding,
+                ..
+            },
+        ) => {
+            assert!(err.to_string().contains("too many messages"), "{err}");
+        }
+        other => panic!("expected Removed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_refusal_on_rejoin_ends_the_session() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 2);
+    let (spawned, peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    drop(peer);
+    let mut again = server.accept();
+    again.expect_hello();
+    again.send(&ServerEvent::Error {
+        code: ErrorCode::ServerFull,
+        message: "the server is full".into(),
+        time: now_ms(),
+    });
+    match spawned.thread.join() {
+        Err(SessionError::Rejoin(ConnectError::Refused {
+            code: ErrorCode::ServerFull,
+            ..
+        })) => {}
+        other => panic!("expected Rejoin(ServerFull), got {other:?}"),
+    }
+}
+
+#[test]
+fn without_reconnect_a_drop_ends_the_session() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 2);
+    let mut config = config(&server, &key, "alice");
+    config.reconnect = ReconnectPolicy::off();
+    let (spawned, peer) = running(&server, config, &[], 100);
+    drop(peer);
+    until(&spawned.updates, |u| {
+        matches!(u, UpdateKind::Disconnected { .. })
+    });
+    match spawned.thread.join() {
+        Err(SessionError::Lost { reason }) => assert!(reason.contains("closed"), "{reason}"),
+        other => panic!("expected Lost, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_silent_connection_counts_as_lost() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let mut config = config(&server, &key, "alice");
+    config.reconnect = ReconnectPolicy::off();
+    config.timeouts.silence = Duration::from_millis(300);
+    let (spawned, _peer) = running(&server, config, &[], 100);
+    match until(&spawned.updates, |u| {
+        matches!(u, UpdateKind::Disconnected { .. })
+    }) {
+        UpdateKind::Disconnected { reason } => {
+            assert!(reason.contains("heard nothing"), "{reason}")
+        }
+        _ => unreachable!(),
+    }
+    assert!(matches!(
+        spawned.thread.join(),
+        Err(SessionError::Lost { .. })
+    ));
+}
+
+#[test]
+fn frames_failing_checks_are_dropped_not_fatal() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &[], 100);
+    assert!(matches!(
+        next(&spawned.updates),
+        UpdateKind::Connected { .. }
+    ));
+    // Garbage, a token under another key, and a replay of a real frame.
+    peer.send_raw(b"not a token\n");
+    peer.send_raw(&seal(&RoomKey::generate(), &ServerEvent::Ping { id: 1 }));
+    let frame = seal(
+        &key,
+        &ServerEvent::Notice {
+            text: "once".into(),
+            time: now_ms(),
+        },
+    );
+    peer.send_raw(&frame);
+    peer.send_raw(&frame);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(next(&spawned.updates));
+    }
+    let errors = seen
+        .iter()
+        .filter(|u| matches!(u, UpdateKind::Error { code: None, .. }))
+        .count();
+    assert_eq!(errors, 3, "{seen:?}");
+    assert!(seen.contains(&UpdateKind::Notice {
+        text: "once".into()
+    }));
+    peer.send(&ServerEvent::Ping { id: 9 });
+    assert_eq!(peer.recv(), ClientEvent::Pong { id: 9 });
+}
+
+#[test]
+fn a_quiet_connection_is_kept_alive_with_pings() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let mut config = config(&server, &key, "alice");
+    config.timeouts.keepalive = Duration::from_millis(50);
+    let (spawned, mut peer) = running(&server, config, &[], 100);
+    let ClientEvent::Ping { id } = peer.recv() else {
+        panic!("expected a keepalive ping");
+    };
+    peer.send(&ServerEvent::Pong { id });
+    // Its pong is not a /ping answer, so no lag is shown: the next update is the notice.
+    peer.send(&ServerEvent::Notice {
+        text: "after".into(),
+        time: now_ms(),
+    });
+    assert!(matches!(
+        next(&spawned.updates),
+        UpdateKind::Connected { .. }
+    ));
+    assert_eq!(
+        next(&spawned.updates),
+        UpdateKind::Notice {
+            text: "after".into()
+        }
+    );
+}
