@@ -729,25 +729,34 @@ impl Core {
     fn quit(mut self, reason: Option<String>, net_rx: &Receiver<NetEvent>) -> End {
         // A reason that breaks the text rules would get the bye refused; leave without one.
         let reason = reason.filter(|r| validate_text(r, self.state.max_text).is_ok());
-        if let Phase::Up(link) = &self.phase {
-            let generation = link.generation;
-            if link
-                .send(&ClientEvent::Bye {
+        let said_bye = match &self.phase {
+            Phase::Up(link) => {
+                let sent = link.send(&ClientEvent::Bye {
                     reason: reason.clone(),
-                })
-                .is_ok()
-            {
+                });
                 link.finish();
-                let deadline = after(self.config.timeouts.quit);
-                loop {
-                    select! {
-                        recv(net_rx) -> event => match event {
-                            Ok(NetEvent { generation: g, what: Net::Closed(_) }) if g == generation => break,
-                            Ok(_) => {}
-                            Err(RecvError) => break,
+                sent.is_ok().then_some(link.generation)
+            }
+            _ => None,
+        };
+        if let Some(generation) = said_bye {
+            // The server handles events in order, so everything it answered before our bye
+            // (a /who, the echo of a last message) arrives before it closes: show it.
+            let deadline = after(self.config.timeouts.quit);
+            loop {
+                select! {
+                    recv(net_rx) -> event => match event {
+                        Ok(NetEvent { generation: g, what }) if g == generation => match what {
+                            Net::Closed(_) => break,
+                            Net::Event(ServerEvent::Bye { .. }) | Net::Dropped(_) => {}
+                            Net::Event(event) => {
+                                let _ = self.server_event(event);
+                            }
                         },
-                        recv(deadline) -> _ => break,
-                    }
+                        Ok(_) => {}
+                        Err(RecvError) => break,
+                    },
+                    recv(deadline) -> _ => break,
                 }
             }
         }

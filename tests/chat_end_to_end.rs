@@ -1,0 +1,209 @@
+//! The real `client` binary against the real server, as a student scripting it through a pipe
+//! would use them: talking, refusals with their exit codes, and reconnecting after the server
+//! restarts.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread;
+
+use common::{STEP, TestServer, message_text, quiet_config};
+use crossbeam_channel::Receiver;
+use fernchat::crypto::RoomKey;
+use fernchat::keyfile::{self, Overwrite};
+use fernchat::protocol::ServerEvent;
+
+/// A running client process fed through its stdin, with its stdout as a stream of lines.
+struct ClientProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl ClientProcess {
+    fn start(port: u16, key_path: &Path, extra: &[&str]) -> ClientProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
+        for var in [
+            "FERNCHAT_HOST",
+            "FERNCHAT_PORT",
+            "FERNCHAT_KEYFILE",
+            "FERNCHAT_NICK",
+        ] {
+            command.env_remove(var);
+        }
+        let mut child = command
+            .args(["--port", &port.to_string()])
+            .arg("--key")
+            .arg(key_path)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the client binary");
+        ClientProcess {
+            stdin: child.stdin.take(),
+            stdout: lines(child.stdout.take().unwrap()),
+            stderr: lines(child.stderr.take().unwrap()),
+            child,
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to the client");
+    }
+
+    /// Reads stdout until a line contains `needle`, returning it (bounded in lines and time).
+    fn expect_line(&self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        for _ in 0..50 {
+            match self.stdout.recv_timeout(STEP) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {needle:?}; saw {seen:#?}");
+    }
+
+    /// Closes stdin and waits (bounded) for the exit code; returns it with stderr.
+    fn finish(mut self) -> (Option<i32>, String) {
+        drop(self.stdin.take());
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let mut child = self.child;
+        thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx
+            .recv_timeout(STEP)
+            .expect("the client exits in time")
+            .unwrap();
+        let stderr: Vec<String> = self.stderr.try_iter().collect();
+        (status.code(), stderr.join("\n"))
+    }
+}
+
+fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn keyfile_for(key: &RoomKey) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("class.key");
+    keyfile::write_plain(&path, key, Overwrite::Never).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_scripted_client_chats_with_everything_a_student_types() {
+    let server = TestServer::with_defaults();
+    let (_dir, key_path) = keyfile_for(&server.key);
+    let mut bob = server.join("bob");
+    let mut alice = ClientProcess::start(server.addr.port(), &key_path, &["--nick", "alice"]);
+    alice.expect_line("connected to");
+    assert!(matches!(bob.recv(), ServerEvent::Joined { nick, .. } if nick == "alice"));
+
+    alice.type_line("hello bob");
+    assert_eq!(message_text(&bob.recv(), "alice"), "hello bob");
+    assert!(alice.expect_line("<alice>").ends_with("<alice> hello bob"));
+
+    bob.say("hi alice");
+    assert_eq!(message_text(&bob.recv(), "bob"), "hi alice");
+    assert!(alice.expect_line("<bob>").ends_with("<bob> hi alice"));
+
+    alice.type_line("/me waves");
+    assert!(
+        matches!(bob.recv(), ServerEvent::Action { from, text, .. } if from == "alice" && text == "waves")
+    );
+    alice.type_line("/msg bob psst");
+    assert!(matches!(bob.recv(), ServerEvent::Private { text, .. } if text == "psst"));
+    alice.expect_line("*bob* psst");
+
+    alice.type_line("/nosuchcommand");
+    alice.expect_line("unknown command");
+    alice.type_line("//etc/passwd is a path");
+    assert_eq!(message_text(&bob.recv(), "alice"), "/etc/passwd is a path");
+
+    // The answer to a /who typed just before /quit still arrives and is shown.
+    alice.type_line("/who");
+    alice.type_line("/quit see you");
+    let users = alice.expect_line("bob");
+    assert!(users.contains("alice"), "{users}");
+    assert!(
+        matches!(bob.recv(), ServerEvent::Left { nick, reason, .. } if nick == "alice" && reason == "see you")
+    );
+    let (code, _) = alice.finish();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_client_with_the_wrong_key_exits_4_naming_both_fingerprints() {
+    let server = TestServer::with_defaults();
+    let other = RoomKey::generate();
+    let (_dir, key_path) = keyfile_for(&other);
+    let client = ClientProcess::start(server.addr.port(), &key_path, &["--nick", "alice"]);
+    let (code, stderr) = client.finish();
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&server.key.fingerprint().to_string()),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&other.fingerprint().to_string()),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_taken_nick_exits_5_and_end_of_input_exits_0() {
+    let server = TestServer::with_defaults();
+    let (_dir, key_path) = keyfile_for(&server.key);
+    let _alice = server.join("alice");
+    let client = ClientProcess::start(server.addr.port(), &key_path, &["--nick", "ALICE"]);
+    let (code, stderr) = client.finish();
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("taken"), "{stderr}");
+
+    // Without --nick, the first line of a pipe is the nick; closing the pipe quits cleanly.
+    let mut piped = ClientProcess::start(server.addr.port(), &key_path, &[]);
+    piped.type_line("carol");
+    piped.expect_line("as carol");
+    let (code, stderr) = piped.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn the_client_reconnects_when_the_server_comes_back() {
+    let key = RoomKey::generate();
+    let mut first = TestServer::start(quiet_config(key.clone()));
+    let port = first.addr.port();
+    let (_dir, key_path) = keyfile_for(&key);
+    let mut alice = ClientProcess::start(port, &key_path, &["--nick", "alice"]);
+    alice.expect_line("connected to");
+    first.shutdown();
+    alice.expect_line("shutting down");
+
+    // The same address again (std sets SO_REUSEADDR on Unix, so the port is free at once).
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind the port");
+    let (stop, stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let server = thread::spawn(move || fernchat::server::run(listener, quiet_config(key), stop_rx));
+    alice.expect_line("connected to");
+    alice.type_line("back again");
+    alice.expect_line("<alice> back again");
+    let (code, _) = alice.finish();
+    assert_eq!(code, Some(0));
+    drop(stop);
+    server.join().unwrap().unwrap();
+}
