@@ -46,7 +46,7 @@
 //! key = Fernet(base64.urlsafe_b64encode(kek)).decrypt(token.encode())
 //! ```
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -587,32 +587,21 @@ fn create_new_secret(path: &Path, body: &str) -> Result<(), KeyfileError> {
         path: path.to_owned(),
         source,
     };
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    restrict_mode(&mut options);
-    let mut file: File = options.open(path).map_err(|source| {
-        if source.kind() == io::ErrorKind::AlreadyExists {
-            KeyfileError::AlreadyExists {
-                path: path.to_owned(),
+    let mut file: File = crate::private_file::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|source| {
+            if source.kind() == io::ErrorKind::AlreadyExists {
+                KeyfileError::AlreadyExists {
+                    path: path.to_owned(),
+                }
+            } else {
+                io_err(source)
             }
-        } else {
-            io_err(source)
-        }
-    })?;
+        })?;
     file.write_all(body.as_bytes()).map_err(io_err)?;
     file.sync_all().map_err(io_err)
-}
-
-#[cfg(unix)]
-fn restrict_mode(options: &mut OpenOptions) {
-    use std::os::unix::fs::OpenOptionsExt;
-    options.mode(0o600);
-}
-
-#[cfg(not(unix))]
-fn restrict_mode(_options: &mut OpenOptions) {
-    // Windows: a new file inherits the folder's ACL, which on a user's own profile already
-    // keeps other users out. There is no mode to set.
 }
 
 #[cfg(unix)]

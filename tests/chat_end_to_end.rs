@@ -4,11 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 
+use common::process::lines;
 use common::{STEP, TestServer, message_text, quiet_config};
 use crossbeam_channel::Receiver;
 use fernchat::crypto::RoomKey;
@@ -85,18 +86,6 @@ impl ClientProcess {
         let stderr: Vec<String> = self.stderr.try_iter().collect();
         (status.code(), stderr.join("\n"))
     }
-}
-
-fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 fn keyfile_for(key: &RoomKey) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -206,4 +195,58 @@ fn the_client_reconnects_when_the_server_comes_back() {
     assert_eq!(code, Some(0));
     drop(stop);
     server.join().unwrap().unwrap();
+}
+
+#[test]
+fn history_is_shown_as_such_and_the_transcript_is_logged_and_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let mut config = quiet_config(key.clone());
+    config.history = Some(fernchat::server::HistoryConfig::at(
+        dir.path().join("room.log"),
+    ));
+    let server = TestServer::start(config);
+    let (_key_dir, key_path) = keyfile_for(&key);
+    let mut bob = server.join("bob");
+    bob.say("said before alice came");
+    bob.recv();
+
+    let log = dir.path().join("alice.log");
+    let log_arg = log.to_str().unwrap();
+    let mut alice = ClientProcess::start(
+        server.addr.port(),
+        &key_path,
+        &["--nick", "alice", "--log", log_arg],
+    );
+    alice.expect_line("connected to");
+    let replayed = alice.expect_line("said before alice came");
+    assert!(replayed.contains("[history] <bob>"), "{replayed}");
+
+    alice.type_line("hello");
+    alice.expect_line("<alice> hello");
+    let saved = dir.path().join("saved.txt");
+    alice.type_line(&format!("/save {}", saved.display()));
+    alice.expect_line("saved");
+    alice.type_line(&format!("/save {}", saved.display()));
+    alice.expect_line("already exists");
+    let (code, _) = alice.finish();
+    assert_eq!(code, Some(0));
+
+    for file in [&log, &saved] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            text.contains("[history] <bob> said before alice came"),
+            "{text}"
+        );
+        assert!(text.contains("<alice> hello"), "{text}");
+        assert!(!text.contains('\u{1b}'), "plain text");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
+    }
+    // The log goes on to the end; the saved copy is what had been seen when it was made.
+    assert!(std::fs::read_to_string(&log).unwrap().contains("you left"));
 }

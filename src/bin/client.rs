@@ -52,6 +52,11 @@ struct Args {
     /// attempts).
     #[arg(long)]
     no_reconnect: bool,
+
+    /// Append a transcript of the chat to FILE (plain text on disk: anyone who can read the
+    /// file reads the chat; it is created readable by you only).
+    #[arg(long, value_name = "FILE", env = "FERNCHAT_LOG")]
+    log: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         } else {
             ReconnectPolicy::default()
         },
+        log: args.log,
     };
     match line::run(options) {
         Ok(()) => ExitCode::from(exit_code::OK),

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use fernchat::crypto::{RoomKey, TimePolicy};
+use fernchat::crypto::{Fingerprint, RoomKey, TimePolicy};
 use fernchat::keyfile::{self, DEFAULT_KEY_PATH, KeyfileError, Overwrite};
 use fernchat::protocol::DEFAULT_PORT;
-use fernchat::server::{self, FloodLimits, Log, ServerConfig};
+use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
+use fernchat::server::{FloodLimits, HistoryConfig, Log, Server, ServerConfig};
 
 /// The fernchat server: a chat room in which every message is a Fernet token made with the
 /// class key.
@@ -66,6 +67,22 @@ struct Args {
     /// Seconds of silence after which a client is removed (it is pinged after a third of it).
     #[arg(long, default_value_t = 90)]
     idle_timeout: u64,
+
+    /// The room history file (encrypted with the room key; created if missing).
+    #[arg(long, env = "FERNCHAT_HISTORY", default_value = DEFAULT_HISTORY_PATH, conflicts_with = "no_history")]
+    history: PathBuf,
+
+    /// Keep no history at all.
+    #[arg(long)]
+    no_history: bool,
+
+    /// How many recent messages people see when they join.
+    #[arg(long, default_value_t = history::DEFAULT_REPLAY)]
+    history_replay: usize,
+
+    /// How many messages the history file keeps; past that it is compacted to half as many.
+    #[arg(long, default_value_t = history::DEFAULT_MAX_RECORDS as u64, value_parser = clap::value_parser!(u64).range(2..))]
+    history_max: u64,
 }
 
 fn main() -> ExitCode {
@@ -94,6 +111,11 @@ fn serve(args: Args) -> Result<(), String> {
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(3));
     config.ping_interval = config.idle_timeout / 3;
     config.log = Log::Stderr;
+    config.history = (!args.no_history).then(|| HistoryConfig {
+        path: args.history.clone(),
+        replay: args.history_replay,
+        max_records: usize::try_from(args.history_max).unwrap_or(usize::MAX),
+    });
 
     let listener = TcpListener::bind(SocketAddr::new(args.bind, args.port)).map_err(|e| {
         format!(
@@ -105,14 +127,17 @@ fn serve(args: Args) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    print_banner(local, &config);
+    let fingerprints = config.key.fingerprints();
+    // Opens the history before announcing anything: an unwritable path is a start-up error.
+    let server = Server::new(listener, config).map_err(|e| e.to_string())?;
+    print_banner(local, &fingerprints);
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
     ctrlc::set_handler(move || {
         let _ = stop_tx.try_send(());
     })
     .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
-    server::run(listener, config, stop_rx).map_err(|e| e.to_string())
+    server.run(stop_rx).map_err(|e| e.to_string())
 }
 
 /// Loads every `--key`, or the default keyfile (creating it on first start).
@@ -164,13 +189,8 @@ fn load_or_create_default() -> Result<RoomKey, String> {
     }
 }
 
-fn print_banner(local: SocketAddr, config: &ServerConfig) {
-    let fingerprints: Vec<String> = config
-        .key
-        .fingerprints()
-        .iter()
-        .map(|f| f.to_string())
-        .collect();
+fn print_banner(local: SocketAddr, fingerprints: &[Fingerprint]) {
+    let fingerprints: Vec<String> = fingerprints.iter().map(|f| f.to_string()).collect();
     println!(
         "fernchat server {} listening on {local}",
         env!("CARGO_PKG_VERSION")

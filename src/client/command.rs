@@ -32,6 +32,8 @@ pub enum Command {
     Help,
     /// `/ping`: measure the round trip to the server.
     Ping,
+    /// `/save FILE`: write what this session has shown to a new file (plaintext).
+    Save(std::path::PathBuf),
 }
 
 /// Why a line is not a valid command. Shown locally; nothing is sent.
@@ -63,6 +65,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("/who", "list who is online (also /users, /names, !users)"),
     ("/nick NEW", "change your nick"),
     ("/ping", "measure the lag to the server"),
+    (
+        "/save FILE",
+        "write what you have seen to FILE (plain text, readable by you only)",
+    ),
     (
         "/quit [REASON]",
         "leave the chat (also /exit; Ctrl-D or Ctrl-C)",
@@ -138,6 +144,15 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
         "quit" | "exit" => Command::Quit((!args.is_empty()).then(|| args.to_owned())),
         "help" | "?" => Command::Help,
         "ping" | "lag" => Command::Ping,
+        "save" => {
+            if args.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "/save",
+                    usage: "/save FILE",
+                });
+            }
+            Command::Save(args.into())
+        }
         _ => {
             return Err(ParseError::Unknown {
                 // Bounded and printable: this ends up on the user's screen.

@@ -218,6 +218,28 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             text: does,
             own,
         } => format!("* {} {}", paint_nick(from, *own, colour), text(does)),
+        UpdateKind::History {
+            from,
+            text: said,
+            action,
+            own,
+        } => {
+            // Dim and labelled, so nobody mistakes a replayed message for a live one.
+            let label = sgr("2", "[history]", colour);
+            if *action {
+                format!(
+                    "{label} * {} {}",
+                    paint_nick(from, *own, colour),
+                    text(said)
+                )
+            } else {
+                format!(
+                    "{label} <{}> {}",
+                    paint_nick(from, *own, colour),
+                    text(said)
+                )
+            }
+        }
         UpdateKind::Private {
             from,
             to,

@@ -274,6 +274,9 @@ pub enum ClientError {
         "no nick: pass --nick NICK, set FERNCHAT_NICK, or give the nick as the first line of input"
     )]
     NoNick,
+    /// The `--log` file cannot be written.
+    #[error(transparent)]
+    Transcript(#[from] crate::client::transcript::TranscriptError),
     /// The nick breaks the rules (checked before connecting).
     #[error("the nick {nick:?} cannot be used: {source}")]
     BadNick {
@@ -295,7 +298,7 @@ impl ClientError {
             ClientError::Connect(e) => e.exit_code(),
             ClientError::Session(e) => e.exit_code(),
             ClientError::NoNick | ClientError::BadNick { .. } => exit_code::USAGE,
-            ClientError::Terminal(_) => exit_code::GENERAL,
+            ClientError::Terminal(_) | ClientError::Transcript(_) => exit_code::GENERAL,
         }
     }
 }

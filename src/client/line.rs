@@ -28,6 +28,7 @@ use crate::client::command::{self, Command};
 use crate::client::display;
 use crate::client::error::ClientError;
 use crate::client::session::{ClientConfig, ReconnectPolicy, Session, Spawned};
+use crate::client::transcript::Transcript;
 use crate::client::update::{Update, UpdateKind};
 use crate::client::{ServerAddr, Timeouts, load_key};
 use crate::crypto::RoomKey;
@@ -44,6 +45,8 @@ pub struct LineOptions {
     pub nick: Option<String>,
     /// Reconnecting after a lost connection.
     pub reconnect: ReconnectPolicy,
+    /// `--log FILE`: append a plaintext transcript there.
+    pub log: Option<PathBuf>,
 }
 
 /// The longest input line read from a pipe; longer lines are skipped with an error, so a
@@ -54,13 +57,18 @@ const MAX_INPUT_LINE: usize = 64 * 1024;
 pub fn run(options: LineOptions) -> Result<(), ClientError> {
     // The key first: without it nothing else can work, and its error is the most useful.
     let (key, warnings) = load_key(&options.key_path)?;
+    // Then the log file, so that a bad path is an error before anyone is joined.
+    let transcript = match &options.log {
+        Some(path) => Transcript::with_log(path)?,
+        None => Transcript::new(),
+    };
     for warning in warnings {
         eprintln!("fernchat: warning: {warning}");
     }
     if io::stdin().is_terminal() && io::stdout().is_terminal() {
-        run_terminal(options, key)
+        run_terminal(options, key, transcript)
     } else {
-        run_pipe(options, key)
+        run_pipe(options, key, transcript)
     }
 }
 
@@ -93,7 +101,11 @@ fn local_error(text: String) -> Update {
     Update::now(UpdateKind::Error { code: None, text })
 }
 
-fn run_terminal(options: LineOptions, key: RoomKey) -> Result<(), ClientError> {
+fn run_terminal(
+    options: LineOptions,
+    key: RoomKey,
+    transcript: Transcript,
+) -> Result<(), ClientError> {
     let mut editor = DefaultEditor::new().map_err(terminal_error)?;
     let colour = display::colour_wanted();
     let mut given = options.nick.clone();
@@ -124,7 +136,10 @@ fn run_terminal(options: LineOptions, key: RoomKey) -> Result<(), ClientError> {
         updates,
         state,
         thread: session,
-    } = session.spawn().map_err(ClientError::Terminal)?;
+    } = session
+        .with_transcript(transcript)
+        .spawn()
+        .map_err(ClientError::Terminal)?;
     quit_on_ctrl_c(&commands);
 
     let print: Box<dyn FnMut(String) -> bool + Send> = match editor.create_external_printer() {
@@ -209,7 +224,7 @@ fn print_updates(
     }
 }
 
-fn run_pipe(options: LineOptions, key: RoomKey) -> Result<(), ClientError> {
+fn run_pipe(options: LineOptions, key: RoomKey, transcript: Transcript) -> Result<(), ClientError> {
     let mut input = BufReader::new(io::stdin());
     let nick = match &options.nick {
         Some(nick) => nick.clone(),
@@ -231,7 +246,10 @@ fn run_pipe(options: LineOptions, key: RoomKey) -> Result<(), ClientError> {
         updates,
         thread: session,
         ..
-    } = session.spawn().map_err(ClientError::Terminal)?;
+    } = session
+        .with_transcript(transcript)
+        .spawn()
+        .map_err(ClientError::Terminal)?;
     quit_on_ctrl_c(&commands);
     let colour = display::colour_wanted();
     // Not joined: it may sit in a blocking read of stdin after the session ends, and the

@@ -12,6 +12,7 @@
 //!   (which answers pings) and writer threads;
 //! - [`display`] renders an update as an irssi-style line, safely;
 //! - [`line`](mod@line) is the line-mode front end (rustyline on a terminal, plain lines in a pipe);
+//! - [`transcript`] keeps what was shown, for `/save` and `--log` (plain text on disk);
 //! - [`error`] holds every failure, with the message that explains it and its exit code.
 //!
 //! A front end only sends [`Command`]s and shows [`Update`]s; the later full-screen front end
@@ -24,6 +25,7 @@ pub mod error;
 pub mod line;
 pub mod session;
 pub mod state;
+pub mod transcript;
 pub mod update;
 
 use std::path::Path;

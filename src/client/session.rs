@@ -29,9 +29,10 @@ use crate::client::connection::{
 };
 use crate::client::error::{ConnectError, SessionError};
 use crate::client::state::ChatState;
+use crate::client::transcript::Transcript;
 use crate::client::update::{Update, UpdateKind};
 use crate::crypto::{ReplayGuard, RoomKey, TimePolicy};
-use crate::protocol::event::{validate_nick, validate_text};
+use crate::protocol::event::{HistoryKind, validate_nick, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, Inbound, ServerEvent};
 
 /// How many tokens the replay guard of a session remembers (the crate's recommended size).
@@ -151,6 +152,7 @@ pub struct Session {
     connection: Connection,
     replay: Arc<Mutex<ReplayGuard>>,
     view: StateView,
+    transcript: Transcript,
 }
 
 impl Session {
@@ -178,7 +180,15 @@ impl Session {
             connection,
             replay,
             view: StateView(Arc::new(Mutex::new(state))),
+            transcript: Transcript::new(),
         })
+    }
+
+    /// Keeps the session's transcript in `transcript` (one with a `--log` file, say) instead
+    /// of memory only. Both front ends get `/save` either way.
+    pub fn with_transcript(mut self, transcript: Transcript) -> Session {
+        self.transcript = transcript;
+        self
     }
 
     /// What the server said when we joined.
@@ -207,6 +217,7 @@ impl Session {
             connection,
             replay,
             view,
+            transcript,
         } = self;
         let welcome = connection.welcome.clone();
         let mut core = Core {
@@ -224,6 +235,7 @@ impl Session {
             net_tx,
             pings: VecDeque::new(),
             next_ping: 1,
+            transcript,
         };
         match Link::start(
             connection,
@@ -322,6 +334,8 @@ struct Core {
     /// `/ping`s awaiting their pong: id and when it was sent.
     pings: VecDeque<(u64, Instant)>,
     next_ping: u64,
+    /// Everything shown, for `/save` and `--log`.
+    transcript: Transcript,
 }
 
 type End = Result<(), SessionError>;
@@ -371,8 +385,17 @@ impl Core {
     }
 
     fn emit(&mut self, kind: UpdateKind) {
-        if self.updates.send(Update::now(kind)).is_err() {
+        self.emit_update(Update::now(kind));
+    }
+
+    /// Records an update in the transcript and hands it to the front end.
+    fn emit_update(&mut self, update: Update) {
+        let log_problem = self.transcript.record(&update);
+        if self.updates.send(update).is_err() {
             self.front_end_gone = true;
+        }
+        if let Some(problem) = log_problem {
+            self.local_error(format!("{problem}; the chat goes on without the log"));
         }
     }
 
@@ -416,6 +439,19 @@ impl Core {
     fn command(&mut self, command: Command) {
         if let Command::Help = command {
             self.emit(UpdateKind::Help);
+            return;
+        }
+        if let Command::Save(path) = &command {
+            // Local, so it works while reconnecting too.
+            match self.transcript.save(path) {
+                Ok(lines) => self.emit(UpdateKind::Notice {
+                    text: format!(
+                        "saved {lines} lines to {} (plain text: anyone who can read the file reads the chat)",
+                        path.display()
+                    ),
+                }),
+                Err(e) => self.local_error(e.to_string()),
+            }
             return;
         }
         if let Command::Nick(nick) = &command {
@@ -471,7 +507,7 @@ impl Core {
                 self.send(ClientEvent::Ping { id });
             }
             // Handled before we get here.
-            Command::Help | Command::Quit(_) => {}
+            Command::Help | Command::Save(_) | Command::Quit(_) => {}
         }
     }
 
@@ -512,6 +548,22 @@ impl Core {
                 from,
                 text,
             },
+            ServerEvent::History {
+                kind,
+                from,
+                text,
+                time,
+            } => {
+                let kind = UpdateKind::History {
+                    own: self.state.is_me(&from),
+                    action: kind == HistoryKind::Action,
+                    from,
+                    text,
+                };
+                // Stamped with when it was said, not when it was replayed.
+                self.emit_update(Update { at: time, kind });
+                return None;
+            }
             ServerEvent::Private { from, to, text, .. } => UpdateKind::Private {
                 outgoing: self.state.is_me(&from),
                 from,

@@ -64,6 +64,18 @@ pub enum UpdateKind {
         /// Whether it is ours.
         own: bool,
     },
+    /// A room message from before we joined, replayed by the server. The update's `at` is
+    /// when it was originally said, and it must look different from live messages.
+    History {
+        /// The sender's nick at the time.
+        from: String,
+        /// What was said.
+        text: String,
+        /// An action (`/me`) rather than a message.
+        action: bool,
+        /// Whether we sent it (under our current nick).
+        own: bool,
+    },
     /// A private message, to us or (echoed by the server) from us.
     Private {
         /// The sender.

@@ -155,6 +155,21 @@ pub enum ServerEvent {
         /// When.
         time: u64,
     },
+    /// A room message from before you joined, sent right after `welcome` (oldest first) so a
+    /// late arrival can catch up. Shown as history, never as a live message.
+    ///
+    /// # Format
+    /// `{"type":"history","kind":"message","from":"alice","text":"hi all","time":1763800000000}`
+    History {
+        /// Whether it was a message or an action (`/me`).
+        kind: HistoryKind,
+        /// The sender's nick at the time.
+        from: String,
+        /// What was said.
+        text: String,
+        /// When it was said (server time), not when it is replayed.
+        time: u64,
+    },
     /// A private message; sent to the recipient and echoed to the sender.
     ///
     /// # Format
@@ -268,9 +283,19 @@ pub enum ServerEvent {
 impl ServerEvent {
     /// Every `type` the server may send.
     pub const TYPES: &'static [&'static str] = &[
-        "welcome", "message", "action", "private", "users", "joined", "left", "renamed", "notice",
-        "error", "ping", "pong", "bye",
+        "welcome", "message", "action", "history", "private", "users", "joined", "left", "renamed",
+        "notice", "error", "ping", "pong", "bye",
     ];
+}
+
+/// What a `history` event replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryKind {
+    /// A room message (`message`).
+    Message,
+    /// An action (`action`, from `/me`).
+    Action,
 }
 
 /// Machine-readable reasons in `error` and `bye` events.

@@ -21,6 +21,7 @@ use crate::protocol::codec::wrong_key_line;
 use crate::protocol::event::{KEX_PSK, nick_key};
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::server::ServerConfig;
+use crate::server::history::{Entry, History};
 
 /// One frame ready for the wire (token and newline), shared by every queue it is in.
 pub type Frame = Arc<[u8]>;
@@ -139,11 +140,15 @@ pub struct Hub {
     /// Clients found over budget while broadcasting, removed once the broadcast is done.
     too_slow: Vec<u64>,
     next_ping: u64,
+    /// The room's history file, if the server keeps one.
+    history: Option<History>,
+    /// Whether the last history write failed (so a full disk is reported once, not per message).
+    history_failing: bool,
 }
 
 impl Hub {
-    /// An empty room.
-    pub fn new(config: Arc<ServerConfig>) -> Hub {
+    /// An empty room, with its history if it keeps one.
+    pub fn new(config: Arc<ServerConfig>, history: Option<History>) -> Hub {
         Hub {
             config,
             clients: HashMap::new(),
@@ -151,6 +156,8 @@ impl Hub {
             closing: Vec::new(),
             too_slow: Vec::new(),
             next_ping: 1,
+            history,
+            history_failing: false,
         }
     }
 
@@ -266,12 +273,12 @@ impl Hub {
                 ErrorCode::HelloFirst,
                 format!("you already said hello as {nick}; use /nick to change your nick"),
             ),
-            ClientEvent::Say { text } => self.broadcast(&ServerEvent::Message {
+            ClientEvent::Say { text } => self.broadcast_room(&ServerEvent::Message {
                 from: nick,
                 text,
                 time,
             }),
-            ClientEvent::Me { text } => self.broadcast(&ServerEvent::Action {
+            ClientEvent::Me { text } => self.broadcast_room(&ServerEvent::Action {
                 from: nick,
                 text,
                 time,
@@ -347,6 +354,15 @@ impl Hub {
             time,
         };
         self.send(id, &welcome);
+        let catch_up: Vec<ServerEvent> = self
+            .history
+            .iter()
+            .flat_map(History::recent)
+            .map(Entry::to_event)
+            .collect();
+        for event in &catch_up {
+            self.send(id, event);
+        }
         self.broadcast_except(Some(id), &ServerEvent::Joined { nick, time });
     }
 
@@ -607,14 +623,50 @@ impl Hub {
         self.broadcast_except(None, event);
     }
 
+    /// Broadcasts a room message, writing it to the history first: once anyone has seen it,
+    /// it is in the file. A history that cannot be written does not stop the chat.
+    fn broadcast_room(&mut self, event: &ServerEvent) {
+        let frame = self.seal(event);
+        if let (Some(history), Some(entry)) = (&mut self.history, Entry::of(event)) {
+            match history.record(&frame, entry) {
+                Ok(()) if self.history_failing => {
+                    self.history_failing = false;
+                    self.config
+                        .log
+                        .line(format_args!("history: saving works again"));
+                }
+                Ok(()) => {}
+                Err(e) if !self.history_failing => {
+                    self.history_failing = true;
+                    self.config.log.line(format_args!(
+                        "history: cannot save messages ({e}); the chat goes on without history"
+                    ));
+                    let notice = ServerEvent::Notice {
+                        text: "the server cannot save the chat history right now (is its disk full?); \
+                               messages are still delivered, but people who join later will not see them"
+                            .into(),
+                        time: unix_millis(),
+                    };
+                    self.broadcast(&notice);
+                }
+                Err(_) => {}
+            }
+        }
+        self.broadcast_frame(None, &frame);
+    }
+
     /// Encrypts once, queues the same bytes for every registered client (but `except`).
     fn broadcast_except(&mut self, except: Option<u64>, event: &ServerEvent) {
         let frame = self.seal(event);
+        self.broadcast_frame(except, &frame);
+    }
+
+    fn broadcast_frame(&mut self, except: Option<u64>, frame: &Frame) {
         for (&id, client) in &self.clients {
             if client.nick.is_none() || Some(id) == except {
                 continue;
             }
-            if !client.outbound.offer(&frame, self.config.outbound_budget) {
+            if !client.outbound.offer(frame, self.config.outbound_budget) {
                 self.too_slow.push(id);
             }
         }

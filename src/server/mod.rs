@@ -19,6 +19,7 @@
 
 pub mod connection;
 pub mod flood;
+pub mod history;
 pub mod hub;
 mod log;
 
@@ -35,6 +36,7 @@ use crate::crypto::{RoomKey, TimePolicy};
 use crate::protocol::{self, ErrorCode, ServerEvent};
 
 pub use flood::FloodLimits;
+pub use history::{History, HistoryConfig};
 pub use log::Log;
 
 /// Everything the server needs to run. [`ServerConfig::new`] gives the documented defaults.
@@ -70,6 +72,9 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// Where log lines go.
     pub log: Log,
+    /// The room history file; `None` keeps no history (the library's default; the `server`
+    /// binary keeps one unless told `--no-history`).
+    pub history: Option<HistoryConfig>,
 }
 
 impl ServerConfig {
@@ -90,6 +95,7 @@ impl ServerConfig {
             outbound_budget: 256 * 1024,
             write_timeout: Duration::from_secs(10),
             log: Log::Stderr,
+            history: None,
         }
     }
 }
@@ -103,17 +109,112 @@ pub enum ServerError {
     /// A thread could not be started (the system is out of threads or memory).
     #[error("cannot start a server thread: {0}")]
     Spawn(io::Error),
+    /// The history file could not be opened.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
 }
 
 /// A way to stop a running server: send `()` or drop it. Disconnection is the shutdown signal.
 pub type ShutdownSender = Sender<()>;
 
-/// Runs the server on `listener` until `shutdown` receives a message or is disconnected.
-/// Then every client gets a `bye` with code `shutdown`, and `run` returns once their writers
-/// have flushed it (at most about a second later).
+/// A server ready to run: its listener bound and its history (if any) opened, so that every
+/// start-up error is known before the server announces itself.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: ServerConfig,
+    history: Option<History>,
+}
+
+impl Server {
+    /// Prepares a server on an already-bound listener (tests bind port 0).
+    pub fn new(listener: TcpListener, config: ServerConfig) -> Result<Server, ServerError> {
+        let history = match &config.history {
+            None => None,
+            Some(wanted) => {
+                let (history, report) = History::open(wanted.clone(), &config.key)?;
+                log_history(&config.log, wanted, &report);
+                Some(history)
+            }
+        };
+        Ok(Server::with_history(listener, config, history))
+    }
+
+    /// Prepares a server with a history opened by the caller (`config.history` is ignored).
+    pub fn with_history(
+        listener: TcpListener,
+        config: ServerConfig,
+        history: Option<History>,
+    ) -> Server {
+        Server {
+            listener,
+            config,
+            history,
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Runs until `shutdown` receives a message or is disconnected. Then every client gets a
+    /// `bye` with code `shutdown`, and `run` returns once their writers have flushed it (at
+    /// most about a second later).
+    pub fn run(self, shutdown: Receiver<()>) -> Result<(), ServerError> {
+        let Server {
+            listener,
+            config,
+            history,
+        } = self;
+        serve(listener, config, history, shutdown)
+    }
+}
+
+/// [`Server::new`] and [`Server::run`] in one call.
 pub fn run(
     listener: TcpListener,
     config: ServerConfig,
+    shutdown: Receiver<()>,
+) -> Result<(), ServerError> {
+    Server::new(listener, config)?.run(shutdown)
+}
+
+fn log_history(log: &Log, wanted: &HistoryConfig, report: &history::OpenReport) {
+    let path = wanted.path.display();
+    log.line(format_args!(
+        "history {path}: {} messages kept, the last {} shown to people who join",
+        report.loaded, wanted.replay
+    ));
+    if report.torn_bytes > 0 {
+        log.line(format_args!(
+            "history {path}: the last record was incomplete ({} bytes, a crash mid-write) and was removed",
+            report.torn_bytes
+        ));
+    }
+    if report.unreadable > 0 {
+        log.line(format_args!(
+            "history {path}: {} damaged records skipped",
+            report.unreadable
+        ));
+    }
+    if let Some(old) = report.migrated_from {
+        log.line(format_args!(
+            "history {path}: re-encrypted from the older key {old} to the current key"
+        ));
+    }
+    if let Some(aside) = &report.moved_aside {
+        log.line(format_args!(
+            "history {path}: was written with a key this server does not hold; left untouched as {} and a new history started",
+            aside.display()
+        ));
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    history: Option<History>,
     shutdown: Receiver<()>,
 ) -> Result<(), ServerError> {
     let local = listener.local_addr().map_err(ServerError::Listener)?;
@@ -138,7 +239,7 @@ pub fn run(
         let config = Arc::clone(&config);
         thread::Builder::new()
             .name("fernchat-hub".into())
-            .spawn(move || hub::Hub::new(config).run(hub_rx, shutdown))
+            .spawn(move || hub::Hub::new(config, history).run(hub_rx, shutdown))
             .map_err(ServerError::Spawn)?
     };
 

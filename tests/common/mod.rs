@@ -5,6 +5,8 @@
 //! of hanging it.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -33,11 +35,16 @@ impl TestServer {
     /// Starts a server with `config` on 127.0.0.1, port 0.
     pub fn start(config: ServerConfig) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
         let key = config.key.clone();
+        let server = server::Server::new(listener, config).expect("the server starts");
+        TestServer::run(server, key)
+    }
+
+    /// Runs a prepared server (one whose history a test opened itself, say).
+    pub fn run(server: server::Server, key: RoomKey) -> TestServer {
+        let addr = server.local_addr().unwrap();
         let (stop, stop_rx) = crossbeam_channel::bounded(1);
-        let thread =
-            thread::spawn(move || server::run(listener, config, stop_rx).expect("server runs"));
+        let thread = thread::spawn(move || server.run(stop_rx).expect("server runs"));
         TestServer {
             addr,
             key,
