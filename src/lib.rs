@@ -5,11 +5,13 @@
 //!
 //! - [`crypto`]: the one place that knows Fernet (keys, fingerprints, time and replay rules);
 //! - [`keyfile`]: keys on disk, plain or sealed under a passphrase;
+//! - [`kex`]: the `x25519` key exchange: per-session, per-direction Fernet keys (lab 3);
 //! - [`protocol`]: frames, the codec and the events of the wire protocol.
 //! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub).
 #![forbid(unsafe_code)]
 
 pub mod crypto;
+pub mod kex;
 pub mod keyfile;
 pub mod protocol;
 pub mod server;
