@@ -24,7 +24,7 @@ impl SeededRng {
     }
 
     /// The next 64 bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn word(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -34,7 +34,7 @@ impl SeededRng {
 
     /// A number in `0..bound` (`bound` > 0). The tiny modulo bias does not matter for tests.
     pub fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
+        self.word() % bound
     }
 
     /// `N` random bytes.
@@ -81,16 +81,16 @@ impl SeededRng {
 
 impl RngCore for SeededRng {
     fn next_u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
+        (self.word() >> 32) as u32
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.next()
+        self.word()
     }
 
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         for chunk in dest.chunks_mut(8) {
-            let word = self.next().to_le_bytes();
+            let word = self.word().to_le_bytes();
             chunk.copy_from_slice(&word[..chunk.len()]);
         }
     }
