@@ -54,7 +54,7 @@ pub fn run(root: &Path, with_export: bool) -> Result<bool, String> {
             .into_owned();
         let pass = check_lab(lab, reference.get(lab), Expect::Pass, &mut tally);
         let fail = check_lab(lab, starter.get(lab), Expect::Fail, &mut tally);
-        println!("{name:<26} reference: {pass}    starter: {fail}");
+        println!("{name:<30} reference: {pass}    starter: {fail}");
     }
     if with_export {
         check_export(root, &mut tally)?;
@@ -92,7 +92,7 @@ fn check_export(root: &Path, tally: &mut Tally) -> Result<(), String> {
                     .to_string_lossy()
                     .into_owned();
                 let fail = check_lab(lab, graders.get(lab), Expect::Fail, tally);
-                println!("{:<26} exported copy: {fail}", format!("export/{name}"));
+                println!("{:<30} exported copy: {fail}", format!("export/{name}"));
             }
         }
     }
