@@ -328,6 +328,9 @@ pub enum ErrorCode {
     VersionUnsupported,
     /// A key exchange the server does not offer.
     KexUnsupported,
+    /// The key exchange failed: the public key in the hello is missing, malformed, or a
+    /// low-order point (see `crate::kex`).
+    KexFailed,
     /// The server has no room for another client.
     ServerFull,
     /// No hello within the time limit.

@@ -1,0 +1,25 @@
+//! labkit: what the labs share and students do not edit.
+//!
+//! - [`rng`]: a seeded generator, so graders make fresh inputs at test time that are still the
+//!   same on every run (a failure can be reproduced);
+//! - [`conn`]: a TCP connection that speaks frames, with timeouts everywhere;
+//! - [`wire`]: the `kex` fields of `hello` and `welcome` (PROTOCOL.md section 7) as JSON;
+//! - [`client`]: an honest client for `psk` and `x25519` sessions, with the handshake pluggable
+//!   so that lab 3 can put the student's in;
+//! - [`room`]: a toy chat room that offers `psk` and `x25519`, for labs 3 and 4 to run against
+//!   while (or wherever) the class server speaks only `psk`;
+//! - [`args`]: the few command-line flags the live steps take.
+#![forbid(unsafe_code)]
+
+pub mod args;
+pub mod client;
+pub mod conn;
+pub mod rng;
+pub mod room;
+pub mod wire;
+
+use std::time::Duration;
+
+/// The longest any single wait in a grader or live step may take. Every read has a timeout and
+/// every loop a bound, so a broken lab fails a test instead of hanging it.
+pub const STEP: Duration = Duration::from_secs(5);

@@ -1,0 +1,447 @@
+//! A toy chat room that offers both `psk` and `x25519` (PROTOCOL.md section 7).
+//!
+//! It is the "reference server" of labs 3 and 4: small enough to read in one sitting, and it
+//! does the server's side of the handshake with `fernchat::kex`. It keeps the protocol's
+//! shape (hello, welcome, say, message, who, ping, bye, errors) but none of the class server's
+//! protections beyond the codec's (no flood control, no idle timeouts): never expose it to a
+//! network. A thread per connection; every read has a short timeout so [`Room`] stops promptly.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use fernchat::crypto::{ReplayGuard, RoomKey, TimePolicy, unix_now};
+use fernchat::kex::{Ephemeral, KEX_X25519, PublicShare, Role};
+use fernchat::protocol::codec::wrong_key_line;
+use fernchat::protocol::event::{KEX_PSK, nick_key, validate_nick, validate_text};
+use fernchat::protocol::{
+    ClientEvent, DecodeError, ErrorCode, Inbound, PROTOCOL_VERSION, Refusal, ServerEvent, seal,
+    unix_millis,
+};
+use serde_json::Value;
+
+use crate::STEP;
+use crate::conn::Conn;
+use crate::wire::{self, AnyClientEvent};
+
+/// How often a waiting connection looks at the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 64;
+
+/// What the room received from someone, after opening and judging it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heard {
+    /// The nick of the sender (from their hello).
+    pub nick: String,
+    /// The event as JSON, exactly as it was decrypted.
+    pub event: Value,
+}
+
+struct Member {
+    nick: String,
+    out: TcpStream,
+    send: RoomKey,
+}
+
+struct Shared {
+    class_key: RoomKey,
+    policy: TimePolicy,
+    replay: Arc<Mutex<ReplayGuard>>,
+    members: Mutex<HashMap<u64, Member>>,
+    heard: Mutex<Vec<Heard>>,
+    stop: AtomicBool,
+    live: AtomicUsize,
+    log: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running room. Dropping it stops it.
+pub struct Room {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Room {
+    /// A quiet room on 127.0.0.1, port 0, with `class_key`.
+    pub fn start(class_key: RoomKey) -> std::io::Result<Room> {
+        Room::serve(TcpListener::bind("127.0.0.1:0")?, class_key, false)
+    }
+
+    /// A room on `listener`; `log` prints joins and leaves to standard error.
+    pub fn serve(listener: TcpListener, class_key: RoomKey, log: bool) -> std::io::Result<Room> {
+        let addr = listener.local_addr()?;
+        let policy = TimePolicy::default();
+        let shared = Arc::new(Shared {
+            class_key,
+            policy,
+            replay: Inbound::shared_guard(policy, 100_000),
+            members: Mutex::new(HashMap::new()),
+            heard: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            log,
+        });
+        let acceptor = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || accept_loop(listener, shared))
+        };
+        Ok(Room {
+            addr,
+            shared,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// Everything the room has received so far, in order.
+    pub fn heard(&self) -> Vec<Heard> {
+        lock(&self.shared.heard).clone()
+    }
+
+    /// Blocks until the acceptor ends (it ends only when the room is dropped elsewhere: for
+    /// the toy-server binary, that is never).
+    pub fn wait(mut self) {
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // `accept` blocks; a connection of our own wakes it to see the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, STEP);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut next_id = 0u64;
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        if shared.live.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+            continue;
+        }
+        shared.live.fetch_add(1, Ordering::SeqCst);
+        next_id += 1;
+        let id = next_id;
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || {
+            if let Ok(conn) = Conn::new(stream, POLL) {
+                Session::run(id, conn, &shared);
+            }
+            shared.live.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// One connection from hello to goodbye.
+struct Session<'a> {
+    id: u64,
+    conn: Conn,
+    shared: &'a Shared,
+}
+
+impl Session<'_> {
+    fn run(id: u64, conn: Conn, shared: &Shared) {
+        let mut session = Session { id, conn, shared };
+        let Some((nick, inbound)) = session.hello() else {
+            return;
+        };
+        if shared.log {
+            eprintln!("toy room: {nick} joined");
+        }
+        let why = session.chat(&nick, inbound);
+        if shared.log {
+            eprintln!("toy room: {nick} left ({why})");
+        }
+        lock(&shared.members).remove(&id);
+        session.broadcast(&ServerEvent::Left {
+            nick,
+            reason: why.to_owned(),
+            time: unix_millis(),
+        });
+    }
+
+    /// Waits for one frame, polling the stop flag; `None` when closed, stopped or out of time.
+    fn next_frame(&mut self, deadline: Option<Instant>) -> Option<Vec<u8>> {
+        loop {
+            if self.shared.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            match self.conn.recv() {
+                Ok(frame) => return frame,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if deadline.is_some_and(|d| Instant::now() > d) {
+                        return None;
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Reads and answers the hello. On success the nick and the inbound side of the session.
+    fn hello(&mut self) -> Option<(String, Inbound)> {
+        let shared = self.shared;
+        let frame = self.next_frame(Some(Instant::now() + STEP))?;
+        let mut inbound = Inbound::new(
+            shared.class_key.clone(),
+            shared.policy,
+            Arc::clone(&shared.replay),
+        );
+        let value = match inbound.accept::<AnyClientEvent>(&frame, unix_now()) {
+            Ok(AnyClientEvent(value)) => value,
+            Err(Refusal::Decode(DecodeError::Token(_))) => {
+                // We cannot seal a reply the sender could read: the plaintext line, as the
+                // class server does.
+                let _ = self
+                    .conn
+                    .send(wrong_key_line(shared.class_key.fingerprint()).as_bytes());
+                return None;
+            }
+            Err(refusal) => {
+                self.refuse(refusal.code(), refusal.to_string());
+                return None;
+            }
+        };
+        let (nick, version) = match serde_json::from_value::<ClientEvent>(value.clone()) {
+            Ok(ClientEvent::Hello { nick, version, .. }) => (nick, version),
+            Ok(_) => {
+                self.refuse(
+                    ErrorCode::HelloFirst,
+                    "the first message must be a hello".into(),
+                );
+                return None;
+            }
+            Err(e) => {
+                self.refuse(ErrorCode::BadField, format!("bad hello: {e}"));
+                return None;
+            }
+        };
+        if version != PROTOCOL_VERSION {
+            self.refuse(
+                ErrorCode::VersionUnsupported,
+                format!("this room speaks version {PROTOCOL_VERSION}"),
+            );
+            return None;
+        }
+        if let Err(e) = validate_nick(&nick) {
+            self.refuse(ErrorCode::NickInvalid, e.to_string());
+            return None;
+        }
+        let (send, receive, server_public) = match wire::kex_of(&value) {
+            KEX_PSK => (shared.class_key.clone(), None, None),
+            KEX_X25519 => {
+                let client = match wire::public_of(&value).map(PublicShare::from_wire) {
+                    Some(Ok(client)) => client,
+                    Some(Err(e)) => {
+                        self.refuse(ErrorCode::KexFailed, e.to_string());
+                        return None;
+                    }
+                    None => {
+                        self.refuse(
+                            ErrorCode::KexFailed,
+                            "an x25519 hello needs kex_public".into(),
+                        );
+                        return None;
+                    }
+                };
+                let ours = Ephemeral::generate();
+                let public = ours.public();
+                match ours.finish(Role::Server, &client) {
+                    Ok(keys) => (keys.send, Some(keys.receive), Some(public)),
+                    Err(e) => {
+                        self.refuse(ErrorCode::KexFailed, e.to_string());
+                        return None;
+                    }
+                }
+            }
+            other => {
+                self.refuse(
+                    ErrorCode::KexUnsupported,
+                    format!("this room offers psk and x25519, not {other:?}"),
+                );
+                return None;
+            }
+        };
+        let welcome = {
+            let mut members = lock(&shared.members);
+            if members
+                .values()
+                .any(|m| nick_key(&m.nick) == nick_key(&nick))
+            {
+                drop(members);
+                self.refuse(ErrorCode::NickTaken, format!("the nick {nick} is taken"));
+                return None;
+            }
+            let Ok(out) = self.conn.try_clone_stream() else {
+                return None;
+            };
+            members.insert(
+                self.id,
+                Member {
+                    nick: nick.clone(),
+                    out,
+                    send,
+                },
+            );
+            let mut users: Vec<String> = members.values().map(|m| m.nick.clone()).collect();
+            users.sort_by_key(|n| nick_key(n));
+            ServerEvent::Welcome {
+                nick: nick.clone(),
+                users,
+                version: PROTOCOL_VERSION,
+                server: "labkit toy room".into(),
+                max_text: fernchat::protocol::event::DEFAULT_MAX_TEXT,
+                time: unix_millis(),
+            }
+        };
+        lock(&shared.heard).push(Heard {
+            nick: nick.clone(),
+            event: value,
+        });
+        let welcome = match server_public {
+            Some(public) => wire::with_public(&welcome, public),
+            None => serde_json::to_value(&welcome).expect("events serialize"),
+        };
+        // The welcome goes under the class key: the client cannot have the session key before
+        // it has read our public key from this very message.
+        let _ = self.conn.send(&seal(&shared.class_key, &welcome));
+        self.broadcast_except(
+            Some(self.id),
+            &ServerEvent::Joined {
+                nick: nick.clone(),
+                time: unix_millis(),
+            },
+        );
+        let inbound = match receive {
+            // Same key: keep the inbound side, with the clock it measured from the hello.
+            None => inbound,
+            Some(key) => Inbound::new(key, shared.policy, Arc::clone(&shared.replay)),
+        };
+        Some((nick, inbound))
+    }
+
+    /// The chat after the welcome, until bye, close or stop. Returns why it ended.
+    fn chat(&mut self, nick: &str, mut inbound: Inbound) -> &'static str {
+        while let Some(frame) = self.next_frame(None) {
+            let value = match inbound.accept::<AnyClientEvent>(&frame, unix_now()) {
+                Ok(AnyClientEvent(value)) => value,
+                Err(refusal) => {
+                    self.error(refusal.code(), refusal.to_string());
+                    continue;
+                }
+            };
+            lock(&self.shared.heard).push(Heard {
+                nick: nick.to_owned(),
+                event: value.clone(),
+            });
+            let time = unix_millis();
+            match serde_json::from_value::<ClientEvent>(value) {
+                Ok(ClientEvent::Say { text }) | Ok(ClientEvent::Me { text })
+                    if validate_text(&text, 2000).is_err() =>
+                {
+                    self.error(
+                        ErrorCode::BadText,
+                        "message not sent: empty, too long or with control characters".into(),
+                    );
+                }
+                Ok(ClientEvent::Say { text }) => {
+                    self.broadcast(&ServerEvent::Message {
+                        from: nick.to_owned(),
+                        text,
+                        time,
+                    });
+                }
+                Ok(ClientEvent::Me { text }) => {
+                    self.broadcast(&ServerEvent::Action {
+                        from: nick.to_owned(),
+                        text,
+                        time,
+                    });
+                }
+                Ok(ClientEvent::Who) => {
+                    let mut users: Vec<String> = lock(&self.shared.members)
+                        .values()
+                        .map(|m| m.nick.clone())
+                        .collect();
+                    users.sort_by_key(|n| nick_key(n));
+                    self.reply(&ServerEvent::Users { users, time });
+                }
+                Ok(ClientEvent::Ping { id }) => self.reply(&ServerEvent::Pong { id }),
+                Ok(ClientEvent::Pong { .. }) => {}
+                Ok(ClientEvent::Bye { .. }) => return "quit",
+                Ok(ClientEvent::Hello { .. }) => {
+                    self.error(ErrorCode::HelloFirst, "you already said hello".into())
+                }
+                Ok(ClientEvent::Msg { .. } | ClientEvent::Nick { .. }) => {
+                    self.error(
+                        ErrorCode::UnknownType,
+                        "the toy room has no private messages or nick changes".into(),
+                    );
+                }
+                Err(e) => self.error(ErrorCode::BadField, e.to_string()),
+            }
+        }
+        "connection closed"
+    }
+
+    /// Refuses a hello: an error under the class key (no session key exists yet).
+    fn refuse(&mut self, code: ErrorCode, message: String) {
+        let event = ServerEvent::Error {
+            code,
+            message,
+            time: unix_millis(),
+        };
+        let _ = self.conn.send(&seal(&self.shared.class_key, &event));
+    }
+
+    /// An error to this member, under its session key.
+    fn error(&mut self, code: ErrorCode, message: String) {
+        self.reply(&ServerEvent::Error {
+            code,
+            message,
+            time: unix_millis(),
+        });
+    }
+
+    fn reply(&mut self, event: &ServerEvent) {
+        let mut members = lock(&self.shared.members);
+        if let Some(member) = members.get_mut(&self.id) {
+            let _ = member.out.write_all(&seal(&member.send, event));
+        }
+    }
+
+    fn broadcast(&self, event: &ServerEvent) {
+        self.broadcast_except(None, event);
+    }
+
+    /// Sends `event` to every member but `except`, each under its own key. The class server
+    /// seals a broadcast once for everybody; with per-session keys that is no longer possible.
+    fn broadcast_except(&self, except: Option<u64>, event: &ServerEvent) {
+        let mut members = lock(&self.shared.members);
+        for (id, member) in members.iter_mut() {
+            if Some(*id) != except {
+                let _ = member.out.write_all(&seal(&member.send, event));
+            }
+        }
+    }
+}
