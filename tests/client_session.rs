@@ -230,6 +230,8 @@ fn a_server_clock_far_off_is_reported_as_clock_skew() {
             server: "fake".into(),
             max_text: 100,
             time: now_ms(),
+            kex: None,
+            kex_public: None,
         };
         peer.send_at(&welcome, ahead);
     });

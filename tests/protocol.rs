@@ -48,6 +48,7 @@ fn connection(key: &RoomKey) -> Inbound {
 fn synced(key: &RoomKey) -> Inbound {
     let mut inbound = connection(key);
     let hello = ClientEvent::Hello {
+        kex_public: None,
         nick: "alice".to_owned(),
         version: 1,
         kex: "psk".to_owned(),

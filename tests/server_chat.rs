@@ -259,6 +259,7 @@ fn hello_must_come_first_and_speak_our_version() {
 
     let mut future = server.peer();
     future.send(&ClientEvent::Hello {
+        kex_public: None,
         nick: "future".into(),
         version: 99,
         kex: "psk".into(),
@@ -271,7 +272,7 @@ fn hello_must_come_first_and_speak_our_version() {
     future.expect_closed(5);
 
     let mut labber = server.peer();
-    labber.send_json(r#"{"type":"hello","nick":"labber","version":1,"kex":"x25519"}"#);
+    labber.send_json(r#"{"type":"hello","nick":"labber","version":1,"kex":"noise-ik"}"#);
     labber.expect_error(ErrorCode::KexUnsupported);
     labber.expect_closed(5);
 

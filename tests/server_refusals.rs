@@ -137,6 +137,7 @@ fn a_replayed_token_is_refused_on_the_same_and_on_a_new_connection() {
     let hello = seal(
         &server.key,
         &ClientEvent::Hello {
+            kex_public: None,
             nick: "bob".into(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),
@@ -161,6 +162,7 @@ fn a_skewed_clock_within_ten_minutes_works_and_beyond_is_told_so() {
         let at = unix_now().saturating_add_signed(skew);
         let nick = if skew < 0 { "behind" } else { "ahead" };
         let hello = ClientEvent::Hello {
+            kex_public: None,
             nick: nick.into(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),
@@ -194,6 +196,7 @@ fn a_skewed_clock_within_ten_minutes_works_and_beyond_is_told_so() {
     for skew in [-900i64, 900] {
         let mut peer = server.peer();
         let hello = ClientEvent::Hello {
+            kex_public: None,
             nick: "skewed".into(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),

@@ -142,6 +142,7 @@ pub(crate) fn open(
         .set_write_timeout(Some(timeouts.handshake))
         .map_err(io_err)?;
     let hello = ClientEvent::Hello {
+        kex_public: None,
         nick: nick.to_owned(),
         version: PROTOCOL_VERSION,
         kex: KEX_PSK.to_owned(),

@@ -194,6 +194,12 @@ impl Inbound {
         self.peer
     }
 
+    /// Opens later frames with `key` instead: the session key a key exchange agreed on. The
+    /// peer's clock, measured from its first token, and the shared replay guard stay.
+    pub fn rekey(&mut self, key: RoomKey) {
+        self.key = key;
+    }
+
     /// Runs every check on one frame at time `now` (our clock, Unix seconds).
     pub fn accept<E: Decodable>(&mut self, frame: &[u8], now: u64) -> Result<E, Refusal> {
         let opened = self.key.decrypt(frame).map_err(DecodeError::from)?;

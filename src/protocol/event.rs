@@ -27,6 +27,10 @@ pub enum ClientEvent {
         /// others; the server refuses unknown ones with `kex_unsupported`.
         #[serde(default = "default_kex")]
         kex: String,
+        /// The client's public key for `kex` `"x25519"` (URL-safe base64 of 32 bytes);
+        /// absent for `"psk"`. See PROTOCOL.md section 7.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_public: Option<String>,
     },
     /// A message to the room.
     ///
@@ -130,6 +134,12 @@ pub enum ServerEvent {
         max_text: usize,
         /// Server time.
         time: u64,
+        /// The key exchange the session uses, when it is not the plain `"psk"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex: Option<String>,
+        /// The server's public key for `kex` `"x25519"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_public: Option<String>,
     },
     /// A room message.
     ///

@@ -21,14 +21,16 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::crypto::unix_now;
-use crate::protocol::event::{NickError, validate_nick, validate_text};
+use crate::kex::{Ephemeral, KEX_X25519, PublicShare, Role};
+use crate::protocol::event::{KEX_PSK, NickError, validate_nick, validate_text};
 use crate::protocol::{
-    ClientEvent, DecodeError, ErrorCode, FrameError, FrameReader, Inbound, Refusal,
+    ClientEvent, DecodeError, ErrorCode, FrameError, FrameReader, Inbound, PROTOCOL_VERSION,
+    Refusal,
 };
 use crate::server::LiveConnection;
 use crate::server::ServerConfig;
 use crate::server::flood::{FloodGuard, Verdict};
-use crate::server::hub::{HubEvent, Outbound};
+use crate::server::hub::{HubEvent, Outbound, SessionKey};
 
 /// Bytes one socket write may gather from the queue: large enough to make a flood cheap,
 /// small enough that one write does not hold much memory.
@@ -71,6 +73,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             let reader = Reader {
                 id,
+                said_hello: false,
                 inbound,
                 flood: FloodGuard::new(config.flood, Instant::now()),
                 config,
@@ -93,6 +96,8 @@ pub(crate) fn spawn(
 /// The state of one reader thread.
 struct Reader {
     id: u64,
+    /// A hello was accepted on this connection (its key exchange is done).
+    said_hello: bool,
     inbound: Inbound,
     flood: FloodGuard,
     config: Arc<ServerConfig>,
@@ -186,9 +191,27 @@ impl Reader {
 
     /// Checks the rules that need no room state, then passes the event to the hub.
     fn on_event(&mut self, event: ClientEvent) -> Next {
+        if let ClientEvent::Hello {
+            nick,
+            version,
+            kex,
+            kex_public,
+        } = event
+        {
+            if self.said_hello {
+                // A second key exchange would change keys under the hub's feet.
+                self.reject(
+                    ErrorCode::HelloFirst,
+                    "you already said hello; use /nick to change your nick".into(),
+                    false,
+                );
+                return Next::Continue;
+            }
+            self.said_hello = true;
+            return self.on_hello(nick, version, &kex, kex_public.as_deref());
+        }
         let max_text = self.config.max_text;
         let checked = match &event {
-            ClientEvent::Hello { nick, .. } => nick_rule(nick).map_err(|e| (e, true)),
             ClientEvent::Nick { nick } => nick_rule(nick).map_err(|e| (e, false)),
             ClientEvent::Say { text }
             | ClientEvent::Me { text }
@@ -218,6 +241,80 @@ impl Reader {
                 if close { Next::Stop } else { Next::Continue }
             }
         }
+    }
+
+    /// Checks a hello against every rule that needs no room state, runs the key exchange it
+    /// asks for, and hands the hub a hello ready to register (the hub checks the nick is free).
+    fn on_hello(
+        &mut self,
+        nick: String,
+        version: u32,
+        kex: &str,
+        kex_public: Option<&str>,
+    ) -> Next {
+        let refusal = if let Err(refusal) = nick_rule(&nick) {
+            Some(refusal)
+        } else if version != PROTOCOL_VERSION {
+            Some((
+                ErrorCode::VersionUnsupported,
+                format!(
+                    "this server speaks protocol version {PROTOCOL_VERSION} and your client \
+                     speaks {version}; use a client of the same fernchat version"
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((code, message)) = refusal {
+            self.reject(code, message, true);
+            return Next::Stop;
+        }
+        let session = match kex {
+            KEX_PSK => SessionKey::ClassKey,
+            KEX_X25519 => match self.exchange(kex_public) {
+                Ok(session) => session,
+                Err(message) => {
+                    self.reject(ErrorCode::KexFailed, message, true);
+                    return Next::Stop;
+                }
+            },
+            other => {
+                let message = format!(
+                    "this server offers the key exchanges \"{KEX_PSK}\" and \"{KEX_X25519}\"; \
+                     your client asked for {other:?}"
+                );
+                self.reject(ErrorCode::KexUnsupported, message, true);
+                return Next::Stop;
+            }
+        };
+        let _ = self.hub.send(HubEvent::Hello {
+            id: self.id,
+            nick,
+            session,
+        });
+        Next::Continue
+    }
+
+    /// The server's half of the `x25519` exchange (PROTOCOL.md section 7). From here on this
+    /// reader opens the client's frames with the client-to-server key; the hub seals ours with
+    /// the server-to-client key once the welcome (under the class key) is out.
+    fn exchange(&mut self, kex_public: Option<&str>) -> Result<SessionKey, String> {
+        let client = kex_public
+            .ok_or("a hello with kex \"x25519\" needs your public key in kex_public")
+            .and_then(|text| {
+                PublicShare::from_wire(text)
+                    .map_err(|_| "kex_public is not 32 bytes of URL-safe base64")
+            })?;
+        let ours = Ephemeral::generate();
+        let public = ours.public();
+        let keys = ours.finish(Role::Server, &client).map_err(|_| {
+            "your public key is a low-order point: the shared secret would be public".to_owned()
+        })?;
+        self.inbound.rekey(keys.receive);
+        Ok(SessionKey::X25519 {
+            send: keys.send,
+            server_public: public.to_wire(),
+        })
     }
 
     fn reject(&self, code: ErrorCode, message: String, close: bool) {

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
+use crate::crypto::RoomKey;
+use crate::kex::KEX_X25519;
 use crate::protocol::codec::wrong_key_line;
-use crate::protocol::event::{KEX_PSK, nick_key};
+use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::server::ServerConfig;
 use crate::server::history::{Entry, History};
@@ -49,6 +51,16 @@ pub enum HubEvent {
         /// What it said.
         event: ClientEvent,
     },
+    /// A reader accepted a hello (nick rules, version, key exchange); the hub checks that the
+    /// nick is free and that there is room.
+    Hello {
+        /// Which connection.
+        id: u64,
+        /// The nick asked for.
+        nick: String,
+        /// How this client's frames are to be sealed after the welcome.
+        session: SessionKey,
+    },
     /// A reader refused a frame; the client is told why, and disconnected if `close`.
     Reject {
         /// Which connection.
@@ -71,6 +83,20 @@ pub enum HubEvent {
         id: u64,
         /// What the reader saw, for the room and the log.
         why: String,
+    },
+}
+
+/// The key the server seals a client's frames with, decided by the key exchange in its hello.
+#[derive(Debug, Clone)]
+pub enum SessionKey {
+    /// `psk`: the class key, so broadcasts are sealed once for all such clients.
+    ClassKey,
+    /// `x25519`: a key of this session alone (PROTOCOL.md section 7).
+    X25519 {
+        /// Seals what we send this client after the welcome.
+        send: RoomKey,
+        /// Our public key, for the welcome.
+        server_public: String,
     },
 }
 
@@ -117,6 +143,8 @@ struct Client {
     last_heard: Instant,
     /// Set when we pinged and have not heard back since.
     pinged: bool,
+    /// This client's own key after an `x25519` exchange; `None` means the class key.
+    key: Option<RoomKey>,
 }
 
 /// How a client leaves, for the room's `left` notice and the log.
@@ -203,10 +231,17 @@ impl Hub {
                         connected_at: now,
                         last_heard: now,
                         pinged: false,
+                        key: None,
                     },
                 );
             }
             HubEvent::Event { id, event } => self.on_event(id, event),
+            HubEvent::Hello { id, nick, session } => {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.last_heard = Instant::now();
+                }
+                self.register(id, nick, session);
+            }
             HubEvent::Reject {
                 id,
                 code,
@@ -253,18 +288,16 @@ impl Hub {
         client.last_heard = Instant::now();
         client.pinged = false;
         let Some(nick) = client.nick.clone() else {
-            return match event {
-                ClientEvent::Hello { nick, version, kex } => self.register(id, nick, version, kex),
-                _ => self.remove(
-                    id,
-                    Departure::Refused {
-                        code: ErrorCode::HelloFirst,
-                        message: "the first message must be a hello: {\"type\":\"hello\",\"nick\":...,\"version\":1}"
-                            .into(),
-                    },
-                    "no hello",
-                ),
-            };
+            // Readers turn hellos into `HubEvent::Hello`; nothing else may come first.
+            return self.remove(
+                id,
+                Departure::Refused {
+                    code: ErrorCode::HelloFirst,
+                    message: "the first message must be a hello: {\"type\":\"hello\",\"nick\":...,\"version\":1}"
+                        .into(),
+                },
+                "no hello",
+            );
         };
         let time = unix_millis();
         match event {
@@ -298,24 +331,16 @@ impl Hub {
         }
     }
 
-    fn register(&mut self, id: u64, nick: String, version: u32, kex: String) {
+    fn register(&mut self, id: u64, nick: String, session: SessionKey) {
+        if self.clients.get(&id).is_some_and(|c| c.nick.is_some()) {
+            return self.send_error(
+                id,
+                ErrorCode::HelloFirst,
+                "you already said hello; use /nick to change your nick".into(),
+            );
+        }
         let refuse = |code, message: String| Departure::Refused { code, message };
-        let refusal = if version != PROTOCOL_VERSION {
-            Some(refuse(
-                ErrorCode::VersionUnsupported,
-                format!(
-                    "this server speaks protocol version {PROTOCOL_VERSION} and your client \
-                     speaks {version}; use a client of the same fernchat version"
-                ),
-            ))
-        } else if kex != KEX_PSK {
-            Some(refuse(
-                ErrorCode::KexUnsupported,
-                format!(
-                    "this server offers the key exchange \"{KEX_PSK}\" only; your client asked for {kex:?}"
-                ),
-            ))
-        } else if self.nicks.contains_key(&nick_key(&nick)) {
+        let refusal = if self.nicks.contains_key(&nick_key(&nick)) {
             Some(refuse(
                 ErrorCode::NickTaken,
                 format!("the nick {nick} is taken (nicks ignore upper/lower case); choose another"),
@@ -345,6 +370,13 @@ impl Hub {
             self.nicks.len()
         ));
         let time = unix_millis();
+        let (kex, kex_public, own_key) = match session {
+            SessionKey::ClassKey => (None, None, None),
+            SessionKey::X25519 {
+                send,
+                server_public,
+            } => (Some(KEX_X25519.to_owned()), Some(server_public), Some(send)),
+        };
         let welcome = ServerEvent::Welcome {
             nick: nick.clone(),
             users: self.user_list(),
@@ -352,8 +384,15 @@ impl Hub {
             server: format!("fernchat {}", env!("CARGO_PKG_VERSION")),
             max_text: self.config.max_text,
             time,
+            kex,
+            kex_public,
         };
+        // The welcome is sealed with the class key (the client cannot know its session key
+        // before reading our public key in it); everything after, with the session key.
         self.send(id, &welcome);
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.key = own_key;
+        }
         let catch_up: Vec<ServerEvent> = self
             .history
             .iter()
@@ -375,16 +414,16 @@ impl Hub {
             );
         };
         let to = self.clients[&to_id].nick.clone().unwrap_or_default();
-        let frame = self.seal(&ServerEvent::Private {
+        let private = ServerEvent::Private {
             from,
             to,
             text,
             time: unix_millis(),
-        });
-        self.offer(to_id, &frame);
+        };
+        self.send(to_id, &private);
         if to_id != from_id {
             // The sender's copy confirms delivery and shows the server's timestamp.
-            self.offer(from_id, &frame);
+            self.send(from_id, &private);
         }
     }
 
@@ -446,7 +485,7 @@ impl Hub {
         if let Some(event) = last_words {
             // Past the budget, but one small frame: a client that is merely slow still learns
             // why; one that never reads is cut off by its writer's write timeout.
-            client.outbound.push(&self.seal(&event));
+            client.outbound.push(&self.seal_for(&client, &event));
         }
         let who = client.nick.as_deref().unwrap_or("-");
         let detail = match &departure {
@@ -554,14 +593,19 @@ impl Hub {
             "shutting down: telling {} connected clients",
             self.clients.len()
         ));
-        let bye = self.seal(&ServerEvent::Bye {
+        let bye = ServerEvent::Bye {
             code: ErrorCode::Shutdown,
             reason: "the server is shutting down".into(),
             time: unix_millis(),
-        });
+        };
+        let shared = self.seal(&bye);
         let mut sockets = Vec::new();
-        for (_, client) in self.clients.drain() {
-            client.outbound.push(&bye);
+        for (_, client) in std::mem::take(&mut self.clients) {
+            let frame = match &client.key {
+                None => Frame::clone(&shared),
+                Some(_) => self.seal_for(&client, &bye),
+            };
+            client.outbound.push(&frame);
             self.closing.push(client.writer);
             sockets.push(client.control);
         }
@@ -590,13 +634,24 @@ impl Hub {
         users
     }
 
+    /// Seals with the class key: the frame for every `psk` client, and for the history.
     fn seal(&self, event: &ServerEvent) -> Frame {
         Frame::from(protocol::seal(&self.config.key, event))
     }
 
+    /// Seals for one client: with its session key if it has one.
+    fn seal_for(&self, client: &Client, event: &ServerEvent) -> Frame {
+        match &client.key {
+            Some(key) => Frame::from(protocol::seal(key, event)),
+            None => self.seal(event),
+        }
+    }
+
     fn send(&mut self, id: u64, event: &ServerEvent) {
-        let frame = self.seal(event);
-        self.offer(id, &frame);
+        if let Some(client) = self.clients.get(&id) {
+            let frame = self.seal_for(client, event);
+            self.offer(id, &frame);
+        }
     }
 
     fn send_error(&mut self, id: u64, code: ErrorCode, message: String) {
@@ -652,20 +707,30 @@ impl Hub {
                 Err(_) => {}
             }
         }
-        self.broadcast_frame(None, &frame);
+        self.deliver(None, event, &frame);
     }
 
-    /// Encrypts once, queues the same bytes for every registered client (but `except`).
+    /// Queues `event` for every registered client (but `except`).
     fn broadcast_except(&mut self, except: Option<u64>, event: &ServerEvent) {
         let frame = self.seal(event);
-        self.broadcast_frame(except, &frame);
+        self.deliver(except, event, &frame);
     }
 
-    fn broadcast_frame(&mut self, except: Option<u64>, frame: &Frame) {
+    /// Queues `event` for every registered client but `except`: the same `class_frame` bytes
+    /// (sealed once) for every class-key client, a frame of its own for each `x25519` session.
+    fn deliver(&mut self, except: Option<u64>, event: &ServerEvent, class_frame: &Frame) {
         for (&id, client) in &self.clients {
             if client.nick.is_none() || Some(id) == except {
                 continue;
             }
+            let own;
+            let frame = match &client.key {
+                None => class_frame,
+                Some(key) => {
+                    own = Frame::from(protocol::seal(key, event));
+                    &own
+                }
+            };
             if !client.outbound.offer(frame, self.config.outbound_budget) {
                 self.too_slow.push(id);
             }

@@ -108,7 +108,9 @@ impl Peer {
     /// Reads the hello and returns its nick.
     pub fn expect_hello(&mut self) -> String {
         match self.recv() {
-            ClientEvent::Hello { nick, version, kex } => {
+            ClientEvent::Hello {
+                nick, version, kex, ..
+            } => {
                 assert_eq!(version, fernchat::protocol::PROTOCOL_VERSION);
                 assert_eq!(kex, "psk");
                 nick
@@ -136,6 +138,8 @@ impl Peer {
         users.push(nick.to_owned());
         users.sort_by_key(|u| u.to_ascii_lowercase());
         self.send(&ServerEvent::Welcome {
+            kex: None,
+            kex_public: None,
             nick: nick.to_owned(),
             users,
             version: fernchat::protocol::PROTOCOL_VERSION,

@@ -141,8 +141,15 @@ impl Peer {
         }
     }
 
+    /// After a key exchange: seal with `send`, open with `receive` (the clock stays measured).
+    pub fn switch_keys(&mut self, send: RoomKey, receive: RoomKey) {
+        self.key = send;
+        self.inbound.rekey(receive);
+    }
+
     pub fn hello(&mut self, nick: &str) {
         self.send(&ClientEvent::Hello {
+            kex_public: None,
             nick: nick.into(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),

@@ -312,6 +312,9 @@ impl Session<'_> {
                 server: "labkit toy room".into(),
                 max_text: fernchat::protocol::event::DEFAULT_MAX_TEXT,
                 time: unix_millis(),
+                // Filled in below by `wire::with_public` for an x25519 session.
+                kex: None,
+                kex_public: None,
             }
         };
         lock(&shared.heard).push(Heard {

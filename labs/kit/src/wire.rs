@@ -1,8 +1,8 @@
 //! The `kex` fields of `hello` and `welcome` as JSON (PROTOCOL.md section 7).
 //!
-//! `fernchat::protocol`'s event enums do not carry `kex_public` yet, so the labs speak those two
-//! events as JSON values: the event as the crate serializes it, plus the extra fields. Any other
-//! event is the crate's own.
+//! The labs handle these two events as JSON values (the event as the crate serializes it, plus
+//! the `kex` fields) so that a student's proxy can read and rewrite any field, even one it does
+//! not expect. Any other event is the crate's own.
 
 use fernchat::kex::{KEX_X25519, PUBLIC_FIELD, PublicShare};
 use fernchat::protocol::codec::Decodable;

@@ -41,6 +41,7 @@ fn run() -> Result<(), String> {
         nick,
         version: PROTOCOL_VERSION,
         kex: "psk".into(),
+        kex_public: None,
     };
     send(&mut conn, &key, &hello)?;
     // Two requests the server answers at once, so there is something to look at even in an

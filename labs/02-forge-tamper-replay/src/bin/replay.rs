@@ -70,6 +70,7 @@ fn run() -> Result<(), String> {
         nick,
         version: PROTOCOL_VERSION,
         kex: "psk".into(),
+        kex_public: None,
     };
     let frame = seal(&session.key, &hello);
     session.send_frame(&frame)?;
