@@ -3,8 +3,9 @@
 //! This module owns the user list, our own nick, the server's limits and the last error, and
 //! the rules for updating them from server events. It is plain data with pure methods so it
 //! can be tested without sockets; it must not do I/O. The session holds the authoritative copy
-//! and publishes snapshots for front ends (a TUI draws its user list from one).
+//! and publishes snapshots for front ends (a TUI draws its user list and status line from one).
 
+use crate::crypto::Fingerprint;
 use crate::protocol::event::nick_key;
 
 /// A snapshot of the room as this client sees it.
@@ -22,6 +23,14 @@ pub struct ChatState {
     pub connected: bool,
     /// The last error shown, for a status line.
     pub last_error: Option<String>,
+    /// `host:port` of the server, for a status line (empty until a session sets it).
+    pub target: String,
+    /// The fingerprint of the class key in use, for a status line: students compare it with
+    /// the one the server printed.
+    pub fingerprint: Option<Fingerprint>,
+    /// The last measured round trip to the server in milliseconds, from `/ping` or the
+    /// keepalive pings; `None` until measured, and again after a disconnect.
+    pub lag_millis: Option<u64>,
 }
 
 impl ChatState {
@@ -34,6 +43,9 @@ impl ChatState {
             server: String::new(),
             connected: false,
             last_error: None,
+            target: String::new(),
+            fingerprint: None,
+            lag_millis: None,
         }
     }
 
@@ -89,10 +101,12 @@ impl ChatState {
         own
     }
 
-    /// The connection was lost: nobody is known to be online until the next welcome.
+    /// The connection was lost: nobody is known to be online until the next welcome, and
+    /// the lag of a connection that is gone means nothing.
     pub fn disconnected(&mut self) {
         self.connected = false;
         self.users.clear();
+        self.lag_millis = None;
     }
 }
 
@@ -156,9 +170,11 @@ mod tests {
         let mut state = welcomed(&["alice", "bob"]);
         state.set_users(&["x1".into(), "alice".into()]);
         assert_eq!(names(&state), ["alice", "x1"]);
+        state.lag_millis = Some(12);
         state.disconnected();
         assert!(!state.connected);
         assert!(state.users.is_empty());
+        assert_eq!(state.lag_millis, None);
         assert_eq!(state.nick, "alice");
     }
 }
