@@ -159,12 +159,8 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         items.retain(|(rank, _)| *rank != lowest);
     };
+    // White on blue as in weechat; reverse video without colour (see `plain_style`).
     let style = tone(app, Style::new().fg(Color::White).bg(Color::Blue));
-    let style = if app.colour {
-        style
-    } else {
-        style.add_modifier(Modifier::REVERSED)
-    };
     // Padding to the full width, so the bar reads as a bar.
     let pad = width.saturating_sub(text.width());
     let line = Line::from(Span::styled(format!("{text}{}", " ".repeat(pad)), style));

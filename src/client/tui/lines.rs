@@ -135,12 +135,18 @@ impl ChatLine {
 }
 
 /// `style` without its colours, for `NO_COLOR`: bold, reverse and dim stay, because they are
-/// not colour and a mention must still stand out.
+/// not colour and a mention must still stand out; a background colour (a highlight) becomes
+/// reverse video for the same reason.
 pub fn plain_style(style: Style) -> Style {
-    Style {
+    let plain = Style {
         fg: None,
         bg: None,
         ..style
+    };
+    if style.bg.is_some() {
+        plain.add_modifier(Modifier::REVERSED)
+    } else {
+        plain
     }
 }
 
@@ -413,8 +419,15 @@ mod tests {
         assert_eq!(lit.kind, LineKind::Mention);
         let rows = wrap(&lit, 80, true);
         assert_eq!(rows[0].spans[0].style.bg, Some(Color::Yellow));
-        // Without colour the emphasis is still there, as bold text.
+        // Without colour the emphasis is still there: the stamp in reverse video, the text
+        // bold.
         let rows = wrap(&lit, 80, false);
+        assert!(
+            rows[0].spans[0]
+                .style
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
         assert!(
             rows[0]
                 .spans
