@@ -414,8 +414,12 @@ impl App {
             self.input.end_completion();
         }
         match key.code {
-            KeyCode::Char('c') if ctrl => return self.interrupt(),
-            KeyCode::Char('d') if ctrl && self.input.is_empty() => return self.interrupt(),
+            KeyCode::Char('c') if ctrl && !alt => return self.interrupt(),
+            KeyCode::Char('d') if ctrl && !alt && self.input.is_empty() => {
+                return self.interrupt();
+            }
+            // Windows reports AltGr as Ctrl+Alt: AltGr+Q is how many keyboards type `@`.
+            KeyCode::Char(c) if ctrl && alt => self.input.insert(c),
             KeyCode::Enter => return self.enter(),
             KeyCode::Esc if self.mode == Mode::Ended => return Some(Effect::Exit),
             KeyCode::Char('l') if ctrl => return Some(Effect::Redraw),
@@ -433,6 +437,7 @@ impl App {
             KeyCode::Right => self.input.right(),
             KeyCode::Home => self.input.home(),
             KeyCode::End => self.input.end(),
+            KeyCode::Backspace if ctrl || alt => self.input.delete_word(),
             KeyCode::Backspace => self.input.backspace(),
             KeyCode::Delete => self.input.delete(),
             KeyCode::Tab => {
@@ -734,6 +739,17 @@ mod tests {
         app.key(key(KeyCode::Home));
         app.key(ctrl('d'));
         assert_eq!(app.key(ctrl('d')), Some(Effect::Send(Command::Quit(None))));
+    }
+
+    #[test]
+    fn altgr_characters_are_typed() {
+        let mut app = chatting();
+        let altgr = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        app.key(KeyEvent::new(KeyCode::Char('@'), altgr));
+        app.key(KeyEvent::new(KeyCode::Char('€'), altgr));
+        assert_eq!(app.input.text(), "@€");
+        app.key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::ALT));
+        assert_eq!(app.input.text(), "");
     }
 
     #[test]
