@@ -27,6 +27,9 @@ use crate::protocol::event::validate_nick;
 /// Lines kept in the scrollback; older ones are dropped. About a day of a busy lab.
 pub const MAX_LINES: usize = 5000;
 
+/// How long the last error stays in the status line.
+const ALERT_FOR: Duration = Duration::from_secs(10);
+
 /// Rows one turn of the mouse wheel scrolls.
 const WHEEL_ROWS: usize = 3;
 
@@ -201,6 +204,8 @@ pub struct App {
     pub target: String,
     /// Set by a Ctrl-C while quitting, so a second one leaves at once.
     ctrl_c_pressed: bool,
+    /// The last error and when it came, for the status line.
+    alert: Option<(String, Instant)>,
 }
 
 impl App {
@@ -222,6 +227,7 @@ impl App {
             clock: display::hhmm(crate::protocol::unix_millis()),
             target: target.to_owned(),
             ctrl_c_pressed: false,
+            alert: None,
         }
     }
 
@@ -302,8 +308,15 @@ impl App {
             self.push(line);
         }
         match &update.kind {
-            UpdateKind::Connected { .. } => self.link = Link::Up,
-            UpdateKind::Disconnected { .. } => self.link = Link::Down,
+            UpdateKind::Connected { .. } => {
+                self.link = Link::Up;
+                self.alert = None;
+            }
+            UpdateKind::Disconnected { reason } => {
+                self.link = Link::Down;
+                self.alert = Some((reason.clone(), self.now));
+            }
+            UpdateKind::Error { text, .. } => self.alert = Some((text.clone(), self.now)),
             UpdateKind::Reconnecting {
                 attempt,
                 max_attempts,
@@ -315,7 +328,10 @@ impl App {
                     at: self.now + Duration::from_secs(*delay_secs),
                 }
             }
-            UpdateKind::ReconnectFailed { .. } => self.link = Link::Down,
+            UpdateKind::ReconnectFailed { attempt, reason } => {
+                self.link = Link::Down;
+                self.alert = Some((format!("attempt {attempt} failed: {reason}"), self.now));
+            }
             UpdateKind::Quit { .. } => self.link = Link::Offline,
             UpdateKind::Help => {
                 let width = KEYS.iter().map(|(keys, _)| keys.len()).max().unwrap_or(0);
@@ -592,6 +608,14 @@ impl App {
             items.push((6, format!("key {fingerprint}")));
         }
         items
+    }
+
+    /// The last error, for a while after it came (errors and refusals show in the status
+    /// line as well as in the pane, where they may scroll away or be scrolled past).
+    pub fn status_alert(&self) -> Option<String> {
+        let (text, at) = self.alert.as_ref()?;
+        (self.now.saturating_duration_since(*at) < ALERT_FOR)
+            .then(|| format!("! {}", display::clean(text, 48)))
     }
 
     /// The prompt before the input line.
@@ -921,6 +945,52 @@ mod tests {
         let later = app.now + Duration::from_millis(2500);
         app.tick(later, "12:00".into());
         assert!(status(&app).contains(&"reconnecting 2/10 in 2 s".to_owned()));
+    }
+
+    #[test]
+    fn errors_show_in_the_status_line_for_a_while() {
+        let mut app = chatting();
+        assert_eq!(app.status_alert(), None);
+        let state = app.state.clone();
+        app.apply(
+            &Update::now(UpdateKind::Error {
+                code: None,
+                text: "not sent: the message is too long".into(),
+            }),
+            state,
+        );
+        assert_eq!(
+            app.status_alert().as_deref(),
+            Some("! not sent: the message is too long")
+        );
+        let later = app.now + ALERT_FOR;
+        app.tick(later, "12:00".into());
+        assert_eq!(app.status_alert(), None);
+        let state = app.state.clone();
+        app.apply(
+            &Update::now(UpdateKind::ReconnectFailed {
+                attempt: 3,
+                reason: "no fernchat server is listening at 127.0.0.1:7474: start one".into(),
+            }),
+            state.clone(),
+        );
+        let alert = app.status_alert().unwrap();
+        assert!(
+            alert.starts_with("! attempt 3 failed: no fernchat"),
+            "{alert}"
+        );
+        assert!(alert.ends_with('…'), "long reasons are cut: {alert}");
+        app.apply(
+            &Update::now(UpdateKind::Connected {
+                nick: "alice".into(),
+                users: vec![],
+                server: String::new(),
+                target: String::new(),
+                reconnected: true,
+            }),
+            state,
+        );
+        assert_eq!(app.status_alert(), None, "a reconnect clears it");
     }
 
     #[test]

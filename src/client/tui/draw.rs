@@ -145,26 +145,46 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     }
     let width = usize::from(area.width);
-    let mut items = app.status_items();
-    let text = loop {
-        let text = items
-            .iter()
-            .map(|(_, item)| format!("[{item}]"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let lowest = items.iter().map(|(rank, _)| *rank).max().unwrap_or(0);
-        // The connection state (rank 0) stays, cut by the edge if it must.
-        if text.width() <= width || lowest == 0 {
-            break text;
+    // (rank, text, whether it is an alert); the alert goes right after the connection state.
+    let mut items: Vec<(u8, String, bool)> = Vec::new();
+    for (rank, text) in app.status_items() {
+        items.push((rank, text, false));
+        if rank == 0 {
+            if let Some(alert) = app.status_alert() {
+                items.push((1, alert, true));
+            }
         }
-        items.retain(|(rank, _)| *rank != lowest);
+    }
+    let shown = |items: &[(u8, String, bool)]| -> usize {
+        items
+            .iter()
+            .map(|(_, text, _)| text.width() + 3)
+            .sum::<usize>()
     };
+    // Drop the highest ranks until it fits; the connection state (rank 0) stays, cut by the
+    // edge if it must.
+    while shown(&items) > width + 1 {
+        let lowest = items.iter().map(|(rank, ..)| *rank).max().unwrap_or(0);
+        if lowest == 0 {
+            break;
+        }
+        items.retain(|(rank, ..)| *rank != lowest);
+    }
     // White on blue as in weechat; reverse video without colour (see `plain_style`).
-    let style = tone(app, Style::new().fg(Color::White).bg(Color::Blue));
+    let bar = tone(app, Style::new().fg(Color::White).bg(Color::Blue));
+    let alert = bar.fg(Color::LightYellow).add_modifier(Modifier::BOLD);
+    let mut spans = Vec::new();
+    for (i, (_, text, is_alert)) in items.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" ", bar));
+        }
+        let style = if *is_alert { tone(app, alert) } else { bar };
+        spans.push(Span::styled(format!("[{text}]"), style));
+    }
     // Padding to the full width, so the bar reads as a bar.
-    let pad = width.saturating_sub(text.width());
-    let line = Line::from(Span::styled(format!("{text}{}", " ".repeat(pad)), style));
-    frame.render_widget(Paragraph::new(line), area);
+    let used = shown(&items).saturating_sub(1);
+    spans.push(Span::styled(" ".repeat(width.saturating_sub(used)), bar));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 /// The prompt and the text, scrolled sideways so the cursor stays in view.
@@ -333,6 +353,28 @@ mod tests {
 
     fn app_sized(w: u16, h: u16) -> App {
         app(w, h, true)
+    }
+
+    #[test]
+    fn errors_show_in_the_status_line_in_their_own_colour() {
+        let mut app = app(120, 40, true);
+        let state = app.state.clone();
+        app.apply(
+            &Update::now(UpdateKind::Error {
+                code: None,
+                text: "not sent: too long".into(),
+            }),
+            state,
+        );
+        let (buffer, _) = render(&app);
+        let status = &rows(&buffer)[38];
+        assert!(
+            status.starts_with("[12:34] [alice] [connected] [! not sent: too long] [3 online]"),
+            "{status:?}"
+        );
+        let x = u16::try_from(status.find("[!").unwrap()).unwrap();
+        assert_eq!(buffer[(x, 38)].fg, Color::LightYellow);
+        assert_eq!(buffer[(0, 38)].fg, Color::White);
     }
 
     #[test]
