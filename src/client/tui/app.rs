@@ -290,8 +290,9 @@ impl App {
         }
     }
 
-    /// A local error, as line mode prints it.
+    /// A local error, as line mode prints it (and in the status line for a while).
     pub fn error(&mut self, text: String) {
+        self.alert = Some((text.clone(), self.now));
         self.say(UpdateKind::Error { code: None, text });
     }
 
@@ -733,6 +734,11 @@ mod tests {
                 .unwrap()
                 .text()
                 .contains("unknown command /nikc")
+        );
+        assert!(
+            app.status_alert()
+                .unwrap()
+                .starts_with("! unknown command /nikc")
         );
     }
 
