@@ -83,7 +83,12 @@ impl ClientProcess {
             .recv_timeout(STEP)
             .expect("the client exits in time")
             .unwrap();
-        let stderr: Vec<String> = self.stderr.try_iter().collect();
+        // The process has exited, but the thread reading its stderr may not have passed the
+        // last lines on yet: read until that thread ends at the pipe's end (bounded).
+        let mut stderr = Vec::new();
+        while let Ok(line) = self.stderr.recv_timeout(STEP) {
+            stderr.push(line);
+        }
         (status.code(), stderr.join("\n"))
     }
 }

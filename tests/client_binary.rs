@@ -108,7 +108,11 @@ fn pipe_mode_takes_the_nick_from_the_first_line_and_quits_at_end_of_input() {
             (nick, said, bye)
         })
     };
-    let (code, stdout, stderr) = run(client(server.port, &path, &[]), "alice\nhello there\n");
+    // `--line` is what a pipe gets anyway; asking for it changes nothing.
+    let (code, stdout, stderr) = run(
+        client(server.port, &path, &["--line"]),
+        "alice\nhello there\n",
+    );
     let (nick, said, bye) = script.join().expect("server script");
     assert_eq!(code, 0, "stderr: {stderr}");
     assert_eq!(nick, "alice");
@@ -334,6 +338,9 @@ fn help_documents_the_exit_codes_and_flags() {
         "--key",
         "--nick",
         "--no-reconnect",
+        "--line",
+        "nick list",
+        "F2",
         "Exit codes",
         "FERNCHAT_PORT",
     ] {

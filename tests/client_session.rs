@@ -100,6 +100,10 @@ fn handshake_sends_hello_and_reads_welcome() {
     let state = session.state().snapshot();
     assert_eq!(state.users, ["alice", "bob"]);
     assert!(state.connected);
+    // What a status line shows besides the room.
+    assert_eq!(state.target, format!("127.0.0.1:{}", server.port));
+    assert_eq!(state.fingerprint, Some(key.fingerprint()));
+    assert_eq!(state.lag_millis, None);
 }
 
 #[test]
@@ -485,7 +489,13 @@ fn ping_command_measures_lag() {
     // A pong nobody asked for is ignored; the real one is measured.
     peer.send(&ServerEvent::Pong { id: id + 1000 });
     peer.send(&ServerEvent::Pong { id });
-    until(&spawned.updates, |u| matches!(u, UpdateKind::Lag { .. }));
+    let UpdateKind::Lag { millis } =
+        until(&spawned.updates, |u| matches!(u, UpdateKind::Lag { .. }))
+    else {
+        unreachable!()
+    };
+    // The state is published before the update is sent, so it already holds the lag.
+    assert_eq!(spawned.state.snapshot().lag_millis, Some(millis));
 }
 
 #[test]
@@ -867,4 +877,7 @@ fn a_quiet_connection_is_kept_alive_with_pings() {
             text: "after".into()
         }
     );
+    // The pong was handled before the notice behind it: its lag is in the state, for a
+    // status line.
+    assert!(spawned.state.snapshot().lag_millis.is_some());
 }

@@ -1,22 +1,30 @@
-//! `client`: the fernchat line client. Thin on purpose: it reads the command line and hands
-//! over to `fernchat::client::line`, then turns the outcome into a message and an exit code.
+//! `client`: the fernchat client. Thin on purpose: it reads the command line, picks a front
+//! end (full screen on a terminal, `fernchat::client::tui`; line mode with `--line` or in a
+//! pipe, `fernchat::client::line`), then turns the outcome into a message and an exit code.
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use fernchat::client::error::exit_code;
 use fernchat::client::line::{self, LineOptions};
+use fernchat::client::tui::{self, TuiOptions};
 use fernchat::client::{ReconnectPolicy, ServerAddr};
 use fernchat::keyfile::DEFAULT_KEY_PATH;
 use fernchat::protocol::DEFAULT_PORT;
 
 /// Chat on a fernchat server: every line you send is a Fernet token made with the class key.
 ///
-/// Type a line to say it to the room; /help lists the commands (/msg, /me, /who, /nick,
-/// /ping, /quit). With standard input not a terminal, the first line is the nick (unless
-/// --nick is given) and each further line is sent; the end of input quits.
+/// On a terminal the client fills the window: messages, the nick list on the right, a status
+/// line and the line you type. Type a line to say it to the room; /help lists the commands
+/// (/msg, /me, /who, /nick, /ping, /quit) and the keys (PgUp/PgDn scroll, F2 or Alt-N shows or
+/// hides the nick list, Tab completes nicks, Ctrl-C leaves).
+///
+/// --line gives a plain line-by-line chat instead. With standard input or output not a
+/// terminal the client is always in line mode: the first line is the nick (unless --nick is
+/// given) and each further line is sent; the end of input quits.
 #[derive(Debug, Parser)]
 #[command(
     version,
@@ -57,22 +65,42 @@ struct Args {
     /// file reads the chat; it is created readable by you only).
     #[arg(long, value_name = "FILE", env = "FERNCHAT_LOG")]
     log: Option<PathBuf>,
+
+    /// Line mode: plain lines on an ordinary terminal, with the incoming messages printed
+    /// above the line you type, instead of the full-screen window.
+    #[arg(long)]
+    line: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let options = LineOptions {
-        target: ServerAddr::new(args.host, args.port),
-        key_path: args.key,
-        nick: args.nick,
-        reconnect: if args.no_reconnect {
-            ReconnectPolicy::off()
-        } else {
-            ReconnectPolicy::default()
-        },
-        log: args.log,
+    let reconnect = if args.no_reconnect {
+        ReconnectPolicy::off()
+    } else {
+        ReconnectPolicy::default()
     };
-    match line::run(options) {
+    let target = ServerAddr::new(args.host, args.port);
+    // The full screen needs a terminal both ways: a pipe in or out means a script.
+    let full_screen =
+        !args.line && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let outcome = if full_screen {
+        tui::run(TuiOptions {
+            target,
+            key_path: args.key,
+            nick: args.nick,
+            reconnect,
+            log: args.log,
+        })
+    } else {
+        line::run(LineOptions {
+            target,
+            key_path: args.key,
+            nick: args.nick,
+            reconnect,
+            log: args.log,
+        })
+    };
+    match outcome {
         Ok(()) => ExitCode::from(exit_code::OK),
         Err(e) => {
             eprintln!("fernchat: {e}");

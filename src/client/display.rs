@@ -179,6 +179,22 @@ pub fn render(update: &Update, colour: bool) -> String {
         .join("\n")
 }
 
+/// An update as text like [`render`], with the time stamp in black on yellow when the line
+/// mentions our nick (see [`crate::client::ChatState::mentioned_in`]), the way irssi and
+/// weechat highlight such lines. Without colour nothing changes, so pipes and scripts see the
+/// same text either way.
+pub fn render_highlighted(update: &Update, colour: bool, mention: bool) -> String {
+    if !mention || !colour {
+        return render(update, colour);
+    }
+    let stamp = sgr("30;43", &hhmm(update.at), colour);
+    render_body(&update.kind, colour)
+        .iter()
+        .map(|line| format!("{stamp} {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// An update as text without the time stamp, one string per line.
 pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
     let info = sgr("36", "-!-", colour);
@@ -547,6 +563,32 @@ mod tests {
             let shown = render(&at(kind), false);
             assert!(!shown.contains('\x1b'), "{shown:?}");
         }
+    }
+
+    #[test]
+    fn mentions_highlight_the_stamp_only_in_colour() {
+        let update = at(UpdateKind::Message {
+            from: "bob".into(),
+            text: "hi alice".into(),
+            own: false,
+        });
+        assert_eq!(
+            render_highlighted(&update, false, true),
+            render(&update, false)
+        );
+        assert_eq!(
+            render_highlighted(&update, true, false),
+            render(&update, true)
+        );
+        let lit = render_highlighted(&update, true, true);
+        assert!(
+            lit.starts_with(&format!("\x1b[30;43m{}\x1b[0m ", hhmm(update.at))),
+            "{lit:?}"
+        );
+        assert!(
+            lit.ends_with(&render_body(&update.kind, true)[0]),
+            "{lit:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - **terminal** (standard input and output both terminals): rustyline edits the line with
 //!   history, the prompt shows the nick, and updates are printed *above* the prompt through
 //!   rustyline's `ExternalPrinter`, so a message arriving while you type never garbles your
-//!   half-written line. Ctrl-C and Ctrl-D leave cleanly (`bye` is sent).
+//!   half-written line. Ctrl-C and Ctrl-D leave cleanly (`bye` is sent). A line that
+//!   mentions your nick has its time stamp highlighted.
 //! - **pipe** (anything else, such as `printf 'alice\nhi\n' | client` or a test): the first
 //!   line is the nick unless `--nick` was given (like the Python chats' `input()`), each
 //!   further line is a command, output is plain lines, and the end of input sends `bye` and
@@ -27,7 +28,7 @@ use rustyline::{DefaultEditor, ExternalPrinter};
 use crate::client::command::{self, Command};
 use crate::client::display;
 use crate::client::error::ClientError;
-use crate::client::session::{ClientConfig, ReconnectPolicy, Session, Spawned};
+use crate::client::session::{ClientConfig, ReconnectPolicy, Session, Spawned, StateView};
 use crate::client::transcript::Transcript;
 use crate::client::update::{Update, UpdateKind};
 use crate::client::{ServerAddr, Timeouts, load_key};
@@ -152,7 +153,8 @@ fn run_terminal(
     let printer = {
         let ended = Arc::clone(&ended);
         let user_quit = Arc::clone(&user_quit);
-        thread::spawn(move || print_updates(updates, print, colour, &ended, &user_quit))
+        let state = state.clone();
+        thread::spawn(move || print_updates(updates, print, colour, &state, &ended, &user_quit))
     };
 
     while !ended.load(Ordering::SeqCst) {
@@ -208,11 +210,13 @@ fn print_updates(
     updates: Receiver<Update>,
     mut print: Box<dyn FnMut(String) -> bool + Send>,
     colour: bool,
+    state: &StateView,
     ended: &AtomicBool,
     user_quit: &AtomicBool,
 ) {
     for update in updates {
-        let mut text = display::render(&update, colour);
+        let mention = colour && state.snapshot().mentioned_in(&update.kind);
+        let mut text = display::render_highlighted(&update, colour, mention);
         text.push('\n');
         if !print(text) {
             break;

@@ -13,10 +13,11 @@
 //! - [`display`] renders an update as an irssi-style line, safely;
 //! - [`line`](mod@line) is the line-mode front end (rustyline on a terminal, plain lines in a pipe);
 //! - [`transcript`] keeps what was shown, for `/save` and `--log` (plain text on disk);
+//! - [`tui`] is the full-screen front end (ratatui: message pane, nick list, status line);
 //! - [`error`] holds every failure, with the message that explains it and its exit code.
 //!
-//! A front end only sends [`Command`]s and shows [`Update`]s; the later full-screen front end
-//! reuses everything here except [`line`](mod@line). This module must not be used by the server.
+//! A front end only sends [`Command`]s and shows [`Update`]s; the two front ends share
+//! everything else here. This module must not be used by the server.
 
 pub mod command;
 pub mod connection;
@@ -26,6 +27,7 @@ pub mod line;
 pub mod session;
 pub mod state;
 pub mod transcript;
+pub mod tui;
 pub mod update;
 
 use std::path::Path;

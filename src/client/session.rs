@@ -168,6 +168,8 @@ impl Session {
             Arc::clone(&replay),
         )?;
         let mut state = ChatState::new(&config.nick);
+        state.target = config.target.to_string();
+        state.fingerprint = Some(config.key.fingerprint());
         let welcome = &connection.welcome;
         state.welcomed(
             &welcome.nick,
@@ -234,6 +236,7 @@ impl Session {
             front_end_gone: false,
             net_tx,
             pings: VecDeque::new(),
+            keepalive_ping: None,
             next_ping: 1,
             transcript,
         };
@@ -333,6 +336,9 @@ struct Core {
     generation: u64,
     /// `/ping`s awaiting their pong: id and when it was sent.
     pings: VecDeque<(u64, Instant)>,
+    /// The last keepalive ping awaiting its pong: its round trip keeps the lag in the state
+    /// current for a status line, without showing a line for it.
+    keepalive_ping: Option<(u64, Instant)>,
     next_ping: u64,
     /// Everything shown, for `/save` and `--log`.
     transcript: Transcript,
@@ -511,11 +517,12 @@ impl Core {
         }
     }
 
-    /// A ping whose id is not remembered, so its pong is not shown as lag.
+    /// A ping whose pong is not shown as a line: it only updates the lag in the state.
     fn keepalive(&mut self) {
         if self.link().is_some() {
             let id = self.next_ping;
             self.next_ping += 1;
+            self.keepalive_ping = Some((id, Instant::now()));
             self.send(ClientEvent::Ping { id });
         }
     }
@@ -597,14 +604,20 @@ impl Core {
                 }
             }
             ServerEvent::Pong { id } => {
+                if let Some((_, sent_at)) = self.keepalive_ping.filter(|(sent, _)| *sent == id) {
+                    self.keepalive_ping = None;
+                    self.state.lag_millis = Some(millis_since(sent_at));
+                    self.view.publish(&self.state);
+                    return None;
+                }
                 let Some(at) = self.pings.iter().position(|(sent, _)| *sent == id) else {
                     // Not ours, or too old to remember: nothing to measure.
                     return None;
                 };
                 let (_, sent_at) = self.pings.remove(at)?;
-                UpdateKind::Lag {
-                    millis: u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX),
-                }
+                let millis = millis_since(sent_at);
+                self.state.lag_millis = Some(millis);
+                UpdateKind::Lag { millis }
             }
             ServerEvent::Bye { code, reason, .. } => return self.server_bye(code, &reason),
             // The reader answers pings; a second welcome means nothing.
@@ -647,6 +660,7 @@ impl Core {
             timer: never(),
         };
         self.pings.clear();
+        self.keepalive_ping = None;
         self.state.disconnected();
         self.view.publish(&self.state);
         self.emit(UpdateKind::Disconnected {
@@ -821,6 +835,11 @@ impl Core {
         self.emit(UpdateKind::Quit { reason });
         Ok(())
     }
+}
+
+/// Milliseconds since `at`, saturating.
+fn millis_since(at: Instant) -> u64 {
+    u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

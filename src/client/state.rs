@@ -1,10 +1,12 @@
 //! Chat state: what this client believes about the room right now.
 //!
-//! This module owns the user list, our own nick, the server's limits and the last error, and
-//! the rules for updating them from server events. It is plain data with pure methods so it
+//! This module owns the user list, our own nick, the server's limits and the last error, the
+//! rules for updating them from server events, and what counts as mentioning our nick. It is plain data with pure methods so it
 //! can be tested without sockets; it must not do I/O. The session holds the authoritative copy
-//! and publishes snapshots for front ends (a TUI draws its user list from one).
+//! and publishes snapshots for front ends (a TUI draws its user list and status line from one).
 
+use crate::client::update::UpdateKind;
+use crate::crypto::Fingerprint;
 use crate::protocol::event::nick_key;
 
 /// A snapshot of the room as this client sees it.
@@ -22,6 +24,14 @@ pub struct ChatState {
     pub connected: bool,
     /// The last error shown, for a status line.
     pub last_error: Option<String>,
+    /// `host:port` of the server, for a status line (empty until a session sets it).
+    pub target: String,
+    /// The fingerprint of the class key in use, for a status line: students compare it with
+    /// the one the server printed.
+    pub fingerprint: Option<Fingerprint>,
+    /// The last measured round trip to the server in milliseconds, from `/ping` or the
+    /// keepalive pings; `None` until measured, and again after a disconnect.
+    pub lag_millis: Option<u64>,
 }
 
 impl ChatState {
@@ -34,6 +44,9 @@ impl ChatState {
             server: String::new(),
             connected: false,
             last_error: None,
+            target: String::new(),
+            fingerprint: None,
+            lag_millis: None,
         }
     }
 
@@ -89,11 +102,48 @@ impl ChatState {
         own
     }
 
-    /// The connection was lost: nobody is known to be online until the next welcome.
+    /// Whether `kind` is someone else's room message or action that mentions our nick, so a
+    /// front end can make it stand out (both front ends use this one rule). Private messages
+    /// are addressed to us anyway and are marked as private instead.
+    pub fn mentioned_in(&self, kind: &UpdateKind) -> bool {
+        match kind {
+            UpdateKind::Message {
+                text, own: false, ..
+            }
+            | UpdateKind::Action {
+                text, own: false, ..
+            } => mentions(text, &self.nick),
+            _ => false,
+        }
+    }
+
+    /// The connection was lost: nobody is known to be online until the next welcome, and
+    /// the lag of a connection that is gone means nothing.
     pub fn disconnected(&mut self) {
         self.connected = false;
         self.users.clear();
+        self.lag_millis = None;
     }
+}
+
+/// Whether `text` contains `nick` as a word, ignoring ASCII case as nicks do: `alice: hi`,
+/// `@Alice`, `thanks alice!` mention alice; `malice` and `alice_2` do not. A word is bounded by
+/// anything that cannot be part of a nick (letters, digits, `_`, `-`), or the ends of the text.
+pub fn mentions(text: &str, nick: &str) -> bool {
+    if nick.is_empty() {
+        return false;
+    }
+    // ASCII lowercasing keeps every byte where it was, so positions found in the lowered
+    // copies are positions in both; non-ASCII bytes are never nick characters.
+    let text = text.to_ascii_lowercase();
+    let nick = nick_key(nick);
+    let bytes = text.as_bytes();
+    let is_nick_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    text.match_indices(&nick).any(|(at, _)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + nick.len()).copied();
+        !before.is_some_and(is_nick_byte) && !after.is_some_and(is_nick_byte)
+    })
 }
 
 #[cfg(test)]
@@ -156,9 +206,62 @@ mod tests {
         let mut state = welcomed(&["alice", "bob"]);
         state.set_users(&["x1".into(), "alice".into()]);
         assert_eq!(names(&state), ["alice", "x1"]);
+        state.lag_millis = Some(12);
         state.disconnected();
         assert!(!state.connected);
         assert!(state.users.is_empty());
+        assert_eq!(state.lag_millis, None);
         assert_eq!(state.nick, "alice");
+    }
+
+    #[test]
+    fn mentions_are_whole_words_in_any_case() {
+        for text in [
+            "alice",
+            "alice: hi",
+            "hi @Alice!",
+            "thanks ALICE.",
+            "(alice)",
+            "alice's turn",
+            "ping alice",
+            "é alice é",
+        ] {
+            assert!(mentions(text, "alice"), "{text:?}");
+        }
+        for text in [
+            "malice",
+            "alice_2 is here",
+            "alice-bob",
+            "alic e",
+            "",
+            "bob",
+            "alicealice",
+        ] {
+            assert!(!mentions(text, "alice"), "{text:?}");
+        }
+        // A second occurrence counts when the first is inside a word.
+        assert!(mentions("malice? no, alice", "alice"));
+        assert!(!mentions("anything", ""));
+    }
+
+    #[test]
+    fn only_other_peoples_room_lines_mention_us() {
+        let state = welcomed(&["alice", "bob"]);
+        let said = |from: &str, text: &str, own: bool| UpdateKind::Message {
+            from: from.into(),
+            text: text.into(),
+            own,
+        };
+        assert!(state.mentioned_in(&said("bob", "hi alice", false)));
+        assert!(!state.mentioned_in(&said("bob", "hi bob", false)));
+        assert!(!state.mentioned_in(&said("alice", "I am alice", true)));
+        assert!(state.mentioned_in(&UpdateKind::Action {
+            from: "bob".into(),
+            text: "hugs alice".into(),
+            own: false,
+        }));
+        assert!(!state.mentioned_in(&UpdateKind::Notice {
+            text: "alice".into()
+        }));
     }
 }

@@ -1,0 +1,229 @@
+//! The full-screen client's driver against the real server in this process: key events go in
+//! as a person would type them, the screen comes out of ratatui's test backend. Everything
+//! but the terminal itself is the real thing: the session, the connection, the server.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{STEP, TestServer, message_text};
+use crossbeam_channel::Sender;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use fernchat::client::error::exit_code;
+use fernchat::client::tui::{App, Driver, Finish, Target};
+use fernchat::client::{ReconnectPolicy, ServerAddr, Timeouts, UpdateKind};
+use fernchat::crypto::RoomKey;
+use fernchat::protocol::{ClientEvent, ServerEvent};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+
+struct Screen {
+    driver: Driver<TestBackend>,
+    keys: Sender<Event>,
+    _interrupts: Sender<()>,
+}
+
+impl Screen {
+    /// A 100x24 screen joining `server`.
+    fn open(server: &TestServer, nick: Option<&str>, reconnect: ReconnectPolicy) -> Screen {
+        Screen::open_at(server.addr.port(), server.key.clone(), nick, reconnect)
+    }
+
+    fn open_at(port: u16, key: RoomKey, nick: Option<&str>, reconnect: ReconnectPolicy) -> Screen {
+        let (width, height) = (100, 24);
+        let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        let addr = ServerAddr::new("127.0.0.1", port);
+        let app = App::new(
+            &addr.to_string(),
+            nick,
+            Rect::new(0, 0, width, height),
+            true,
+        );
+        let target = Target {
+            addr,
+            key,
+            reconnect,
+            timeouts: Timeouts::default(),
+        };
+        let (keys, events) = crossbeam_channel::unbounded();
+        let (interrupts, interrupt_rx) = crossbeam_channel::unbounded();
+        Screen {
+            driver: Driver::new(terminal, app, target, events, interrupt_rx),
+            keys,
+            _interrupts: interrupts,
+        }
+    }
+
+    fn rows(&self) -> Vec<String> {
+        let buffer = self.driver.terminal.backend().buffer();
+        (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Turns the driver until the screen shows `needle` (bounded by the step timeout).
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            self.driver.draw().unwrap();
+            if self.rows().iter().any(|row| row.contains(needle)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never showed; the screen:\n{}",
+                self.rows().join("\n")
+            );
+            if let Some(finish) = self.driver.turn(Duration::from_millis(100)).unwrap() {
+                panic!("ended with {finish:?} waiting for {needle:?}");
+            }
+        }
+    }
+
+    /// Turns until the driver ends.
+    fn finish(&mut self) -> Finish {
+        let deadline = Instant::now() + STEP;
+        while Instant::now() < deadline {
+            if let Some(finish) = self.driver.turn(Duration::from_millis(100)).unwrap() {
+                return finish;
+            }
+        }
+        panic!("did not end; the screen:\n{}", self.rows().join("\n"));
+    }
+
+    fn key(&self, code: KeyCode, modifiers: KeyModifiers) {
+        self.keys
+            .send(Event::Key(KeyEvent::new(code, modifiers)))
+            .unwrap();
+    }
+
+    fn type_line(&self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c), KeyModifiers::NONE);
+        }
+        self.key(KeyCode::Enter, KeyModifiers::NONE);
+    }
+
+    /// Handles every event sent so far (events are handled one per turn, in order).
+    fn settle(&mut self) {
+        while !self.keys.is_empty() {
+            assert!(self.driver.turn(STEP).unwrap().is_none());
+        }
+    }
+}
+
+#[test]
+fn chatting_on_the_full_screen() {
+    let server = TestServer::with_defaults();
+    let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
+    screen.wait_for("[alice] [connected] [1 online]");
+    let mut bob = server.join("bob");
+    screen.wait_for("--> bob joined");
+    screen.wait_for("│bob");
+
+    screen.type_line("hello bob");
+    screen.wait_for("<alice> hello bob");
+    let said = bob.recv_until(5, |e| matches!(e, ServerEvent::Message { .. }));
+    assert_eq!(message_text(&said, "alice"), "hello bob");
+
+    bob.say("alice: hi!");
+    screen.wait_for("<bob> alice: hi!");
+    bob.send(&ClientEvent::Msg {
+        to: "alice".into(),
+        text: "psst".into(),
+    });
+    screen.wait_for("*bob* psst");
+    screen.type_line("/msg bob back at you");
+    screen.wait_for("-> *bob* back at you");
+
+    // History brings the last line back.
+    screen.key(KeyCode::Up, KeyModifiers::NONE);
+    screen.settle();
+    assert!(screen.rows()[23].starts_with("[alice] /msg bob back at you"));
+    screen.key(KeyCode::Char('u'), KeyModifiers::CONTROL);
+
+    // A narrow terminal hides the nick list; the status line keeps the essentials.
+    screen.driver.terminal.backend_mut().resize(40, 12);
+    screen.keys.send(Event::Resize(40, 12)).unwrap();
+    screen.settle();
+    screen.driver.draw().unwrap();
+    let rows = screen.rows();
+    assert_eq!(rows.len(), 12);
+    assert!(!rows.iter().any(|r| r.contains('│')), "{rows:#?}");
+    assert!(rows[10].contains("[connected] [2 online]"), "{rows:#?}");
+
+    // Ctrl-C leaves politely: bob sees us go, and the last line is the session's own.
+    screen.key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let Finish::Left { last: Some(last) } = screen.finish() else {
+        panic!("expected a clean leave");
+    };
+    assert_eq!(last.kind, UpdateKind::Quit { reason: None });
+    bob.recv_until(
+        5,
+        |e| matches!(e, ServerEvent::Left { nick, .. } if nick == "alice"),
+    );
+}
+
+#[test]
+fn a_taken_nick_asks_for_another_on_the_screen() {
+    let server = TestServer::with_defaults();
+    let _alice = server.join("alice");
+    let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
+    screen.wait_for("the nick alice is taken");
+    screen.wait_for("[choose a nick]");
+    screen.type_line("alice2");
+    screen.wait_for("[alice2] [connected] [2 online]");
+    screen.type_line("/quit bye now");
+    let Finish::Left { last: Some(last) } = screen.finish() else {
+        panic!("expected a clean leave");
+    };
+    assert_eq!(
+        last.kind,
+        UpdateKind::Quit {
+            reason: Some("bye now".into())
+        }
+    );
+}
+
+#[test]
+fn a_lost_connection_waits_for_enter_and_ends_like_line_mode() {
+    let mut server = TestServer::with_defaults();
+    let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::off());
+    screen.wait_for("[connected]");
+    server.shutdown();
+    screen.wait_for("the chat has ended: press Enter to exit");
+    screen.wait_for("[ended: press Enter]");
+    screen.key(KeyCode::Enter, KeyModifiers::NONE);
+    match screen.finish() {
+        Finish::Failed(e) => {
+            assert_eq!(e.exit_code(), exit_code::CONNECT);
+            assert!(e.to_string().contains("reconnecting is turned off"), "{e}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn no_server_ends_at_once_with_line_modes_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut screen = Screen::open_at(
+        port,
+        RoomKey::generate(),
+        Some("alice"),
+        ReconnectPolicy::default(),
+    );
+    match screen.finish() {
+        Finish::Failed(e) => {
+            assert_eq!(e.exit_code(), exit_code::CONNECT);
+            assert!(e.to_string().contains("no fernchat server"), "{e}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
