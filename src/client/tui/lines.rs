@@ -349,6 +349,24 @@ mod tests {
     }
 
     #[test]
+    fn history_lines_are_marked_as_history_even_when_they_mention_us() {
+        let update = Update {
+            at: 1_763_800_000_000,
+            kind: UpdateKind::History {
+                from: "bob".into(),
+                text: "hi alice".into(),
+                action: false,
+                own: false,
+            },
+        };
+        let past = ChatLine::from_update(&update, true).remove(0);
+        assert_eq!(past.kind, LineKind::History);
+        let text: String = past.body.iter().map(|seg| seg.text.as_str()).collect();
+        assert_eq!(text, "[history] <bob> hi alice");
+        assert_eq!(line(said("bob", "hi alice")).kind, LineKind::Normal);
+    }
+
+    #[test]
     fn sgr_codes_become_styles_and_vanish_from_the_text() {
         let segs = parse_sgr("<\x1b[96malice\x1b[0m> hi");
         assert_eq!(
