@@ -338,7 +338,7 @@ impl TokenHeader {
             .map_err(|_| TokenError::NotBase64)?;
         let len = raw.len();
         // Smallest token: header, one AES block (the padding of an empty message), HMAC.
-        if len < HEADER_LEN + 16 + HMAC_LEN || (len - HEADER_LEN - HMAC_LEN) % 16 != 0 {
+        if len < HEADER_LEN + 16 + HMAC_LEN || !(len - HEADER_LEN - HMAC_LEN).is_multiple_of(16) {
             return Err(TokenError::BadLength { len });
         }
         if raw[0] != VERSION {

@@ -332,11 +332,11 @@ fn scan(path: &Path, key: &RoomKey) -> io::Result<Scan> {
         }
         scan.complete_len += n as u64;
         let record = line.trim_ascii_end();
-        if std::mem::take(&mut first) {
-            if let Some(header) = parse_header(record, key) {
-                scan.header = Some(header);
-                continue;
-            }
+        if std::mem::take(&mut first)
+            && let Some(header) = parse_header(record, key)
+        {
+            scan.header = Some(header);
+            continue;
         }
         if record.is_empty() || record.starts_with(b"#") {
             continue;
@@ -422,10 +422,10 @@ fn compaction_path(path: &Path) -> PathBuf {
 /// Makes the rename itself durable (Unix); elsewhere the rename is already as good as we get.
 #[cfg(unix)]
 fn sync_folder(path: &Path) {
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Ok(folder) = File::open(folder) {
-            let _ = folder.sync_all();
-        }
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Ok(folder) = File::open(folder)
+    {
+        let _ = folder.sync_all();
     }
 }
 

@@ -667,10 +667,10 @@ impl Hub {
     }
 
     fn offer(&mut self, id: u64, frame: &Frame) {
-        if let Some(client) = self.clients.get(&id) {
-            if !client.outbound.offer(frame, self.config.outbound_budget) {
-                self.too_slow.push(id);
-            }
+        if let Some(client) = self.clients.get(&id)
+            && !client.outbound.offer(frame, self.config.outbound_budget)
+        {
+            self.too_slow.push(id);
         }
     }
 

@@ -149,10 +149,10 @@ fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let mut items: Vec<(u8, String, bool)> = Vec::new();
     for (rank, text) in app.status_items() {
         items.push((rank, text, false));
-        if rank == 0 {
-            if let Some(alert) = app.status_alert() {
-                items.push((1, alert, true));
-            }
+        if rank == 0
+            && let Some(alert) = app.status_alert()
+        {
+            items.push((1, alert, true));
         }
     }
     let shown = |items: &[(u8, String, bool)]| -> usize {
