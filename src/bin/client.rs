@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use fernchat::client::error::exit_code;
 use fernchat::client::line::{self, LineOptions};
-use fernchat::client::{ReconnectPolicy, ServerAddr};
+use fernchat::client::pins::{DEFAULT_KNOWN_SERVERS, KnownServers};
+use fernchat::client::{KexChoice, KexSetup, ReconnectPolicy, ServerAddr};
 use fernchat::keyfile::DEFAULT_KEY_PATH;
 use fernchat::protocol::DEFAULT_PORT;
 
@@ -57,6 +58,26 @@ struct Args {
     /// file reads the chat; it is created readable by you only).
     #[arg(long, value_name = "FILE", env = "FERNCHAT_LOG")]
     log: Option<PathBuf>,
+
+    /// The key exchange: psk (every frame under the class key), x25519 (per-session keys),
+    /// x25519-psk (mixed with the class key, confirmed before any message), x25519-psk-signed
+    /// (and signed by the server, whose identity is pinned on first use). See README's table.
+    #[arg(long, env = "FERNCHAT_KEX", default_value = "psk", value_parser = parse_kex)]
+    kex: KexChoice,
+
+    /// Where server identities are pinned (x25519-psk-signed): one line per server.
+    #[arg(long, value_name = "PATH", env = "FERNCHAT_KNOWN_SERVERS", default_value = DEFAULT_KNOWN_SERVERS)]
+    known_servers: PathBuf,
+}
+
+fn parse_kex(name: &str) -> Result<KexChoice, String> {
+    KexChoice::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = KexChoice::ALL.iter().map(|k| k.name()).collect();
+        format!(
+            "unknown key exchange {name:?}; choose one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -71,6 +92,10 @@ fn main() -> ExitCode {
             ReconnectPolicy::default()
         },
         log: args.log,
+        kex: KexSetup {
+            kex: args.kex,
+            known_servers: KnownServers::new(args.known_servers),
+        },
     };
     match line::run(options) {
         Ok(()) => ExitCode::from(exit_code::OK),

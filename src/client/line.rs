@@ -27,10 +27,11 @@ use rustyline::{DefaultEditor, ExternalPrinter};
 use crate::client::command::{self, Command};
 use crate::client::display;
 use crate::client::error::ClientError;
+use crate::client::pins::Pin;
 use crate::client::session::{ClientConfig, ReconnectPolicy, Session, Spawned};
 use crate::client::transcript::Transcript;
 use crate::client::update::{Update, UpdateKind};
-use crate::client::{ServerAddr, Timeouts, load_key};
+use crate::client::{KexChoice, KexSetup, ServerAddr, Timeouts, Welcome, load_key};
 use crate::crypto::RoomKey;
 use crate::protocol::event::validate_nick;
 
@@ -47,6 +48,8 @@ pub struct LineOptions {
     pub reconnect: ReconnectPolicy,
     /// `--log FILE`: append a plaintext transcript there.
     pub log: Option<PathBuf>,
+    /// `--kex` and `--known-servers`: the key exchange and the identity pins.
+    pub kex: KexSetup,
 }
 
 /// The longest input line read from a pipe; longer lines are skipped with an error, so a
@@ -79,7 +82,29 @@ fn config(options: &LineOptions, key: &RoomKey, nick: &str) -> ClientConfig {
         nick: nick.to_owned(),
         reconnect: options.reconnect,
         timeouts: Timeouts::default(),
+        kex: options.kex.clone(),
     }
+}
+
+/// What the key exchange established, said once after joining (to standard error, so a
+/// script reading the chat on standard output is not disturbed). Nothing for plain `psk`.
+fn tell_security(welcome: &Welcome) {
+    let security = &welcome.security;
+    if security.kex == KexChoice::Psk {
+        return;
+    }
+    let mut line = format!("fernchat: session keys from {}", security.kex.name());
+    match &security.identity {
+        Some((fingerprint, Pin::New)) => line.push_str(&format!(
+            "; first connection to this server: its identity {fingerprint} is now pinned. \
+             Check it with your instructor: from now on a different one is refused"
+        )),
+        Some((fingerprint, Pin::Known)) => {
+            line.push_str(&format!("; server identity {fingerprint} matches your pin"))
+        }
+        None => {}
+    }
+    eprintln!("{line}");
 }
 
 fn terminal_error(e: ReadlineError) -> ClientError {
@@ -125,7 +150,10 @@ fn run_terminal(
         }
         print_line(&format!("connecting to {} as {nick}...", options.target));
         match Session::connect(config(&options, &key, &nick)) {
-            Ok(session) => break session,
+            Ok(session) => {
+                tell_security(session.welcome());
+                break session;
+            }
             // A person is here to choose again.
             Err(e) if e.is_nick_problem() => eprintln!("fernchat: {e}"),
             Err(e) => return Err(e.into()),
@@ -241,6 +269,7 @@ fn run_pipe(options: LineOptions, key: RoomKey, transcript: Transcript) -> Resul
         source,
     })?;
     let session = Session::connect(config(&options, &key, &nick))?;
+    tell_security(session.welcome());
     let Spawned {
         commands,
         updates,
