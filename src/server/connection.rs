@@ -301,7 +301,7 @@ impl Reader {
             return Next::Stop;
         }
         let offered = self.offered();
-        if !offered.iter().any(|&k| k == kex) {
+        if !offered.contains(&kex) {
             let message = format!(
                 "this server offers the key exchanges {}; your client asked for {kex:?}",
                 offered
