@@ -61,28 +61,52 @@ struct State {
     confirm_for_server: Option<String>,
 }
 
-/// Starts a proxy to `server`.
+/// Starts a proxy to `server` for the next client that connects to `addr`.
 pub fn start(server: SocketAddr, class_key: RoomKey, mode: Mode) -> std::io::Result<Mitm> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let (log, seen) = channel();
     thread::spawn(move || {
-        let Ok((client, _)) = listener.accept() else {
-            return;
-        };
-        let Ok(upstream) = TcpStream::connect_timeout(&server, STEP) else {
-            return;
-        };
-        let state = Arc::new(Mutex::new(State::default()));
-        let (Ok(client_in), Ok(upstream_in)) = (client.try_clone(), upstream.try_clone()) else {
-            return;
-        };
-        for (from, to, up) in [(client_in, upstream, true), (upstream_in, client, false)] {
-            let (state, key, log) = (Arc::clone(&state), class_key.clone(), log.clone());
-            thread::spawn(move || pump(from, to, up, mode, &key, &state, &log));
+        if let Ok((client, _)) = listener.accept() {
+            proxy(client, server, &class_key, mode, &log);
         }
     });
     Ok(Mitm { addr, seen })
+}
+
+/// Serves every client that connects to `listener`, each through its own proxy, logging what
+/// it reads to `log` (the live steps' `cargo run -p labkit --bin mitm`). Never returns.
+pub fn serve(
+    listener: &TcpListener,
+    server: SocketAddr,
+    class_key: &RoomKey,
+    mode: Mode,
+    log: &Sender<String>,
+) {
+    for client in listener.incoming().map_while(Result::ok) {
+        proxy(client, server, class_key, mode, log);
+    }
+}
+
+/// Connects one client to `server` through the proxy; returns once both directions run.
+fn proxy(
+    client: TcpStream,
+    server: SocketAddr,
+    class_key: &RoomKey,
+    mode: Mode,
+    log: &Sender<String>,
+) {
+    let Ok(upstream) = TcpStream::connect_timeout(&server, STEP) else {
+        return;
+    };
+    let state = Arc::new(Mutex::new(State::default()));
+    let (Ok(client_in), Ok(upstream_in)) = (client.try_clone(), upstream.try_clone()) else {
+        return;
+    };
+    for (from, to, up) in [(client_in, upstream, true), (upstream_in, client, false)] {
+        let (state, key, log) = (Arc::clone(&state), class_key.clone(), log.clone());
+        thread::spawn(move || pump(from, to, up, mode, &key, &state, &log));
+    }
 }
 
 fn pump(
