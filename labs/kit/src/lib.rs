@@ -11,6 +11,7 @@
 //! - [`class_server`]: the real class server in-process, for graders (labs 5, 6);
 //! - [`mitm`]: reference men in the middle (lab 4's, and an insider who knows the PSK
 //!   derivation), for the graders of labs 5 and 6;
+//! - [`recorder`]: a passive wiretap that keeps every frame (lab 7);
 //! - [`args`]: the few command-line flags the live steps take.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod class_server;
 pub mod client;
 pub mod conn;
 pub mod mitm;
+pub mod recorder;
 pub mod rng;
 pub mod room;
 pub mod wire;
