@@ -23,17 +23,45 @@
 //! who can rewrite `hello` and `welcome` (any student: they are sealed with the class key) runs
 //! one exchange with each side and reads everything; lab 4 does exactly that.
 //!
-//! This module is pure: no sockets, no clock. Randomness comes from the operating system by
-//! default, or from a generator the caller injects (tests).
+//! ## `x25519-psk` and `x25519-psk-signed`: the same exchange, authenticated (labs 5 and 6)
+//!
+//! As Noise `NNpsk0` and WireGuard's optional pre-shared key do, the pre-shared key is mixed
+//! into the derivation, and each side proves it derived the same keys before any chat message
+//! (key confirmation). The `-signed` variant adds the server's long-term Ed25519 signature over
+//! the transcript ([`crate::identity`]), which clients pin on first use:
+//!
+//! ```text
+//! psk  = HKDF-SHA256(ikm = raw class key, salt = none, info = "fernchat psk v1", 32)
+//! T    = SHA-256("fernchat handshake v1" || 0 || kex || 0 || nick || 0 || C || S || I)
+//!                                                      I = server identity key, or empty
+//! prk  = HKDF-Extract(salt = psk, ikm = X25519 shared secret)
+//! client_to_server = HKDF-Expand(prk, "fernchat x25519-psk v1 client->server" || T, 32)
+//! server_to_client = HKDF-Expand(prk, "fernchat x25519-psk v1 server->client" || T, 32)
+//! confirm key K    = HKDF-Expand(prk, "fernchat x25519-psk v1 confirm" || T, 32)
+//! welcome.kex_confirm = HMAC-SHA256(K, "server confirm" || T)
+//! confirm.mac         = HMAC-SHA256(K, "client confirm" || T)   (the client's first frame)
+//! welcome.kex_signature = Ed25519(identity, "fernchat x25519-psk-signed v1 signature" || T)
+//! ```
+//!
+//! The PSK is derived from the class key under its own label, so it is never the Fernet key
+//! itself: a program that merely holds the class key and runs the plain `x25519` derivation
+//! (lab 4's proxy) ends up with other keys, and key confirmation catches it. Anyone who holds
+//! the keyfile *and* knows this derivation can still sit in the middle of `x25519-psk`: the class
+//! key proves membership, not identity. Only the signature proves which server answered.
+//!
+//! This module is pure: no sockets, no clock, no files. Randomness comes from the operating
+//! system by default, or from a generator the caller injects (tests).
 
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use rand_core::{CryptoRng, OsRng, RngCore};
-use sha2::Sha256;
-use x25519_dalek::{PublicKey, StaticSecret};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use x25519_dalek::{PublicKey, SharedSecret, StaticSecret};
 use zeroize::Zeroizing;
 
 use crate::crypto::RoomKey;
@@ -41,8 +69,49 @@ use crate::crypto::RoomKey;
 /// The `kex` value of a `hello` that asks for this exchange.
 pub const KEX_X25519: &str = "x25519";
 
+/// The `kex` of the exchange authenticated by the pre-shared key, with key confirmation (lab 5).
+pub const KEX_X25519_PSK: &str = "x25519-psk";
+
+/// The `kex` of [`KEX_X25519_PSK`] plus the server's signature over the transcript (lab 6).
+pub const KEX_X25519_PSK_SIGNED: &str = "x25519-psk-signed";
+
+/// Every key exchange this crate speaks, weakest first (`psk` is `crate::protocol::event::KEX_PSK`).
+pub const ALL_KEX: [&str; 4] = ["psk", KEX_X25519, KEX_X25519_PSK, KEX_X25519_PSK_SIGNED];
+
+/// Whether `kex` mixes in the pre-shared key and needs key confirmation.
+pub fn is_confirmed(kex: &str) -> bool {
+    kex == KEX_X25519_PSK || kex == KEX_X25519_PSK_SIGNED
+}
+
 /// The JSON field of `hello` (the client's) and `welcome` (the server's) that carries a public key.
 pub const PUBLIC_FIELD: &str = "kex_public";
+
+/// The `welcome` field with the server's key-confirmation MAC (`x25519-psk` and `-signed`).
+pub const CONFIRM_FIELD: &str = "kex_confirm";
+/// The `welcome` field with the server's Ed25519 identity key (`x25519-psk-signed`).
+pub const IDENTITY_FIELD: &str = "kex_identity";
+/// The `welcome` field with the server's signature over the transcript (`x25519-psk-signed`).
+pub const SIGNATURE_FIELD: &str = "kex_signature";
+
+/// HKDF `info` that turns the class key into the PSK. A label of its own, so the PSK is never
+/// the Fernet key: holding the class key and knowing this label are both needed.
+pub const PSK_INFO: &[u8] = b"fernchat psk v1";
+/// The first field of the transcript hash: names the protocol, so no other hash collides.
+pub const TRANSCRIPT_LABEL: &[u8] = b"fernchat handshake v1";
+/// HKDF `info` label of the client-to-server key in the PSK exchanges (then the transcript).
+pub const INFO_PSK_CLIENT_TO_SERVER: &[u8] = b"fernchat x25519-psk v1 client->server";
+/// HKDF `info` label of the server-to-client key in the PSK exchanges.
+pub const INFO_PSK_SERVER_TO_CLIENT: &[u8] = b"fernchat x25519-psk v1 server->client";
+/// HKDF `info` label of the key-confirmation key.
+pub const INFO_PSK_CONFIRM: &[u8] = b"fernchat x25519-psk v1 confirm";
+/// What the server's confirmation MAC covers before the transcript. One label per side, so
+/// the client cannot just echo the server's MAC back.
+pub const CONFIRM_SERVER: &[u8] = b"server confirm";
+/// What the client's confirmation MAC covers before the transcript.
+pub const CONFIRM_CLIENT: &[u8] = b"client confirm";
+/// What the server's identity key signs before the transcript: a signature made for this
+/// protocol can never be passed off as one for another use of the same key.
+pub const SIGNATURE_LABEL: &[u8] = b"fernchat x25519-psk-signed v1 signature";
 
 /// HKDF `info` labels, one per direction. Each key gets its own label so the two keys are
 /// independent: a frame the server sent can never verify as one the client sent (a reflection).
@@ -78,6 +147,16 @@ pub enum KexError {
     /// cannot force the session keys to known values.
     #[error("the peer's public key is a low-order point; the shared secret would be public")]
     LowOrder,
+    /// A confirmation MAC is not 32 bytes of URL-safe base64.
+    #[error("the key-confirmation MAC is not 32 bytes of URL-safe base64")]
+    BadConfirmation,
+    /// The peer's confirmation MAC differs from ours: it derived other keys (another class key,
+    /// or a man in the middle swapped a public key).
+    #[error(
+        "key confirmation failed: the other side derived different session keys (another class \
+         key, or someone in the middle changed the handshake)"
+    )]
+    ConfirmationMismatch,
 }
 
 /// An X25519 public key as it travels: 32 bytes, written in JSON as URL-safe base64 with `=`
@@ -154,9 +233,8 @@ impl Ephemeral {
         self.public
     }
 
-    /// Completes the exchange with the peer's public key: the Diffie-Hellman step, the
-    /// low-order check, then HKDF. `role` says which of the two keys we send with.
-    pub fn finish(self, role: Role, peer: &PublicShare) -> Result<SessionKeys, KexError> {
+    /// The Diffie-Hellman step and the low-order check.
+    fn shared(&self, peer: &PublicShare) -> Result<SharedSecret, KexError> {
         let shared = self.secret.diffie_hellman(&PublicKey::from(peer.0));
         // X25519 maps every point of small order to the all-zero output. Such a "shared
         // secret" is the same for every private key, so it is no secret: refuse it.
@@ -164,6 +242,46 @@ impl Ephemeral {
         if !shared.was_contributory() {
             return Err(KexError::LowOrder);
         }
+        Ok(shared)
+    }
+
+    /// Completes an `x25519-psk` (or `-signed`) exchange: the Diffie-Hellman step, the
+    /// low-order check, then HKDF with the PSK as salt and the transcript in every label.
+    /// The result holds our session keys and both confirmation MACs.
+    pub fn finish_psk(
+        self,
+        role: Role,
+        peer: &PublicShare,
+        psk: &Psk,
+        transcript: &Transcript,
+    ) -> Result<Confirming, KexError> {
+        let shared = self.shared(peer)?;
+        let keys = derive_psk(shared.as_bytes(), psk, transcript);
+        let (send, receive, mine, theirs) = match role {
+            Role::Client => (
+                keys.client_to_server,
+                keys.server_to_client,
+                CONFIRM_CLIENT,
+                CONFIRM_SERVER,
+            ),
+            Role::Server => (
+                keys.server_to_client,
+                keys.client_to_server,
+                CONFIRM_SERVER,
+                CONFIRM_CLIENT,
+            ),
+        };
+        Ok(Confirming {
+            keys: SessionKeys { send, receive },
+            ours: confirmation_mac(&keys.confirm, mine, transcript),
+            theirs: confirmation_mac(&keys.confirm, theirs, transcript),
+        })
+    }
+
+    /// Completes the exchange with the peer's public key: the Diffie-Hellman step, the
+    /// low-order check, then HKDF. `role` says which of the two keys we send with.
+    pub fn finish(self, role: Role, peer: &PublicShare) -> Result<SessionKeys, KexError> {
+        let shared = self.shared(peer)?;
         let (client, server) = match role {
             Role::Client => (self.public, *peer),
             Role::Server => (*peer, self.public),
@@ -221,6 +339,174 @@ pub fn derive(shared: &[u8; 32], client: &PublicShare, server: &PublicShare) -> 
     DirectionKeys {
         client_to_server: expand(INFO_CLIENT_TO_SERVER),
         server_to_client: expand(INFO_SERVER_TO_CLIENT),
+    }
+}
+
+/// The pre-shared key mixed into the `x25519-psk` exchanges: derived from the class key under
+/// [`PSK_INFO`], never the class key itself. Wiped from memory when dropped.
+pub struct Psk(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for Psk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Psk(..)")
+    }
+}
+
+impl Psk {
+    /// The PSK of a class key (the ring's encrypting key: the one every client must hold).
+    pub fn from_class_key(key: &RoomKey) -> Psk {
+        let raw = Zeroizing::new(
+            URL_SAFE
+                .decode(key.expose_secret())
+                .expect("a RoomKey's text is canonical URL-safe base64"),
+        );
+        let raw: &[u8; 32] = raw.as_slice().try_into().expect("a RoomKey holds 32 bytes");
+        Psk::from_raw_class_key(raw)
+    }
+
+    /// The PSK of a class key given as its 32 raw bytes (test vectors).
+    pub fn from_raw_class_key(raw: &[u8; 32]) -> Psk {
+        let mut psk = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(None, raw)
+            .expand(PSK_INFO, psk.as_mut())
+            .expect("32 bytes is far below HKDF-SHA256's limit");
+        Psk(psk)
+    }
+
+    /// The PSK's bytes, for a lab's grader to compare. Never print them.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// The transcript hash: everything both sides must agree on, hashed into 32 bytes that go into
+/// every derived key, both confirmation MACs and the signature.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Transcript(pub [u8; 32]);
+
+impl fmt::Debug for Transcript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Transcript({})", URL_SAFE.encode(self.0))
+    }
+}
+
+impl Transcript {
+    /// `SHA-256(TRANSCRIPT_LABEL || 0 || kex || 0 || nick || 0 || C || S || I)`. The kex name
+    /// is in it so that a man in the middle cannot downgrade one exchange to another; the
+    /// nick so that nobody can rename the hello; `I` (the server's identity key, signed mode
+    /// only) so that a signature names the key that made it. Neither a kex name nor a valid
+    /// nick contains a 0 byte, and the keys have fixed lengths: the encoding is unambiguous.
+    pub fn new(
+        kex: &str,
+        nick: &str,
+        client: &PublicShare,
+        server: &PublicShare,
+        identity: Option<&[u8; 32]>,
+    ) -> Transcript {
+        let mut hash = Sha256::new();
+        hash.update(TRANSCRIPT_LABEL);
+        hash.update([0]);
+        hash.update(kex.as_bytes());
+        hash.update([0]);
+        hash.update(nick.as_bytes());
+        hash.update([0]);
+        hash.update(client.0);
+        hash.update(server.0);
+        if let Some(identity) = identity {
+            hash.update(identity);
+        }
+        Transcript(hash.finalize().into())
+    }
+
+    /// The bytes an identity key signs: [`SIGNATURE_LABEL`] then the transcript.
+    pub fn to_be_signed(&self) -> Vec<u8> {
+        [SIGNATURE_LABEL, &self.0].concat()
+    }
+}
+
+/// The keys of a PSK exchange, by direction, and the confirmation key.
+pub struct PskKeys {
+    /// Seals what the client sends.
+    pub client_to_server: RoomKey,
+    /// Seals what the server sends.
+    pub server_to_client: RoomKey,
+    /// Keys the two confirmation MACs; never used to seal anything.
+    pub confirm: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for PskKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PskKeys")
+            .field("client_to_server", &self.client_to_server)
+            .field("server_to_client", &self.server_to_client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// HKDF-SHA256 from a shared secret, the PSK and the transcript to the three keys of an
+/// `x25519-psk` session. The PSK is the salt of HKDF-Extract (RFC 5869 allows a secret salt):
+/// without it, the same shared secret gives unrelated keys.
+pub fn derive_psk(shared: &[u8; 32], psk: &Psk, transcript: &Transcript) -> PskKeys {
+    let hkdf = Hkdf::<Sha256>::new(Some(psk.0.as_slice()), shared);
+    let expand = |label: &[u8]| {
+        let info = [label, &transcript.0].concat();
+        let mut okm = Zeroizing::new([0u8; 32]);
+        hkdf.expand(&info, okm.as_mut())
+            .expect("32 bytes is far below HKDF-SHA256's 8160-byte limit");
+        okm
+    };
+    PskKeys {
+        client_to_server: fernet_key(&expand(INFO_PSK_CLIENT_TO_SERVER)),
+        server_to_client: fernet_key(&expand(INFO_PSK_SERVER_TO_CLIENT)),
+        confirm: expand(INFO_PSK_CONFIRM),
+    }
+}
+
+/// `HMAC-SHA256(key, side || transcript)`: one side's proof that it derived the keys.
+pub fn confirmation_mac(key: &[u8; 32], side: &[u8], transcript: &Transcript) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(side);
+    mac.update(&transcript.0);
+    mac.finalize().into_bytes().into()
+}
+
+/// A finished PSK exchange whose peer has not yet proved it holds the same keys.
+pub struct Confirming {
+    /// Our session keys. Use them only once [`Confirming::check`] has passed.
+    pub keys: SessionKeys,
+    ours: [u8; 32],
+    theirs: [u8; 32],
+}
+
+impl fmt::Debug for Confirming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Confirming")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Confirming {
+    /// Our confirmation MAC as it travels (URL-safe base64 with padding).
+    pub fn ours_wire(&self) -> String {
+        URL_SAFE.encode(self.ours)
+    }
+
+    /// Checks the peer's confirmation MAC (as it travels), in constant time: a comparison that
+    /// stopped at the first wrong byte would tell an attacker, by its timing, how many leading
+    /// bytes of a forged MAC were right.
+    pub fn check(&self, theirs_wire: &str) -> Result<(), KexError> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(theirs_wire.trim().trim_end_matches('='))
+            .map_err(|_| KexError::BadConfirmation)?;
+        if raw.len() != 32 {
+            return Err(KexError::BadConfirmation);
+        }
+        if bool::from(raw.as_slice().ct_eq(&self.theirs)) {
+            Ok(())
+        } else {
+            Err(KexError::ConfirmationMismatch)
+        }
     }
 }
 
@@ -434,6 +720,186 @@ mod tests {
             Ephemeral::from_rng(&mut Counter(7)).public(),
             Ephemeral::from_rng(&mut Counter(8)).public()
         );
+    }
+
+    fn hexn<const N: usize>(text: &str) -> [u8; N] {
+        let mut out = [0u8; N];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+
+    /// The PSK exchanges' known answer, computed independently with Python's `cryptography`
+    /// (the snippet in PROTOCOL.md section 7): the Fernet specification's key as the class key,
+    /// RFC 7748's Alice as the client and Bob as the server, nick `alice`, and RFC 8032's test
+    /// 1 key as the server's identity.
+    #[test]
+    fn psk_exchange_known_answer() {
+        let class_key =
+            RoomKey::from_secret("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap();
+        let psk = Psk::from_class_key(&class_key);
+        assert_eq!(
+            psk.expose(),
+            &hexn::<32>("bbcf5d11c86f95ec1b0a2fa0deca6e2f69091338721d850c96132d892fc8fd85")
+        );
+        let client_secret =
+            hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+        let server_secret =
+            hex32("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+        let identity = crate::identity::ServerIdentity::from_seed(&hex32(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        ));
+        let identity_key = identity.public();
+        assert_eq!(
+            identity_key.to_wire(),
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+        );
+        let cases = [
+            (
+                KEX_X25519_PSK,
+                None,
+                "a9dde92905ec26aaab8510c757109bfaa5a49c4161a53418cf6ea92b8e6b3aa2",
+                "tlhlPwhCgylIMfgQTNRY_C-7uAf13RthD44_MPsYSdY=",
+                "lh-UVkU8Ns3kJF6qmcxXPyd3aq6VKIMROCmbkTkdlkI=",
+                "Pm_uk02tqgNkXOWe0lyOm2DcIo34YbpRQvCaYpxpcl0=",
+                "HTXC37jX9GiGJ_HnTJnZfZFdbXOOFCbQSNz77s1zZVs=",
+            ),
+            (
+                KEX_X25519_PSK_SIGNED,
+                Some(&identity_key.0),
+                "1ba7ce2d4521fea98f6abea182286ce20d910e8281736ff8b29a6c381fed7568",
+                "G77582W90WImdprfKsZh_HDesboV2Id1yIhZBOCj09o=",
+                "crY4lXcZPHP4_TytaQnCwN7B6QzTlKQOe6tAl88uOG0=",
+                "qK9Ui-wHZlpNoT4LpLL_Rw8gD2ffmh1WB66i5sIoAOU=",
+                "S7v0tzQOpnMfasYUPhAa9_sn3-eCHwf5TbAJ4_PwiOk=",
+            ),
+        ];
+        for (kex, identity_bytes, t, c2s, s2c, server_confirm, client_confirm) in cases {
+            let client = Ephemeral::from_bytes(client_secret);
+            let server = Ephemeral::from_bytes(server_secret);
+            let (c, s) = (client.public(), server.public());
+            let transcript = Transcript::new(kex, "alice", &c, &s, identity_bytes);
+            assert_eq!(transcript.0, hexn::<32>(t), "{kex}: transcript");
+            let on_client = client
+                .finish_psk(Role::Client, &s, &psk, &transcript)
+                .unwrap();
+            let on_server = server
+                .finish_psk(Role::Server, &c, &psk, &transcript)
+                .unwrap();
+            assert_eq!(on_client.keys.send.expose_secret(), c2s, "{kex}");
+            assert_eq!(on_client.keys.receive.expose_secret(), s2c, "{kex}");
+            assert_eq!(on_server.keys.send.expose_secret(), s2c, "{kex}");
+            assert_eq!(on_server.keys.receive.expose_secret(), c2s, "{kex}");
+            assert_eq!(
+                on_server.ours_wire(),
+                server_confirm,
+                "{kex}: server confirm"
+            );
+            assert_eq!(
+                on_client.ours_wire(),
+                client_confirm,
+                "{kex}: client confirm"
+            );
+            assert_eq!(on_client.check(server_confirm), Ok(()));
+            assert_eq!(on_server.check(client_confirm), Ok(()));
+            // Each side's MAC is its own: echoing the other's back does not confirm.
+            assert_eq!(
+                on_server.check(server_confirm),
+                Err(KexError::ConfirmationMismatch)
+            );
+        }
+        let signed = Transcript::new(
+            KEX_X25519_PSK_SIGNED,
+            "alice",
+            &Ephemeral::from_bytes(client_secret).public(),
+            &Ephemeral::from_bytes(server_secret).public(),
+            Some(&identity_key.0),
+        );
+        // Ed25519 is deterministic, so the signature is a known answer too.
+        let signature = identity.sign(&signed);
+        assert_eq!(
+            signature,
+            "6WKuh_JM8RY6slDVIY0xT3dtttENnolCiQ5UUkvccfmNU3_8sNLZJBB63uhn6NWQtIaGESg_5FtAxcSFiEWLAA=="
+        );
+        assert!(identity_key.verify(&signed, &signature).is_ok());
+    }
+
+    #[test]
+    fn the_psk_and_the_transcript_decide_the_keys() {
+        let psk = Psk::from_class_key(&RoomKey::generate());
+        let other_psk = Psk::from_class_key(&RoomKey::generate());
+        let (c, s) = (PublicShare([1; 32]), PublicShare([2; 32]));
+        let t = Transcript::new(KEX_X25519_PSK, "alice", &c, &s, None);
+        let keys = derive_psk(&[3; 32], &psk, &t);
+        // Another class key, another kex (a downgrade), another nick: other keys.
+        let changed = [
+            derive_psk(&[3; 32], &other_psk, &t),
+            derive_psk(
+                &[3; 32],
+                &psk,
+                &Transcript::new(KEX_X25519_PSK_SIGNED, "alice", &c, &s, None),
+            ),
+            derive_psk(
+                &[3; 32],
+                &psk,
+                &Transcript::new(KEX_X25519_PSK, "mallory", &c, &s, None),
+            ),
+            derive_psk(
+                &[3; 32],
+                &psk,
+                &Transcript::new(KEX_X25519_PSK, "alice", &s, &c, None),
+            ),
+        ];
+        for other in &changed {
+            assert_ne!(
+                other.client_to_server.expose_secret(),
+                keys.client_to_server.expose_secret()
+            );
+            assert_ne!(*other.confirm, *keys.confirm);
+        }
+        // The PSK exchange never gives the plain x25519 keys (what lab 4's proxy computes),
+        // nor the class key itself.
+        let plain = derive(&[3; 32], &c, &s);
+        assert_ne!(
+            plain.client_to_server.expose_secret(),
+            keys.client_to_server.expose_secret()
+        );
+        assert_ne!(
+            psk.expose().as_slice(),
+            URL_SAFE
+                .decode(RoomKey::generate().expose_secret())
+                .unwrap()
+                .as_slice()
+        );
+    }
+
+    #[test]
+    fn a_man_in_the_middle_without_the_psk_derivation_fails_confirmation() {
+        let class_key = RoomKey::generate();
+        let psk = Psk::from_class_key(&class_key);
+        let client = Ephemeral::generate();
+        let server = Ephemeral::generate();
+        let (c, s) = (client.public(), server.public());
+        // The middle swaps in its own key towards the client, and runs lab 4's derivation.
+        let middle = Ephemeral::generate();
+        let m = middle.public();
+        let t_client = Transcript::new(KEX_X25519_PSK, "alice", &c, &m, None);
+        let on_client = client
+            .finish_psk(Role::Client, &m, &psk, &t_client)
+            .unwrap();
+        let forged = middle.finish(Role::Server, &c).unwrap();
+        let fake_mac = confirmation_mac(&[0; 32], CONFIRM_SERVER, &t_client);
+        assert_eq!(
+            on_client.check(&URL_SAFE.encode(fake_mac)),
+            Err(KexError::ConfirmationMismatch)
+        );
+        assert_ne!(
+            forged.receive.expose_secret(),
+            on_client.keys.send.expose_secret()
+        );
+        assert_eq!(on_client.check("!!"), Err(KexError::BadConfirmation));
+        let _ = (server, s);
     }
 
     #[test]

@@ -32,6 +32,8 @@ fn client(port: u16, key_path: &Path, extra: &[&str]) -> Command {
         "FERNCHAT_KEYFILE",
         "FERNCHAT_NICK",
         "FERNCHAT_PASSPHRASE",
+        "FERNCHAT_KEX",
+        "FERNCHAT_KNOWN_SERVERS",
     ] {
         command.env_remove(var);
     }

@@ -236,6 +236,9 @@ fn a_server_clock_far_off_is_reported_as_clock_skew() {
             time: now_ms(),
             kex: None,
             kex_public: None,
+            kex_confirm: None,
+            kex_identity: None,
+            kex_signature: None,
         };
         peer.send_at(&welcome, ahead);
     });

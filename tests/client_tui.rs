@@ -11,7 +11,7 @@ use crossbeam_channel::Sender;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use fernchat::client::error::exit_code;
 use fernchat::client::tui::{App, Driver, Finish, Target};
-use fernchat::client::{ReconnectPolicy, ServerAddr, Timeouts, UpdateKind};
+use fernchat::client::{KexSetup, ReconnectPolicy, ServerAddr, Timeouts, UpdateKind};
 use fernchat::crypto::RoomKey;
 use fernchat::protocol::{ClientEvent, ServerEvent};
 use ratatui::Terminal;
@@ -45,6 +45,7 @@ impl Screen {
             key,
             reconnect,
             timeouts: Timeouts::default(),
+            kex: KexSetup::default(),
         };
         let (keys, events) = crossbeam_channel::unbounded();
         let (interrupts, interrupt_rx) = crossbeam_channel::unbounded();

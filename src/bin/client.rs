@@ -10,8 +10,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use fernchat::client::error::exit_code;
 use fernchat::client::line::{self, LineOptions};
+use fernchat::client::pins::{DEFAULT_KNOWN_SERVERS, KnownServers};
 use fernchat::client::tui::{self, TuiOptions};
-use fernchat::client::{ReconnectPolicy, ServerAddr};
+use fernchat::client::{KexChoice, KexSetup, ReconnectPolicy, ServerAddr};
 use fernchat::keyfile::DEFAULT_KEY_PATH;
 use fernchat::protocol::DEFAULT_PORT;
 
@@ -70,6 +71,26 @@ struct Args {
     /// above the line you type, instead of the full-screen window.
     #[arg(long)]
     line: bool,
+
+    /// The key exchange: psk (every frame under the class key), x25519 (per-session keys),
+    /// x25519-psk (mixed with the class key, confirmed before any message), x25519-psk-signed
+    /// (and signed by the server, whose identity is pinned on first use). See README's table.
+    #[arg(long, env = "FERNCHAT_KEX", default_value = "psk", value_parser = parse_kex)]
+    kex: KexChoice,
+
+    /// Where server identities are pinned (x25519-psk-signed): one line per server.
+    #[arg(long, value_name = "PATH", env = "FERNCHAT_KNOWN_SERVERS", default_value = DEFAULT_KNOWN_SERVERS)]
+    known_servers: PathBuf,
+}
+
+fn parse_kex(name: &str) -> Result<KexChoice, String> {
+    KexChoice::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = KexChoice::ALL.iter().map(|k| k.name()).collect();
+        format!(
+            "unknown key exchange {name:?}; choose one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -80,6 +101,10 @@ fn main() -> ExitCode {
         ReconnectPolicy::default()
     };
     let target = ServerAddr::new(args.host, args.port);
+    let kex = KexSetup {
+        kex: args.kex,
+        known_servers: KnownServers::new(args.known_servers),
+    };
     // The full screen needs a terminal both ways: a pipe in or out means a script.
     let full_screen =
         !args.line && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -90,6 +115,7 @@ fn main() -> ExitCode {
             nick: args.nick,
             reconnect,
             log: args.log,
+            kex,
         })
     } else {
         line::run(LineOptions {
@@ -98,6 +124,7 @@ fn main() -> ExitCode {
             nick: args.nick,
             reconnect,
             log: args.log,
+            kex,
         })
     };
     match outcome {

@@ -28,6 +28,8 @@ Examples:
   cargo run --bin keygen -- --seal                the same, encrypted under a passphrase
   cargo run --bin keygen -- --fingerprint keys/class.key
                                                   which key does this file hold?
+  cargo run --bin keygen -- --identity            write keys/server.identity, the server's
+                                                  Ed25519 key for --kex x25519-psk-signed
 
 Environment:
   FERNCHAT_PASSPHRASE  the passphrase for --seal and for opening a sealed keyfile, instead of
@@ -56,6 +58,19 @@ struct Args {
     /// and write nothing.
     #[arg(long, value_name = "KEYFILE", conflicts_with = "path")]
     fingerprint: Option<PathBuf>,
+
+    /// Write a new server identity key (Ed25519, for `--kex x25519-psk-signed`) to PATH
+    /// (default keys/server.identity) and print its fingerprint; or, if PATH exists, print the
+    /// fingerprint of the identity it holds. An identity file is never replaced: clients have
+    /// pinned it.
+    #[arg(
+        long,
+        value_name = "PATH",
+        num_args = 0..=1,
+        default_missing_value = fernchat::identity::DEFAULT_IDENTITY_PATH,
+        conflicts_with_all = ["path", "fingerprint", "seal", "force"]
+    )]
+    identity: Option<PathBuf>,
 }
 
 /// Why keygen failed: a keyfile error, or one that only makes sense for writing a new key.
@@ -99,6 +114,9 @@ impl std::fmt::Display for Failure {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(path) = &args.identity {
+        return identity(path);
+    }
     let result = match &args.fingerprint {
         Some(path) => show_fingerprint(path),
         None => write_new_key(&args),
@@ -186,6 +204,44 @@ fn write_new_key(args: &Args) -> Result<(), Failure> {
         key.fingerprint()
     );
     Ok(())
+}
+
+/// `--identity`: makes the server's identity key, or shows the fingerprint of an existing one
+/// (on stdout, like `--fingerprint`).
+fn identity(path: &Path) -> ExitCode {
+    use fernchat::identity::{IdentityError, ServerIdentity};
+    match ServerIdentity::load(path) {
+        Ok(existing) => {
+            eprintln!(
+                "{} already holds a server identity; it is never replaced (clients pinned it)",
+                path.display()
+            );
+            println!("{}", existing.public().fingerprint());
+            ExitCode::SUCCESS
+        }
+        Err(IdentityError::NotFound { .. }) => {
+            let identity = ServerIdentity::generate();
+            if let Err(e) = identity.create(path) {
+                eprintln!("keygen: error: {e}");
+                return ExitCode::FAILURE;
+            }
+            let mode = if cfg!(unix) { " (mode 0600)" } else { "" };
+            eprintln!("Wrote a new server identity: {}{mode}", path.display());
+            eprintln!(
+                "Start the server with: cargo run --bin server -- --kex x25519-psk-signed --identity {}",
+                path.display()
+            );
+            eprintln!(
+                "Publish the fingerprint below; students' clients pin it on first connection."
+            );
+            println!("{}", identity.public().fingerprint());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("keygen: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn show_fingerprint(path: &Path) -> Result<(), Failure> {

@@ -13,6 +13,8 @@ use std::time::Duration;
 use clap::Parser;
 
 use fernchat::crypto::{Fingerprint, RoomKey, TimePolicy};
+use fernchat::identity::{IdentityError, IdentityFingerprint, ServerIdentity};
+use fernchat::kex::{ALL_KEX, KEX_X25519_PSK_SIGNED};
 use fernchat::keyfile::{self, DEFAULT_KEY_PATH, KeyfileError, Overwrite};
 use fernchat::protocol::DEFAULT_PORT;
 use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
@@ -83,6 +85,32 @@ struct Args {
     /// How many messages the history file keeps; past that it is compacted to half as many.
     #[arg(long, default_value_t = history::DEFAULT_MAX_RECORDS as u64, value_parser = clap::value_parser!(u64).range(2..))]
     history_max: u64,
+
+    /// The key exchanges clients may use, comma-separated: psk, x25519, x25519-psk,
+    /// x25519-psk-signed. All of them by default (clients use psk unless told). For a class in
+    /// which every session must have forward secrecy and an authenticated server, give
+    /// `--kex x25519-psk-signed` and have students run `client --kex x25519-psk-signed`.
+    #[arg(long, env = "FERNCHAT_KEX", value_delimiter = ',', value_parser = parse_kex)]
+    kex: Vec<&'static str>,
+
+    /// The server's Ed25519 identity file, which signs x25519-psk-signed handshakes. Without
+    /// --identity, `server.identity` beside the (first) keyfile is used, and created on first
+    /// start; a file named with --identity must exist (`keygen --identity PATH` makes one).
+    #[arg(long, value_name = "PATH", env = "FERNCHAT_IDENTITY")]
+    identity: Option<PathBuf>,
+}
+
+fn parse_kex(name: &str) -> Result<&'static str, String> {
+    ALL_KEX
+        .iter()
+        .find(|&&k| k == name)
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "unknown key exchange {name:?}; choose from {}",
+                ALL_KEX.join(", ")
+            )
+        })
 }
 
 fn main() -> ExitCode {
@@ -116,6 +144,15 @@ fn serve(args: Args) -> Result<(), String> {
         replay: args.history_replay,
         max_records: usize::try_from(args.history_max).unwrap_or(usize::MAX),
     });
+    if !args.kex.is_empty() {
+        config.kex = args.kex.clone();
+    }
+    // The identity is needed (and made on first start) only if signed sessions are offered.
+    if config.kex.contains(&KEX_X25519_PSK_SIGNED) {
+        config.identity = Some(load_identity(&args)?);
+    }
+    let identity = config.identity.as_ref().map(|i| i.public().fingerprint());
+    let offered = config.kex.clone();
 
     let listener = TcpListener::bind(SocketAddr::new(args.bind, args.port)).map_err(|e| {
         format!(
@@ -130,7 +167,7 @@ fn serve(args: Args) -> Result<(), String> {
     let fingerprints = config.key.fingerprints();
     // Opens the history before announcing anything: an unwritable path is a start-up error.
     let server = Server::new(listener, config).map_err(|e| e.to_string())?;
-    print_banner(local, &fingerprints);
+    print_banner(local, &fingerprints, identity, &offered);
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
     ctrlc::set_handler(move || {
@@ -189,18 +226,69 @@ fn load_or_create_default() -> Result<RoomKey, String> {
     }
 }
 
-fn print_banner(local: SocketAddr, fingerprints: &[Fingerprint]) {
+/// The identity named by `--identity` (which must exist), or the one beside the keyfile
+/// (created on first start).
+fn load_identity(args: &Args) -> Result<ServerIdentity, String> {
+    if let Some(path) = &args.identity {
+        return ServerIdentity::load(path).map_err(|e| match e {
+            IdentityError::NotFound { .. } => format!(
+                "{}: no such identity file. Make one with `cargo run --bin keygen -- --identity {}`, \
+                 or leave out --identity to use the one beside the keyfile",
+                path.display(),
+                path.display()
+            ),
+            other => other.to_string(),
+        });
+    }
+    let keyfile = args
+        .keys
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_KEY_PATH));
+    let path = keyfile.with_file_name("server.identity");
+    let (identity, created) = ServerIdentity::load_or_create(&path).map_err(|e| e.to_string())?;
+    if created {
+        eprintln!(
+            "created the server's identity key in {} (fingerprint {}, mode 0600); keep it on \
+             this computer: clients pin it, and a new one makes every pinned client refuse the server",
+            path.display(),
+            identity.public().fingerprint()
+        );
+    }
+    Ok(identity)
+}
+
+fn print_banner(
+    local: SocketAddr,
+    fingerprints: &[Fingerprint],
+    identity: Option<IdentityFingerprint>,
+    offered: &[&str],
+) {
     let fingerprints: Vec<String> = fingerprints.iter().map(|f| f.to_string()).collect();
     println!(
         "fernchat server {} listening on {local}",
         env!("CARGO_PKG_VERSION")
     );
     println!("key fingerprint {}", fingerprints.join(", also accepting "));
+    if let Some(identity) = identity {
+        println!(
+            "server identity {identity}: publish it, so that students can check the one their \
+             client pins (--kex {KEX_X25519_PSK_SIGNED})"
+        );
+    }
+    if offered != ALL_KEX {
+        println!("key exchanges accepted: {}", offered.join(", "));
+    }
     let port = if local.port() == DEFAULT_PORT {
         String::new()
     } else {
         format!(" --port {}", local.port())
     };
+    let kex = match offered {
+        [only] if *only != "psk" => format!(" --kex {only}"),
+        _ => String::new(),
+    };
+    let port = format!("{port}{kex}");
     let ip = local.ip();
     if ip.is_unspecified() {
         println!(

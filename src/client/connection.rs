@@ -1,8 +1,9 @@
 //! The connection: one TCP socket to the server, from dialling to closing.
 //!
 //! This module owns dialling (with the teaching errors for "no server here"), the handshake
-//! (`hello` → `welcome` or a refusal, within a time limit), and the two threads that run a
-//! joined connection:
+//! (`hello` → `welcome` or a refusal, within a time limit; with `--kex`, the key exchange,
+//! its key confirmation, the server's signature and the identity pin), and the two threads
+//! that run a joined connection:
 //!
 //! - the **reader** decodes every frame through [`Inbound`] (key, freshness, replay, JSON),
 //!   answers the server's pings itself, and forwards everything else to the session;
@@ -22,7 +23,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::client::error::ConnectError;
-use crate::crypto::{ReplayGuard, RoomKey, TimePolicy, TokenError, unix_now};
+use crate::client::pins::{KnownServers, Pin};
+use crate::crypto::{Fingerprint, ReplayGuard, RoomKey, TimePolicy, TokenError, unix_now};
+use crate::identity::{IdentityFingerprint, IdentityKey};
+use crate::kex::{
+    Ephemeral, KEX_X25519, KEX_X25519_PSK, KEX_X25519_PSK_SIGNED, Psk, PublicShare, Role,
+    Transcript,
+};
 use crate::protocol::codec::parse_wrong_key_line;
 use crate::protocol::event::KEX_PSK;
 use crate::protocol::{
@@ -94,6 +101,76 @@ impl Default for Timeouts {
     }
 }
 
+/// The key exchange the client asks for (`client --kex`, PROTOCOL.md section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KexChoice {
+    /// Every frame under the class key (the default).
+    #[default]
+    Psk,
+    /// Per-session keys from an ephemeral exchange, unauthenticated (lab 3).
+    X25519,
+    /// The exchange mixed with the PSK, with key confirmation (lab 5).
+    X25519Psk,
+    /// And the server's signature, pinned on first use (lab 6).
+    X25519PskSigned,
+}
+
+impl KexChoice {
+    /// Every choice, weakest first.
+    pub const ALL: [KexChoice; 4] = [
+        KexChoice::Psk,
+        KexChoice::X25519,
+        KexChoice::X25519Psk,
+        KexChoice::X25519PskSigned,
+    ];
+
+    /// The `kex` of the hello.
+    pub fn name(self) -> &'static str {
+        match self {
+            KexChoice::Psk => KEX_PSK,
+            KexChoice::X25519 => KEX_X25519,
+            KexChoice::X25519Psk => KEX_X25519_PSK,
+            KexChoice::X25519PskSigned => KEX_X25519_PSK_SIGNED,
+        }
+    }
+
+    /// The choice called `name`.
+    pub fn from_name(name: &str) -> Option<KexChoice> {
+        KexChoice::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// What the handshake established about the session's keys, for the front end to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    /// The key exchange of the session.
+    pub kex: KexChoice,
+    /// The server's identity and whether it was pinned just now (`x25519-psk-signed` only).
+    pub identity: Option<(IdentityFingerprint, Pin)>,
+}
+
+impl Security {
+    /// One sentence on what the key exchange established, for the front end to show once
+    /// after joining; `None` for plain `psk`, which has nothing to add.
+    pub fn describe(&self) -> Option<String> {
+        if self.kex == KexChoice::Psk {
+            return None;
+        }
+        let mut line = format!("session keys from {}", self.kex.name());
+        match &self.identity {
+            Some((fingerprint, Pin::New)) => line.push_str(&format!(
+                "; first connection to this server: its identity {fingerprint} is now pinned. \
+                 Check it with your instructor: from now on a different one is refused"
+            )),
+            Some((fingerprint, Pin::Known)) => {
+                line.push_str(&format!("; server identity {fingerprint} matches your pin"))
+            }
+            None => {}
+        }
+        Some(line)
+    }
+}
+
 /// What the server said in its `welcome`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Welcome {
@@ -107,6 +184,8 @@ pub struct Welcome {
     pub server: String,
     /// The longest message text accepted, in characters.
     pub max_text: usize,
+    /// The session's key exchange and the server's identity.
+    pub security: Security,
 }
 
 /// A joined connection, between the handshake and [`Link::start`].
@@ -115,21 +194,44 @@ pub(crate) struct Connection {
     stream: TcpStream,
     /// Keeps any bytes the server sent right after `welcome` (they may share a TCP segment).
     reader: FrameReader<TcpStream>,
-    /// Keeps the server's clock offset measured from `welcome`.
+    /// Keeps the server's clock offset measured from `welcome`; opens with the session's
+    /// receive key.
     inbound: Inbound,
+    /// Seals what we send: the class key, or the session's send key after a key exchange.
+    send_key: RoomKey,
     pub(crate) welcome: Welcome,
 }
 
 /// The most frames read while waiting for `welcome` (pings, say) before giving up.
 const MAX_HANDSHAKE_FRAMES: usize = 32;
 
-/// Dials `target`, sends `hello` as `nick`, and waits for `welcome`.
+/// How to run the key exchange: which one, and where the pins of server identities are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KexSetup {
+    /// The key exchange to ask for.
+    pub kex: KexChoice,
+    /// The pins for `x25519-psk-signed`.
+    pub known_servers: KnownServers,
+}
+
+impl Default for KexSetup {
+    fn default() -> Self {
+        KexSetup {
+            kex: KexChoice::Psk,
+            known_servers: KnownServers::new(crate::client::pins::DEFAULT_KNOWN_SERVERS),
+        }
+    }
+}
+
+/// Dials `target`, sends `hello` as `nick`, and waits for `welcome`; with a key exchange, also
+/// checks the server's confirmation (and signature and pin) and sends ours.
 pub(crate) fn open(
     target: &ServerAddr,
     key: &RoomKey,
     nick: &str,
     timeouts: &Timeouts,
     replay: Arc<Mutex<ReplayGuard>>,
+    setup: &KexSetup,
 ) -> Result<Connection, ConnectError> {
     let stream = dial(target, timeouts.connect)?;
     let shown = target.to_string();
@@ -141,11 +243,12 @@ pub(crate) fn open(
     stream
         .set_write_timeout(Some(timeouts.handshake))
         .map_err(io_err)?;
+    let ephemeral = (setup.kex != KexChoice::Psk).then(Ephemeral::generate);
     let hello = ClientEvent::Hello {
-        kex_public: None,
+        kex_public: ephemeral.as_ref().map(|e| e.public().to_wire()),
         nick: nick.to_owned(),
         version: PROTOCOL_VERSION,
-        kex: KEX_PSK.to_owned(),
+        kex: setup.kex.name().to_owned(),
     };
     (&stream).write_all(&seal(key, &hello)).map_err(io_err)?;
 
@@ -180,25 +283,45 @@ pub(crate) fn open(
             });
         }
         match inbound.accept::<ServerEvent>(line, unix_now()) {
-            Ok(ServerEvent::Welcome {
-                nick,
-                users,
-                version,
-                server,
-                max_text,
-                ..
-            }) => {
+            Ok(event @ ServerEvent::Welcome { .. }) => {
+                let handshake = Handshake {
+                    setup,
+                    class_key: key,
+                    nick,
+                    target: &shown,
+                };
+                let (send_key, security) = handshake.finish(&event, ephemeral, &mut inbound)?;
+                if let Some(confirm) = security.1 {
+                    // Our proof that we derived the same keys, as the first frame under them:
+                    // the server accepts nothing else from us before it.
+                    (&stream)
+                        .write_all(&seal(&send_key, &ClientEvent::Confirm { mac: confirm }))
+                        .map_err(io_err)?;
+                }
+                let ServerEvent::Welcome {
+                    nick,
+                    users,
+                    version,
+                    server,
+                    max_text,
+                    ..
+                } = event
+                else {
+                    unreachable!("matched as a welcome above");
+                };
                 let welcome = Welcome {
                     nick,
                     users,
                     version,
                     server,
                     max_text,
+                    security: security.0,
                 };
                 return Ok(Connection {
                     stream,
                     reader,
                     inbound,
+                    send_key,
                     welcome,
                 });
             }
@@ -238,6 +361,130 @@ pub(crate) fn open(
     Err(ConnectError::BadReply {
         detail: format!("no welcome among the first {MAX_HANDSHAKE_FRAMES} messages"),
     })
+}
+
+/// The client's side of the key exchange, once the welcome is in.
+struct Handshake<'a> {
+    setup: &'a KexSetup,
+    class_key: &'a RoomKey,
+    nick: &'a str,
+    target: &'a str,
+}
+
+impl Handshake<'_> {
+    /// Checks the welcome's key-exchange fields and derives the session's keys. Switches
+    /// `inbound` to the receive key; returns the send key, what to show about the session,
+    /// and (for the PSK exchanges) the confirmation MAC to send.
+    fn finish(
+        &self,
+        welcome: &ServerEvent,
+        ephemeral: Option<Ephemeral>,
+        inbound: &mut Inbound,
+    ) -> Result<(RoomKey, (Security, Option<String>)), ConnectError> {
+        let ServerEvent::Welcome {
+            kex,
+            kex_public,
+            kex_confirm,
+            kex_identity,
+            kex_signature,
+            ..
+        } = welcome
+        else {
+            return Err(self.failed("the server's answer is not a welcome".into()));
+        };
+        let asked = self.setup.kex;
+        let answered = kex.as_deref().unwrap_or(KEX_PSK);
+        let security = |identity| Security {
+            kex: asked,
+            identity,
+        };
+        let Some(ephemeral) = ephemeral else {
+            return Ok((self.class_key.clone(), (security(None), None)));
+        };
+        // Exactly what we asked for, or nothing: a server (or someone in the middle) that
+        // answers with a weaker exchange must not get a session we did not agree to.
+        if answered != asked.name() {
+            return Err(self.failed(format!(
+                "we asked for {:?} and the server answered {answered:?}; a server that does not                  offer {:?} refuses it instead, so someone may have changed the handshake",
+                asked.name(),
+                asked.name()
+            )));
+        }
+        let server = kex_public
+            .as_deref()
+            .ok_or_else(|| self.failed("the welcome has no kex_public".into()))
+            .and_then(|text| {
+                PublicShare::from_wire(text)
+                    .map_err(|e| self.failed(format!("the server's public key: {e}")))
+            })?;
+        if asked == KexChoice::X25519 {
+            let keys = ephemeral
+                .finish(Role::Client, &server)
+                .map_err(|e| self.failed(e.to_string()))?;
+            inbound.rekey(keys.receive);
+            return Ok((keys.send, (security(None), None)));
+        }
+        let identity = match asked {
+            KexChoice::X25519PskSigned => Some(
+                kex_identity
+                    .as_deref()
+                    .ok_or_else(|| self.failed("the welcome has no kex_identity".into()))
+                    .and_then(|text| {
+                        IdentityKey::from_wire(text).map_err(|e| self.failed(e.to_string()))
+                    })?,
+            ),
+            _ => None,
+        };
+        let transcript = Transcript::new(
+            asked.name(),
+            self.nick,
+            &ephemeral.public(),
+            &server,
+            identity.as_ref().map(|k| &k.0),
+        );
+        // The signature first: it says *who* answered. Then the pin: whether that is who
+        // answered last time. Only then does the MAC matter.
+        let pinned = match identity {
+            None => None,
+            Some(identity) => {
+                let signature = kex_signature
+                    .as_deref()
+                    .ok_or_else(|| self.failed("the welcome has no kex_signature".into()))?;
+                identity
+                    .verify(&transcript, signature)
+                    .map_err(|e| self.failed(e.to_string()))?;
+                let pin = self
+                    .setup
+                    .known_servers
+                    .check(self.target, &identity)
+                    .map_err(ConnectError::Pin)?;
+                Some((identity.fingerprint(), pin))
+            }
+        };
+        let psk = Psk::from_class_key(self.class_key);
+        let confirming = ephemeral
+            .finish_psk(Role::Client, &server, &psk, &transcript)
+            .map_err(|e| self.failed(e.to_string()))?;
+        let theirs = kex_confirm
+            .as_deref()
+            .ok_or_else(|| self.failed("the welcome has no kex_confirm".into()))?;
+        confirming
+            .check(theirs)
+            .map_err(|e| self.failed(e.to_string()))?;
+        inbound.rekey(confirming.keys.receive.clone());
+        Ok((
+            confirming.keys.send.clone(),
+            (security(pinned), Some(confirming.ours_wire())),
+        ))
+    }
+
+    fn failed(&self, detail: String) -> ConnectError {
+        ConnectError::KexFailed {
+            target: self.target.to_owned(),
+            kex: self.setup.kex.name(),
+            detail,
+        }
+    }
 }
 
 fn handshake_timeout(target: &str, timeouts: &Timeouts) -> ConnectError {
@@ -342,6 +589,7 @@ pub(crate) enum SendFailure {
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) generation: u64,
+    /// Seals what we send: the class key or the session's send key.
     key: RoomKey,
     out: Sender<Outgoing>,
     socket: TcpStream,
@@ -360,6 +608,7 @@ impl Link {
             stream,
             reader,
             inbound,
+            send_key,
             ..
         } = connection;
         stream.set_read_timeout(Some(timeouts.silence))?;
@@ -370,7 +619,8 @@ impl Link {
         let reader_thread = ReaderThread {
             reader,
             inbound,
-            key: key.clone(),
+            key: send_key.clone(),
+            class_fingerprint: key.fingerprint(),
             out: out.clone(),
             events: events.clone(),
             generation,
@@ -384,7 +634,7 @@ impl Link {
             .spawn(move || write_loop(stream, queue, events, generation))?;
         Ok(Link {
             generation,
-            key: key.clone(),
+            key: send_key,
             out,
             socket,
         })
@@ -416,7 +666,10 @@ impl Drop for Link {
 struct ReaderThread {
     reader: FrameReader<TcpStream>,
     inbound: Inbound,
+    /// Seals our pongs: the session's send key.
     key: RoomKey,
+    /// The class key's, for the wrong-key message.
+    class_fingerprint: Fingerprint,
     out: Sender<Outgoing>,
     events: Sender<NetEvent>,
     generation: u64,
@@ -462,7 +715,7 @@ impl ReaderThread {
             if let Some(server) = parse_wrong_key_line(line) {
                 return format!(
                     "the server says it cannot read our messages: its key is {server}, ours is {}",
-                    self.key.fingerprint()
+                    self.class_fingerprint
                 );
             }
             let news = match self.inbound.accept::<ServerEvent>(line, unix_now()) {

@@ -9,6 +9,7 @@
 
 use std::io;
 
+use crate::client::pins::PinError;
 use crate::crypto::{ClockError, Fingerprint};
 use crate::keyfile::{KeyfileError, PASSPHRASE_ENV};
 use crate::protocol::ErrorCode;
@@ -112,6 +113,24 @@ pub enum ConnectError {
         /// What was wrong with it.
         detail: String,
     },
+    /// The key exchange asked for with `--kex` did not complete: the server's confirmation or
+    /// signature did not check out, or its answer lacked a field. Nothing was sent or shown.
+    #[error(
+        "the {kex} key exchange with {target} failed, so nothing was sent: {detail}. A wrong \
+         class key, a server that is not the one you think, or someone in the middle can each \
+         cause this; compare your key's fingerprint with the instructor's"
+    )]
+    KexFailed {
+        /// `host:port`.
+        target: String,
+        /// The key exchange.
+        kex: &'static str,
+        /// What did not check out.
+        detail: String,
+    },
+    /// The server's identity key is not the one pinned for it, or the pin file is unusable.
+    #[error(transparent)]
+    Pin(PinError),
     /// The server answered `error` (and closed): nick taken, server full, clock, version...
     #[error("the server refused you ({}): {message}{}", code_name(*code), refusal_hint(*code))]
     Refused {
@@ -158,6 +177,8 @@ impl ConnectError {
             | ConnectError::Io { .. } => true,
             ConnectError::Refused { code, .. } => *code == ErrorCode::NickTaken,
             ConnectError::WrongKey { .. }
+            | ConnectError::KexFailed { .. }
+            | ConnectError::Pin(_)
             | ConnectError::NotFernchat { .. }
             | ConnectError::ClockSkew(_)
             | ConnectError::BadReply { .. } => false,
@@ -167,7 +188,9 @@ impl ConnectError {
     /// The exit code for a front end that stops on this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ConnectError::WrongKey { .. } => exit_code::KEY,
+            ConnectError::WrongKey { .. }
+            | ConnectError::KexFailed { .. }
+            | ConnectError::Pin(_) => exit_code::KEY,
             ConnectError::Refused { .. } | ConnectError::ClockSkew(_) => exit_code::REFUSED,
             _ => exit_code::CONNECT,
         }

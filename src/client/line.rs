@@ -31,7 +31,7 @@ use crate::client::error::ClientError;
 use crate::client::session::{ClientConfig, ReconnectPolicy, Session, Spawned, StateView};
 use crate::client::transcript::Transcript;
 use crate::client::update::{Update, UpdateKind};
-use crate::client::{ServerAddr, Timeouts, load_key};
+use crate::client::{KexSetup, ServerAddr, Timeouts, Welcome, load_key};
 use crate::crypto::RoomKey;
 use crate::protocol::event::validate_nick;
 
@@ -48,6 +48,8 @@ pub struct LineOptions {
     pub reconnect: ReconnectPolicy,
     /// `--log FILE`: append a plaintext transcript there.
     pub log: Option<PathBuf>,
+    /// `--kex` and `--known-servers`: the key exchange and the identity pins.
+    pub kex: KexSetup,
 }
 
 /// The longest input line read from a pipe; longer lines are skipped with an error, so a
@@ -80,6 +82,15 @@ fn config(options: &LineOptions, key: &RoomKey, nick: &str) -> ClientConfig {
         nick: nick.to_owned(),
         reconnect: options.reconnect,
         timeouts: Timeouts::default(),
+        kex: options.kex.clone(),
+    }
+}
+
+/// What the key exchange established, said once after joining (to standard error, so a
+/// script reading the chat on standard output is not disturbed).
+fn tell_security(welcome: &Welcome) {
+    if let Some(line) = welcome.security.describe() {
+        eprintln!("fernchat: {line}");
     }
 }
 
@@ -126,7 +137,10 @@ fn run_terminal(
         }
         print_line(&format!("connecting to {} as {nick}...", options.target));
         match Session::connect(config(&options, &key, &nick)) {
-            Ok(session) => break session,
+            Ok(session) => {
+                tell_security(session.welcome());
+                break session;
+            }
             // A person is here to choose again.
             Err(e) if e.is_nick_problem() => eprintln!("fernchat: {e}"),
             Err(e) => return Err(e.into()),
@@ -245,6 +259,7 @@ fn run_pipe(options: LineOptions, key: RoomKey, transcript: Transcript) -> Resul
         source,
     })?;
     let session = Session::connect(config(&options, &key, &nick))?;
+    tell_security(session.welcome());
     let Spawned {
         commands,
         updates,

@@ -12,6 +12,7 @@
 //!   (which answers pings) and writer threads;
 //! - [`display`] renders an update as an irssi-style line, safely;
 //! - [`line`](mod@line) is the line-mode front end (rustyline on a terminal, plain lines in a pipe);
+//! - [`pins`] remembers each server's identity key (trust on first use, `--kex x25519-psk-signed`);
 //! - [`transcript`] keeps what was shown, for `/save` and `--log` (plain text on disk);
 //! - [`tui`] is the full-screen front end (ratatui: message pane, nick list, status line);
 //! - [`error`] holds every failure, with the message that explains it and its exit code.
@@ -24,6 +25,7 @@ pub mod connection;
 pub mod display;
 pub mod error;
 pub mod line;
+pub mod pins;
 pub mod session;
 pub mod state;
 pub mod transcript;
@@ -33,7 +35,7 @@ pub mod update;
 use std::path::Path;
 
 pub use command::{Command, ParseError};
-pub use connection::{ServerAddr, Timeouts, Welcome};
+pub use connection::{KexChoice, KexSetup, Security, ServerAddr, Timeouts, Welcome};
 pub use error::{ClientError, ConnectError, SessionError};
 pub use session::{ClientConfig, ReconnectPolicy, Session, SessionThread, Spawned, StateView};
 pub use state::ChatState;

@@ -25,7 +25,7 @@ use crossbeam_channel::{Receiver, RecvError, Sender, after, never, select, tick}
 
 use crate::client::command::Command;
 use crate::client::connection::{
-    self, Connection, Link, Net, NetEvent, SendFailure, ServerAddr, Timeouts, Welcome,
+    self, Connection, KexSetup, Link, Net, NetEvent, SendFailure, ServerAddr, Timeouts, Welcome,
 };
 use crate::client::error::{ConnectError, SessionError};
 use crate::client::state::ChatState;
@@ -109,6 +109,8 @@ pub struct ClientConfig {
     pub reconnect: ReconnectPolicy,
     /// Time limits.
     pub timeouts: Timeouts,
+    /// The key exchange (`psk` unless told) and where server identities are pinned.
+    pub kex: KexSetup,
 }
 
 impl ClientConfig {
@@ -120,6 +122,7 @@ impl ClientConfig {
             nick: nick.into(),
             reconnect: ReconnectPolicy::default(),
             timeouts: Timeouts::default(),
+            kex: KexSetup::default(),
         }
     }
 }
@@ -166,6 +169,7 @@ impl Session {
             &config.nick,
             &config.timeouts,
             Arc::clone(&replay),
+            &config.kex,
         )?;
         let mut state = ChatState::new(&config.nick);
         state.target = config.target.to_string();
@@ -697,12 +701,14 @@ impl Core {
         let nick = self.state.nick.clone();
         let timeouts = self.config.timeouts;
         let replay = Arc::clone(&self.replay);
+        let setup = self.config.kex.clone();
         let spawned = thread::Builder::new()
             .name("fernchat-dial".to_owned())
             .spawn(move || {
                 // If the session has ended meanwhile, nobody receives this: the connection
                 // is dropped and closed here.
-                let _ = done.send(connection::open(&target, &key, &nick, &timeouts, replay));
+                let opened = connection::open(&target, &key, &nick, &timeouts, replay, &setup);
+                let _ = done.send(opened);
             });
         match spawned {
             Ok(_) => self.phase = Phase::Dialling { attempt, result },

@@ -87,6 +87,16 @@ pub enum ClientEvent {
         /// The id of the ping answered.
         id: u64,
     },
+    /// Key confirmation: the client's first frame after the `welcome` of an `x25519-psk` or
+    /// `x25519-psk-signed` exchange, sealed with its new client-to-server key. Until it arrives
+    /// and checks out, the server delivers nothing to this client and accepts nothing from it.
+    ///
+    /// # Format
+    /// `{"type":"confirm","mac":"..."}`
+    Confirm {
+        /// `HMAC-SHA256(confirm key, "client confirm" || transcript)`, URL-safe base64.
+        mac: String,
+    },
     /// I am leaving; the room sees `left` with the reason.
     ///
     /// # Format
@@ -108,7 +118,7 @@ pub const KEX_PSK: &str = "psk";
 impl ClientEvent {
     /// Every `type` a client may send: anything else is `unknown_type`.
     pub const TYPES: &'static [&'static str] = &[
-        "hello", "say", "me", "msg", "who", "nick", "ping", "pong", "bye",
+        "hello", "say", "me", "msg", "who", "nick", "ping", "pong", "confirm", "bye",
     ];
 }
 
@@ -137,9 +147,18 @@ pub enum ServerEvent {
         /// The key exchange the session uses, when it is not the plain `"psk"`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kex: Option<String>,
-        /// The server's public key for `kex` `"x25519"`.
+        /// The server's public key for `kex` `"x25519"` and the `x25519-psk` exchanges.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kex_public: Option<String>,
+        /// `x25519-psk` and `-signed`: the server's key-confirmation MAC (see `crate::kex`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_confirm: Option<String>,
+        /// `x25519-psk-signed`: the server's Ed25519 identity key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_identity: Option<String>,
+        /// `x25519-psk-signed`: the identity key's signature over the transcript.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_signature: Option<String>,
     },
     /// A room message.
     ///
@@ -339,7 +358,7 @@ pub enum ErrorCode {
     /// A key exchange the server does not offer.
     KexUnsupported,
     /// The key exchange failed: the public key in the hello is missing, malformed, or a
-    /// low-order point (see `crate::kex`).
+    /// low-order point, or key confirmation failed (see `crate::kex`).
     KexFailed,
     /// The server has no room for another client.
     ServerFull,
@@ -540,6 +559,7 @@ mod tests {
             r#"{"type":"nick","nick":"al"}"#,
             r#"{"type":"ping","id":1}"#,
             r#"{"type":"pong","id":1}"#,
+            r#"{"type":"confirm","mac":"x"}"#,
             r#"{"type":"bye"}"#,
         ];
         assert_eq!(samples.len(), ClientEvent::TYPES.len());

@@ -21,7 +21,9 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::crypto::unix_now;
-use crate::kex::{Ephemeral, KEX_X25519, PublicShare, Role};
+use crate::kex::{
+    Confirming, Ephemeral, KEX_X25519, KEX_X25519_PSK_SIGNED, Psk, PublicShare, Role, Transcript,
+};
 use crate::protocol::event::{KEX_PSK, NickError, validate_nick, validate_text};
 use crate::protocol::{
     ClientEvent, DecodeError, ErrorCode, FrameError, FrameReader, Inbound, PROTOCOL_VERSION,
@@ -30,7 +32,7 @@ use crate::protocol::{
 use crate::server::LiveConnection;
 use crate::server::ServerConfig;
 use crate::server::flood::{FloodGuard, Verdict};
-use crate::server::hub::{HubEvent, Outbound, SessionKey};
+use crate::server::hub::{HubEvent, Outbound, SessionKey, WelcomeKex};
 
 /// Bytes one socket write may gather from the queue: large enough to make a flood cheap,
 /// small enough that one write does not hold much memory.
@@ -74,6 +76,7 @@ pub(crate) fn spawn(
             let reader = Reader {
                 id,
                 said_hello: false,
+                confirming: None,
                 inbound,
                 flood: FloodGuard::new(config.flood, Instant::now()),
                 config,
@@ -98,6 +101,9 @@ struct Reader {
     id: u64,
     /// A hello was accepted on this connection (its key exchange is done).
     said_hello: bool,
+    /// After an `x25519-psk` hello: the exchange whose confirmation we wait for. Until it
+    /// comes, nothing else from this client is accepted (and the hub delivers nothing to it).
+    confirming: Option<Confirming>,
     inbound: Inbound,
     flood: FloodGuard,
     config: Arc<ServerConfig>,
@@ -174,6 +180,20 @@ impl Reader {
                 let _ = self.hub.send(HubEvent::WrongKey { id: self.id });
                 Next::Stop
             }
+            Err(refusal) if self.confirming.is_some() => {
+                // The client's first frame after the welcome must open with the session key:
+                // one that does not was sealed by someone who derived other keys.
+                self.reject(
+                    ErrorCode::KexFailed,
+                    format!(
+                        "key confirmation failed: your first message after the welcome was \
+                         refused ({refusal}); you derived other session keys than the server \
+                         (another class key, or someone in the middle)"
+                    ),
+                    true,
+                );
+                Next::Stop
+            }
             Err(refusal) => {
                 let message = match &refusal {
                     Refusal::Decode(DecodeError::Token(e)) => {
@@ -191,6 +211,17 @@ impl Reader {
 
     /// Checks the rules that need no room state, then passes the event to the hub.
     fn on_event(&mut self, event: ClientEvent) -> Next {
+        if let Some(confirming) = self.confirming.take() {
+            return self.on_confirm(&confirming, event);
+        }
+        if let ClientEvent::Confirm { .. } = event {
+            self.reject(
+                ErrorCode::KexFailed,
+                "there is no key exchange to confirm on this connection".into(),
+                false,
+            );
+            return Next::Continue;
+        }
         if let ClientEvent::Hello {
             nick,
             version,
@@ -269,21 +300,29 @@ impl Reader {
             self.reject(code, message, true);
             return Next::Stop;
         }
+        let offered = self.offered();
+        if !offered.contains(&kex) {
+            let message = format!(
+                "this server offers the key exchanges {}; your client asked for {kex:?}",
+                offered
+                    .iter()
+                    .map(|k| format!("\"{k}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.reject(ErrorCode::KexUnsupported, message, true);
+            return Next::Stop;
+        }
         let session = match kex {
-            KEX_PSK => SessionKey::ClassKey,
-            KEX_X25519 => match self.exchange(kex_public) {
-                Ok(session) => session,
-                Err(message) => {
-                    self.reject(ErrorCode::KexFailed, message, true);
-                    return Next::Stop;
-                }
-            },
-            other => {
-                let message = format!(
-                    "this server offers the key exchanges \"{KEX_PSK}\" and \"{KEX_X25519}\"; \
-                     your client asked for {other:?}"
-                );
-                self.reject(ErrorCode::KexUnsupported, message, true);
+            KEX_PSK => Ok(SessionKey::ClassKey),
+            KEX_X25519 => self.exchange(kex_public),
+            // `offered` holds nothing else: the two PSK exchanges.
+            _ => self.exchange_psk(kex, &nick, kex_public),
+        };
+        let session = match session {
+            Ok(session) => session,
+            Err(message) => {
+                self.reject(ErrorCode::KexFailed, message, true);
                 return Next::Stop;
             }
         };
@@ -299,12 +338,7 @@ impl Reader {
     /// reader opens the client's frames with the client-to-server key; the hub seals ours with
     /// the server-to-client key once the welcome (under the class key) is out.
     fn exchange(&mut self, kex_public: Option<&str>) -> Result<SessionKey, String> {
-        let client = kex_public
-            .ok_or("a hello with kex \"x25519\" needs your public key in kex_public")
-            .and_then(|text| {
-                PublicShare::from_wire(text)
-                    .map_err(|_| "kex_public is not 32 bytes of URL-safe base64")
-            })?;
+        let client = parse_public(KEX_X25519, kex_public)?;
         let ours = Ephemeral::generate();
         let public = ours.public();
         let keys = ours.finish(Role::Server, &client).map_err(|_| {
@@ -317,6 +351,91 @@ impl Reader {
         })
     }
 
+    /// The key exchanges this server accepts: the configured ones it can serve (a signed
+    /// exchange needs an identity key).
+    fn offered(&self) -> Vec<&'static str> {
+        self.config
+            .kex
+            .iter()
+            .copied()
+            .filter(|&k| crate::kex::ALL_KEX.contains(&k))
+            .filter(|&k| k != KEX_X25519_PSK_SIGNED || self.config.identity.is_some())
+            .collect()
+    }
+
+    /// The server's half of `x25519-psk` and `x25519-psk-signed` (PROTOCOL.md section 7): the
+    /// `x25519` exchange with the PSK as HKDF salt and the transcript in every key; our
+    /// confirmation MAC (and signature) for the welcome. The session is not usable until the
+    /// client's `confirm` checks out ([`Reader::on_confirm`]).
+    fn exchange_psk(
+        &mut self,
+        kex: &str,
+        nick: &str,
+        kex_public: Option<&str>,
+    ) -> Result<SessionKey, String> {
+        let client = parse_public(kex, kex_public)?;
+        let ours = Ephemeral::generate();
+        let public = ours.public();
+        let identity = match kex {
+            KEX_X25519_PSK_SIGNED => self.config.identity.as_ref(),
+            _ => None,
+        };
+        let identity_key = identity.map(|i| i.public());
+        let transcript = Transcript::new(
+            kex,
+            nick,
+            &client,
+            &public,
+            identity_key.as_ref().map(|k| &k.0),
+        );
+        // The PSK of the encrypting key: the one every client must hold to read the welcome.
+        let psk = Psk::from_class_key(&self.config.key);
+        let confirming = ours
+            .finish_psk(Role::Server, &client, &psk, &transcript)
+            .map_err(|_| {
+                "your public key is a low-order point: the shared secret would be public".to_owned()
+            })?;
+        self.inbound.rekey(confirming.keys.receive.clone());
+        let session = SessionKey::Confirming {
+            send: confirming.keys.send.clone(),
+            welcome: WelcomeKex {
+                kex: crate::kex::ALL_KEX
+                    .iter()
+                    .find(|&&k| k == kex)
+                    .copied()
+                    .unwrap_or(KEX_X25519_PSK_SIGNED),
+                public: public.to_wire(),
+                confirm: confirming.ours_wire(),
+                identity: identity_key.map(|k| k.to_wire()),
+                signature: identity.map(|i| i.sign(&transcript)),
+            },
+        };
+        self.confirming = Some(confirming);
+        Ok(session)
+    }
+
+    /// The first event after an `x25519-psk` welcome: it must be the client's `confirm`, with
+    /// the MAC we expect. Anything else ends the connection before a chat message is accepted.
+    fn on_confirm(&mut self, confirming: &Confirming, event: ClientEvent) -> Next {
+        let checked = match &event {
+            ClientEvent::Confirm { mac } => confirming.check(mac).map_err(|e| e.to_string()),
+            other => Err(format!(
+                "the first message after the welcome must be \"confirm\", not {:?}",
+                event_name(other)
+            )),
+        };
+        match checked {
+            Ok(()) => {
+                let _ = self.hub.send(HubEvent::Confirmed { id: self.id });
+                Next::Continue
+            }
+            Err(why) => {
+                self.reject(ErrorCode::KexFailed, why, true);
+                Next::Stop
+            }
+        }
+    }
+
     fn reject(&self, code: ErrorCode, message: String, close: bool) {
         let _ = self.hub.send(HubEvent::Reject {
             id: self.id,
@@ -325,6 +444,22 @@ impl Reader {
             close,
         });
     }
+}
+
+/// The client's public key from its hello.
+fn parse_public(kex: &str, kex_public: Option<&str>) -> Result<PublicShare, String> {
+    let text = kex_public
+        .ok_or_else(|| format!("a hello with kex {kex:?} needs your public key in kex_public"))?;
+    PublicShare::from_wire(text)
+        .map_err(|_| "kex_public is not 32 bytes of URL-safe base64".to_owned())
+}
+
+/// The wire `type` of a client event, for messages.
+fn event_name(event: &ClientEvent) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str().map(str::to_owned)))
+        .unwrap_or_default()
 }
 
 fn nick_rule(nick: &str) -> Result<(), (ErrorCode, String)> {

@@ -72,6 +72,11 @@ pub enum HubEvent {
         /// Whether to end the connection.
         close: bool,
     },
+    /// The client of an `x25519-psk` session proved it derived the same keys: it may join.
+    Confirmed {
+        /// Which connection.
+        id: u64,
+    },
     /// The first frame of a connection was not a token made with our key.
     WrongKey {
         /// Which connection.
@@ -98,6 +103,30 @@ pub enum SessionKey {
         /// Our public key, for the welcome.
         server_public: String,
     },
+    /// `x25519-psk` or `x25519-psk-signed`: a key of this session alone, usable once the
+    /// client has confirmed it. Until [`HubEvent::Confirmed`] the client holds its nick but
+    /// is not in the room: it gets no history and no broadcasts, and nobody sees it join.
+    Confirming {
+        /// Seals what we send this client after the welcome.
+        send: RoomKey,
+        /// What the welcome carries for the exchange.
+        welcome: WelcomeKex,
+    },
+}
+
+/// The `kex` fields of a welcome after a PSK exchange, made by the reader.
+#[derive(Debug, Clone)]
+pub struct WelcomeKex {
+    /// `x25519-psk` or `x25519-psk-signed`.
+    pub kex: &'static str,
+    /// Our ephemeral public key.
+    pub public: String,
+    /// Our key-confirmation MAC.
+    pub confirm: String,
+    /// Our identity key (signed only).
+    pub identity: Option<String>,
+    /// Our signature over the transcript (signed only).
+    pub signature: Option<String>,
 }
 
 /// A client's outgoing queue and the count of bytes waiting in it.
@@ -145,6 +174,9 @@ struct Client {
     pinged: bool,
     /// This client's own key after an `x25519` exchange; `None` means the class key.
     key: Option<RoomKey>,
+    /// The nick held for a client whose key confirmation is pending (see
+    /// [`SessionKey::Confirming`]); it becomes `nick` when the confirmation arrives.
+    joining: Option<String>,
 }
 
 /// How a client leaves, for the room's `left` notice and the log.
@@ -232,6 +264,7 @@ impl Hub {
                         last_heard: now,
                         pinged: false,
                         key: None,
+                        joining: None,
                     },
                 );
             }
@@ -260,6 +293,11 @@ impl Hub {
                         ));
                     }
                     self.send_error(id, code, message);
+                }
+            }
+            HubEvent::Confirmed { id } => {
+                if self.clients.get(&id).is_some_and(|c| c.joining.is_some()) {
+                    self.admit(id);
                 }
             }
             HubEvent::WrongKey { id } => {
@@ -323,7 +361,8 @@ impl Hub {
             }
             ClientEvent::Nick { nick: new } => self.rename(id, nick, new),
             ClientEvent::Ping { id: ping } => self.send(id, &ServerEvent::Pong { id: ping }),
-            ClientEvent::Pong { .. } => {}
+            // Readers check confirmations themselves and never pass one on.
+            ClientEvent::Pong { .. } | ClientEvent::Confirm { .. } => {}
             ClientEvent::Bye { reason } => {
                 let reason = reason.unwrap_or_else(|| "quit".into());
                 self.remove(id, Departure::Gone, &reason);
@@ -332,7 +371,11 @@ impl Hub {
     }
 
     fn register(&mut self, id: u64, nick: String, session: SessionKey) {
-        if self.clients.get(&id).is_some_and(|c| c.nick.is_some()) {
+        if self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.nick.is_some() || c.joining.is_some())
+        {
             return self.send_error(
                 id,
                 ErrorCode::HelloFirst,
@@ -362,30 +405,52 @@ impl Hub {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        client.nick = Some(nick.clone());
-        let peer = client.peer;
+        let confirming = matches!(session, SessionKey::Confirming { .. });
+        // The nick is taken from now on either way; a confirming client is not in the room yet.
+        if confirming {
+            client.joining = Some(nick.clone());
+        } else {
+            client.nick = Some(nick.clone());
+        }
         self.nicks.insert(nick_key(&nick), id);
-        self.config.log.line(format_args!(
-            "join #{id} {peer} as {nick} ({} online)",
-            self.nicks.len()
-        ));
-        let time = unix_millis();
-        let (kex, kex_public, own_key) = match session {
-            SessionKey::ClassKey => (None, None, None),
+        let mut users = self.user_list();
+        if confirming {
+            users.push(nick.clone());
+            users.sort_by_key(|n| nick_key(n));
+        }
+        let (mut kex, mut kex_public, mut own_key) = (None, None, None);
+        let (mut kex_confirm, mut kex_identity, mut kex_signature) = (None, None, None);
+        match session {
+            SessionKey::ClassKey => {}
             SessionKey::X25519 {
                 send,
                 server_public,
-            } => (Some(KEX_X25519.to_owned()), Some(server_public), Some(send)),
-        };
+            } => {
+                (kex, kex_public, own_key) =
+                    (Some(KEX_X25519.to_owned()), Some(server_public), Some(send))
+            }
+            SessionKey::Confirming { send, welcome } => {
+                (kex, kex_public, own_key) = (
+                    Some(welcome.kex.to_owned()),
+                    Some(welcome.public),
+                    Some(send),
+                );
+                (kex_confirm, kex_identity, kex_signature) =
+                    (Some(welcome.confirm), welcome.identity, welcome.signature);
+            }
+        }
         let welcome = ServerEvent::Welcome {
-            nick: nick.clone(),
-            users: self.user_list(),
+            nick,
+            users,
             version: PROTOCOL_VERSION,
             server: format!("fernchat {}", env!("CARGO_PKG_VERSION")),
             max_text: self.config.max_text,
-            time,
+            time: unix_millis(),
             kex,
             kex_public,
+            kex_confirm,
+            kex_identity,
+            kex_signature,
         };
         // The welcome is sealed with the class key (the client cannot know its session key
         // before reading our public key in it); everything after, with the session key.
@@ -393,6 +458,30 @@ impl Hub {
         if let Some(client) = self.clients.get_mut(&id) {
             client.key = own_key;
         }
+        if !confirming {
+            self.admit(id);
+        }
+    }
+
+    /// Puts a registered client in the room: the log line, the history, and `joined` for
+    /// everyone else. For a confirming client, only once its confirmation arrived.
+    fn admit(&mut self, id: u64) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if let Some(nick) = client.joining.take() {
+            client.nick = Some(nick);
+            client.last_heard = Instant::now();
+        }
+        let Some(nick) = client.nick.clone() else {
+            return;
+        };
+        let peer = client.peer;
+        self.config.log.line(format_args!(
+            "join #{id} {peer} as {nick} ({} online)",
+            self.nicks.len()
+        ));
+        let time = unix_millis();
         let catch_up: Vec<ServerEvent> = self
             .history
             .iter()
@@ -500,6 +589,10 @@ impl Hub {
         ));
         // Dropping the client drops its queue: the writer flushes the last words and closes.
         self.closing.push(client.writer);
+        if let Some(joining) = client.joining {
+            // Held for a key confirmation that never came: free it, nobody saw it join.
+            self.nicks.remove(&nick_key(&joining));
+        }
         if let Some(nick) = client.nick {
             self.nicks.remove(&nick_key(&nick));
             self.broadcast(&ServerEvent::Left {

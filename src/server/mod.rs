@@ -33,6 +33,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::crypto::{RoomKey, TimePolicy};
+use crate::identity::ServerIdentity;
 use crate::protocol::{self, ErrorCode, ServerEvent};
 
 pub use flood::FloodLimits;
@@ -75,6 +76,13 @@ pub struct ServerConfig {
     /// The room history file; `None` keeps no history (the library's default; the `server`
     /// binary keeps one unless told `--no-history`).
     pub history: Option<HistoryConfig>,
+    /// The key exchanges (`kex` in the hello) this server accepts; others are refused with
+    /// `kex_unsupported`. All of them by default: the client chooses, `psk` unless told.
+    /// An instructor who wants every session authenticated keeps only `x25519-psk-signed`.
+    pub kex: Vec<&'static str>,
+    /// The server's identity key, which signs `x25519-psk-signed` handshakes; without one that
+    /// exchange is refused with `kex_unsupported`.
+    pub identity: Option<ServerIdentity>,
 }
 
 impl ServerConfig {
@@ -96,6 +104,8 @@ impl ServerConfig {
             write_timeout: Duration::from_secs(10),
             log: Log::Stderr,
             history: None,
+            kex: crate::kex::ALL_KEX.to_vec(),
+            identity: None,
         }
     }
 }
@@ -116,6 +126,15 @@ pub enum ServerError {
 
 /// A way to stop a running server: send `()` or drop it. Disconnection is the shutdown signal.
 pub type ShutdownSender = Sender<()>;
+
+/// The server's end of [`ShutdownSender`], for [`Server::run`].
+pub type ShutdownReceiver = Receiver<()>;
+
+/// A pair to stop a server with, for programs that do not use `crossbeam-channel` themselves
+/// (the labs' graders).
+pub fn shutdown_channel() -> (ShutdownSender, ShutdownReceiver) {
+    crossbeam_channel::bounded(1)
+}
 
 /// A server ready to run: its listener bound and its history (if any) opened, so that every
 /// start-up error is known before the server announces itself.
@@ -222,6 +241,13 @@ fn serve(
         "listening on {local}, key fingerprint {}",
         config.key.fingerprint()
     ));
+    if let Some(identity) = &config.identity {
+        config.log.line(format_args!(
+            "server identity fingerprint {} (signs {} handshakes)",
+            identity.public().fingerprint(),
+            crate::kex::KEX_X25519_PSK_SIGNED
+        ));
+    }
     let config = Arc::new(config);
     let (hub_tx, hub_rx) = crossbeam_channel::unbounded();
     let stopping = Arc::new(AtomicBool::new(false));

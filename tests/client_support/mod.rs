@@ -140,6 +140,9 @@ impl Peer {
         self.send(&ServerEvent::Welcome {
             kex: None,
             kex_public: None,
+            kex_confirm: None,
+            kex_identity: None,
+            kex_signature: None,
             nick: nick.to_owned(),
             users,
             version: fernchat::protocol::PROTOCOL_VERSION,

@@ -26,6 +26,8 @@ impl ServerProcess {
             .env_remove("FERNCHAT_KEYFILE")
             .env_remove("FERNCHAT_PORT")
             .env_remove("FERNCHAT_BIND")
+            .env_remove("FERNCHAT_KEX")
+            .env_remove("FERNCHAT_IDENTITY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -55,6 +57,20 @@ impl ServerProcess {
             }
         }
         panic!("no 'listening on' line");
+    }
+
+    /// Reads stdout (after the banner's first line) until a line containing `wanted`.
+    pub fn stdout_line(&self, wanted: &str) -> String {
+        for _ in 0..20 {
+            let line = self
+                .stdout
+                .recv_timeout(STEP)
+                .expect("the server prints its banner");
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+        panic!("no stdout line with {wanted:?}");
     }
 
     /// Waits (bounded) for the process to exit and returns its exit code.

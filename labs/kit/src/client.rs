@@ -1,14 +1,20 @@
-//! An honest client: joins with `psk` or `x25519`, then sends and receives events.
+//! An honest client: joins with `psk`, `x25519`, `x25519-psk` or `x25519-psk-signed`, then
+//! sends and receives events.
 //!
-//! The handshake is a trait, [`ClientHandshake`], so lab 3 can run this same client with the
-//! student's handshake in place of `fernchat::kex`.
+//! The handshakes are traits, [`ClientHandshake`] and [`ConfirmedHandshake`], so labs 3, 5 and
+//! 6 can run this same client with the student's handshake in place of `fernchat::kex`.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
+use fernchat::client::pins::{KnownServers, Pin};
 use fernchat::crypto::{RoomKey, TimePolicy, unix_now};
-use fernchat::kex::{Ephemeral, PublicShare, Role};
+use fernchat::identity::IdentityKey;
+use fernchat::kex::{
+    CONFIRM_FIELD, Ephemeral, IDENTITY_FIELD, KEX_X25519_PSK, KEX_X25519_PSK_SIGNED, Psk,
+    PublicShare, Role, SIGNATURE_FIELD, Transcript,
+};
 use fernchat::protocol::codec::parse_wrong_key_line;
 use fernchat::protocol::{ClientEvent, Inbound, Refusal, seal};
 use serde_json::Value;
@@ -36,6 +42,119 @@ impl ClientHandshake for Ephemeral {
     }
 }
 
+/// What the client's half of a confirmed exchange (`x25519-psk`, `-signed`) gives once the
+/// welcome checked out.
+#[derive(Debug)]
+pub struct Confirmed {
+    /// Seals what we send.
+    pub send: RoomKey,
+    /// Opens what we receive.
+    pub receive: RoomKey,
+    /// Our confirmation MAC, for the `confirm` event (URL-safe base64).
+    pub mac: String,
+}
+
+/// The client's half of an exchange with key confirmation: it asks for `kex`, sends `public`
+/// in the hello, and judges the welcome. An `Err` from `finish` means the client refuses the
+/// session: [`Client::join_confirmed`] then sends nothing more and closes.
+pub trait ConfirmedHandshake {
+    /// The `kex` of the hello.
+    fn kex(&self) -> &'static str;
+    /// Our public key, for the hello.
+    fn public(&self) -> PublicShare;
+    /// Given our nick and the server's welcome (JSON): check it, derive the keys.
+    fn finish(self, nick: &str, welcome: &Value) -> Result<Confirmed, String>;
+}
+
+/// `fernchat::kex`'s client half of `x25519-psk` (and, with pins, `x25519-psk-signed`): the
+/// reference the labs' handshakes are compared with.
+#[derive(Debug)]
+pub struct ReferencePsk {
+    class_key: RoomKey,
+    ephemeral: Ephemeral,
+    /// For the signed exchange: the pin file and the name the server is pinned under.
+    pins: Option<(KnownServers, String)>,
+}
+
+impl ReferencePsk {
+    /// An `x25519-psk` handshake with `class_key`.
+    pub fn new(class_key: &RoomKey) -> ReferencePsk {
+        ReferencePsk {
+            class_key: class_key.clone(),
+            ephemeral: Ephemeral::generate(),
+            pins: None,
+        }
+    }
+
+    /// An `x25519-psk-signed` handshake that pins the server as `target` in `pins`.
+    pub fn signed(class_key: &RoomKey, pins: KnownServers, target: &str) -> ReferencePsk {
+        ReferencePsk {
+            pins: Some((pins, target.to_owned())),
+            ..ReferencePsk::new(class_key)
+        }
+    }
+}
+
+impl ConfirmedHandshake for ReferencePsk {
+    fn kex(&self) -> &'static str {
+        if self.pins.is_some() {
+            KEX_X25519_PSK_SIGNED
+        } else {
+            KEX_X25519_PSK
+        }
+    }
+
+    fn public(&self) -> PublicShare {
+        self.ephemeral.public()
+    }
+
+    fn finish(self, nick: &str, welcome: &Value) -> Result<Confirmed, String> {
+        let kex = self.kex();
+        if wire::kex_of(welcome) != kex {
+            return Err(format!(
+                "the welcome answers kex {:?}",
+                wire::kex_of(welcome)
+            ));
+        }
+        let field = |name: &str| welcome.get(name).and_then(Value::as_str);
+        let server = PublicShare::from_wire(wire::public_of(welcome).unwrap_or(""))
+            .map_err(|e| format!("the server's public key: {e}"))?;
+        let identity = match &self.pins {
+            None => None,
+            Some(_) => Some(
+                IdentityKey::from_wire(field(IDENTITY_FIELD).unwrap_or(""))
+                    .map_err(|e| e.to_string())?,
+            ),
+        };
+        let public = self.ephemeral.public();
+        let transcript =
+            Transcript::new(kex, nick, &public, &server, identity.as_ref().map(|k| &k.0));
+        if let (Some(identity), Some((pins, target))) = (identity, &self.pins) {
+            identity
+                .verify(&transcript, field(SIGNATURE_FIELD).unwrap_or(""))
+                .map_err(|e| e.to_string())?;
+            let _: Pin = pins.check(target, &identity).map_err(|e| e.to_string())?;
+        }
+        let confirming = self
+            .ephemeral
+            .finish_psk(
+                Role::Client,
+                &server,
+                &Psk::from_class_key(&self.class_key),
+                &transcript,
+            )
+            .map_err(|e| e.to_string())?;
+        confirming
+            .check(field(CONFIRM_FIELD).unwrap_or(""))
+            .map_err(|e| e.to_string())?;
+        Ok(Confirmed {
+            mac: confirming.ours_wire(),
+            send: confirming.keys.send,
+            receive: confirming.keys.receive,
+        })
+    }
+}
+
 /// Why joining or talking failed.
 #[derive(Debug)]
 pub enum ClientError {
@@ -54,6 +173,9 @@ pub enum ClientError {
     Unreadable(Refusal),
     /// The server said something the protocol does not allow here.
     Protocol(String),
+    /// Our handshake refused the server's welcome (confirmation, signature or pin): nothing
+    /// more was sent.
+    HandshakeRefused(String),
 }
 
 impl fmt::Display for ClientError {
@@ -66,6 +188,12 @@ impl fmt::Display for ClientError {
                 write!(f, "a frame from the server could not be opened: {r}")
             }
             ClientError::Protocol(what) => write!(f, "protocol error: {what}"),
+            ClientError::HandshakeRefused(why) => {
+                write!(
+                    f,
+                    "our handshake refused the server, nothing was sent: {why}"
+                )
+            }
         }
     }
 }
@@ -124,6 +252,44 @@ impl Client {
         handshake: H,
     ) -> Result<Client, ClientError> {
         Client::join(addr, class_key, nick, Some(handshake))
+    }
+
+    /// Joins with an exchange that has key confirmation (`x25519-psk`, `-signed`): hello,
+    /// welcome, `handshake.finish`, then `confirm` under the new key. If `finish` refuses,
+    /// nothing more is sent and the connection is closed.
+    pub fn join_confirmed<H: ConfirmedHandshake>(
+        addr: SocketAddr,
+        class_key: &RoomKey,
+        nick: &str,
+        handshake: H,
+    ) -> Result<Client, ClientError> {
+        let mut conn = Conn::connect(addr, STEP)?;
+        let hello = wire::hello_kex(nick, handshake.kex(), handshake.public());
+        conn.send(&seal(class_key, &hello))?;
+        let mut class_inbound = inbound(class_key.clone());
+        let welcome = next_event(&mut conn, &mut class_inbound)?;
+        if wire::type_of(&welcome) != "welcome" {
+            return Err(ClientError::Protocol(format!(
+                "expected a welcome, got {welcome}"
+            )));
+        }
+        let confirmed = match handshake.finish(nick, &welcome) {
+            Ok(confirmed) => confirmed,
+            Err(why) => {
+                conn.shutdown();
+                return Err(ClientError::HandshakeRefused(why));
+            }
+        };
+        let mut client = Client {
+            conn,
+            send_key: confirmed.send,
+            inbound: inbound(confirmed.receive),
+            nick: nick.to_owned(),
+            welcome,
+            sent: vec![hello],
+        };
+        client.send(&ClientEvent::Confirm { mac: confirmed.mac })?;
+        Ok(client)
     }
 
     fn join<H: ClientHandshake>(

@@ -315,6 +315,9 @@ impl Session<'_> {
                 // Filled in below by `wire::with_public` for an x25519 session.
                 kex: None,
                 kex_public: None,
+                kex_confirm: None,
+                kex_identity: None,
+                kex_signature: None,
             }
         };
         lock(&shared.heard).push(Heard {
@@ -391,6 +394,10 @@ impl Session<'_> {
                 }
                 Ok(ClientEvent::Ping { id }) => self.reply(&ServerEvent::Pong { id }),
                 Ok(ClientEvent::Pong { .. }) => {}
+                Ok(ClientEvent::Confirm { .. }) => self.error(
+                    ErrorCode::KexFailed,
+                    "the toy room has no key exchange to confirm".into(),
+                ),
                 Ok(ClientEvent::Bye { .. }) => return "quit",
                 Ok(ClientEvent::Hello { .. }) => {
                     self.error(ErrorCode::HelloFirst, "you already said hello".into())

@@ -39,6 +39,14 @@ pub fn hello(nick: &str, public: Option<PublicShare>) -> Value {
     }
 }
 
+/// A `hello` for `nick` asking for `kex`, with our public key.
+pub fn hello_kex(nick: &str, kex: &str, public: PublicShare) -> Value {
+    json!({
+        "type": "hello", "nick": nick, "version": PROTOCOL_VERSION,
+        "kex": kex, PUBLIC_FIELD: public.to_wire(),
+    })
+}
+
 /// `event` (a `welcome`) with the server's public key added.
 pub fn with_public(event: &ServerEvent, share: PublicShare) -> Value {
     let mut value = serde_json::to_value(event).expect("events serialize");

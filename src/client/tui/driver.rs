@@ -29,7 +29,7 @@ use crate::client::transcript::Transcript;
 use crate::client::tui::app::{App, Effect, Mode};
 use crate::client::tui::{draw, terminal};
 use crate::client::update::{Update, UpdateKind};
-use crate::client::{ReconnectPolicy, ServerAddr, Timeouts, display};
+use crate::client::{KexSetup, ReconnectPolicy, ServerAddr, Timeouts, display};
 use crate::crypto::RoomKey;
 use crate::protocol::event::validate_nick;
 
@@ -59,6 +59,8 @@ pub struct Target {
     pub reconnect: ReconnectPolicy,
     /// Time limits.
     pub timeouts: Timeouts,
+    /// The key exchange and the identity pins.
+    pub kex: KexSetup,
 }
 
 enum Phase {
@@ -285,6 +287,7 @@ impl<B: Backend> Driver<B> {
             nick,
             reconnect: self.target.reconnect,
             timeouts: self.target.timeouts,
+            kex: self.target.kex.clone(),
         };
         let (done, result) = crossbeam_channel::bounded(1);
         let spawned = thread::Builder::new()
@@ -308,27 +311,33 @@ impl<B: Backend> Driver<B> {
     ) -> Option<Finish> {
         self.phase = Phase::Idle;
         match result {
-            Ok(Ok(session)) => match session
-                .with_transcript(self.transcript.take().unwrap_or_default())
-                .spawn()
-            {
-                Ok(Spawned {
-                    commands,
-                    updates,
-                    state,
-                    thread,
-                }) => {
-                    self.app.mode = Mode::Chat;
-                    self.phase = Phase::Running {
+            Ok(Ok(session)) => {
+                // What the key exchange established (pinned identities), once, in the pane.
+                if let Some(line) = session.welcome().security.describe() {
+                    self.app.notice(line);
+                }
+                match session
+                    .with_transcript(self.transcript.take().unwrap_or_default())
+                    .spawn()
+                {
+                    Ok(Spawned {
                         commands,
                         updates,
                         state,
-                        thread: Some(thread),
-                    };
-                    None
+                        thread,
+                    }) => {
+                        self.app.mode = Mode::Chat;
+                        self.phase = Phase::Running {
+                            commands,
+                            updates,
+                            state,
+                            thread: Some(thread),
+                        };
+                        None
+                    }
+                    Err(e) => Some(Finish::Failed(ClientError::Terminal(e))),
                 }
-                Err(e) => Some(Finish::Failed(ClientError::Terminal(e))),
-            },
+            }
             // A person is here to choose again, as in line mode.
             Ok(Err(e)) if e.is_nick_problem() => {
                 self.app.ask_nick(Some(e.to_string()));

@@ -49,7 +49,7 @@ use ratatui::layout::Rect;
 use crate::client::error::ClientError;
 use crate::client::session::ReconnectPolicy;
 use crate::client::transcript::Transcript;
-use crate::client::{ServerAddr, Timeouts, display, load_key};
+use crate::client::{KexSetup, ServerAddr, Timeouts, display, load_key};
 
 pub use app::App;
 pub use driver::{Driver, Finish, Target};
@@ -67,6 +67,8 @@ pub struct TuiOptions {
     pub reconnect: ReconnectPolicy,
     /// `--log FILE`: append a plaintext transcript there.
     pub log: Option<PathBuf>,
+    /// `--kex` and `--known-servers`: the key exchange and the identity pins.
+    pub kex: KexSetup,
 }
 
 /// The exit status of a second Ctrl-C, as in line mode (128 + SIGINT).
@@ -137,6 +139,7 @@ fn run_on_screen(
         key,
         reconnect: options.reconnect,
         timeouts: Timeouts::default(),
+        kex: options.kex.clone(),
     };
     let mut driver =
         Driver::new(terminal, app, target, events, interrupts).with_transcript(transcript);

@@ -1,0 +1,355 @@
+//! Lab 6's grader. Do not edit: your work is graded with the original.
+//!
+//! PROTOCOL.md's known-answer signature, agreement with the product's `fernchat::identity`,
+//! every way a signature must be refused (another session, another key, a flipped bit, no
+//! label, a small-order key), pins on first use and across restarts, and your client against
+//! the real class server, an impostor with the class key, a replayed signature and an insider.
+//! Inputs come from `labkit::rng::SEEDS`; every "must refuse" is paired with a "must accept".
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener};
+use std::thread;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use fernchat::crypto::RoomKey;
+use fernchat::identity::ServerIdentity;
+use fernchat::kex::{Ephemeral, Psk, PublicShare, Role, Transcript};
+use fernchat::protocol::{ServerEvent, seal};
+use lab06::live::StudentSigned;
+use lab06::{
+    BadSignature, KEX_X25519_PSK_SIGNED, Pin, PinError, Pins, sign_transcript, verify_transcript,
+};
+use labkit::class_server::ClassServer;
+use labkit::client::{Client, ClientError};
+use labkit::conn::Conn;
+use labkit::mitm::{self, Mode};
+use labkit::rng::{SEEDS, SeededRng};
+
+fn hex<const N: usize>(text: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+/// A signature made by the product's reference.
+fn reference_signature(seed: &[u8; 32], transcript: &[u8; 32]) -> [u8; 64] {
+    let text = ServerIdentity::from_seed(seed).sign(&Transcript(*transcript));
+    URL_SAFE.decode(text).unwrap().try_into().unwrap()
+}
+
+fn public_of(seed: &[u8; 32]) -> [u8; 32] {
+    ServerIdentity::from_seed(seed).public().0
+}
+
+#[test]
+fn signatures_are_the_protocols_known_answer_and_the_references() {
+    let seed = hex::<32>("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    let transcript = hex::<32>("1ba7ce2d4521fea98f6abea182286ce20d910e8281736ff8b29a6c381fed7568");
+    assert_eq!(
+        URL_SAFE.encode(sign_transcript(&seed, &transcript)),
+        "6WKuh_JM8RY6slDVIY0xT3dtttENnolCiQ5UUkvccfmNU3_8sNLZJBB63uhn6NWQtIaGESg_5FtAxcSFiEWLAA==",
+        "PROTOCOL.md's known answer"
+    );
+    for seed in SEEDS {
+        let mut rng = SeededRng::new(seed);
+        let (key, t): ([u8; 32], [u8; 32]) = (rng.bytes(), rng.bytes());
+        assert_eq!(
+            sign_transcript(&key, &t),
+            reference_signature(&key, &t),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_signature_verifies_for_its_own_session_and_key_only() {
+    for seed in SEEDS {
+        let mut rng = SeededRng::new(seed);
+        let (key, other_key, t, old): ([u8; 32], [u8; 32], [u8; 32], [u8; 32]) =
+            (rng.bytes(), rng.bytes(), rng.bytes(), rng.bytes());
+        let public = public_of(&key);
+        let genuine = reference_signature(&key, &t);
+        assert_eq!(
+            verify_transcript(&public, &t, &genuine),
+            Ok(()),
+            "seed {seed}: genuine"
+        );
+        assert_eq!(
+            verify_transcript(&public, &old, &genuine),
+            Err(BadSignature),
+            "seed {seed}: a signature from another session"
+        );
+        assert_eq!(
+            verify_transcript(&public_of(&other_key), &t, &genuine),
+            Err(BadSignature),
+            "seed {seed}: another server's key"
+        );
+        let unlabelled = ed25519_sign_bare(&key, &t);
+        assert_eq!(
+            verify_transcript(&public, &t, &unlabelled),
+            Err(BadSignature),
+            "seed {seed}: a signature over the transcript without the label"
+        );
+        for bit in (0..512).step_by(7) {
+            let mut flipped = genuine;
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(
+                verify_transcript(&public, &t, &flipped),
+                Err(BadSignature),
+                "seed {seed}: bit {bit} of the signature flipped"
+            );
+        }
+    }
+}
+
+fn ed25519_sign_bare(seed: &[u8; 32], message: &[u8]) -> [u8; 64] {
+    use ed25519_dalek::{Signer, SigningKey};
+    SigningKey::from_bytes(seed).sign(message).to_bytes()
+}
+
+#[test]
+fn a_small_order_key_that_would_accept_any_message_is_refused() {
+    // The identity point as a public key, and the signature R = identity, S = 0: the plain
+    // Ed25519 equation [S]B = R + [k]A holds for every message. A careful verifier refuses it.
+    let mut weak = [0u8; 32];
+    weak[0] = 1;
+    let mut forged = [0u8; 64];
+    forged[0] = 1;
+    for seed in SEEDS {
+        let mut rng = SeededRng::new(seed);
+        let (key, t): ([u8; 32], [u8; 32]) = (rng.bytes(), rng.bytes());
+        assert_eq!(
+            verify_transcript(&weak, &t, &forged),
+            Err(BadSignature),
+            "seed {seed}: a small-order key"
+        );
+        assert_eq!(
+            verify_transcript(&public_of(&key), &t, &reference_signature(&key, &t)),
+            Ok(()),
+            "seed {seed}: a sound key"
+        );
+    }
+}
+
+#[test]
+fn pins_trust_the_first_key_then_refuse_another() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in SEEDS {
+        let mut rng = SeededRng::new(seed);
+        let (a, b): ([u8; 32], [u8; 32]) = (rng.bytes(), rng.bytes());
+        let (server, other) = (rng.nick(), format!("{}x", rng.nick()));
+        let mut pins = Pins::open(&dir.path().join(format!("pins-{seed}")));
+        assert_eq!(
+            pins.check(&server, &a),
+            Ok(Pin::New),
+            "seed {seed}: first use"
+        );
+        assert_eq!(
+            pins.check(&server, &a),
+            Ok(Pin::Known),
+            "seed {seed}: same key"
+        );
+        assert_eq!(
+            pins.check(&other, &b),
+            Ok(Pin::New),
+            "seed {seed}: another server"
+        );
+        assert_eq!(
+            pins.check(&server, &b),
+            Err(PinError::Changed {
+                pinned: a,
+                presented: b
+            }),
+            "seed {seed}: a changed key"
+        );
+        assert_eq!(
+            pins.check(&server, &a),
+            Ok(Pin::Known),
+            "seed {seed}: the pin stays"
+        );
+    }
+}
+
+#[test]
+fn pins_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in SEEDS {
+        let mut rng = SeededRng::new(seed);
+        let (a, b): ([u8; 32], [u8; 32]) = (rng.bytes(), rng.bytes());
+        let path = dir.path().join(format!("pins-{seed}"));
+        let server = rng.nick();
+        assert_eq!(
+            Pins::open(&path).check(&server, &a),
+            Ok(Pin::New),
+            "seed {seed}"
+        );
+        // A new `Pins` on the same file: the client restarted.
+        let mut again = Pins::open(&path);
+        assert_eq!(
+            again.check(&server, &a),
+            Ok(Pin::Known),
+            "seed {seed}: after a restart"
+        );
+        assert!(
+            matches!(again.check(&server, &b), Err(PinError::Changed { .. })),
+            "seed {seed}: after a restart, a changed key"
+        );
+        let mut third = Pins::open(&path);
+        assert!(
+            matches!(third.check(&server, &b), Err(PinError::Changed { .. })),
+            "seed {seed}"
+        );
+    }
+}
+
+fn join(
+    addr: SocketAddr,
+    class_key: &RoomKey,
+    nick: &str,
+    pins: &std::path::Path,
+) -> Result<Client, ClientError> {
+    Client::join_confirmed(
+        addr,
+        class_key,
+        nick,
+        StudentSigned::new(class_key, Pins::open(pins), "class"),
+    )
+}
+
+fn chat(client: &mut Client, line: &str) {
+    client.say(line).unwrap();
+    let echo = client.recv_type("message").expect("our echo");
+    assert_eq!(echo["text"], line);
+}
+
+#[test]
+fn the_real_server_is_pinned_an_impostor_refused_and_a_restart_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let class_key = RoomKey::generate();
+    let identity = ServerIdentity::generate();
+    for seed in SEEDS {
+        let mut rng = SeededRng::new(seed);
+        let pins = dir.path().join(format!("pins-{seed}"));
+        let real = ClassServer::start(&class_key, Some(&identity)).unwrap();
+        let mut client = join(real.addr, &class_key, &rng.nick(), &pins)
+            .unwrap_or_else(|e| panic!("seed {seed}: the real server: {e}"));
+        chat(&mut client, &rng.chat_line());
+        client.bye();
+
+        // Someone with the class key, but not the server's identity key, answers instead.
+        let impostor = ClassServer::start(&class_key, Some(&ServerIdentity::generate())).unwrap();
+        let refused = join(impostor.addr, &class_key, &rng.nick(), &pins);
+        assert!(
+            matches!(refused, Err(ClientError::HandshakeRefused(_))),
+            "seed {seed}: the impostor must be refused: {refused:?}"
+        );
+        let mut watcher = Client::join_psk(impostor.addr, &class_key, "watcher").unwrap();
+        watcher.send(&fernchat::protocol::ClientEvent::Who).unwrap();
+        assert_eq!(
+            watcher.recv_type("users").unwrap()["users"],
+            serde_json::json!(["watcher"])
+        );
+
+        // The real server restarted on its address (same identity): accepted.
+        let addr = real.addr;
+        drop(real);
+        let restarted = ClassServer::start_on(addr, &class_key, Some(&identity)).unwrap();
+        let mut client = join(restarted.addr, &class_key, &rng.nick(), &pins)
+            .unwrap_or_else(|e| panic!("seed {seed}: after the restart: {e}"));
+        chat(&mut client, &rng.chat_line());
+        client.bye();
+    }
+}
+
+/// An impostor holding the class key and the real server's *public* identity key, answering
+/// with a signature the real server made in an earlier session.
+fn replaying_impostor(class_key: RoomKey, identity: String, signature: String) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(mut conn) = Conn::new(stream, labkit::STEP) else {
+            return;
+        };
+        let Ok(Some(frame)) = conn.recv() else { return };
+        let Ok(opened) = class_key.decrypt(&frame) else {
+            return;
+        };
+        let hello: serde_json::Value = serde_json::from_slice(&opened.plaintext).unwrap();
+        let client = PublicShare::from_wire(hello["kex_public"].as_str().unwrap_or("")).unwrap();
+        let nick = hello["nick"].as_str().unwrap_or("").to_owned();
+        let ours = Ephemeral::generate();
+        let public = ours.public();
+        let identity_key = fernchat::identity::IdentityKey::from_wire(&identity).unwrap();
+        let t = Transcript::new(
+            KEX_X25519_PSK_SIGNED,
+            &nick,
+            &client,
+            &public,
+            Some(&identity_key.0),
+        );
+        let confirming = ours
+            .finish_psk(Role::Server, &client, &Psk::from_class_key(&class_key), &t)
+            .unwrap();
+        let welcome = ServerEvent::Welcome {
+            nick: nick.clone(),
+            users: vec![nick],
+            version: 1,
+            server: "impostor".into(),
+            max_text: 2000,
+            time: fernchat::protocol::unix_millis(),
+            kex: Some(KEX_X25519_PSK_SIGNED.into()),
+            kex_public: Some(public.to_wire()),
+            kex_confirm: Some(confirming.ours_wire()),
+            kex_identity: Some(identity),
+            kex_signature: Some(signature),
+        };
+        let _ = conn.send(&seal(&class_key, &welcome));
+        // Until the client gives up (or, fooled, sends its confirmation).
+        while let Err(e) = conn.recv() {
+            if !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                break;
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn an_old_signature_and_an_insider_with_the_class_key_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let class_key = RoomKey::generate();
+    let identity = ServerIdentity::generate();
+    let real = ClassServer::start(&class_key, Some(&identity)).unwrap();
+    for seed in SEEDS {
+        let mut rng = SeededRng::new(seed);
+        let pins = dir.path().join(format!("pins-{seed}"));
+        let mut client = join(real.addr, &class_key, &rng.nick(), &pins)
+            .unwrap_or_else(|e| panic!("seed {seed}: the real server: {e}"));
+        let (old_identity, old_signature) = (
+            client.welcome["kex_identity"].as_str().unwrap().to_owned(),
+            client.welcome["kex_signature"].as_str().unwrap().to_owned(),
+        );
+        chat(&mut client, &rng.chat_line());
+        client.bye();
+
+        let impostor = replaying_impostor(class_key.clone(), old_identity, old_signature);
+        let refused = join(impostor, &class_key, &rng.nick(), &pins);
+        assert!(
+            matches!(refused, Err(ClientError::HandshakeRefused(_))),
+            "seed {seed}: a replayed signature must be refused: {refused:?}"
+        );
+
+        let insider = mitm::start(real.addr, class_key.clone(), Mode::Insider).unwrap();
+        let refused = join(insider.addr, &class_key, &rng.nick(), &pins);
+        assert!(
+            matches!(refused, Err(ClientError::HandshakeRefused(_))),
+            "seed {seed}: an insider in the middle must be refused: {refused:?}"
+        );
+    }
+}
