@@ -221,8 +221,12 @@ fn refusal_hint(code: ErrorCode) -> &'static str {
         ErrorCode::ClockSkew => {
             "; set your computer's clock (turn on automatic date and time) and try again"
         }
-        ErrorCode::VersionUnsupported | ErrorCode::KexUnsupported => {
+        ErrorCode::VersionUnsupported => {
             "; update your copy of fernchat (git pull) or ask your instructor which version to use"
+        }
+        ErrorCode::KexUnsupported => {
+            "; run the client with --kex and one of the names the server offers (the join \
+             command the server prints has it), or update your copy of fernchat (git pull)"
         }
         // For a taken or reserved nick the server's own words say it all.
         _ => "",
