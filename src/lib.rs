@@ -7,9 +7,11 @@
 //! - [`keyfile`]: keys on disk, plain or sealed under a passphrase;
 //! - [`protocol`]: frames, the codec and the events of the wire protocol.
 //! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub).
+//! - [`load`]: the load generator, benchmarks and soak test (`src/bin/loadgen.rs`).
 #![forbid(unsafe_code)]
 
 pub mod crypto;
 pub mod keyfile;
+pub mod load;
 pub mod protocol;
 pub mod server;
