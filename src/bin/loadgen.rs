@@ -76,8 +76,8 @@ struct RunArgs {
     /// Messages per second per sender; without it, as fast as the window allows.
     #[arg(long)]
     rate: Option<f64>,
-    /// Messages a sender may have in flight before its echo comes back.
-    #[arg(long, default_value_t = 16)]
+    /// Messages a sender may be ahead of the slowest client.
+    #[arg(long, default_value_t = 32)]
     window: u64,
     /// Characters per message.
     #[arg(long, default_value_t = 40)]

@@ -145,13 +145,13 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
             &name,
             &format!(
                 "saturation: {clients} clients, 10 senders as fast as their echo allows \
-                 (window 16), {}-character messages",
+                 (window 32), {}-character messages",
                 40
             ),
             |addr, key| {
                 let mut run =
                     RunConfig::new(addr, key, clients, 10.min(clients), 10_000_000, flood);
-                run.window = 16;
+                run.window = 32;
                 run
             },
         )?;
@@ -181,7 +181,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
             |addr, key| {
                 let mut run = RunConfig::new(addr, key, 50, 10, 10_000_000, paced);
                 run.rate = Some(per_sender);
-                // Paced, but a sender must not run far ahead of what the room absorbs.
+                // Paced, but a sender must not run far ahead of the slowest client.
                 run.window = 64;
                 run
             },
