@@ -291,3 +291,45 @@ fn a_full_disk_is_announced_and_the_chat_goes_on() {
     alice.say("and again");
     assert_eq!(message_text(&alice.recv(), "alice"), "and again");
 }
+
+#[test]
+fn a_long_history_never_gets_a_newcomer_evicted_as_too_slow() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let mut config = config_with_history(&key, &dir.path().join("room.log"));
+    config.outbound_budget = 16 * 1024;
+    let server = TestServer::start(config);
+    let mut alice = server.join("alice");
+    for i in 0..40 {
+        alice.say(&format!("{i:02} {}", "z".repeat(500)));
+        alice.recv();
+    }
+    // 40 messages of about 800 bytes on the wire do not fit half of a 16 KiB budget.
+    let mut bob = server.peer();
+    bob.hello("bob");
+    assert!(matches!(bob.recv(), ServerEvent::Welcome { .. }));
+    let notice = bob.recv();
+    assert!(
+        matches!(&notice, ServerEvent::Notice { text, .. } if text.contains("older messages")),
+        "{notice:?}"
+    );
+    let mut shown = Vec::new();
+    bob.say("marker");
+    for _ in 0..100 {
+        match bob.recv() {
+            ServerEvent::History { text, .. } => shown.push(text[..2].to_owned()),
+            ServerEvent::Message { text, .. } if text == "marker" => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        !shown.is_empty() && shown.len() < 40,
+        "{} shown",
+        shown.len()
+    );
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some("39"),
+        "the newest are the ones shown"
+    );
+}

@@ -11,6 +11,7 @@ use common::{Got, Peer};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
 use fernchat::protocol::{ClientEvent, ServerEvent, seal};
+use fernchat::server::{History, HistoryConfig};
 
 const SERVER_ARGS: &[&str] = &[
     "--port",
@@ -56,7 +57,7 @@ fn a_server_killed_mid_stream_restarts_with_every_acknowledged_message() {
                     acknowledged.push(text);
                     seen += 1;
                 }
-                ServerEvent::History { .. } => {}
+                ServerEvent::History { .. } | ServerEvent::Notice { .. } => {}
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -73,19 +74,41 @@ fn a_server_killed_mid_stream_restarts_with_every_acknowledged_message() {
         assert_eq!(process.exit_code(), None, "killed by a signal");
     }
 
+    // What a restart reads back: every complete record (a torn last one is cut off).
+    let (history, report) = History::open(
+        HistoryConfig {
+            path: dir.path().join("room.log"),
+            replay: 100_000,
+            max_records: 100_000,
+        },
+        &key,
+    )
+    .expect("the history opens after the kills");
+    let kept: Vec<String> = history.recent().map(|entry| entry.text.clone()).collect();
+    assert_eq!(report.unreadable, 0);
+    drop(history);
+
+    // And the server restarts on it and shows the newest of it to a newcomer.
     let server = ServerProcess::start(dir.path(), SERVER_ARGS);
     let mut reader = Peer::connect(server.address(), key.clone());
     reader.hello("reader");
     assert!(matches!(reader.recv(), ServerEvent::Welcome { .. }));
     reader.say("marker");
-    let mut kept = Vec::new();
+    let mut replayed = Vec::new();
     for _ in 0..10_000 {
         match reader.recv() {
-            ServerEvent::History { text, .. } => kept.push(text),
+            ServerEvent::History { text, .. } => replayed.push(text),
+            ServerEvent::Notice { .. } => {}
             ServerEvent::Message { text, .. } if text == "marker" => break,
             other => panic!("unexpected {other:?}"),
         }
     }
+    assert_eq!(
+        replayed.last(),
+        acknowledged.last(),
+        "the newest message is replayed"
+    );
+
     let kept_set: HashSet<&String> = kept.iter().collect();
     let lost: Vec<&String> = acknowledged
         .iter()

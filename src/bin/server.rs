@@ -46,6 +46,10 @@ struct Args {
     #[arg(long, default_value_t = 200)]
     max_clients: usize,
 
+    /// Most connections waiting for their hello at once, on top of --max-clients.
+    #[arg(long, default_value_t = 200)]
+    max_pending: usize,
+
     /// Longest message text, in characters.
     #[arg(long, default_value_t = fernchat::protocol::event::DEFAULT_MAX_TEXT)]
     max_text: usize,
@@ -128,6 +132,7 @@ fn serve(args: Args) -> Result<(), String> {
     let key = load_keys(&args.keys)?;
     let mut config = ServerConfig::new(key);
     config.max_clients = args.max_clients;
+    config.max_pending = args.max_pending;
     config.max_text = args.max_text;
     config.max_line = args.max_line;
     config.time_policy = TimePolicy::with_ttl(args.ttl);

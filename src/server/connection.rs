@@ -4,21 +4,25 @@
 //! rate-limiting, decrypting, judging time and replays, decoding JSON, checking nicks and text.
 //! It hands the hub only events that are ready to act on, or a refusal to pass back.
 //!
-//! The writer drains the client's queue to the socket, coalescing what is waiting into one
-//! write. It alone may block on the socket, and only up to the write timeout.
+//! The writer drains what the hub hands off to the socket, coalescing what is waiting into
+//! one write; the hub sends directly while the socket takes it without blocking (see
+//! [`super::outbound`]). The writer alone may block on the socket, and only up to the write
+//! timeout.
 //!
-//! Neither thread touches room state: that is the hub's. The hub ends a connection by dropping
+//! Neither thread touches room state: that is the hub's. The hub ends a connection by closing
 //! its queue: the writer flushes what is left (a `bye`), then shuts the socket down, which
 //! ends the reader.
+//!
+//! The three users of the socket (reader, writer, the hub's direct sends and its cutting off
+//! of a client) share one `Arc<TcpStream>`: one file descriptor per client, not three.
 
-use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 
 use crate::crypto::unix_now;
 use crate::kex::{
@@ -32,11 +36,13 @@ use crate::protocol::{
 use crate::server::LiveConnection;
 use crate::server::ServerConfig;
 use crate::server::flood::{FloodGuard, Verdict};
-use crate::server::hub::{HubEvent, Outbound, SessionKey, WelcomeKex};
+use crate::server::hub::{HubEvent, SessionKey, WelcomeKex};
+use crate::server::outbound::{self, OutState, Outbound};
 
-/// Bytes one socket write may gather from the queue: large enough to make a flood cheap,
-/// small enough that one write does not hold much memory.
-const MAX_BATCH: usize = 64 * 1024;
+/// Stack of a reader or writer thread. Only the pages a thread touches cost memory, so this
+/// is about address space: std's default of 2 MiB times 10,000 threads is 20 GiB of it. The
+/// deepest path (decrypting, then JSON decoding of a 16 KiB line) uses a few tens of KiB.
+const THREAD_STACK: usize = 256 * 1024;
 
 /// Starts the reader and writer threads for a new connection and introduces it to the hub.
 pub(crate) fn spawn(
@@ -51,27 +57,29 @@ pub(crate) fn spawn(
     // Without TCP_NODELAY, Nagle's algorithm holds small frames back for tens of milliseconds.
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(config.write_timeout))?;
+    let stream = Arc::new(stream);
     let (tx, rx) = crossbeam_channel::unbounded();
-    let queued = Arc::new(AtomicUsize::new(0));
+    let state = Arc::new(OutState::default());
     let writer = {
-        let stream = stream.try_clone()?;
-        let queued = Arc::clone(&queued);
+        let stream = Arc::clone(&stream);
+        let state = Arc::clone(&state);
         thread::Builder::new()
             .name(format!("fernchat-write-{id}"))
-            .spawn(move || write_loop(stream, rx, queued))?
+            .stack_size(THREAD_STACK)
+            .spawn(move || outbound::write_loop(stream, rx, state))?
     };
-    let control = stream.try_clone()?;
+    let outbound = Outbound::new(tx, state, Arc::clone(&stream), writer.thread().clone());
     // The hub learns of the client before the reader can report anything about it.
     let _ = hub.send(HubEvent::Connected {
         id,
         peer,
-        outbound: Outbound::new(tx, queued),
-        control,
+        outbound,
         writer,
     });
     let reader_hub = hub.clone();
     let spawned = thread::Builder::new()
         .name(format!("fernchat-read-{id}"))
+        .stack_size(THREAD_STACK)
         .spawn(move || {
             let reader = Reader {
                 id,
@@ -117,8 +125,8 @@ enum Next {
 }
 
 impl Reader {
-    fn run(mut self, stream: TcpStream) {
-        let mut frames = FrameReader::new(&stream, self.config.max_line);
+    fn run(mut self, stream: Arc<TcpStream>) {
+        let mut frames = FrameReader::new(&*stream, self.config.max_line);
         let why = loop {
             match frames.read_frame() {
                 Ok(Some(frame)) => {
@@ -470,31 +478,4 @@ fn nick_rule(nick: &str) -> Result<(), (ErrorCode, String)> {
         };
         (code, format!("nick {nick:?} refused: {e}; choose another"))
     })
-}
-
-/// Writes queued frames until the hub drops the queue or the socket fails, then shuts the
-/// socket down (which also ends the reader).
-fn write_loop(mut stream: TcpStream, queue: Receiver<Arc<[u8]>>, queued: Arc<AtomicUsize>) {
-    let mut batch: Vec<u8> = Vec::new();
-    while let Ok(frame) = queue.recv() {
-        batch.clear();
-        batch.extend_from_slice(&frame);
-        // Whatever else is already waiting goes out in the same write: one syscall, not many.
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
-                Err(_) => break,
-            }
-        }
-        let written = stream.write_all(&batch);
-        queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        if written.is_err() {
-            break;
-        }
-        if batch.capacity() > 4 * MAX_BATCH {
-            // A burst has passed; an idle client should not keep its memory.
-            batch = Vec::new();
-        }
-    }
-    let _ = stream.shutdown(Shutdown::Both);
 }

@@ -8,7 +8,10 @@
 //! ```
 //!
 //! - [`connection`]: the reader (decrypts, validates, rate-limits, in parallel across clients)
-//!   and the writer (drains a per-client queue to the socket).
+//!   and the writer thread of each client.
+//! - [`outbound`]: a client's outgoing path: the hub sends directly while the socket takes
+//!   it without blocking, and hands off to the writer (which drains a per-client queue to the
+//!   socket) only when it would block.
 //! - [`hub`]: the one thread that owns the room: who is connected under which nick. It encrypts
 //!   each broadcast once and hands the same bytes to every writer; it never blocks on a client.
 //! - [`flood`]: per-client rate limits.
@@ -22,6 +25,7 @@ pub mod flood;
 pub mod history;
 pub mod hub;
 mod log;
+pub mod outbound;
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};

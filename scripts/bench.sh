@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The benchmark matrix of README "Performance": builds the release `server` and `loadgen`,
+# raises this shell's soft limit on open files to the hard limit (5,000 idle clients need
+# 5,000 descriptors in the server and as many in the load generator), and runs
+# `loadgen bench`, which starts a fresh server process for every run. Extra arguments go to
+# `loadgen bench` (see `target/release/loadgen bench --help`), e.g. `--only chat --repeats 5`.
+# Results: a table on standard output and every figure in target/bench/results.json.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ulimit -n "$(ulimit -Hn)"
+cargo build --release --bin server --bin loadgen
+echo "uptime before: $(uptime)"
+target/release/loadgen bench "$@"
+echo "uptime after: $(uptime)"

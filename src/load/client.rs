@@ -1,0 +1,209 @@
+//! One measuring connection: joins like a real client, then reads frames on one thread while
+//! other threads may send through a shared [`Sender`].
+//!
+//! It decrypts every frame (so it can count undecryptable ones and read the send time out of
+//! each message) but skips the replay and clock rules: it measures the server, it does not
+//! defend against it.
+
+use std::io::{self, BufReader, ErrorKind, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::crypto::RoomKey;
+use crate::load::LoadError;
+use crate::protocol::codec::{Decodable, decode_plaintext};
+use crate::protocol::{
+    CLIENT_MAX_LINE, ClientEvent, FrameError, FrameReader, PROTOCOL_VERSION, ServerEvent, seal,
+};
+
+/// Bytes read per system call. A flood delivers thousands of frames a second to each client;
+/// reading them a few at a time would make the load generator, not the server, the bottleneck.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// The sending half of a connection, shared by the thread that sends messages and the
+/// reading thread (which answers the server's pings). The lock keeps two frames from
+/// interleaving on the wire.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    stream: Arc<Mutex<TcpStream>>,
+    key: RoomKey,
+}
+
+impl Sender {
+    /// Encrypts and sends one event.
+    pub fn send(&self, event: &ClientEvent) -> io::Result<()> {
+        let frame = seal(&self.key, event);
+        self.send_raw(&frame)
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        stream.write_all(bytes)
+    }
+
+    /// Closes both directions, which also ends a read blocked on this connection.
+    pub fn shutdown(&self) {
+        let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// What one read produced.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A server event.
+    Event(ServerEvent),
+    /// A frame that is not a token made with our key, or not an event.
+    Undecryptable,
+    /// Nothing arrived within the read timeout.
+    Quiet,
+    /// The server closed the connection.
+    Closed,
+    /// The connection failed.
+    Failed(io::Error),
+    /// A frame that [`Receiver::next_if`] was told not to decrypt.
+    Skipped,
+}
+
+/// The reading half of a connection.
+#[derive(Debug)]
+pub struct Receiver {
+    frames: FrameReader<BufReader<TcpStream>>,
+    key: RoomKey,
+    sender: Sender,
+}
+
+impl Receiver {
+    /// The next frame, decrypted and decoded.
+    pub fn receive(&mut self) -> Incoming {
+        self.next_if(|_| true)
+    }
+
+    /// Like [`Receiver::receive`], but decrypts a frame only if `wanted(its length)`; others
+    /// come back as [`Incoming::Skipped`]. Thousands of idle clients must keep their queues
+    /// empty without the load generator decrypting millions of `joined` events, yet still
+    /// answer pings (which are short).
+    pub fn next_if(&mut self, wanted: impl Fn(usize) -> bool) -> Incoming {
+        match self.frames.read_frame() {
+            Ok(Some(frame)) if !wanted(frame.len()) => Incoming::Skipped,
+            Ok(Some(frame)) => match decode::<ServerEvent>(&self.key, frame) {
+                Some(event) => Incoming::Event(event),
+                None => Incoming::Undecryptable,
+            },
+            Ok(None) => Incoming::Closed,
+            Err(e) if e.is_timeout() => Incoming::Quiet,
+            Err(FrameError::Io(e))
+                if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) =>
+            {
+                Incoming::Closed
+            }
+            Err(FrameError::Io(e)) => Incoming::Failed(e),
+            Err(other) => Incoming::Failed(io::Error::new(ErrorKind::InvalidData, other)),
+        }
+    }
+
+    /// The sending half, to answer pings.
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// The socket, to change its timeout or blocking mode.
+    pub fn stream(&self) -> &TcpStream {
+        self.frames.get_ref().get_ref()
+    }
+}
+
+/// Decrypts and decodes one frame, or `None` if it is not a token with our key carrying an
+/// event.
+pub fn decode<E: Decodable>(key: &RoomKey, frame: &[u8]) -> Option<E> {
+    let opened = key.decrypt(frame).ok()?;
+    decode_plaintext::<E>(&opened.plaintext).ok()
+}
+
+/// A connection that has said hello and been welcomed.
+#[derive(Debug)]
+pub struct Joined {
+    /// The nick it joined under.
+    pub nick: String,
+    /// How many users the welcome listed (this one included).
+    pub users: usize,
+    /// Its sending half (clone it for other threads).
+    pub sender: Sender,
+    /// Its reading half.
+    pub receiver: Receiver,
+}
+
+/// Connects to `addr`, says hello as `nick` and waits (at most `timeout`) for the welcome.
+/// The connection then reads with `read_timeout`, so reading loops can check their deadlines.
+pub fn join(
+    addr: SocketAddr,
+    key: &RoomKey,
+    nick: &str,
+    timeout: Duration,
+    read_timeout: Duration,
+) -> Result<Joined, LoadError> {
+    join_with_buffer(addr, key, nick, timeout, read_timeout, READ_BUFFER)
+}
+
+/// [`join`] with a chosen read buffer: thousands of idle clients need less than a flood.
+pub fn join_with_buffer(
+    addr: SocketAddr,
+    key: &RoomKey,
+    nick: &str,
+    timeout: Duration,
+    read_timeout: Duration,
+    buffer: usize,
+) -> Result<Joined, LoadError> {
+    let stream = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|source| LoadError::Connect { addr, source })?;
+    // Nagle's algorithm would hold small frames back for tens of milliseconds and measure
+    // the kernel's patience, not the server.
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let sender = Sender {
+        stream: Arc::new(Mutex::new(stream.try_clone()?)),
+        key: key.clone(),
+    };
+    let mut receiver = Receiver {
+        frames: FrameReader::new(BufReader::with_capacity(buffer, stream), CLIENT_MAX_LINE),
+        key: key.clone(),
+        sender: sender.clone(),
+    };
+    let refused = |reason: String| LoadError::Refused {
+        nick: nick.to_owned(),
+        reason,
+    };
+    sender
+        .send(&ClientEvent::Hello {
+            kex_public: None,
+            nick: nick.to_owned(),
+            version: PROTOCOL_VERSION,
+            kex: "psk".into(),
+        })
+        .map_err(|e| refused(format!("could not send the hello: {e}")))?;
+    let users = match receiver.receive() {
+        Incoming::Event(ServerEvent::Welcome { users, .. }) => users.len(),
+        Incoming::Event(ServerEvent::Error { code, message, .. }) => {
+            return Err(refused(format!("{code:?}: {message}")));
+        }
+        Incoming::Event(other) => return Err(refused(format!("got {other:?} before welcome"))),
+        Incoming::Undecryptable | Incoming::Skipped => {
+            return Err(refused(
+                "the answer was not a token made with our key (wrong keyfile?)".into(),
+            ));
+        }
+        Incoming::Quiet => return Err(refused(format!("no welcome within {timeout:?}"))),
+        Incoming::Closed => return Err(refused("the server closed the connection".into())),
+        Incoming::Failed(e) => return Err(refused(e.to_string())),
+    };
+    receiver.stream().set_read_timeout(Some(read_timeout))?;
+    Ok(Joined {
+        nick: nick.to_owned(),
+        users,
+        sender,
+        receiver,
+    })
+}

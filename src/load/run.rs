@@ -1,0 +1,733 @@
+//! One load run: N measuring clients join, the first S of them send M messages each (as fast
+//! as the server echoes them back, or at a paced rate), everyone counts what arrives.
+//!
+//! The order of a run, and why:
+//!
+//! 1. Every client joins, and starts its reading thread at once (joins are broadcast; a
+//!    client that did not read could be evicted before the run starts).
+//! 2. Client 0 says a synchronisation message; a client that has read it has also read every
+//!    `joined` before it (the server keeps each client's order), so the room is quiet.
+//! 3. The server's CPU time is read, the clock starts, *then* the senders are released:
+//!    starting the clock after them would hide their first messages and inflate a short run.
+//! 4. Senders stop after M messages or at the time bound; then the run waits (at most the drain
+//!    time) until every client has every message, and reads the server's CPU time again.
+//!
+//! A message's text is `lg SENDER SEQ SENT_NANOS` and padding: the send time travels with it,
+//! so latency is measured end to end on one clock (this process's). Sequence numbers show
+//! loss, duplicates and reordering per sender.
+//!
+//! Senders are closed-loop: a sender may be at most `window` messages ahead of the slowest
+//! client of the run. On a 2-core machine the load generator's own reading threads are the
+//! slowest part, and a sender that only waited for its own echo would run ahead of the
+//! others until the server rightly evicted them as too slow; this way every client's queue
+//! stays far below the server's per-client budget, and a saturation run measures the server
+//! rather than evicting the load generator.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::crypto::RoomKey;
+use crate::load::LoadError;
+use crate::load::client::{self, Incoming, Receiver, Sender};
+use crate::load::probe::{Probe, Sample};
+use crate::load::stats::Latency;
+use crate::protocol::{ClientEvent, ServerEvent};
+
+/// How often reading threads wake up to check whether the run is over.
+const READ_TICK: Duration = Duration::from_millis(100);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The server.
+    pub addr: std::net::SocketAddr,
+    /// The class key.
+    pub key: RoomKey,
+    /// Clients connected (all of them receive).
+    pub clients: usize,
+    /// How many of them send.
+    pub senders: usize,
+    /// Messages per sender (the message bound).
+    pub messages: u64,
+    /// Messages per second per sender; `None` sends as fast as the window allows.
+    pub rate: Option<f64>,
+    /// The time bound of the sending phase.
+    pub duration: Duration,
+    /// How long to wait after sending for the last deliveries.
+    pub drain: Duration,
+    /// Characters of message text (at least what the header needs).
+    pub size: usize,
+    /// Messages a sender may be ahead of the slowest client of the run.
+    pub window: u64,
+    /// Bound on connecting and on each join.
+    pub connect_timeout: Duration,
+    /// Clients joining and leaving during the run (the soak test).
+    pub churn: Option<Churn>,
+    /// Read the server process every this often during the run (the soak test).
+    pub sample_every: Option<Duration>,
+    /// The server process, for its CPU time and memory.
+    pub probe: Option<Probe>,
+    /// Print progress to standard error.
+    pub verbose: bool,
+}
+
+impl RunConfig {
+    /// A run with the usual settings for the rest.
+    pub fn new(
+        addr: std::net::SocketAddr,
+        key: RoomKey,
+        clients: usize,
+        senders: usize,
+        messages: u64,
+        duration: Duration,
+    ) -> RunConfig {
+        RunConfig {
+            addr,
+            key,
+            clients,
+            senders,
+            messages,
+            rate: None,
+            duration,
+            drain: Duration::from_secs(5),
+            size: 40,
+            window: 32,
+            connect_timeout: Duration::from_secs(10),
+            churn: None,
+            sample_every: None,
+            probe: None,
+            verbose: false,
+        }
+    }
+}
+
+/// Clients that join, stay a moment and leave, over and over, alongside the run.
+#[derive(Debug, Clone, Copy)]
+pub struct Churn {
+    /// Threads, each with at most one such client at a time.
+    pub threads: usize,
+    /// Longest stay, and longest pause between stays (each drawn at random up to this).
+    pub pause: Duration,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Clients connected.
+    pub clients: usize,
+    /// Of which sending.
+    pub senders: usize,
+    /// Messages sent.
+    pub sent: u64,
+    /// Deliveries expected: every message to every client.
+    pub expected: u64,
+    /// Deliveries that arrived (counted once per client and message).
+    pub delivered: u64,
+    /// Expected deliveries that never arrived.
+    pub lost: u64,
+    /// Frames that were not tokens made with the key, or not events.
+    pub undecryptable: u64,
+    /// Messages that arrived twice or out of order at one client.
+    pub out_of_order: u64,
+    /// Error events by code (e.g. `RateLimited`).
+    pub errors: BTreeMap<String, u64>,
+    /// Clients the server said bye to (e.g. `TooSlow`), by code.
+    pub evicted: BTreeMap<String, u64>,
+    /// Seconds from the senders' release to the last delivery.
+    pub elapsed_secs: f64,
+    /// Deliveries per second over that time.
+    pub deliveries_per_sec: f64,
+    /// End-to-end latency of every delivery.
+    pub latency: Latency,
+    /// The server process, if probed.
+    pub server: Option<ServerFigures>,
+    /// Periodic samples of the server process: seconds since release, figures.
+    pub samples: Vec<(f64, Sample)>,
+    /// What the churning clients did.
+    pub churn: Option<ChurnReport>,
+}
+
+impl Report {
+    /// Whether anything was lost or garbled: the load generator then exits non-zero.
+    pub fn failed(&self) -> bool {
+        self.lost > 0 || self.undecryptable > 0 || self.out_of_order > 0
+    }
+}
+
+/// The server's side of a run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ServerFigures {
+    /// CPU seconds the server spent from release to the last delivery.
+    pub cpu_secs: f64,
+    /// The main figure: server CPU time per delivery, in microseconds.
+    pub cpu_us_per_delivery: f64,
+    /// The server when the senders were released.
+    pub start: Sample,
+    /// The server at the end.
+    pub end: Sample,
+}
+
+/// Counts of the churning clients.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ChurnReport {
+    /// Joins that were welcomed.
+    pub joins: u64,
+    /// Joins that failed (refused, timed out).
+    pub failures: u64,
+}
+
+/// State the threads of a run share.
+struct Shared {
+    epoch: Instant,
+    stop: AtomicBool,
+    ready: AtomicUsize,
+    sent: AtomicU64,
+    delivered: AtomicU64,
+    last_delivery_ns: AtomicU64,
+    sync_text: String,
+    /// `progress[r * senders + s]`: the last sequence number of sender `s` that client `r`
+    /// has read (`u64::MAX` once `r` is gone, so that it holds nobody back).
+    progress: Vec<AtomicU64>,
+    senders: usize,
+}
+
+impl Shared {
+    /// The last message of sender `s` that every client has read.
+    fn slowest(&self, s: usize) -> u64 {
+        self.progress
+            .iter()
+            .skip(s)
+            .step_by(self.senders)
+            .map(|p| p.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+}
+
+/// What one reading thread counted.
+#[derive(Debug, Default)]
+struct Counts {
+    delivered: u64,
+    latencies: Vec<u64>,
+    undecryptable: u64,
+    out_of_order: u64,
+    errors: BTreeMap<String, u64>,
+    evicted: Option<String>,
+}
+
+/// Closes every connection of a run when dropped, so an early error also ends its threads.
+struct Connections {
+    senders: Vec<Sender>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Connections {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for sender in &self.senders {
+            sender.shutdown();
+        }
+    }
+}
+
+/// Runs the load and reports; an `Err` means the run could not be carried out at all.
+pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
+    validate(config)?;
+    let tag = run_tag();
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        stop: AtomicBool::new(false),
+        ready: AtomicUsize::new(0),
+        sent: AtomicU64::new(0),
+        delivered: AtomicU64::new(0),
+        last_delivery_ns: AtomicU64::new(0),
+        sync_text: format!("lgsync {tag}"),
+        progress: (0..config.clients * config.senders)
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+        senders: config.senders,
+    });
+    let mut connections = Connections {
+        senders: Vec::with_capacity(config.clients),
+        shared: Arc::clone(&shared),
+    };
+    let mut readers: Vec<JoinHandle<Counts>> = Vec::with_capacity(config.clients);
+
+    // 1. Join everyone, each with its reading thread.
+    for i in 0..config.clients {
+        let nick = format!("lg{tag}n{i}");
+        let joined = client::join(
+            config.addr,
+            &config.key,
+            &nick,
+            config.connect_timeout,
+            READ_TICK,
+        )?;
+        connections.senders.push(joined.sender.clone());
+        let shared = Arc::clone(&shared);
+        let senders = config.senders;
+        let receiver = joined.receiver;
+        readers.push(
+            thread::Builder::new()
+                .name(format!("lg-read-{i}"))
+                .stack_size(256 * 1024)
+                .spawn(move || read_loop(i, senders, receiver, &shared))?,
+        );
+        if config.verbose && (i + 1) % 1000 == 0 {
+            eprintln!("loadgen: {} clients joined", i + 1);
+        }
+    }
+
+    // 2. Wait until every client has read everything up to a marker.
+    connections.senders[0]
+        .send(&ClientEvent::Say {
+            text: shared.sync_text.clone(),
+        })
+        .map_err(LoadError::Io)?;
+    let ready_by = Instant::now() + config.connect_timeout.max(Duration::from_secs(10));
+    while shared.ready.load(Ordering::SeqCst) < config.clients {
+        if Instant::now() > ready_by {
+            return Err(LoadError::NotReady {
+                secs: config
+                    .connect_timeout
+                    .max(Duration::from_secs(10))
+                    .as_secs(),
+                ready: shared.ready.load(Ordering::SeqCst),
+                clients: config.clients,
+            });
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+
+    // The senders wait on this gate; dropping its sending side releases them all at once.
+    let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
+    let mut senders = Vec::with_capacity(config.senders);
+    for s in 0..config.senders {
+        let sender = connections.senders[s].clone();
+        let gate = gate_rx.clone();
+        let shared = Arc::clone(&shared);
+        let plan = SendPlan::of(config, s);
+        senders.push(
+            thread::Builder::new()
+                .name(format!("lg-send-{s}"))
+                .spawn(move || send_loop(s, &plan, &sender, &gate, &shared))?,
+        );
+    }
+    drop(gate_rx);
+
+    // 3. Read the server, start the clock, release the senders (in that order).
+    let start_sample = config.probe.as_ref().map(Probe::sample).transpose()?;
+    let released = Instant::now();
+    let released_ns = nanos_since(shared.epoch, released);
+    drop(gate_tx);
+    let send_deadline = released + config.duration;
+
+    let churners: Vec<JoinHandle<ChurnReport>> = match config.churn {
+        Some(churn) => (0..churn.threads)
+            .map(|t| {
+                let config = config.clone();
+                let shared = Arc::clone(&shared);
+                let tag = tag.clone();
+                thread::Builder::new()
+                    .name(format!("lg-churn-{t}"))
+                    .spawn(move || churn_loop(t, &tag, &config, churn, send_deadline, &shared))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+
+    // 4. Wait for the senders (sampling the server meanwhile), then for the deliveries.
+    let mut samples = Vec::new();
+    let mut next_sample = released;
+    let mut sample_now = |samples: &mut Vec<(f64, Sample)>| -> Result<(), LoadError> {
+        if let (Some(every), Some(probe)) = (config.sample_every, &config.probe) {
+            if Instant::now() >= next_sample {
+                let sample = probe.sample()?;
+                let at = released.elapsed().as_secs_f64();
+                if config.verbose {
+                    eprintln!(
+                        "loadgen: {at:6.0} s  rss {} KiB  threads {}  fds {}  sent {}",
+                        sample.rss_kib,
+                        sample.threads,
+                        sample.fds,
+                        shared.sent.load(Ordering::Relaxed)
+                    );
+                }
+                samples.push((at, sample));
+                next_sample += every;
+            }
+        }
+        Ok(())
+    };
+    while senders.iter().any(|s| !s.is_finished()) || churners.iter().any(|c| !c.is_finished()) {
+        sample_now(&mut samples)?;
+        thread::sleep(Duration::from_millis(5));
+    }
+    let sent = shared.sent.load(Ordering::SeqCst);
+    let expected = sent * config.clients as u64;
+    let drain_deadline = Instant::now() + config.drain;
+    while shared.delivered.load(Ordering::SeqCst) < expected && Instant::now() < drain_deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let end_sample = config.probe.as_ref().map(Probe::sample).transpose()?;
+    if config.sample_every.is_some() {
+        if let Some(end) = end_sample {
+            samples.push((released.elapsed().as_secs_f64(), end));
+        }
+    }
+
+    // Stop reading and collect.
+    drop(connections);
+    for sender in senders {
+        let _ = sender.join();
+    }
+    let mut churn = ChurnReport::default();
+    for churner in churners {
+        if let Ok(report) = churner.join() {
+            churn.joins += report.joins;
+            churn.failures += report.failures;
+        }
+    }
+    let mut total = Counts::default();
+    let mut evicted: BTreeMap<String, u64> = BTreeMap::new();
+    for reader in readers {
+        let Ok(counts) = reader.join() else { continue };
+        total.delivered += counts.delivered;
+        total.undecryptable += counts.undecryptable;
+        total.out_of_order += counts.out_of_order;
+        total.latencies.extend_from_slice(&counts.latencies);
+        for (code, n) in counts.errors {
+            *total.errors.entry(code).or_default() += n;
+        }
+        if let Some(code) = counts.evicted {
+            *evicted.entry(code).or_default() += 1;
+        }
+    }
+    let last = shared.last_delivery_ns.load(Ordering::SeqCst);
+    let elapsed_secs = last.saturating_sub(released_ns) as f64 / 1e9;
+    let server = match (start_sample, end_sample) {
+        (Some(start), Some(end)) => {
+            let cpu_secs = end.cpu_secs - start.cpu_secs;
+            Some(ServerFigures {
+                cpu_secs,
+                cpu_us_per_delivery: if total.delivered > 0 {
+                    cpu_secs * 1e6 / total.delivered as f64
+                } else {
+                    f64::NAN
+                },
+                start,
+                end,
+            })
+        }
+        _ => None,
+    };
+    Ok(Report {
+        clients: config.clients,
+        senders: config.senders,
+        sent,
+        expected,
+        delivered: total.delivered,
+        lost: expected.saturating_sub(total.delivered),
+        undecryptable: total.undecryptable,
+        out_of_order: total.out_of_order,
+        errors: std::mem::take(&mut total.errors),
+        evicted,
+        elapsed_secs,
+        deliveries_per_sec: if elapsed_secs > 0.0 {
+            total.delivered as f64 / elapsed_secs
+        } else {
+            0.0
+        },
+        latency: Latency::from_nanos(&mut total.latencies),
+        server,
+        samples,
+        churn: config.churn.map(|_| churn),
+    })
+}
+
+fn validate(config: &RunConfig) -> Result<(), LoadError> {
+    let fail = |why: &str| Err(LoadError::Config(why.to_owned()));
+    if config.clients == 0 {
+        return fail("at least one client is needed");
+    }
+    if config.senders == 0 || config.senders > config.clients {
+        return fail("senders must be between 1 and the number of clients");
+    }
+    if config.messages == 0 {
+        return fail("a message bound (messages per sender, at least 1) is required");
+    }
+    if config.duration.is_zero() {
+        return fail("a time bound (a duration above zero) is required");
+    }
+    if config.window == 0 {
+        return fail("the window must be at least 1");
+    }
+    if let Some(rate) = config.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return fail("the rate must be a positive number of messages per second");
+        }
+    }
+    if config.size > 2000 {
+        return fail("the message size must be at most 2000 characters (the server's default)");
+    }
+    Ok(())
+}
+
+/// A few hex digits that differ between runs, so nicks of a run that is still being cleaned
+/// up on the server do not collide with the next run's.
+fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(0);
+    format!("{:04x}", (nanos ^ std::process::id()) & 0xffff)
+}
+
+fn nanos_since(epoch: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Parses `lg SENDER SEQ SENT_NANOS ...`.
+fn parse_probe(text: &str) -> Option<(usize, u64, u64)> {
+    let mut parts = text.split(' ');
+    if parts.next()? != "lg" {
+        return None;
+    }
+    let sender = parts.next()?.parse().ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    let sent = parts.next()?.parse().ok()?;
+    Some((sender, seq, sent))
+}
+
+fn read_loop(index: usize, senders: usize, mut receiver: Receiver, shared: &Shared) -> Counts {
+    let mut counts = Counts::default();
+    // Per sender, the last sequence number seen (they start at 1).
+    let mut last_seq = vec![0u64; senders];
+    let mut synced = false;
+    while !shared.stop.load(Ordering::Relaxed) {
+        match receiver.receive() {
+            Incoming::Event(ServerEvent::Message { text, .. }) => {
+                if let Some((sender, seq, sent_ns)) = parse_probe(&text) {
+                    let now = nanos_since(shared.epoch, Instant::now());
+                    counts.latencies.push(now.saturating_sub(sent_ns));
+                    if sender < senders {
+                        if seq <= last_seq[sender] {
+                            counts.out_of_order += 1;
+                        } else {
+                            counts.delivered += 1;
+                            shared.delivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        last_seq[sender] = last_seq[sender].max(seq);
+                        shared.progress[index * senders + sender]
+                            .store(last_seq[sender], Ordering::Release);
+                    }
+                    shared.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+                } else if !synced && text == shared.sync_text {
+                    synced = true;
+                    shared.ready.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Incoming::Event(ServerEvent::Ping { id }) => {
+                let _ = receiver.sender().send(&ClientEvent::Pong { id });
+            }
+            Incoming::Event(ServerEvent::Error { code, .. }) => {
+                *counts.errors.entry(format!("{code:?}")).or_default() += 1;
+            }
+            Incoming::Event(ServerEvent::Bye { code, .. }) => {
+                counts.evicted = Some(format!("{code:?}"));
+            }
+            Incoming::Event(_) | Incoming::Quiet | Incoming::Skipped => {}
+            Incoming::Undecryptable => counts.undecryptable += 1,
+            Incoming::Closed | Incoming::Failed(_) => break,
+        }
+    }
+    // Gone: hold no sender back any more.
+    for s in 0..senders {
+        shared.progress[index * senders + s].store(u64::MAX, Ordering::Release);
+    }
+    counts
+}
+
+/// When one sender sends.
+struct SendPlan {
+    messages: u64,
+    window: u64,
+    duration: Duration,
+    /// `None`: as fast as the window allows.
+    interval: Option<Duration>,
+    /// Senders at a paced rate start spread over one interval, not all at once.
+    offset: Duration,
+    size: usize,
+}
+
+impl SendPlan {
+    fn of(config: &RunConfig, s: usize) -> SendPlan {
+        let interval = config.rate.map(|r| Duration::from_secs_f64(1.0 / r));
+        SendPlan {
+            messages: config.messages,
+            window: config.window,
+            duration: config.duration,
+            interval,
+            offset: interval
+                .map(|i| i.mul_f64(s as f64 / config.senders as f64))
+                .unwrap_or_default(),
+            size: config.size,
+        }
+    }
+}
+
+fn send_loop(
+    s: usize,
+    plan: &SendPlan,
+    sender: &Sender,
+    gate: &crossbeam_channel::Receiver<()>,
+    shared: &Shared,
+) {
+    // Returns when the gate's sending side is dropped: the release.
+    let _ = gate.recv();
+    let start = Instant::now();
+    let deadline = start + plan.duration;
+    // What every client has read of ours, as last seen; re-read only when it holds us back.
+    let mut slowest = 0u64;
+    for seq in 1..=plan.messages {
+        if let Some(interval) = plan.interval {
+            // Due times are absolute, so a late message does not delay the ones after it.
+            let due = start + plan.offset + interval.mul_f64((seq - 1) as f64);
+            let now = Instant::now();
+            if due > now {
+                thread::sleep(due.min(deadline) - now);
+            }
+        }
+        while seq > slowest.saturating_add(plan.window) {
+            slowest = shared.slowest(s);
+            if seq <= slowest.saturating_add(plan.window) || Instant::now() >= deadline {
+                break;
+            }
+            // Short naps: the clients read thousands of messages a second.
+            thread::sleep(Duration::from_micros(50));
+        }
+        if Instant::now() >= deadline || shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let sent_ns = nanos_since(shared.epoch, Instant::now());
+        let mut text = format!("lg {s} {seq} {sent_ns} ");
+        while text.len() < plan.size {
+            text.push('x');
+        }
+        if sender.send(&ClientEvent::Say { text }).is_err() {
+            break;
+        }
+        shared.sent.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A small deterministic generator for churn timings (no dependency needed for this).
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn up_to(&mut self, max: Duration) -> Duration {
+        let millis = u64::try_from(max.as_millis()).unwrap_or(u64::MAX).max(1);
+        Duration::from_millis(self.next() % millis)
+    }
+}
+
+/// Joins, reads (and sometimes talks) for a moment, leaves politely or abruptly, pauses;
+/// until `deadline`.
+fn churn_loop(
+    t: usize,
+    tag: &str,
+    config: &RunConfig,
+    churn: Churn,
+    deadline: Instant,
+    shared: &Shared,
+) -> ChurnReport {
+    let mut report = ChurnReport::default();
+    let mut rng = SplitMix(0x5EED ^ t as u64);
+    let mut k = 0u64;
+    while Instant::now() < deadline && !shared.stop.load(Ordering::Relaxed) {
+        k += 1;
+        let nick = format!("lg{tag}c{t}x{}", k % 100_000);
+        let mut joined = match client::join(
+            config.addr,
+            &config.key,
+            &nick,
+            config.connect_timeout,
+            READ_TICK,
+        ) {
+            Ok(joined) => joined,
+            Err(_) => {
+                report.failures += 1;
+                thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        report.joins += 1;
+        let stay_until = (Instant::now() + rng.up_to(churn.pause)).min(deadline);
+        if rng.next() % 2 == 0 {
+            let _ = joined.sender.send(&ClientEvent::Say {
+                text: "churn says hi".into(),
+            });
+        }
+        // Read (without decrypting) so this client never falls behind while it is here.
+        while Instant::now() < stay_until {
+            match joined.receiver.next_if(|_| false) {
+                Incoming::Closed | Incoming::Failed(_) => break,
+                _ => {}
+            }
+        }
+        if rng.next() % 2 == 0 {
+            let _ = joined.sender.send(&ClientEvent::Bye {
+                reason: Some("churn".into()),
+            });
+        }
+        joined.sender.shutdown();
+        let pause = rng.up_to(churn.pause);
+        let now = Instant::now();
+        if now < deadline {
+            thread::sleep(pause.min(deadline - now));
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_text_parses_and_other_text_does_not() {
+        assert_eq!(parse_probe("lg 3 17 123456 xxxx"), Some((3, 17, 123_456)));
+        assert_eq!(parse_probe("lg 3 17 123456"), Some((3, 17, 123_456)));
+        assert_eq!(parse_probe("lgsync abcd"), None);
+        assert_eq!(parse_probe("hello lg 1 2 3"), None);
+        assert_eq!(parse_probe("lg x 1 2"), None);
+    }
+
+    #[test]
+    fn runs_without_bounds_are_refused() {
+        let key = RoomKey::generate();
+        let addr = "127.0.0.1:9".parse().unwrap();
+        let mut config = RunConfig::new(addr, key, 2, 1, 10, Duration::from_secs(1));
+        config.messages = 0;
+        assert!(matches!(run(&config), Err(LoadError::Config(_))));
+        config.messages = 10;
+        config.duration = Duration::ZERO;
+        assert!(matches!(run(&config), Err(LoadError::Config(_))));
+        config.duration = Duration::from_secs(1);
+        config.senders = 3;
+        assert!(matches!(run(&config), Err(LoadError::Config(_))));
+    }
+}
