@@ -137,6 +137,27 @@ fn a_read_timeout_is_reported_and_the_frame_survives_it() {
     assert_eq!(timeouts, 3);
 }
 
+/// Found by the `frame_reader` fuzz target (input `fe ff ff ff ff ff ff ff ff`: a limit of
+/// `usize::MAX`). `max_line + 2` overflowed: a debug build panicked, and a release build made a
+/// 1-byte buffer that refused every line (`usize::MAX`) or an empty one whose first read
+/// looked like the end of the stream (`usize::MAX - 1`). `--max-line` accepts such values.
+#[test]
+fn a_limit_near_usize_max_reads_lines_normally() {
+    for limit in [usize::MAX, usize::MAX - 1, usize::MAX - 2] {
+        let mut data = b"hello\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5000));
+        data.extend(b"\r\nlast");
+        let mut reader = FrameReader::new(Cursor::new(data), limit);
+        assert_eq!(reader.read_frame().expect("hello"), Some(&b"hello"[..]));
+        let long = reader.read_frame().expect("a long line").expect("a frame");
+        assert_eq!(long.len(), 5000, "limit {limit}");
+        assert!(matches!(
+            reader.read_frame(),
+            Err(FrameError::TruncatedAtEof)
+        ));
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Not a token with our key: Undecryptable
 
