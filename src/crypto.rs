@@ -145,6 +145,14 @@ pub enum ReplayError {
     /// replayed, so it refuses instead (fail closed).
     #[error("too many messages to remember for replay protection; try again shortly")]
     Full,
+    /// Our clock went back to a time for which the guard has already forgotten tokens (it
+    /// forgot them when the clock was later), so it cannot tell a replay from a new token;
+    /// it refuses until the clock has passed that time again (fail closed).
+    #[error(
+        "the receiver's clock went back, and replay protection no longer remembers every \
+         message from this time; refused until its clock catches up"
+    )]
+    ClockWentBack,
 }
 
 /// A one-way name for a key: the first 8 bytes of SHA-256 over a label and the raw key,
@@ -465,11 +473,21 @@ impl TimePolicy {
 ///
 /// Memory is bounded twice: entries expire after the replay window, and the guard never holds
 /// more than `capacity` entries (when full it refuses new tokens rather than forget old ones).
+///
+/// A token's entry is forgotten once `now` is past its expiry, because by then the token can
+/// no longer pass the time policy. That holds only while the clock does not go back: if it
+/// steps back (an NTP correction, an administrator) to a time before an expiry already
+/// forgotten, the forgotten tokens could pass the policy again. So the guard remembers the
+/// latest expiry it has forgotten, and refuses tokens it does not remember while `now` is at or
+/// before it ([`ReplayError::ClockWentBack`]); a clock that only moves forward never meets it.
 #[derive(Debug)]
 pub struct ReplayGuard {
     expires_at: HashMap<ReplayId, u64>,
-    /// Insertion order, which is also expiry order, so pruning looks only at the front.
+    /// Insertion order, which is expiry order while the clock moves forward, so pruning looks
+    /// only at the front. (If the clock goes back, some entries are kept longer than needed.)
     order: VecDeque<(u64, ReplayId)>,
+    /// The latest expiry of an entry forgotten so far.
+    forgotten_through: Option<u64>,
     window_secs: u64,
     capacity: usize,
 }
@@ -480,17 +498,22 @@ impl ReplayGuard {
         ReplayGuard {
             expires_at: HashMap::new(),
             order: VecDeque::new(),
+            forgotten_through: None,
             window_secs,
             capacity,
         }
     }
 
     /// Accepts `id` once: refuses it if seen inside the window, remembers it otherwise.
-    /// `now` must not go backwards by much; if it does, entries simply live longer.
+    /// If `now` goes back to a time the guard has already forgotten tokens for, it refuses
+    /// every token it does not remember until `now` passes that time again.
     pub fn check_and_remember(&mut self, id: ReplayId, now: u64) -> Result<(), ReplayError> {
         self.prune(now);
         if self.expires_at.contains_key(&id) {
             return Err(ReplayError::Replayed);
+        }
+        if self.forgotten_through.is_some_and(|through| now <= through) {
+            return Err(ReplayError::ClockWentBack);
         }
         if self.expires_at.len() >= self.capacity {
             return Err(ReplayError::Full);
@@ -520,6 +543,7 @@ impl ReplayGuard {
             }
             self.order.pop_front();
             self.expires_at.remove(&id);
+            self.forgotten_through = Some(self.forgotten_through.map_or(expiry, |f| f.max(expiry)));
         }
     }
 }

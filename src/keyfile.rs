@@ -268,34 +268,57 @@ pub fn load(
     path: &Path,
     passphrase: &mut dyn FnMut(&Path) -> Result<Zeroizing<String>, KeyfileError>,
 ) -> Result<LoadedKey, KeyfileError> {
-    let text = read_small(path)?;
+    let contents = read_small(path)?;
     let warnings = permission_warnings(path);
+    let (key, kind) = match parse(path, &contents)? {
+        ParsedKeyfile::Plain(key) => (key, KeyfileKind::Plain),
+        ParsedKeyfile::Sealed(sealed) => {
+            let phrase = passphrase(path)?;
+            (sealed.open(path, &phrase)?, KeyfileKind::Sealed)
+        }
+    };
+    Ok(LoadedKey {
+        key,
+        kind,
+        warnings,
+    })
+}
+
+/// A keyfile's contents after parsing, before any passphrase is asked for.
+#[derive(Debug)]
+pub enum ParsedKeyfile {
+    /// A plain keyfile: the key itself.
+    Plain(RoomKey),
+    /// A sealed keyfile whose key line is well formed; [`SealedKey::open`] opens it.
+    Sealed(SealedKey),
+}
+
+/// Parses a keyfile's contents (the bytes of the file) as [`load`] does, without touching the
+/// file system and without asking for a passphrase. `path` only names the file in errors.
+///
+/// Bytes that are not UTF-8 are read lossily, so the error names the line they are on. Every
+/// check that needs no passphrase is made here, including the sealed line's scrypt parameters,
+/// so a file asking for absurd work is refused before anything is computed.
+pub fn parse(path: &Path, contents: &[u8]) -> Result<ParsedKeyfile, KeyfileError> {
+    // Not UTF-8 cannot be a key; lossy conversion makes the error below name the line.
+    let text = Zeroizing::new(String::from_utf8_lossy(contents).into_owned());
     let (line_no, line) = key_line(path, &text)?;
     if is_sealed_line(line) {
-        let sealed = SealedLine::parse(path, line)?;
-        let phrase = passphrase(path)?;
-        let key = sealed.open(path, &phrase)?;
-        return Ok(LoadedKey {
-            key,
-            kind: KeyfileKind::Sealed,
-            warnings,
-        });
+        return SealedKey::parse(path, line).map(ParsedKeyfile::Sealed);
     }
     let key = RoomKey::from_secret(line).map_err(|source| KeyfileError::BadKey {
         path: path.to_owned(),
         line: line_no,
         source,
     })?;
-    Ok(LoadedKey {
-        key,
-        kind: KeyfileKind::Plain,
-        warnings,
-    })
+    Ok(ParsedKeyfile::Plain(key))
 }
 
 /// Whether `path` holds a sealed key, without opening it.
 pub fn is_sealed(path: &Path) -> Result<bool, KeyfileError> {
-    let text = read_small(path)?;
+    let bytes = read_small(path)?;
+    // Not UTF-8 cannot be a key; lossy conversion makes errors name the line.
+    let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
     let (_, line) = key_line(path, &text)?;
     Ok(is_sealed_line(line))
 }
@@ -422,15 +445,17 @@ fn derive_kek(passphrase: &str, salt: &[u8], params: SealParams) -> Result<RoomK
     Ok(RoomKey::from_secret(&text).expect("32 bytes always make a Fernet key"))
 }
 
-/// The parsed fields of a sealed key line.
-struct SealedLine<'a> {
+/// The parsed fields of a sealed key line: everything but the key, which needs the passphrase.
+/// None of it is secret (the key inside is encrypted).
+#[derive(Debug, Clone)]
+pub struct SealedKey {
     params: SealParams,
     salt: Vec<u8>,
-    token: &'a str,
+    token: String,
 }
 
-impl<'a> SealedLine<'a> {
-    fn parse(path: &Path, line: &'a str) -> Result<SealedLine<'a>, KeyfileError> {
+impl SealedKey {
+    fn parse(path: &Path, line: &str) -> Result<SealedKey, KeyfileError> {
         let bad = |what| KeyfileError::BadSealedLine {
             path: path.to_owned(),
             what,
@@ -460,14 +485,21 @@ impl<'a> SealedLine<'a> {
         // Checked here, before a passphrase is asked for: a damaged token would otherwise
         // be reported as a wrong passphrase, and the user would retype a correct one.
         TokenHeader::parse(token.as_bytes()).map_err(|_| bad("TOKEN is not a Fernet token"))?;
-        Ok(SealedLine {
+        Ok(SealedKey {
             params,
             salt,
-            token,
+            token: token.to_owned(),
         })
     }
 
-    fn open(&self, path: &Path, passphrase: &str) -> Result<RoomKey, KeyfileError> {
+    /// The scrypt parameters the file asks for (already checked to be in the accepted range).
+    pub fn params(&self) -> SealParams {
+        self.params
+    }
+
+    /// Derives the key-encryption key from `passphrase` (scrypt at [`SealedKey::params`]) and
+    /// opens the key. `path` only names the file in errors.
+    pub fn open(&self, path: &Path, passphrase: &str) -> Result<RoomKey, KeyfileError> {
         let kek = derive_kek(passphrase, &self.salt, self.params)?;
         let opened =
             kek.decrypt(self.token.as_bytes())
@@ -487,7 +519,7 @@ impl<'a> SealedLine<'a> {
     }
 }
 
-fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
+fn read_small(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyfileError> {
     let io_err = |source: io::Error| {
         if source.kind() == io::ErrorKind::NotFound {
             KeyfileError::NotFound {
@@ -522,8 +554,7 @@ fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyfileError> {
             len: bytes.len() as u64,
         });
     }
-    // Not UTF-8 cannot be a key; lossy conversion makes the error below name the line.
-    Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(bytes)
 }
 
 /// Whether a key line is in the sealed format (its first field is exactly the magic word).

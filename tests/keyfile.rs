@@ -806,3 +806,44 @@ fn replacing_leaves_no_temporary_file_behind() {
         .collect();
     assert_eq!(names, ["class.key"]);
 }
+
+#[test]
+fn parse_reads_contents_as_load_reads_the_file() {
+    let dir = tmp();
+    let plain = dir.path().join("plain.key");
+    let sealed = dir.path().join("sealed.key");
+    let key = RoomKey::generate();
+    keyfile::write_plain(&plain, &key, Overwrite::Never).expect("write");
+    keyfile::write_sealed(&sealed, &key, "right", FAST, Overwrite::Never).expect("seal");
+
+    let contents = fs::read(&plain).expect("read");
+    match keyfile::parse(&plain, &contents).expect("parses") {
+        keyfile::ParsedKeyfile::Plain(parsed) => assert!(same_key(&parsed, &key)),
+        other => panic!("{other:?}"),
+    }
+    let contents = fs::read(&sealed).expect("read");
+    match keyfile::parse(&sealed, &contents).expect("parses") {
+        keyfile::ParsedKeyfile::Sealed(parsed) => {
+            assert_eq!(parsed.params(), FAST);
+            assert!(same_key(
+                &parsed.open(&sealed, "right").expect("opens"),
+                &key
+            ));
+            assert!(matches!(
+                parsed.open(&sealed, "wrong"),
+                Err(KeyfileError::WrongPassphrase { path }) if path == sealed
+            ));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The path only names the file in errors: nothing is read from it.
+    let nowhere = dir.path().join("does-not-exist.key");
+    assert!(matches!(
+        keyfile::parse(&nowhere, b"# only a comment\n"),
+        Err(KeyfileError::NoKey { path }) if path == nowhere
+    ));
+    assert!(matches!(
+        keyfile::parse(&nowhere, b"\xff\xfe not a key\n"),
+        Err(KeyfileError::BadKey { line: 1, .. })
+    ));
+}

@@ -138,6 +138,27 @@ fn a_read_timeout_is_reported_and_the_frame_survives_it() {
     assert_eq!(timeouts, 3);
 }
 
+/// Found by the `frame_reader` fuzz target (input `fe ff ff ff ff ff ff ff ff`: a limit of
+/// `usize::MAX`). `max_line + 2` overflowed: a debug build panicked, and a release build made a
+/// 1-byte buffer that refused every line (`usize::MAX`) or an empty one whose first read
+/// looked like the end of the stream (`usize::MAX - 1`). `--max-line` accepts such values.
+#[test]
+fn a_limit_near_usize_max_reads_lines_normally() {
+    for limit in [usize::MAX, usize::MAX - 1, usize::MAX - 2] {
+        let mut data = b"hello\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5000));
+        data.extend(b"\r\nlast");
+        let mut reader = FrameReader::new(Cursor::new(data), limit);
+        assert_eq!(reader.read_frame().expect("hello"), Some(&b"hello"[..]));
+        let long = reader.read_frame().expect("a long line").expect("a frame");
+        assert_eq!(long.len(), 5000, "limit {limit}");
+        assert!(matches!(
+            reader.read_frame(),
+            Err(FrameError::TruncatedAtEof)
+        ));
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Not a token with our key: Undecryptable
 
@@ -665,6 +686,66 @@ fn the_replay_guard_remembers_through_the_last_second_of_its_window() {
     );
     assert_eq!(guard.check_and_remember(id, NOW + 101), Ok(()));
     assert_eq!(guard.len(), 1);
+}
+
+/// Found by the `handshake` fuzz target. A token accepted at `NOW`; the clock jumps 65535 s
+/// ahead, where another token is accepted (and the guard forgets the first, rightly: at that
+/// time it can no longer pass the time policy); the clock goes back to `NOW` (an NTP step),
+/// and the first token, replayed on a new connection, passed the policy again and was
+/// accepted a second time. Now the guard refuses what it cannot vouch for.
+#[test]
+fn a_replay_after_the_clock_went_forward_and_back_is_refused() {
+    let key = RoomKey::generate();
+    let policy = TimePolicy::default();
+    let guard = Inbound::shared_guard(policy, 100);
+    let connect = || Inbound::new(key.clone(), policy, Arc::clone(&guard));
+
+    let captured = frame(&key, &say("hi all"), NOW - 6);
+    assert!(connect().accept::<ClientEvent>(&captured, NOW).is_ok());
+    let later = NOW + 65_535;
+    assert!(
+        connect()
+            .accept::<ClientEvent>(&frame(&key, &say("later"), later - 1), later)
+            .is_ok()
+    );
+    let mut attacker = connect();
+    assert_eq!(
+        refused(&mut attacker, &captured, NOW),
+        Refusal::Replay(ReplayError::ClockWentBack)
+    );
+    assert_eq!(
+        refused(&mut attacker, &captured, NOW).code(),
+        ErrorCode::Replayed
+    );
+    assert_eq!(attacker.peer_clock(), None, "a refused token set the clock");
+}
+
+#[test]
+fn the_replay_guard_fails_closed_only_while_the_clock_is_back_in_forgotten_time() {
+    let window = 100;
+    let mut guard = ReplayGuard::new(window, 10);
+    let (first, second, third) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+    assert_eq!(guard.check_and_remember(first, NOW), Ok(()));
+    // A clock that only moves forward never meets the refusal.
+    assert_eq!(guard.check_and_remember(second, NOW + window + 1), Ok(()));
+    assert_eq!(guard.len(), 1, "the first entry expired");
+    // Back to where `first` was forgotten: nothing unknown is accepted, up to its expiry.
+    for now in [NOW, NOW + window] {
+        assert_eq!(
+            guard.check_and_remember(first, now),
+            Err(ReplayError::ClockWentBack)
+        );
+        assert_eq!(
+            guard.check_and_remember(third, now),
+            Err(ReplayError::ClockWentBack)
+        );
+    }
+    // What it remembers is still a replay; past the forgotten time, all is normal again.
+    assert_eq!(
+        guard.check_and_remember(second, NOW),
+        Err(ReplayError::Replayed)
+    );
+    assert_eq!(guard.check_and_remember(third, NOW + window + 1), Ok(()));
 }
 
 #[test]

@@ -53,10 +53,11 @@ pub struct FrameReader<R> {
 
 impl<R: Read> FrameReader<R> {
     /// Reads frames from `inner`; a line (without its `\r\n`) may be at most `max_line` bytes.
+    /// Any `max_line` works, `usize::MAX` included (no limit in practice).
     pub fn new(inner: R, max_line: usize) -> FrameReader<R> {
         FrameReader {
             inner,
-            buf: vec![0; INITIAL_BUFFER.min(max_line + 2)],
+            buf: vec![0; INITIAL_BUFFER.min(buffer_ceiling(max_line))],
             start: 0,
             end: 0,
             scanned: 0,
@@ -102,7 +103,7 @@ impl<R: Read> FrameReader<R> {
             }
             self.scanned = self.end;
             // No newline yet. `+ 1` leaves room for a `\r` that `\n` would then strip.
-            if self.end - self.start > self.max_line + 1 {
+            if self.end - self.start > self.max_line.saturating_add(1) {
                 self.start = self.end;
                 self.scanned = self.end;
                 if !self.skipping {
@@ -140,7 +141,7 @@ impl<R: Read> FrameReader<R> {
             self.scanned = 0;
             if self.buf.len() > INITIAL_BUFFER * 8 {
                 // A long line has passed; give its memory back.
-                self.buf = vec![0; INITIAL_BUFFER.min(self.max_line + 2)];
+                self.buf = vec![0; INITIAL_BUFFER.min(buffer_ceiling(self.max_line))];
             }
         } else if self.start > 0 && self.end == self.buf.len() {
             self.buf.copy_within(self.start..self.end, 0);
@@ -151,10 +152,21 @@ impl<R: Read> FrameReader<R> {
         if self.end == self.buf.len() {
             // Full with `start == 0` means fewer than `max_line + 2` bytes are pending (more
             // would have been refused above), so doubling up to that ceiling always adds room.
-            let grown = (self.buf.len() * 2).min(self.max_line + 2);
+            let grown = self
+                .buf
+                .len()
+                .saturating_mul(2)
+                .min(buffer_ceiling(self.max_line));
             self.buf.resize(grown, 0);
         }
     }
+}
+
+/// The most a line can need in the buffer: `max_line` bytes and its `\r\n`. Saturating: with
+/// a limit near `usize::MAX` a wrapped-around sum would make an empty buffer, and a read into
+/// an empty buffer returns 0, which looks like the end of the stream.
+fn buffer_ceiling(max_line: usize) -> usize {
+    max_line.saturating_add(2)
 }
 
 #[cfg(test)]
