@@ -28,7 +28,7 @@ for target in "${targets[@]}"; do
         echo "error: $target stopped early; see logs/$target.log and artifacts/$target/" >&2
         exit 1
     }
-    grep -E '^#[0-9]+ +DONE|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
         "logs/$target.log" || true
     echo "corpus/$target: $(find "corpus/$target" -type f | wc -l) files"
 done

@@ -180,7 +180,8 @@ pub enum KeyfileError {
     UnsupportedSeal {
         /// The file.
         path: PathBuf,
-        /// The version and KDF found.
+        /// The version and KDF found, each shown only if it is a short plain word (see
+        /// `shown_field`), so that key material pasted into the line never appears here.
         found: String,
     },
     /// scrypt parameters outside what we are willing to compute.
@@ -467,7 +468,7 @@ impl SealedKey {
         if fields[1] != "v1" || fields[2] != "scrypt" {
             return Err(KeyfileError::UnsupportedSeal {
                 path: path.to_owned(),
-                found: format!("{}:{}", fields[1], fields[2]),
+                found: format!("{}:{}", shown_field(fields[1]), shown_field(fields[2])),
             });
         }
         let [_, _, _, log_n, r, p, salt, token] = fields[..] else {
@@ -555,6 +556,20 @@ fn read_small(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyfileError> {
         });
     }
     Ok(bytes)
+}
+
+/// A field of a sealed line as an error may show it: whole if it is a short plain word (a
+/// version or KDF name such as `v2` or `argon2id`), otherwise only its length. A key is 43 or
+/// more characters without `:`, so it can never be shown, whole or in part.
+fn shown_field(field: &str) -> String {
+    let plain = field
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if field.len() <= 16 && plain {
+        field.to_owned()
+    } else {
+        format!("<{} characters>", field.chars().count())
+    }
 }
 
 /// Whether a key line is in the sealed format (its first field is exactly the magic word).

@@ -847,3 +847,46 @@ fn parse_reads_contents_as_load_reads_the_file() {
         Err(KeyfileError::BadKey { line: 1, .. })
     ));
 }
+
+/// Found by the `keyfile` fuzz target (input `fernchat-sealed::N<key>xL`): a key line that
+/// starts with the sealed magic but has an unknown version or KDF field was reported as
+/// "sealed with :N<key>xL, which this fernchat does not know", showing the key. Unknown fields
+/// are now shown only when they are short plain words.
+#[test]
+fn an_unsupported_seal_error_never_shows_what_looks_like_a_key() {
+    let dir = tmp();
+    let key = RoomKey::generate();
+    let secret = key.expose_secret();
+    for (i, line) in [
+        format!("fernchat-sealed::N{secret}xL"),
+        format!("fernchat-sealed:{secret}:scrypt:10:1:1:AAAA:gAAAA"),
+        format!("fernchat-sealed:v1:{secret}"),
+        format!("fernchat-sealed:v2:{}", secret.trim_end_matches('=')),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("k{i}.key"));
+        write_file(&path, format!("{line}\n"));
+        let err = load_plain(&path).expect_err("not a key");
+        assert!(
+            matches!(err, KeyfileError::UnsupportedSeal { .. }),
+            "{line}: {err:?}"
+        );
+        let shown = format!("{err} {err:?}");
+        // Not the key, nor any 12-character piece of it.
+        let chars: Vec<char> = secret.chars().collect();
+        for piece in chars.windows(12) {
+            let piece: String = piece.iter().collect();
+            assert!(!shown.contains(&piece), "{shown}");
+        }
+        assert!(shown.contains("characters"), "{shown}");
+    }
+    // Short plain names are still shown, as before.
+    let path = dir.path().join("v2.key");
+    write_file(&path, "fernchat-sealed:v2:scrypt:17:8:1:AAAA:gAAAA\n");
+    assert!(matches!(
+        load_plain(&path),
+        Err(KeyfileError::UnsupportedSeal { found, .. }) if found == "v2:scrypt"
+    ));
+}

@@ -4,7 +4,8 @@
 //! of `tests/protocol.rs` as steps of the handshake target.
 //!
 //! Run from `fuzz/`: `cargo run --example make_seeds` (no sanitizer, no nightly flags). It
-//! replaces what is in `seeds/`. The tokens it makes have random IVs, so a new run differs
+//! replaces the `seed-*` files in `seeds/`, and leaves the `found-*` files (inputs the fuzzer
+//! found, picked as fuzz/README.md says) alone. The tokens it makes have random IVs, so a new run differs
 //! byte for byte; that is harmless.
 
 use std::fs;
@@ -21,8 +22,17 @@ fn target_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("seeds")
         .join(name);
-    let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("seed folder");
+    // Replaces its own `seed-*` files; inputs the fuzzer found (`found-*`) stay.
+    for entry in fs::read_dir(&dir).expect("seed folder") {
+        let path = entry.expect("an entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+        {
+            fs::remove_file(path).expect("remove an old seed");
+        }
+    }
     dir
 }
 

@@ -20,7 +20,6 @@ use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, KeyfileError, KeyfileKind, ParsedKeyfile, SealParams};
 use fernchat_fuzz::{KEY, PASSPHRASE};
 use libfuzzer_sys::fuzz_target;
-use zeroize::Zeroizing;
 
 /// scrypt memory (128 · r · N · p bytes) up to which a sealed key is opened: the cheapest
 /// parameters the parser accepts (log_n 10, r 1, p 1), which the seeds use.

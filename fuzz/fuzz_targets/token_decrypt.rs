@@ -162,7 +162,7 @@ fn damage(token: &[u8], input: &mut Input) -> Vec<u8> {
             5 => text.insert(at % (text.len() + 1), value),
             // Padding added or removed.
             6 => {
-                if value % 2 == 0 {
+                if value.is_multiple_of(2) {
                     text.extend(std::iter::repeat_n(b'=', usize::from(value % 5)));
                 } else {
                     while text.last() == Some(&b'=') {
@@ -306,7 +306,7 @@ fn structured(input: &mut Input) {
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
-    if input.u8() % 2 == 0 {
+    if input.u8().is_multiple_of(2) {
         raw(input.rest());
     } else {
         structured(&mut input);
