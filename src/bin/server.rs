@@ -70,6 +70,12 @@ struct Args {
     /// Seconds of silence after which a client is removed (it is pinged after a third of it).
     #[arg(long, default_value_t = 90)]
     idle_timeout: u64,
+
+    /// Tuning experiments: the hub sends a round of at most this many events itself and
+    /// hands larger rounds to the writer threads. 0: always the writers; 64 (the default):
+    /// always the hub, the writers only for sockets that are full.
+    #[arg(long, default_value_t = fernchat::server::hub::DIRECT_ROUND)]
+    direct_round: usize,
 }
 
 fn main() -> ExitCode {
@@ -88,6 +94,7 @@ fn serve(args: Args) -> Result<(), String> {
     let mut config = ServerConfig::new(key);
     config.max_clients = args.max_clients;
     config.max_pending = args.max_pending;
+    config.direct_round = args.direct_round;
     config.max_text = args.max_text;
     config.max_line = args.max_line;
     config.time_policy = TimePolicy::with_ttl(args.ttl);

@@ -72,6 +72,9 @@ pub struct ServerConfig {
     pub outbound_budget: usize,
     /// How long one socket write may block before the client is given up on.
     pub write_timeout: Duration,
+    /// Rounds of the hub of at most this many events are sent by the hub itself, larger ones
+    /// by the writer threads (see [`hub::DIRECT_ROUND`], the default, and `outbound`).
+    pub direct_round: usize,
     /// Where log lines go.
     pub log: Log,
 }
@@ -93,6 +96,7 @@ impl ServerConfig {
             flood: FloodLimits::default(),
             outbound_budget: 256 * 1024,
             write_timeout: Duration::from_secs(10),
+            direct_round: hub::DIRECT_ROUND,
             log: Log::Stderr,
         }
     }
