@@ -106,3 +106,33 @@ fn connect_and_drop_churn_leaks_no_connection_slot() {
     alice.say("after the churn");
     assert_eq!(message_text(&bob.recv(), "alice"), "after the churn");
 }
+
+#[test]
+fn deeply_nested_json_is_refused_without_overflowing_a_readers_stack() {
+    // JSON parsing recurses per level of nesting, on the reader thread's stack. The deepest
+    // plaintext a 16 KiB line can carry must be refused, in the unoptimised build too, not
+    // overflow the stack and abort the server. (It did, with 256 KiB reader stacks.)
+    let server = TestServer::with_defaults();
+    let mut alice = server.join("alice");
+    for depth in [100, 127, 128, 129, 1000, 5000] {
+        let json = format!(
+            r#"{{"type":"say","text":"x","junk":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        alice.send_json(&json);
+        match alice.recv() {
+            fernchat::protocol::ServerEvent::Message { .. } => {}
+            fernchat::protocol::ServerEvent::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::BadJson, "depth {depth}")
+            }
+            other => panic!("depth {depth}: unexpected {other:?}"),
+        }
+    }
+    // Nested objects as deep as a 16 KiB line allows.
+    let json = format!(r#"{}1{}"#, r#"{"a":"#.repeat(1500), "}".repeat(1500));
+    alice.send_json(&json);
+    alice.expect_error(ErrorCode::BadJson);
+    alice.say("still here");
+    assert_eq!(message_text(&alice.recv(), "alice"), "still here");
+}
