@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile;
 use fernchat::load::bench::{self, BenchConfig};
+use fernchat::load::hostile::{self, HostileConfig};
 use fernchat::load::idle::{self, IdleConfig};
 use fernchat::load::probe::Probe;
 use fernchat::load::run::{self, Churn, Report, RunConfig};
@@ -41,6 +42,24 @@ enum Cmd {
     Soak(SoakArgs),
     /// The benchmark matrix against a server process started for each run.
     Bench(BenchArgs),
+    /// Attacks on a server process it starts (loopback, default limits) while a pair chats.
+    Hostile(HostileArgs),
+}
+
+#[derive(Debug, Args)]
+struct HostileArgs {
+    /// The server binary (default: `server` next to this program).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Where the keyfile, the server log and hostile.json go.
+    #[arg(long, default_value = "target/hostile")]
+    out: PathBuf,
+    /// Seconds the normal pair chats while the attacks run (at least 20).
+    #[arg(long, default_value_t = 30)]
+    secs: u64,
+    /// Connections in the silent crowd.
+    #[arg(long, default_value_t = 1000)]
+    crowd: usize,
 }
 
 /// Where the server is and how to reach it.
@@ -158,6 +177,12 @@ struct BenchArgs {
     /// Only scenarios whose names contain this (repeatable), e.g. `--only chat`.
     #[arg(long)]
     only: Vec<String>,
+    /// Deliveries per second of the sustained scenario (default: 80% of flood-50).
+    #[arg(long)]
+    sustained_rate: Option<f64>,
+    /// An extra argument for the server (repeatable), e.g. `--server-arg=--direct-round=0`.
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -251,13 +276,52 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
             print_report(&report, args.json);
             Ok(!report.failed())
         }
-        Cmd::Bench(args) => {
-            let server_bin = match args.server_bin {
-                Some(path) => path,
-                None => std::env::current_exe()
-                    .map_err(|e| format!("cannot find this program's path: {e}"))?
-                    .with_file_name(format!("server{}", std::env::consts::EXE_SUFFIX)),
+        Cmd::Hostile(args) => {
+            let config = HostileConfig {
+                server_bin: server_bin(args.server_bin)?,
+                out_dir: args.out.clone(),
+                secs: args.secs,
+                crowd: args.crowd,
+                verbose: true,
             };
+            let report = hostile::run(&config).map_err(|e| e.to_string())?;
+            let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+            let _ = std::fs::write(args.out.join("hostile.json"), json);
+            for a in &report.attacks {
+                println!(
+                    "{} {}\n     expected: {}\n     observed: {}",
+                    if a.pass { "PASS" } else { "FAIL" },
+                    a.attack,
+                    a.expected,
+                    a.observed
+                );
+            }
+            println!(
+                "normal pair: {} of {} delivered, lost {}, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                report.pair.delivered,
+                report.pair.expected,
+                report.pair.lost,
+                report.pair.latency.p50_us / 1000.0,
+                report.pair.latency.p99_us / 1000.0,
+                report.pair.latency.max_us / 1000.0
+            );
+            println!(
+                "server: up at the end {}; RSS {} KiB before, {} KiB at most, {} KiB at the end; \
+                 threads {} -> {}; fds {} -> {}",
+                report.server_up,
+                report.rss_kib.0,
+                report.rss_kib.1,
+                report.rss_kib.2,
+                report.threads.0,
+                report.threads.1,
+                report.fds.0,
+                report.fds.1
+            );
+            println!("{}", if report.passed() { "PASSED" } else { "FAILED" });
+            Ok(report.passed())
+        }
+        Cmd::Bench(args) => {
+            let server_bin = server_bin(args.server_bin)?;
             let config = BenchConfig {
                 server_bin,
                 out_dir: args.out.clone(),
@@ -266,6 +330,8 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
                 paced_secs: args.paced_secs,
                 idle_clients: args.idle_clients,
                 only: args.only,
+                sustained_rate: args.sustained_rate,
+                server_args: args.server_arg,
                 verbose: true,
             };
             let result = bench::run(&config).map_err(|e| e.to_string())?;
@@ -275,6 +341,16 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
                 || result.idle.as_ref().is_some_and(|i| i.failed());
             Ok(!lost)
         }
+    }
+}
+
+/// `--server-bin`, or `server` next to this program.
+fn server_bin(given: Option<PathBuf>) -> Result<PathBuf, String> {
+    match given {
+        Some(path) => Ok(path),
+        None => Ok(std::env::current_exe()
+            .map_err(|e| format!("cannot find this program's path: {e}"))?
+            .with_file_name(format!("server{}", std::env::consts::EXE_SUFFIX))),
     }
 }
 

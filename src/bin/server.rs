@@ -102,6 +102,12 @@ struct Args {
     /// start; a file named with --identity must exist (`keygen --identity PATH` makes one).
     #[arg(long, value_name = "PATH", env = "FERNCHAT_IDENTITY")]
     identity: Option<PathBuf>,
+
+    /// Tuning experiments: the hub sends a round of at most this many events itself and
+    /// hands larger rounds to the writer threads. 0: always the writers; 64 (the default):
+    /// always the hub, the writers only for sockets that are full.
+    #[arg(long, default_value_t = fernchat::server::hub::DIRECT_ROUND)]
+    direct_round: usize,
 }
 
 fn parse_kex(name: &str) -> Result<&'static str, String> {
@@ -133,6 +139,7 @@ fn serve(args: Args) -> Result<(), String> {
     let mut config = ServerConfig::new(key);
     config.max_clients = args.max_clients;
     config.max_pending = args.max_pending;
+    config.direct_round = args.direct_round;
     config.max_text = args.max_text;
     config.max_line = args.max_line;
     config.time_policy = TimePolicy::with_ttl(args.ttl);

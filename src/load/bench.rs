@@ -53,6 +53,10 @@ pub struct BenchConfig {
     pub idle_clients: usize,
     /// Only the scenarios whose names contain one of these (all when empty).
     pub only: Vec<String>,
+    /// Deliveries per second of `sustained-50`; `None`: 80% of the measured `flood-50`.
+    pub sustained_rate: Option<f64>,
+    /// More arguments for every server started (tuning experiments).
+    pub server_args: Vec<String>,
     /// Progress on standard error.
     pub verbose: bool,
 }
@@ -166,7 +170,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
             .map(|s| s.median.deliveries_per_sec)
             .filter(|d| d.is_finite() && *d > 0.0)
             .unwrap_or(600_000.0);
-        let target = 0.8 * saturation;
+        let target = config.sustained_rate.unwrap_or(0.8 * saturation);
         let per_sender = target / (50.0 * 10.0);
         let result = scenario(
             config,
@@ -174,8 +178,8 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
             &key_path,
             "sustained-50",
             &format!(
-                "50 clients, 10 senders paced at {per_sender:.0} messages/s each: {:.0} deliveries/s, \
-                 80% of flood-50",
+                "50 clients, 10 senders paced at {per_sender:.0} messages/s each: {:.0} deliveries/s \
+                 (80% of flood-50 unless --sustained-rate)",
                 target
             ),
             |addr, key| {
@@ -351,24 +355,50 @@ fn millis(us: f64) -> String {
 }
 
 /// A server process started for one run, stopped (killed) when dropped.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl ServerProcess {
+    /// The benchmark's server: limits far above the load, room for `clients`.
     fn start(config: &BenchConfig, key: &Path, clients: usize) -> Result<ServerProcess, LoadError> {
+        let capacity = (clients + 100).to_string();
+        let mut args: Vec<String> = [
+            "--max-clients",
+            &capacity,
+            "--max-pending",
+            &capacity,
+            "--flood-rate",
+            "1000000",
+            "--flood-burst",
+            "1000000",
+            "--idle-timeout",
+            "600",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.extend(config.server_args.iter().cloned());
+        ServerProcess::spawn(&config.server_bin, &config.out_dir, key, &args)
+    }
+
+    /// Starts `bin` on 127.0.0.1, a free port, with keyfile `key` and `args`; its log goes to
+    /// `out_dir/server.log`.
+    pub(crate) fn spawn(
+        bin: &Path,
+        out_dir: &Path,
+        key: &Path,
+        args: &[String],
+    ) -> Result<ServerProcess, LoadError> {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(config.out_dir.join("server.log"))?;
-        let capacity = (clients + 100).to_string();
-        let mut child = Command::new(&config.server_bin)
+            .open(out_dir.join("server.log"))?;
+        let mut child = Command::new(bin)
             .args(["--bind", "127.0.0.1", "--port", "0", "--key"])
             .arg(key)
-            .args(["--max-clients", &capacity, "--max-pending", &capacity])
-            .args(["--flood-rate", "1000000", "--flood-burst", "1000000"])
-            .args(["--idle-timeout", "600"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -376,7 +406,7 @@ impl ServerProcess {
             .map_err(|e| {
                 LoadError::Server(format!(
                     "cannot start {}: {e} (build it with `cargo build --release`)",
-                    config.server_bin.display()
+                    bin.display()
                 ))
             })?;
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -407,11 +437,16 @@ impl ServerProcess {
         }
     }
 
-    fn pid(&self) -> u32 {
+    /// Whether the process is still running.
+    pub(crate) fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -104,6 +104,20 @@ impl Receiver {
         }
     }
 
+    /// A receiver (and its sender) for a connection made elsewhere, which has said nothing
+    /// yet: for clients that misbehave on purpose. Reads with the stream's own timeouts.
+    pub fn from_stream(stream: TcpStream, key: &RoomKey, buffer: usize) -> io::Result<Receiver> {
+        let sender = Sender {
+            stream: Arc::new(Mutex::new(stream.try_clone()?)),
+            key: key.clone(),
+        };
+        Ok(Receiver {
+            frames: FrameReader::new(BufReader::with_capacity(buffer, stream), CLIENT_MAX_LINE),
+            key: key.clone(),
+            sender,
+        })
+    }
+
     /// The sending half, to answer pings.
     pub fn sender(&self) -> &Sender {
         &self.sender

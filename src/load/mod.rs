@@ -8,6 +8,7 @@
 //! - [`idle`]: thousands of connected, silent clients; the server's memory per client, and a
 //!   broadcast that must reach every one of them.
 //! - [`bench`]: the standard matrix, against a server process it starts itself.
+//! - [`hostile`]: attacks on a server process it starts itself, while a normal pair chats.
 //! - [`probe`]: the server process as `/proc` shows it (CPU time, RSS, threads, descriptors).
 //! - [`client`]: one measuring connection.
 //!
@@ -15,6 +16,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod hostile;
 pub mod idle;
 pub mod probe;
 pub mod run;

@@ -275,7 +275,6 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
         readers.push(
             thread::Builder::new()
                 .name(format!("lg-read-{i}"))
-                .stack_size(256 * 1024)
                 .spawn(move || read_loop(i, senders, receiver, &shared))?,
         );
         if config.verbose && (i + 1) % 1000 == 0 {

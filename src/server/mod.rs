@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub outbound_budget: usize,
     /// How long one socket write may block before the client is given up on.
     pub write_timeout: Duration,
+    /// Rounds of the hub of at most this many events are sent by the hub itself, larger ones
+    /// by the writer threads (see [`hub::DIRECT_ROUND`], the default, and `outbound`).
+    pub direct_round: usize,
     /// Where log lines go.
     pub log: Log,
     /// The room history file; `None` keeps no history (the library's default; the `server`
@@ -106,6 +109,7 @@ impl ServerConfig {
             flood: FloodLimits::default(),
             outbound_budget: 256 * 1024,
             write_timeout: Duration::from_secs(10),
+            direct_round: hub::DIRECT_ROUND,
             log: Log::Stderr,
             history: None,
             kex: crate::kex::ALL_KEX.to_vec(),
