@@ -490,7 +490,7 @@ fn churn(addr: SocketAddr, until: Instant) -> Outcome {
             let _ = stream.shutdown(Shutdown::Both);
         }
         done += 1;
-        if done % 50 == 0 {
+        if done.is_multiple_of(50) {
             thread::sleep(Duration::from_millis(10));
         }
     }

@@ -344,22 +344,22 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
     let mut samples = Vec::new();
     let mut next_sample = released;
     let mut sample_now = |samples: &mut Vec<(f64, Sample)>| -> Result<(), LoadError> {
-        if let (Some(every), Some(probe)) = (config.sample_every, &config.probe) {
-            if Instant::now() >= next_sample {
-                let sample = probe.sample()?;
-                let at = released.elapsed().as_secs_f64();
-                if config.verbose {
-                    eprintln!(
-                        "loadgen: {at:6.0} s  rss {} KiB  threads {}  fds {}  sent {}",
-                        sample.rss_kib,
-                        sample.threads,
-                        sample.fds,
-                        shared.sent.load(Ordering::Relaxed)
-                    );
-                }
-                samples.push((at, sample));
-                next_sample += every;
+        if let (Some(every), Some(probe)) = (config.sample_every, &config.probe)
+            && Instant::now() >= next_sample
+        {
+            let sample = probe.sample()?;
+            let at = released.elapsed().as_secs_f64();
+            if config.verbose {
+                eprintln!(
+                    "loadgen: {at:6.0} s  rss {} KiB  threads {}  fds {}  sent {}",
+                    sample.rss_kib,
+                    sample.threads,
+                    sample.fds,
+                    shared.sent.load(Ordering::Relaxed)
+                );
             }
+            samples.push((at, sample));
+            next_sample += every;
         }
         Ok(())
     };
@@ -374,10 +374,10 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
         thread::sleep(Duration::from_millis(1));
     }
     let end_sample = config.probe.as_ref().map(Probe::sample).transpose()?;
-    if config.sample_every.is_some() {
-        if let Some(end) = end_sample {
-            samples.push((released.elapsed().as_secs_f64(), end));
-        }
+    if config.sample_every.is_some()
+        && let Some(end) = end_sample
+    {
+        samples.push((released.elapsed().as_secs_f64(), end));
     }
 
     // Stop reading and collect.
@@ -466,10 +466,10 @@ fn validate(config: &RunConfig) -> Result<(), LoadError> {
     if config.window == 0 {
         return fail("the window must be at least 1");
     }
-    if let Some(rate) = config.rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            return fail("the rate must be a positive number of messages per second");
-        }
+    if let Some(rate) = config.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return fail("the rate must be a positive number of messages per second");
     }
     if config.size > 2000 {
         return fail("the message size must be at most 2000 characters (the server's default)");
@@ -675,7 +675,7 @@ fn churn_loop(
         };
         report.joins += 1;
         let stay_until = (Instant::now() + rng.up_to(churn.pause)).min(deadline);
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             let _ = joined.sender.send(&ClientEvent::Say {
                 text: "churn says hi".into(),
             });
@@ -687,7 +687,7 @@ fn churn_loop(
                 _ => {}
             }
         }
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             let _ = joined.sender.send(&ClientEvent::Bye {
                 reason: Some("churn".into()),
             });
