@@ -70,8 +70,25 @@ fn a_silent_crowd_beyond_the_capacity_is_refused_then_timed_out() {
         peer.expect_closed(5);
     }
     assert_eq!((full, timed_out), (6, 4));
-    // Their slots are free again: a latecomer joins, and alice still talks.
-    let mut bob = server.join("bob");
+    // Their slots come free again (each when its reader thread has ended, just after the
+    // close we saw): a latecomer joins, retrying a bounded number of times, and alice talks.
+    let mut bob = None;
+    for _ in 0..200 {
+        let mut latecomer = server.peer();
+        latecomer.hello("bob");
+        match latecomer.recv() {
+            fernchat::protocol::ServerEvent::Welcome { .. } => {
+                bob = Some(latecomer);
+                break;
+            }
+            fernchat::protocol::ServerEvent::Error {
+                code: ErrorCode::ServerFull,
+                ..
+            } => latecomer.expect_closed(5),
+            other => panic!("expected welcome or server_full, got {other:?}"),
+        };
+    }
+    let mut bob = bob.expect("a slot came free");
     alice.say("hi bob");
     assert_eq!(message_text(&bob.recv(), "alice"), "hi bob");
 }
