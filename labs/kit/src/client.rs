@@ -370,6 +370,34 @@ impl Client {
     }
 
     /// Says goodbye and closes.
+    /// The live steps' chat: says each line read from standard input to the room and prints
+    /// what has arrived after it, up to our own message coming back (the delivery receipt).
+    /// Ends with `bye` at the end of input.
+    pub fn chat_from_stdin(mut self) -> Result<(), String> {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            if !line.trim().is_empty() {
+                self.say(&line).map_err(|e| e.to_string())?;
+            }
+            loop {
+                match self.recv() {
+                    Ok(event) => {
+                        println!("{event}");
+                        if crate::wire::type_of(&event) == "message" {
+                            break;
+                        }
+                    }
+                    // A read timeout: nothing more has arrived for now.
+                    Err(ClientError::Io(_)) => break,
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        self.bye();
+        Ok(())
+    }
+
     pub fn bye(mut self) {
         let _ = self.send(&ClientEvent::Bye { reason: None });
         self.conn.shutdown();

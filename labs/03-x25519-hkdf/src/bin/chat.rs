@@ -5,7 +5,6 @@
 //! `--key PATH` (default keys/class.key), `--nick NICK` (default `dh` and a number).
 #![forbid(unsafe_code)]
 
-use std::io::BufRead;
 use std::process::ExitCode;
 
 use lab03::live::StudentHandshake;
@@ -31,7 +30,7 @@ fn run() -> Result<(), String> {
         "your public key: {}",
         fernchat::kex::PublicShare(handshake.0.public).to_wire()
     );
-    let mut client = Client::join_with(server, &key, &nick, handshake).map_err(|e| {
+    let client = Client::join_with(server, &key, &nick, handshake).map_err(|e| {
         if matches!(&e, ClientError::Refused { code, .. } if code == "kex_unsupported") {
             format!(
                 "{e}\nThis server offers only psk. Run the lab's toy room \
@@ -46,25 +45,5 @@ fn run() -> Result<(), String> {
         labkit::wire::public_of(&client.welcome).unwrap_or("?")
     );
     println!("type lines to say them; an empty line reads what the room said; Ctrl-D quits");
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        if !line.trim().is_empty() {
-            client.say(&line).map_err(|e| e.to_string())?;
-        }
-        // Print what has arrived, including our own message coming back (the delivery receipt).
-        loop {
-            match client.recv() {
-                Ok(event) => {
-                    println!("{event}");
-                    if labkit::wire::type_of(&event) == "message" {
-                        break;
-                    }
-                }
-                Err(ClientError::Io(_)) => break,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-    }
-    client.bye();
-    Ok(())
+    client.chat_from_stdin()
 }

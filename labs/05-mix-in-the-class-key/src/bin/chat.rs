@@ -6,12 +6,11 @@
 //! keys/class.key), `--nick NICK` (default `psk` and a number).
 #![forbid(unsafe_code)]
 
-use std::io::BufRead;
 use std::process::ExitCode;
 
 use lab05::live::StudentPsk;
 use labkit::args;
-use labkit::client::{Client, ClientError};
+use labkit::client::Client;
 
 fn main() -> ExitCode {
     match run() {
@@ -27,7 +26,7 @@ fn run() -> Result<(), String> {
     let server = args::server()?;
     let key = args::class_key()?;
     let nick = args::flag("nick").unwrap_or_else(|| format!("psk{}", std::process::id() % 1000));
-    let mut client = Client::join_confirmed(server, &key, &nick, StudentPsk::new(&key))
+    let client = Client::join_confirmed(server, &key, &nick, StudentPsk::new(&key))
         .map_err(|e| e.to_string())?;
     println!(
         "joined as {nick} over x25519-psk: the server's confirmation matched, ours is sent; \
@@ -35,24 +34,5 @@ fn run() -> Result<(), String> {
         labkit::wire::public_of(&client.welcome).unwrap_or("?")
     );
     println!("type lines to say them; an empty line reads what the room said; Ctrl-D quits");
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        if !line.trim().is_empty() {
-            client.say(&line).map_err(|e| e.to_string())?;
-        }
-        loop {
-            match client.recv() {
-                Ok(event) => {
-                    println!("{event}");
-                    if labkit::wire::type_of(&event) == "message" {
-                        break;
-                    }
-                }
-                Err(ClientError::Io(_)) => break,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-    }
-    client.bye();
-    Ok(())
+    client.chat_from_stdin()
 }

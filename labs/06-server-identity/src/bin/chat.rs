@@ -7,7 +7,6 @@
 //! impostor on the network path).
 #![forbid(unsafe_code)]
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,7 +33,7 @@ fn run() -> Result<(), String> {
         PathBuf::from(args::flag("pins").unwrap_or_else(|| "keys/lab06_known_servers".into()));
     let name = args::flag("pin-as").unwrap_or_else(|| server.to_string());
     let handshake = StudentSigned::new(&key, Pins::open(&pins), &name);
-    let mut client = Client::join_confirmed(server, &key, &nick, handshake).map_err(|e| {
+    let client = Client::join_confirmed(server, &key, &nick, handshake).map_err(|e| {
         if matches!(&e, ClientError::Refused { code, .. } if code == "kex_unsupported") {
             format!("{e}\nStart the class server with `cargo run --bin server -- --kex x25519-psk-signed`.")
         } else {
@@ -47,24 +46,5 @@ fn run() -> Result<(), String> {
         pins.display()
     );
     println!("type lines to say them; an empty line reads what the room said; Ctrl-D quits");
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        if !line.trim().is_empty() {
-            client.say(&line).map_err(|e| e.to_string())?;
-        }
-        loop {
-            match client.recv() {
-                Ok(event) => {
-                    println!("{event}");
-                    if labkit::wire::type_of(&event) == "message" {
-                        break;
-                    }
-                }
-                Err(ClientError::Io(_)) => break,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-    }
-    client.bye();
-    Ok(())
+    client.chat_from_stdin()
 }
