@@ -137,8 +137,8 @@ struct SoakArgs {
     /// How many of them talk.
     #[arg(long, default_value_t = 10)]
     senders: usize,
-    /// Messages per second per talking client.
-    #[arg(long, default_value_t = 5.0)]
+    /// Messages per second per talking client (under the server's default limit of 5).
+    #[arg(long, default_value_t = 4.0)]
     rate: f64,
     /// Threads that join and leave all the time.
     #[arg(long, default_value_t = 8)]
@@ -147,7 +147,7 @@ struct SoakArgs {
     #[arg(long, default_value_t = 2000)]
     churn_ms: u64,
     /// Seconds between samples of the server.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 60.0)]
     sample_every: f64,
     /// Print the report as JSON.
     #[arg(long)]
