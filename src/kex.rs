@@ -121,6 +121,93 @@ pub const INFO_CLIENT_TO_SERVER: &[u8] = b"fernchat x25519 v1 client->server";
 /// See [`INFO_CLIENT_TO_SERVER`].
 pub const INFO_SERVER_TO_CLIENT: &[u8] = b"fernchat x25519 v1 server->client";
 
+/// HKDF `info` of the client-to-server key of a protocol-version-2 `psk` session.
+pub const INFO_PSK_V2_CLIENT_TO_SERVER: &[u8] = b"fernchat psk v2 client->server";
+/// HKDF `info` of the server-to-client key of a protocol-version-2 `psk` session.
+pub const INFO_PSK_V2_SERVER_TO_CLIENT: &[u8] = b"fernchat psk v2 server->client";
+/// What the server's identity signs before a refusal of an `x25519-psk-signed` hello.
+pub const REFUSAL_LABEL: &[u8] = b"fernchat refusal v2";
+
+/// A handshake nonce: 16 fresh random bytes from each side (`Nc` in the hello, `Ns` in the
+/// handshake). Both go into the `psk` session keys, and the client's is echoed, so nothing
+/// recorded on one connection can be accepted on another.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Nonce(pub [u8; 16]);
+
+impl fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Nonce({})", self.to_wire())
+    }
+}
+
+impl Nonce {
+    /// A fresh nonce from the operating system's generator.
+    pub fn generate() -> Nonce {
+        Nonce::from_rng(&mut OsRng)
+    }
+
+    /// A nonce from `rng` (tests inject a seeded one).
+    pub fn from_rng<R: RngCore + CryptoRng>(rng: &mut R) -> Nonce {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Nonce(bytes)
+    }
+
+    /// The JSON form: URL-safe base64 with padding (24 characters).
+    pub fn to_wire(&self) -> String {
+        URL_SAFE.encode(self.0)
+    }
+
+    /// Reads the JSON form (padding optional); `None` unless it is 16 bytes of base64.
+    pub fn from_wire(text: &str) -> Option<Nonce> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(text.trim().trim_end_matches('='))
+            .ok()?;
+        Some(Nonce(raw.as_slice().try_into().ok()?))
+    }
+}
+
+/// The session keys of a protocol-version-2 `psk` session (PROTOCOL.md):
+///
+/// ```text
+/// c2s = HKDF-SHA256(ikm = K, salt = Nc || Ns, info = "fernchat psk v2 client->server", 32)
+/// s2c = HKDF-SHA256(ikm = K, salt = Nc || Ns, info = "fernchat psk v2 server->client", 32)
+/// ```
+///
+/// `K` is the 32 raw bytes of the class key that opened the hello (the ring's encrypting key
+/// of `key`). Fresh nonces from both sides make keys of this connection alone: a recorded
+/// session opens under none of them, and a frame sealed for one direction never opens in the
+/// other.
+pub fn psk_session_keys(key: &RoomKey, client: &Nonce, server: &Nonce) -> DirectionKeys {
+    let raw = key.raw_secret();
+    let salt = [client.0, server.0].concat();
+    let hkdf = Hkdf::<Sha256>::new(Some(&salt), raw.as_slice());
+    let expand = |label: &[u8]| {
+        let mut okm = Zeroizing::new([0u8; 32]);
+        hkdf.expand(label, okm.as_mut())
+            .expect("32 bytes is far below HKDF-SHA256's 8160-byte limit");
+        fernet_key(&okm)
+    };
+    DirectionKeys {
+        client_to_server: expand(INFO_PSK_V2_CLIENT_TO_SERVER),
+        server_to_client: expand(INFO_PSK_V2_SERVER_TO_CLIENT),
+    }
+}
+
+/// The bytes a server's identity signs to refuse an `x25519-psk-signed` hello:
+/// `"fernchat refusal v2" || Nc || code || 0 || message`. The client's nonce makes it this
+/// connection's refusal; the code and message are what the client will show.
+pub fn refusal_to_be_signed(client: &Nonce, code: &str, message: &str) -> Vec<u8> {
+    [
+        REFUSAL_LABEL,
+        &client.0,
+        code.as_bytes(),
+        &[0],
+        message.as_bytes(),
+    ]
+    .concat()
+}
+
 /// Which end of the exchange we are: it decides which derived key sends and which receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
