@@ -156,7 +156,9 @@ fn a_client_cannot_speak_as_someone_else() {
     // Extra fields are ignored; the server stamps the registered nick and its own time.
     mallory.send_json(r#"{"type":"say","text":"I am alice","from":"alice","time":1}"#);
     match alice.recv() {
-        ServerEvent::Message { from, text, time, .. } => {
+        ServerEvent::Message {
+            from, text, time, ..
+        } => {
             assert_eq!(from, "mallory");
             assert_eq!(text, "I am alice");
             assert!(

@@ -217,8 +217,10 @@ impl Peer {
         let server_nonce = Nonce::from_wire(server_nonce).expect("a 16-byte server nonce");
         let keys = psk_session_keys(&self.class_key, &nonce, &server_nonce);
         self.key = keys.client_to_server;
-        self.inbound
-            .rekey(RoomKey::with_fallback(&keys.server_to_client, &self.class_key));
+        self.inbound.rekey(RoomKey::with_fallback(
+            &keys.server_to_client,
+            &self.class_key,
+        ));
         let confirm = ClientEvent::Confirm { mac: None };
         let at = unix_now().saturating_add_signed(self.clock_at.unwrap_or(0));
         self.send_raw(&fernchat::protocol::seal_at(&self.key, &confirm, at));
@@ -256,7 +258,10 @@ impl Peer {
                         nonce: echoed,
                         server_nonce,
                         ..
-                    }) if self.nonce.is_some_and(|n| Some(n) == Nonce::from_wire(&echoed)) => {
+                    }) if self
+                        .nonce
+                        .is_some_and(|n| Some(n) == Nonce::from_wire(&echoed)) =>
+                    {
                         let nonce = self.nonce.take().expect("checked above");
                         self.answer_handshake(nonce, &server_nonce);
                         self.next()
