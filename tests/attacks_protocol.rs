@@ -115,14 +115,17 @@ fn pump(
         };
         line.push(b'\n');
         let _ = log.send(line.clone());
+        // Decided before the client can read the line, so a test that sets `reflect` after
+        // reading a line never reflects that same line.
+        let reflected = reflect.as_ref().is_some_and(|reflect| {
+            reflect
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        });
         if (&to[0]).write_all(&line).is_err() {
             break;
         }
-        if let Some(reflect) = &reflect
-            && reflect
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-        {
+        if reflected {
             let _ = (&to[1]).write_all(&line);
         }
     }
