@@ -912,6 +912,67 @@ mod tests {
         assert!(identity_key.verify(&signed, &signature).is_ok());
     }
 
+    /// Protocol version 2's `psk` session keys and a signed refusal, computed independently
+    /// with Python's `cryptography` (the snippet in PROTOCOL.md section 3): the Fernet
+    /// specification's key as the class key, `Nc` = bytes 0..16, `Ns` = bytes 16..32, and
+    /// RFC 8032's test 1 key as the server's identity.
+    #[test]
+    fn psk_v2_session_keys_known_answer() {
+        let class_key =
+            RoomKey::from_secret("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap();
+        let mut counting = [0u8; 32];
+        for (i, byte) in counting.iter_mut().enumerate() {
+            *byte = i as u8;
+        }
+        let client = Nonce(counting[..16].try_into().unwrap());
+        let server = Nonce(counting[16..].try_into().unwrap());
+        assert_eq!(client.to_wire(), "AAECAwQFBgcICQoLDA0ODw==");
+        assert_eq!(server.to_wire(), "EBESExQVFhcYGRobHB0eHw==");
+        assert_eq!(Nonce::from_wire("AAECAwQFBgcICQoLDA0ODw"), Some(client));
+        assert_eq!(Nonce::from_wire("AAAA"), None);
+        let keys = psk_session_keys(&class_key, &client, &server);
+        assert_eq!(
+            keys.client_to_server.expose_secret(),
+            "HAFtz7Wlb95s4Fh4YbnQn2M6fE1G22F6gYoV4OQYIOw="
+        );
+        assert_eq!(
+            keys.server_to_client.expose_secret(),
+            "m4YsZmrSyqbfzq5f-GAYNi4Y6rv4RiDhjyuNhh1Bbf0="
+        );
+        // Either nonce changed, other keys: nothing recorded on another connection opens.
+        let again = psk_session_keys(&class_key, &client, &client);
+        assert_ne!(
+            again.server_to_client.expose_secret(),
+            keys.server_to_client.expose_secret()
+        );
+        let identity = crate::identity::ServerIdentity::from_seed(&hex32(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        ));
+        let message = "this server offers the key exchanges \"x25519-psk-signed\"";
+        let signature = identity.sign_refusal(&client, "kex_unsupported", message);
+        assert_eq!(
+            signature,
+            "S-Q_j4KFvgewYpWHZvqpUUMa8Wr-I5nIo3k5T-CR-rI-6YmTOpyPIqpthEXLQWhwEKy3SJkrMK2iNkdWCPYvCQ=="
+        );
+        let public = identity.public();
+        assert!(
+            public
+                .verify_refusal(&client, "kex_unsupported", message, &signature)
+                .is_ok()
+        );
+        // Another connection's nonce, or another code: the signature does not verify.
+        assert!(
+            public
+                .verify_refusal(&server, "kex_unsupported", message, &signature)
+                .is_err()
+        );
+        assert!(
+            public
+                .verify_refusal(&client, "nick_taken", message, &signature)
+                .is_err()
+        );
+    }
+
     #[test]
     fn the_psk_and_the_transcript_decide_the_keys() {
         let psk = Psk::from_class_key(&RoomKey::generate());
