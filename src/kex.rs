@@ -939,6 +939,25 @@ mod tests {
             keys.server_to_client.expose_secret(),
             "m4YsZmrSyqbfzq5f-GAYNi4Y6rv4RiDhjyuNhh1Bbf0="
         );
+        // PROTOCOL.md's worked example: the hello under K, the confirm under c2s.
+        let hello = class_key
+            .decrypt(b"gAAAAABpIXPAAAECAwQFBgcICQoLDA0OD8NZ8aRCRv7GyeS1CAYXVJn21D4T6PPw0zl1YpzTGG73iN3J-Se_N051MRlr5_KZ1jC3_hnYREpv8sXDJRChc7EvLF-Kv7ojhxKzaSmsRouivt8AgYGr0T8DZaJ_E_wVf8Zrn2FcBVGu93TrC_0gCYBEeis0tL-felTRNyxAZFwI")
+            .unwrap();
+        assert_eq!(
+            hello.plaintext,
+            br#"{"type":"hello","nick":"alice","version":2,"kex":"psk","nonce":"AAECAwQFBgcICQoLDA0ODw=="}"#
+        );
+        let confirm = keys
+            .client_to_server
+            .decrypt(b"gAAAAABpIXPBEBESExQVFhcYGRobHB0eHy4F3DTXGejYFH63R_ObBAq6cfCK_eYbPtRKFrDjoJ6LY6ZizXZfomiTO1urwbUaF9IxSs7rLVF7XLDbcObvaFY=")
+            .unwrap();
+        assert_eq!(confirm.plaintext, br#"{"type":"confirm"}"#);
+        assert!(
+            keys.server_to_client
+                .decrypt(b"gAAAAABpIXPBEBESExQVFhcYGRobHB0eHy4F3DTXGejYFH63R_ObBAq6cfCK_eYbPtRKFrDjoJ6LY6ZizXZfomiTO1urwbUaF9IxSs7rLVF7XLDbcObvaFY=")
+                .is_err(),
+            "a frame for one direction never opens in the other"
+        );
         // Either nonce changed, other keys: nothing recorded on another connection opens.
         let again = psk_session_keys(&class_key, &client, &client);
         assert_ne!(
