@@ -300,30 +300,6 @@ mod tests {
         assert_eq!(pins.names_for(&other).unwrap(), ["lab-pc:7474"]);
     }
 
-    /// Issue 12 item 7: a planted pin file (a symbolic link, or one others may write) decides
-    /// whom the client trusts; it is refused with the fix. Failed on the old main, which read
-    /// and appended to both.
-    #[cfg(unix)]
-    #[test]
-    fn a_planted_pin_file_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let key = ServerIdentity::generate().public();
-        let target = dir.path().join("rc");
-        fs::write(&target, "# rc\n").unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        let err = KnownServers::new(&link).check("h:1", &key).unwrap_err();
-        assert!(err.to_string().contains("symbolic link"), "{err}");
-        assert_eq!(fs::read_to_string(&target).unwrap(), "# rc\n");
-
-        let open = dir.path().join("open");
-        fs::write(&open, format!("h:1 {}\n", key.to_wire())).unwrap();
-        fs::set_permissions(&open, fs::Permissions::from_mode(0o666)).unwrap();
-        let err = KnownServers::new(&open).get("h:1").unwrap_err();
-        assert!(err.to_string().contains("chmod go-w"), "{err}");
-    }
-
     #[test]
     fn a_damaged_line_is_reported_with_its_number() {
         let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,58 @@
+//! Look-alike nicks (issue 12 item 8): `aIice` (capital i) while `alice` is online reads as
+//! alice, so the hub refuses a nick whose look-alike skeleton
+//! (`fernchat::protocol::confusable`) is held by someone else online, at hello and at /nick.
+
+mod common;
+
+use common::TestServer;
+use fernchat::protocol::{ClientEvent, ErrorCode, ServerEvent};
+
+/// Failed on the old main: `aIice` was welcomed while `alice` was online, and bob could
+/// rename himself `a1ice`.
+#[test]
+fn a_look_alike_of_an_online_nick_is_refused_at_hello_and_at_nick() {
+    let server = TestServer::with_defaults();
+    let mut alice = server.join("alice");
+
+    let mut impostor = server.peer();
+    impostor.hello("aIice");
+    let message = impostor.expect_error(ErrorCode::NickTaken);
+    assert!(
+        message.contains("aIice") && message.contains("looks too much like alice"),
+        "{message}"
+    );
+
+    let mut bob = server.join("bob");
+    alice.recv_until(10, |e| matches!(e, ServerEvent::Joined { .. }));
+    for look_alike in ["a1ice", "ALlCE", "a-lice"] {
+        bob.send(&ClientEvent::Nick {
+            nick: look_alike.into(),
+        });
+        if look_alike == "a-lice" {
+            // Not a look-alike of alice by the table (an extra character): accepted.
+            let renamed = bob.recv_until(10, |e| matches!(e, ServerEvent::Renamed { .. }));
+            assert!(matches!(renamed, ServerEvent::Renamed { to, .. } if to == "a-lice"));
+            continue;
+        }
+        let message = bob.expect_error(ErrorCode::NickTaken);
+        assert!(message.contains("looks too much like alice"), "{message}");
+    }
+    // "a-lice" and "a_lice" look alike: taken while bob holds the first.
+    let mut carol = server.peer();
+    carol.hello("a_lice");
+    carol.expect_error(ErrorCode::NickTaken);
+
+    // One's own look-alike is fine (alice -> aIice is a change of spelling, not of person).
+    alice.send(&ClientEvent::Nick {
+        nick: "aIice".into(),
+    });
+    // (alice first sees bob's rename to a-lice, then her own.)
+    alice.recv_until(10, |e| matches!(e, ServerEvent::Renamed { to, .. } if to == "aIice"));
+
+    // Once the holder leaves, the skeleton is free again.
+    alice.send(&ClientEvent::Bye { reason: None });
+    bob.recv_until(10, |e| matches!(e, ServerEvent::Left { .. }));
+    let mut later = server.peer();
+    later.hello("alice");
+    assert!(matches!(later.recv(), ServerEvent::Welcome { .. }));
+}
