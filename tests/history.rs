@@ -362,13 +362,22 @@ fn compaction_never_writes_through_a_planted_link() {
         assert_eq!(message_text(&alice.recv(), "alice"), format!("m{i}"));
     }
     assert_eq!(fs::read_to_string(&victim).unwrap(), "# victim\n");
-    assert!(!fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    assert!(
+        !fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let texts: Vec<String> = catch_up(&server, "bob").into_iter().map(|e| e.2).collect();
     assert_eq!(texts, ["m22", "m23", "m24"]);
     drop(server);
     // Nothing but the files we made and the history: no copy left behind. A crashed
     // compaction's copy (random name) is swept at the next start, the planted link too.
-    fs::write(dir.path().join("room.log.compacting-0123456789abcdef"), "half").unwrap();
+    fs::write(
+        dir.path().join("room.log.compacting-0123456789abcdef"),
+        "half",
+    )
+    .unwrap();
     History::open(HistoryConfig::at(&path), &key).unwrap();
     let mut names: Vec<String> = fs::read_dir(dir.path())
         .unwrap()

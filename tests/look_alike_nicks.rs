@@ -47,7 +47,10 @@ fn a_look_alike_of_an_online_nick_is_refused_at_hello_and_at_nick() {
         nick: "aIice".into(),
     });
     // (alice first sees bob's rename to a-lice, then her own.)
-    alice.recv_until(10, |e| matches!(e, ServerEvent::Renamed { to, .. } if to == "aIice"));
+    alice.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Renamed { to, .. } if to == "aIice"),
+    );
 
     // Once the holder leaves, the skeleton is free again.
     alice.send(&ClientEvent::Bye { reason: None });

@@ -36,7 +36,13 @@ fn a_planted_known_servers_file_is_refused() {
 
     // Our own file, readable by others (public keys) but writable by us only: fine.
     let own = dir.path().join("own_known_servers");
-    assert_eq!(KnownServers::new(&own).check("h:1", &key).unwrap(), Pin::New);
+    assert_eq!(
+        KnownServers::new(&own).check("h:1", &key).unwrap(),
+        Pin::New
+    );
     fs::set_permissions(&own, fs::Permissions::from_mode(0o644)).unwrap();
-    assert_eq!(KnownServers::new(&own).check("h:1", &key).unwrap(), Pin::Known);
+    assert_eq!(
+        KnownServers::new(&own).check("h:1", &key).unwrap(),
+        Pin::Known
+    );
 }

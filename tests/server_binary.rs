@@ -74,7 +74,11 @@ fn first_start_creates_the_class_key_and_ctrl_c_tells_every_client() {
 
 /// Runs the server binary to its exit (bounded) with `passphrase` in FERNCHAT_PASSPHRASE:
 /// (exit code, stderr).
-fn server_exit_with_passphrase(cwd: &std::path::Path, args: &[&str], passphrase: &str) -> (Option<i32>, String) {
+fn server_exit_with_passphrase(
+    cwd: &std::path::Path,
+    args: &[&str],
+    passphrase: &str,
+) -> (Option<i32>, String) {
     use std::process::Stdio;
     let child = Command::new(env!("CARGO_BIN_EXE_server"))
         .args(args)
@@ -111,13 +115,22 @@ fn server_exit_with_passphrase(cwd: &std::path::Path, args: &[&str], passphrase:
 fn a_wrong_passphrase_names_the_fix_like_the_client() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sealed.key");
-    let cheap = keyfile::SealParams { log_n: 10, r: 8, p: 1 };
+    let cheap = keyfile::SealParams {
+        log_n: 10,
+        r: 8,
+        p: 1,
+    };
     let key = fernchat::crypto::RoomKey::generate();
     keyfile::write_sealed(&path, &key, "right one", cheap, keyfile::Overwrite::Never).unwrap();
     let (code, stderr) =
         server_exit_with_passphrase(dir.path(), &["--port", "0", "--key", "sealed.key"], "wrong");
     assert_eq!(code, Some(1), "{stderr}");
-    for needle in ["wrong passphrase", "keygen --seal", "FERNCHAT_PASSPHRASE", "case-sensitive"] {
+    for needle in [
+        "wrong passphrase",
+        "keygen --seal",
+        "FERNCHAT_PASSPHRASE",
+        "case-sensitive",
+    ] {
         assert!(stderr.contains(needle), "{needle:?} in {stderr}");
     }
 }
@@ -133,7 +146,12 @@ fn a_planted_server_identity_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join(keyfile::DEFAULT_KEY_PATH);
-    keyfile::write_plain(&key_path, &fernchat::crypto::RoomKey::generate(), keyfile::Overwrite::Never).unwrap();
+    keyfile::write_plain(
+        &key_path,
+        &fernchat::crypto::RoomKey::generate(),
+        keyfile::Overwrite::Never,
+    )
+    .unwrap();
     let identity = dir.path().join("keys/server.identity");
     let args = ["--port", "0", "--kex", "x25519-psk-signed"];
 
@@ -143,7 +161,10 @@ fn a_planted_server_identity_is_refused() {
     let server = ServerProcess::start(dir.path(), &args);
     let stderr = server.stderr_text();
     assert_eq!(server.exit_code(), Some(1), "{stderr}");
-    assert!(stderr.contains("refusing this server identity file"), "{stderr}");
+    assert!(
+        stderr.contains("refusing this server identity file"),
+        "{stderr}"
+    );
     assert!(stderr.contains("chmod 600"), "{stderr}");
 
     // Too large to be an identity file.
@@ -161,7 +182,10 @@ fn a_planted_server_identity_is_refused() {
     if me == 0 {
         std::fs::remove_file(&identity).unwrap();
         ServerIdentity::generate().create(&identity).unwrap();
-        Command::new("chown").args(["65534", identity.to_str().unwrap()]).status().unwrap();
+        Command::new("chown")
+            .args(["65534", identity.to_str().unwrap()])
+            .status()
+            .unwrap();
         let server = ServerProcess::start(dir.path(), &args);
         let stderr = server.stderr_text();
         assert_eq!(server.exit_code(), Some(1), "{stderr}");
@@ -178,7 +202,9 @@ fn the_log_holds_the_length_of_a_bye_reason_never_its_text() {
     let server = ServerProcess::start(dir.path(), &["--port", "0"]);
     let addr = server.address();
     let key_path = dir.path().join(keyfile::DEFAULT_KEY_PATH);
-    let key = keyfile::load(&key_path, &mut |_| panic!("not sealed")).unwrap().key;
+    let key = keyfile::load(&key_path, &mut |_| panic!("not sealed"))
+        .unwrap()
+        .key;
     let mut alice = Peer::connect(addr, key.clone());
     alice.hello("alice");
     assert!(matches!(alice.recv(), ServerEvent::Welcome { .. }));
@@ -194,6 +220,9 @@ fn the_log_holds_the_length_of_a_bye_reason_never_its_text() {
     assert!(matches!(told, ServerEvent::Left { reason, .. } if reason == secret));
     let stderr = server.stderr_text();
     assert!(stderr.contains("leave #"), "{stderr}");
-    assert!(stderr.contains(&format!("{} characters", secret.len())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} characters", secret.len())),
+        "{stderr}"
+    );
     assert!(!stderr.contains("tulip"), "{stderr}");
 }

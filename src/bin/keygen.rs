@@ -12,9 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fernchat::crypto::RoomKey;
-use fernchat::keyfile::{
-    self, FingerprintView, KeyfileError, KeyfileKind, Overwrite, SealParams,
-};
+use fernchat::keyfile::{self, FingerprintView, KeyfileError, KeyfileKind, Overwrite, SealParams};
 
 /// Makes a new fernchat class key, or shows the fingerprint of an existing one.
 ///
@@ -213,7 +211,11 @@ fn write_new_key(args: &Args) -> Result<(), Failure> {
 /// during a rotation would destroy the key the students still hold), and a key written beside
 /// an existing class key is offered as a rotation.
 fn print_next_steps(path: &Path, key: &RoomKey, sealed: bool, replaced: bool) {
-    let kind = if sealed { "sealed class key" } else { "class key" };
+    let kind = if sealed {
+        "sealed class key"
+    } else {
+        "class key"
+    };
     let mode = if cfg!(unix) { " (mode 0600)" } else { "" };
     let shown = path.display();
     if replaced {

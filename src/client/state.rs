@@ -240,14 +240,23 @@ mod tests {
         let state = welcomed(&users.iter().map(String::as_str).collect::<Vec<_>>());
         let took = started.elapsed();
         assert_eq!(state.users.len(), MAX_USERS);
-        assert!(state.users.windows(2).all(|w| nick_key(&w[0]) < nick_key(&w[1])));
+        assert!(
+            state
+                .users
+                .windows(2)
+                .all(|w| nick_key(&w[0]) < nick_key(&w[1]))
+        );
         // The first MAX_USERS given are kept (here the highest numbers, as sent in reverse).
         assert_eq!(state.users[0], format!("u{:06}", 100_000 - MAX_USERS));
         // Generous for a debug build on a busy machine; the old way took seconds.
         assert!(took < std::time::Duration::from_secs(2), "{took:?}");
         let mut state = state;
         state.add_user("zzz");
-        assert_eq!(state.users.len(), MAX_USERS, "joins past the cap are not listed");
+        assert_eq!(
+            state.users.len(),
+            MAX_USERS,
+            "joins past the cap are not listed"
+        );
     }
 
     #[test]

@@ -98,7 +98,12 @@ mod tests {
         ] {
             assert_eq!(skeleton(a), skeleton(b), "{a} / {b}");
         }
-        for (a, b) in [("alice", "alicia"), ("bob", "rob"), ("sam", "5am"), ("ann", "anne")] {
+        for (a, b) in [
+            ("alice", "alicia"),
+            ("bob", "rob"),
+            ("sam", "5am"),
+            ("ann", "anne"),
+        ] {
             assert_ne!(skeleton(a), skeleton(b), "{a} / {b}");
         }
     }

@@ -405,7 +405,10 @@ impl Hub {
                 format!("the nick {nick} is taken (nicks ignore upper/lower case); choose another"),
             ))
         } else if let Some(online) = self.look_alike(&nick, id) {
-            Some(refuse(ErrorCode::NickTaken, confusable::refusal(&nick, &online)))
+            Some(refuse(
+                ErrorCode::NickTaken,
+                confusable::refusal(&nick, &online),
+            ))
         } else if self.nicks.len() >= self.config.max_clients {
             Some(refuse(
                 ErrorCode::ServerFull,
