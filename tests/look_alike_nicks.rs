@@ -59,3 +59,26 @@ fn a_look_alike_of_an_online_nick_is_refused_at_hello_and_at_nick() {
     later.hello("alice");
     assert!(matches!(later.recv(), ServerEvent::Welcome { .. }));
 }
+
+/// A deliberate limit, documented in docs/SECURITY.md and PROTOCOL.md: a nick is held only
+/// while its user is online. Once alice leaves, anyone may take `alice` (or, now, a look-alike
+/// of it), and a private message sent to `alice` reaches whoever holds the nick *now*. The
+/// client shows who left and who joined, so a private message to a nick that left and came
+/// back should be sent knowingly (the roster mode of issue 14 binds nicks to students).
+#[test]
+fn a_freed_nick_receives_private_messages_meant_for_its_last_holder() {
+    let server = TestServer::with_defaults();
+    let mut bob = server.join("bob");
+    let mut alice = server.join("alice");
+    bob.recv_until(10, |e| matches!(e, ServerEvent::Joined { .. }));
+    alice.send(&ClientEvent::Bye { reason: None });
+    bob.recv_until(10, |e| matches!(e, ServerEvent::Left { nick, .. } if nick == "alice"));
+    let mut mallory = server.join("alice");
+    bob.recv_until(10, |e| matches!(e, ServerEvent::Joined { nick, .. } if nick == "alice"));
+    bob.send(&ClientEvent::Msg {
+        to: "alice".into(),
+        text: "the answer is 42".into(),
+    });
+    let got = mallory.recv_until(10, |e| matches!(e, ServerEvent::Private { .. }));
+    assert!(matches!(got, ServerEvent::Private { text, .. } if text == "the answer is 42"));
+}
