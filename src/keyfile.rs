@@ -255,6 +255,21 @@ pub enum KeyfileWarning {
         /// Its Unix permission bits.
         mode: u32,
     },
+    /// Other users of the machine can change the key (a keyfile planted, or left writable, in
+    /// a shared folder: they could swap in a key of their choosing).
+    WritableByOthers {
+        /// The file.
+        path: PathBuf,
+        /// Its Unix permission bits.
+        mode: u32,
+    },
+    /// The file belongs to another user, who can replace it at any time.
+    OwnedByOther {
+        /// The file.
+        path: PathBuf,
+        /// The owner's user id.
+        uid: u32,
+    },
 }
 
 impl std::fmt::Display for KeyfileWarning {
@@ -266,6 +281,21 @@ impl std::fmt::Display for KeyfileWarning {
                  fix it with: chmod 600 {}",
                 path.display(),
                 mode & 0o777,
+                path.display()
+            ),
+            KeyfileWarning::WritableByOthers { path, mode } => write!(
+                f,
+                "{} can be changed by other users of this computer (mode {:o}), who could \
+                 swap in a key of their own; fix it with: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ),
+            KeyfileWarning::OwnedByOther { path, uid } => write!(
+                f,
+                "{} belongs to another user (uid {uid}), who can replace the key at any time; \
+                 keep your own copy: cp {} mine.key && chmod 600 mine.key, then use --key mine.key",
+                path.display(),
                 path.display()
             ),
         }
@@ -804,18 +834,31 @@ fn write_durably(mut file: File, path: &Path, body: &str) -> Result<(), KeyfileE
     file.sync_all().map_err(io_err)
 }
 
+/// The one warning a keyfile's owner and mode deserve, the most serious first. Warnings, not
+/// refusals: a class key is shared with the whole class anyway, and a student's copy in a
+/// shared lab folder should still work; the server's identity file, which must stay secret,
+/// is refused instead (`crate::identity`).
 #[cfg(unix)]
 fn permission_warnings(path: &Path) -> Vec<KeyfileWarning> {
-    use std::os::unix::fs::PermissionsExt;
-    match fs::metadata(path) {
-        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-            vec![KeyfileWarning::ReadableByOthers {
-                path: path.to_owned(),
-                mode: meta.permissions().mode(),
-            }]
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::metadata(path) else {
+        return Vec::new();
+    };
+    let path = path.to_owned();
+    let mode = meta.mode();
+    let warning = if meta.uid() != rustix::process::geteuid().as_raw() {
+        KeyfileWarning::OwnedByOther {
+            path,
+            uid: meta.uid(),
         }
-        _ => Vec::new(),
-    }
+    } else if mode & 0o022 != 0 {
+        KeyfileWarning::WritableByOthers { path, mode }
+    } else if mode & 0o077 != 0 {
+        KeyfileWarning::ReadableByOthers { path, mode }
+    } else {
+        return Vec::new();
+    };
+    vec![warning]
 }
 
 #[cfg(not(unix))]

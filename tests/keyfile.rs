@@ -279,7 +279,9 @@ fn a_keyfile_others_can_read_loads_with_a_warning() {
     let loaded = load_plain(&path).expect("still loads");
     assert!(same_key(&loaded.key, &key));
     assert_eq!(loaded.warnings.len(), 1);
-    let KeyfileWarning::ReadableByOthers { path: warned, mode } = &loaded.warnings[0];
+    let KeyfileWarning::ReadableByOthers { path: warned, mode } = &loaded.warnings[0] else {
+        panic!("{:?}", loaded.warnings);
+    };
     assert_eq!(warned, &path);
     assert_eq!(mode & 0o777, 0o644);
     let shown = loaded.warnings[0].to_string();
@@ -291,6 +293,49 @@ fn a_keyfile_others_can_read_loads_with_a_warning() {
     // Group-readable alone is enough to warn.
     set_mode(&path, 0o640);
     assert_eq!(load_plain(&path).expect("load").warnings.len(), 1);
+
+    // Writable by others (the keyfile rules the identity file now has too, issue 12 item 7):
+    // a different, stronger warning.
+    set_mode(&path, 0o666);
+    let loaded = load_plain(&path).expect("still loads");
+    assert!(
+        matches!(
+            &loaded.warnings[..],
+            [KeyfileWarning::WritableByOthers { .. }]
+        ),
+        "{:?}",
+        loaded.warnings
+    );
+    assert!(loaded.warnings[0].to_string().contains("swap in a key"));
+}
+
+/// A keyfile that belongs to another user loads with a warning that says how to keep one's
+/// own copy (only root can make one in a test).
+#[cfg(unix)]
+#[test]
+fn a_keyfile_of_another_user_loads_with_a_warning() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tmp();
+    if fs::metadata(dir.path()).expect("metadata").uid() != 0 {
+        return;
+    }
+    let path = dir.path().join("class.key");
+    keyfile::write_plain(&path, &RoomKey::generate(), Overwrite::Never).expect("write");
+    let status = Command::new("chown")
+        .args(["65534", path.to_str().expect("utf-8")])
+        .status()
+        .expect("chown");
+    assert!(status.success());
+    let loaded = load_plain(&path).expect("still loads");
+    assert!(
+        matches!(
+            &loaded.warnings[..],
+            [KeyfileWarning::OwnedByOther { uid: 65534, .. }]
+        ),
+        "{:?}",
+        loaded.warnings
+    );
+    assert!(loaded.warnings[0].to_string().contains("--key mine.key"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -72,9 +72,15 @@ fn a_freed_nick_receives_private_messages_meant_for_its_last_holder() {
     let mut alice = server.join("alice");
     bob.recv_until(10, |e| matches!(e, ServerEvent::Joined { .. }));
     alice.send(&ClientEvent::Bye { reason: None });
-    bob.recv_until(10, |e| matches!(e, ServerEvent::Left { nick, .. } if nick == "alice"));
+    bob.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Left { nick, .. } if nick == "alice"),
+    );
     let mut mallory = server.join("alice");
-    bob.recv_until(10, |e| matches!(e, ServerEvent::Joined { nick, .. } if nick == "alice"));
+    bob.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Joined { nick, .. } if nick == "alice"),
+    );
     bob.send(&ClientEvent::Msg {
         to: "alice".into(),
         text: "the answer is 42".into(),
