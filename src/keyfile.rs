@@ -327,20 +327,7 @@ pub fn load(
     path: &Path,
     passphrase: &mut dyn FnMut(&Path) -> Result<Zeroizing<String>, KeyfileError>,
 ) -> Result<LoadedKey, KeyfileError> {
-    let contents = read_small(path)?;
-    let warnings = permission_warnings(path);
-    let (key, kind) = match parse(path, &contents)? {
-        ParsedKeyfile::Plain(key) => (key, KeyfileKind::Plain),
-        ParsedKeyfile::Sealed(sealed) => {
-            let phrase = passphrase(path)?;
-            (sealed.open(path, &phrase)?, KeyfileKind::Sealed)
-        }
-    };
-    Ok(LoadedKey {
-        key,
-        kind,
-        warnings,
-    })
+    load_with_tries(path, &mut |_| passphrase(path), 1)
 }
 
 /// Reads a keyfile as the binaries do: a sealed file's passphrase comes from
@@ -365,6 +352,21 @@ pub fn load_from_env_or_terminal(path: &Path) -> Result<LoadedKey, KeyfileError>
 pub fn load_asking(
     path: &Path,
     ask: &mut dyn FnMut(&str) -> io::Result<Zeroizing<String>>,
+    tries: usize,
+) -> Result<LoadedKey, KeyfileError> {
+    let mut ask = |prompt: &str| {
+        ask(prompt).map_err(|_| KeyfileError::NoPassphrase {
+            path: path.to_owned(),
+        })
+    };
+    load_with_tries(path, &mut ask, tries)
+}
+
+/// [`load`] and [`load_asking`]: `ask(prompt)` gives a sealed file's passphrase, up to `tries`
+/// times (at least once) while it is wrong.
+fn load_with_tries(
+    path: &Path,
+    ask: &mut dyn FnMut(&str) -> Result<Zeroizing<String>, KeyfileError>,
     tries: usize,
 ) -> Result<LoadedKey, KeyfileError> {
     let contents = read_small(path)?;
@@ -392,9 +394,7 @@ pub fn load_asking(
                 path.display()
             )
         };
-        let phrase = ask(&prompt).map_err(|_| KeyfileError::NoPassphrase {
-            path: path.to_owned(),
-        })?;
+        let phrase = ask(&prompt)?;
         match sealed.open(path, &phrase) {
             Ok(key) => {
                 return Ok(LoadedKey {
