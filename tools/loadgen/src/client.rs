@@ -10,10 +10,10 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::crypto::RoomKey;
-use crate::load::LoadError;
-use crate::protocol::codec::{Decodable, decode_plaintext};
-use crate::protocol::{
+use crate::LoadError;
+use fernchat::crypto::RoomKey;
+use fernchat::protocol::codec::{Decodable, decode_plaintext};
+use fernchat::protocol::{
     CLIENT_MAX_LINE, ClientEvent, FrameError, FrameReader, PROTOCOL_VERSION, ServerEvent, seal,
 };
 

@@ -29,15 +29,15 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::crypto::RoomKey;
-use crate::keyfile::{self, Overwrite};
-use crate::load::LoadError;
-use crate::load::bench::ServerProcess;
-use crate::load::client::{self, Incoming};
-use crate::load::probe::Probe;
-use crate::load::run::{self, Report, RunConfig};
-use crate::protocol::codec::WRONG_KEY_PREFIX;
-use crate::protocol::{ClientEvent, ErrorCode, ServerEvent, seal};
+use crate::LoadError;
+use crate::bench::ServerProcess;
+use crate::client::{self, Incoming};
+use crate::probe::Probe;
+use crate::run::{self, Report, RunConfig};
+use fernchat::crypto::RoomKey;
+use fernchat::keyfile::{self, Overwrite};
+use fernchat::protocol::codec::WRONG_KEY_PREFIX;
+use fernchat::protocol::{ClientEvent, ErrorCode, ServerEvent, seal};
 
 /// What to run.
 #[derive(Debug, Clone)]
