@@ -121,7 +121,9 @@ fn a_full_pending_pool_closes_its_oldest_silent_connection_for_a_newcomer() {
     }
     crowd[0].expect_closed(5);
     let mut alice = server.join("alice");
-    bob.recv_until(5, |e| matches!(e, fernchat::protocol::ServerEvent::Joined { .. }));
+    bob.recv_until(5, |e| {
+        matches!(e, fernchat::protocol::ServerEvent::Joined { .. })
+    });
     alice.say("hi bob");
     assert_eq!(message_text(&bob.recv(), "alice"), "hi bob");
 }

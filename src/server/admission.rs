@@ -19,6 +19,8 @@
 //!   (`--address-rate`, `--address-burst`): many short connections from one address cannot
 //!   each spend a whole burst allowance. After its hello a client has only its own limits, so
 //!   a class behind one address is not slowed down.
+//! - An "address" is an IPv4 address, or an IPv6 /64 prefix (one machine or home usually has
+//!   a whole /64). An address's entry outlives its connections until its bucket has refilled.
 //! - The hello timeout shortens under pressure: from `--hello-timeout` while at most half the
 //!   pending places are taken, down to `--hello-timeout-min` when all are.
 //! - Refusals are logged through a [`Tally`]: a few lines per cause and interval, whatever
@@ -90,6 +92,30 @@ struct Address {
     connections: usize,
     pending: usize,
     tokens: Arc<AddressBucket>,
+    /// When its last connection ended. The entry (and its bucket) outlives its connections
+    /// until the bucket has refilled: otherwise one short connection after another from the
+    /// same address would each find a full bucket.
+    idle_since: Option<Instant>,
+}
+
+/// Addresses remembered at most (each a few dozen bytes). Past it, idle ones are forgotten
+/// early: their buckets refill sooner than they should, but memory stays bounded.
+const MAX_ADDRESSES: usize = 65_536;
+
+/// The key of a source address for the limits per address: IPv4 as it is (an IPv4 address in
+/// IPv6 clothing as IPv4), IPv6 by its /64 prefix, because one machine or home usually gets a
+/// whole /64 and could otherwise use a fresh address for every connection.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+            }
+        },
+    }
 }
 
 /// Why a connection was refused at the door.
@@ -169,7 +195,7 @@ impl Admission {
     ) -> Result<Ticket, Refused> {
         let now = Instant::now();
         let limits = self.limits;
-        let ip = peer.ip();
+        let ip = address_key(peer.ip());
         let socket = stream.try_clone().map_err(|e| Refused {
             cause: "no_descriptors",
             message: format!(
@@ -222,8 +248,10 @@ impl Admission {
                 connections: 0,
                 pending: 0,
                 tokens: Arc::new(AddressBucket::new(limits.address, now)),
+                idle_since: None,
             });
             address.connections += 1;
+            address.idle_since = None;
             address.pending += 1;
             let tokens = Arc::clone(&address.tokens);
             let seated = Arc::new(AtomicBool::new(false));
@@ -290,9 +318,12 @@ impl Admission {
                 .filter(|(_, p)| now.saturating_duration_since(p.since) > timeout)
                 .map(|(&id, _)| id)
                 .collect();
-            ids.into_iter()
+            let late = ids
+                .into_iter()
                 .filter_map(|id| state.remove_pending(id))
-                .collect()
+                .collect();
+            state.forget_idle_addresses(now, self.limits.address);
+            late
         };
         if !late.is_empty() {
             let timeout = self.hello_timeout();
@@ -325,14 +356,18 @@ impl Admission {
 
     /// A connection ended (its [`Ticket`] was dropped).
     fn release(&self, id: u64, ip: IpAddr) {
+        // `ip` is already an address key (see `admit`).
         let mut state = self.state();
         state.remove_pending(id);
         state.live = state.live.saturating_sub(1);
         if let Some(address) = state.addresses.get_mut(&ip) {
             address.connections = address.connections.saturating_sub(1);
             if address.connections == 0 {
-                state.addresses.remove(&ip);
+                address.idle_since = Some(Instant::now());
             }
+        }
+        if state.addresses.len() > MAX_ADDRESSES {
+            state.forget_idle_addresses(Instant::now(), self.limits.address);
         }
     }
 
@@ -344,6 +379,21 @@ impl Admission {
 }
 
 impl State {
+    /// Forgets addresses without connections whose bucket has refilled by now (all idle
+    /// ones when there are more than [`MAX_ADDRESSES`]).
+    fn forget_idle_addresses(&mut self, now: Instant, limits: AddressLimits) {
+        let refill = if limits.per_second > 0.0 {
+            Duration::from_secs_f64((f64::from(limits.burst) / limits.per_second).min(3600.0))
+        } else {
+            Duration::ZERO
+        };
+        let crowded = self.addresses.len() > MAX_ADDRESSES;
+        self.addresses.retain(|_, a| match a.idle_since {
+            None => true,
+            Some(since) => !crowded && now.saturating_duration_since(since) < refill,
+        });
+    }
+
     /// Forgets a pending connection, returning it (to close it) if it was pending.
     fn remove_pending(&mut self, id: u64) -> Option<Pending> {
         let pending = self.pending.remove(&id)?;
@@ -476,6 +526,42 @@ mod tests {
         drop(third);
         let (_c5, server, peer) = pair(&listener);
         assert!(admission.admit(5, peer, &server).is_ok());
+    }
+
+    #[test]
+    fn an_addresss_token_bucket_outlives_its_short_connections() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let admission = admission(|c| {
+            c.address_limits = AddressLimits {
+                burst: 3,
+                per_second: 0.001,
+            }
+        });
+        let mut allowed = 0;
+        // One short connection after another, each trying 2 tokens: together only the
+        // address's burst of 3 gets through.
+        for id in 1..=5 {
+            let (_client, server, peer) = pair(&listener);
+            let ticket = admission.admit(id, peer, &server).unwrap();
+            let mut guard = ticket.flood_guard(FloodLimits::default(), Instant::now());
+            for _ in 0..2 {
+                if guard.check(Instant::now()) == crate::server::flood::Verdict::Allow {
+                    allowed += 1;
+                }
+            }
+        }
+        assert_eq!(allowed, 3);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_limited_by_their_64_prefix() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -155,6 +155,33 @@ pub enum ServerError {
     History(#[from] history::HistoryError),
 }
 
+/// Connections the kernel may queue for the acceptor (the kernel caps it, e.g. at
+/// `net.core.somaxconn`, 4096 on current Linux). std's `TcpListener::bind` asks for 128: a
+/// crowd that reconnects as fast as it is closed keeps that queue full, and a real user's
+/// connection attempt is then dropped and retried by its system only after 1, 3, 7 s. With a
+/// queue longer than the crowd, it waits its turn instead (a few milliseconds per connection
+/// ahead of it).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Binds a listening socket with [`LISTEN_BACKLOG`] (the `server` binary and the tests use it).
+/// On other platforms than Unix, std's `TcpListener::bind` and its queue of 128.
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    #[cfg(unix)]
+    {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        // As std does: a restarted server can bind at once, while old connections linger.
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        Ok(socket.into())
+    }
+    #[cfg(not(unix))]
+    {
+        TcpListener::bind(addr)
+    }
+}
+
 /// A way to stop a running server: send `()` or drop it. Disconnection is the shutdown signal.
 pub type ShutdownSender = Sender<()>;
 

@@ -369,6 +369,13 @@ impl ServerProcess {
             &capacity,
             "--max-pending",
             &capacity,
+            // Every client comes from 127.0.0.1: the limits per address are for crowds.
+            "--max-per-address",
+            &capacity,
+            "--max-pending-per-address",
+            &capacity,
+            "--address-rate",
+            "0",
             "--flood-rate",
             "1000000",
             "--flood-burst",

@@ -60,6 +60,11 @@ struct HostileArgs {
     /// Connections in the silent crowd.
     #[arg(long, default_value_t = 1000)]
     crowd: usize,
+
+    /// Connections in the silent crowd from many source addresses (127.0.0.2-250 on Linux),
+    /// each reopened as soon as the server closes it.
+    #[arg(long, default_value_t = 600)]
+    crowd_many: usize,
 }
 
 /// Where the server is and how to reach it.
@@ -282,6 +287,7 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
                 out_dir: args.out.clone(),
                 secs: args.secs,
                 crowd: args.crowd,
+                crowd_many: args.crowd_many,
                 verbose: true,
             };
             let report = hostile::run(&config).map_err(|e| e.to_string())?;
