@@ -59,7 +59,7 @@ struct Args {
 
     /// Most connections from one address at once, users and waiting ones together; more are
     /// refused (server_full). Raise it for a class that reaches the server through one
-    /// address (a school's NAT).
+    /// address (a school's NAT). Here and below, IPv6 addresses count by their /64 prefix.
     #[arg(long, env = "FERNCHAT_MAX_PER_ADDRESS", default_value_t = 64)]
     max_per_address: usize,
 

@@ -180,7 +180,9 @@ impl Tally {
                 ""
             };
             self.log.line(format_args!(
-                "{cause}: {} more like the line above in the last {secs} s, from {at_least}{addresses} addresses (counted, not logged one by one)",
+                "{cause}: {} more in the last {secs} s, from {at_least}{addresses} source \
+                 addresses (only the first of each cause is logged per {secs} s; the rest are \
+                 counted)",
                 counted.more
             ));
         }
@@ -215,7 +217,7 @@ mod tests {
         let lines = MEMORY.lines();
         assert_eq!(lines.len(), 4, "{lines:?}");
         assert!(lines[2].contains("hello_timeout: 999 more"), "{lines:?}");
-        assert!(lines[3].contains("from 1 addresses"), "{lines:?}");
+        assert!(lines[3].contains("from 1 source addresses"), "{lines:?}");
         tally.line("hello_timeout", from, format_args!("refused again"));
         assert_eq!(MEMORY.lines().len(), 5);
     }
