@@ -599,20 +599,7 @@ fn garbage_after_hello(addr: SocketAddr, key: &RoomKey) -> Outcome {
     let sent = [b"this is not a token\n".to_vec(), long, bad_json]
         .iter()
         .all(|bytes| joined.sender.send_raw(bytes).is_ok());
-    let _ = joined.sender.send(&ClientEvent::Who);
-    let mut codes = Vec::new();
-    let mut alive = false;
-    for _ in 0..100 {
-        match joined.receiver.receive() {
-            Incoming::Event(ServerEvent::Error { code, .. }) => codes.push(code),
-            Incoming::Event(ServerEvent::Users { .. }) => {
-                alive = true;
-                break;
-            }
-            Incoming::Event(_) | Incoming::Skipped | Incoming::Undecryptable => {}
-            Incoming::Quiet | Incoming::Closed | Incoming::Failed(_) => break,
-        }
-    }
+    let (codes, alive) = codes_before_who(&mut joined, 100);
     let pass = sent
         && alive
         && codes
@@ -679,6 +666,42 @@ fn newcomer(addr: SocketAddr, key: &RoomKey, nick: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A newcomer every 2 s until `until`, nicks `prefix1`, `prefix2`, ...: how many tried, and
+/// why those that failed did.
+fn newcomers_until(
+    addr: SocketAddr,
+    key: &RoomKey,
+    prefix: &str,
+    until: Instant,
+) -> (u32, Vec<String>) {
+    let (mut tried, mut failures) = (0u32, Vec::new());
+    // Bounded by the deadline.
+    while Instant::now() + Duration::from_secs(2) < until {
+        thread::sleep(Duration::from_secs(2));
+        tried += 1;
+        if let Err(e) = newcomer(addr, key, &format!("{prefix}{tried}")) {
+            failures.push(e);
+        }
+    }
+    (tried, failures)
+}
+
+/// Sends `who` and reads (at most `limit` events) until its `users` answer: the error codes
+/// the server sent before it (about what was sent before the `who`), and whether it answered.
+fn codes_before_who(joined: &mut client::Joined, limit: usize) -> (Vec<ErrorCode>, bool) {
+    let _ = joined.sender.send(&ClientEvent::Who);
+    let mut codes = Vec::new();
+    for _ in 0..limit {
+        match joined.receiver.receive() {
+            Incoming::Event(ServerEvent::Error { code, .. }) => codes.push(code),
+            Incoming::Event(ServerEvent::Users { .. }) => return (codes, true),
+            Incoming::Event(_) | Incoming::Skipped | Incoming::Undecryptable => {}
+            Incoming::Quiet | Incoming::Closed | Incoming::Failed(_) => break,
+        }
+    }
+    (codes, false)
+}
+
 /// Issue 12, attack 1: many short connections from many addresses, each sending 10 valid
 /// class-key tokens (a whole burst allowance) and no hello, until `until`, while newcomers
 /// try to join every 2 s. Under protocol 1 every token went into one process-wide replay
@@ -724,15 +747,7 @@ pub(crate) fn class_key_flood(addr: SocketAddr, key: &RoomKey, until: Instant) -
         })
         .collect();
     let started = Instant::now();
-    let (mut tried, mut failures) = (0u32, Vec::new());
-    // Bounded by the deadline: one newcomer every 2 s.
-    while Instant::now() + Duration::from_secs(2) < until {
-        thread::sleep(Duration::from_secs(2));
-        tried += 1;
-        if let Err(e) = newcomer(addr, key, &format!("floodnew{tried}")) {
-            failures.push(e);
-        }
-    }
+    let (tried, failures) = newcomers_until(addr, key, "floodnew", until);
     stop.store(true, Ordering::SeqCst);
     let (connections, tokens) = flooders
         .into_iter()
@@ -813,21 +828,8 @@ pub(crate) fn own_frames_back(addr: SocketAddr, key: &RoomKey) -> Outcome {
             verdicts.push(format!("{kind}: connection closed"));
             continue;
         }
-        // A marker: everything the server says about the echo comes before its answer.
-        let _ = mirror.sender.send(&ClientEvent::Who);
-        let mut codes = Vec::new();
-        let mut answered = false;
-        for _ in 0..20 {
-            match mirror.receiver.receive() {
-                Incoming::Event(ServerEvent::Error { code, .. }) => codes.push(code),
-                Incoming::Event(ServerEvent::Users { .. }) => {
-                    answered = true;
-                    break;
-                }
-                Incoming::Event(_) | Incoming::Skipped | Incoming::Undecryptable => {}
-                Incoming::Quiet | Incoming::Closed | Incoming::Failed(_) => break,
-            }
-        }
+        // `who` as a marker: what the server says about the echo comes before its answer.
+        let (codes, answered) = codes_before_who(&mut mirror, 2000);
         let verdict = match (codes.as_slice(), answered) {
             ([ErrorCode::Undecryptable], _) => "refused (undecryptable)".to_owned(),
             ([], true) => "accepted silently".to_owned(),
@@ -895,15 +897,7 @@ pub(crate) fn silent_crowd_many(
         })
         .collect();
     let started = Instant::now();
-    let (mut tried, mut failures) = (0u32, Vec::new());
-    // Bounded by the deadline: one newcomer every 2 s.
-    while Instant::now() + Duration::from_secs(2) < until {
-        thread::sleep(Duration::from_secs(2));
-        tried += 1;
-        if let Err(e) = newcomer(addr, key, &format!("crowdnew{tried}")) {
-            failures.push(e);
-        }
-    }
+    let (tried, failures) = newcomers_until(addr, key, "crowdnew", until);
     stop.store(true, Ordering::SeqCst);
     let started_members = members.len();
     let opened: u64 = members.into_iter().filter_map(|m| m.join().ok()).sum();
