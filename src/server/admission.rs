@@ -32,13 +32,13 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::protocol::{self, ErrorCode, ServerEvent};
 use crate::server::ServerConfig;
-use crate::server::flood::{AddressBucket, AddressLimits, FloodGuard, FloodLimits};
+use crate::server::flood::{AddressBucket, AddressLimits, FloodGuard, FloodLimits, PreHello};
 use crate::server::log::Tally;
 
 /// Interval of the refusal summaries in the log.
@@ -83,8 +83,9 @@ struct Pending {
     since: Instant,
     /// A second handle on the socket, to close it (the reader then ends the connection).
     socket: TcpStream,
-    /// Set when the hello is registered: the address's token bucket no longer applies.
-    seated: Arc<AtomicBool>,
+    /// Shared with the reader's flood guard: whether a frame arrived, and whether the hello
+    /// is registered.
+    pre: Arc<PreHello>,
 }
 
 #[derive(Debug)]
@@ -134,7 +135,7 @@ pub(crate) struct Ticket {
     ip: IpAddr,
     admission: Arc<Admission>,
     tokens: Arc<AddressBucket>,
-    seated: Arc<AtomicBool>,
+    pre: Arc<PreHello>,
 }
 
 impl Ticket {
@@ -143,7 +144,7 @@ impl Ticket {
     pub(crate) fn flood_guard(&self, limits: FloodLimits, now: Instant) -> FloodGuard {
         FloodGuard::new(limits, now).with_address(
             Arc::clone(&self.tokens),
-            Arc::clone(&self.seated),
+            Arc::clone(&self.pre),
             self.admission.limits.address,
         )
     }
@@ -254,14 +255,14 @@ impl Admission {
             address.idle_since = None;
             address.pending += 1;
             let tokens = Arc::clone(&address.tokens);
-            let seated = Arc::new(AtomicBool::new(false));
+            let pre = Arc::new(PreHello::default());
             state.pending.insert(
                 id,
                 Pending {
                     ip,
                     since: now,
                     socket,
-                    seated: Arc::clone(&seated),
+                    pre: Arc::clone(&pre),
                 },
             );
             Ticket {
@@ -269,7 +270,7 @@ impl Admission {
                 ip,
                 admission: Arc::clone(self),
                 tokens,
-                seated,
+                pre,
             }
         };
         if let Some(victim) = evicted {
@@ -292,7 +293,7 @@ impl Admission {
     pub(crate) fn seated(&self, id: u64) {
         let mut state = self.state();
         if let Some(pending) = state.pending.remove(&id) {
-            pending.seated.store(true, Ordering::SeqCst);
+            pending.pre.seated.store(true, Ordering::SeqCst);
             if let Some(address) = state.addresses.get_mut(&pending.ip) {
                 address.pending = address.pending.saturating_sub(1);
             }
@@ -403,16 +404,19 @@ impl State {
         Some(pending)
     }
 
-    /// Picks and forgets the pending connection to close for a newcomer: of the address with
-    /// the most pending connections, the oldest. One pass over at most `--max-pending`.
+    /// Picks and forgets the pending connection to close for a newcomer: a silent one before
+    /// one that sent a frame (its hello is most likely on its way to the hub), then of the
+    /// address with the most pending connections, the oldest. One pass over at most
+    /// `--max-pending`.
     fn evict_one(&mut self) -> Option<Pending> {
         let victim = self
             .pending
             .iter()
             .max_by_key(|(_, p)| {
+                let silent = !p.pre.spoke.load(Ordering::Relaxed);
                 let pending_here = self.addresses.get(&p.ip).map_or(0, |a| a.pending);
-                // Most pending first, then the oldest (the smallest `since`).
-                (pending_here, std::cmp::Reverse(p.since))
+                // Silent first, then most pending, then the oldest (the smallest `since`).
+                (silent, pending_here, std::cmp::Reverse(p.since))
             })
             .map(|(&id, _)| id)?;
         self.remove_pending(victim)
@@ -497,6 +501,32 @@ mod tests {
         let mut got = Vec::new();
         let _ = std::io::Read::read_to_end(&mut first, &mut got);
         assert!(!got.is_empty(), "the evicted connection was told why");
+    }
+
+    #[test]
+    fn a_connection_that_sent_its_hello_is_closed_after_silent_ones() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let admission = admission(|c| c.max_pending = 2);
+        let (_c1, s1, p1) = pair(&listener);
+        let first = admission.admit(1, p1, &s1).unwrap();
+        // The oldest has sent a frame (its hello, not yet registered by the hub).
+        let mut guard = first.flood_guard(FloodLimits::default(), Instant::now());
+        assert_eq!(
+            guard.check(Instant::now()),
+            crate::server::flood::Verdict::Allow
+        );
+        let (mut c2, s2, p2) = pair(&listener);
+        let _second = admission.admit(2, p2, &s2).unwrap();
+        let (_c3, s3, p3) = pair(&listener);
+        let _third = admission.admit(3, p3, &s3).unwrap();
+        // #2, silent, made room; #1 is still pending.
+        let state = admission.state();
+        assert!(state.pending.contains_key(&1) && !state.pending.contains_key(&2));
+        drop(state);
+        c2.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut c2, &mut got);
+        assert!(!got.is_empty(), "the silent one was told why");
     }
 
     #[test]

@@ -87,6 +87,17 @@ impl AddressBucket {
     }
 }
 
+/// What a connection's reader and the acceptor's admission share before the connection's
+/// hello is registered.
+#[derive(Debug, Default)]
+pub struct PreHello {
+    /// The hello is registered: the address's bucket no longer applies.
+    pub seated: AtomicBool,
+    /// A whole frame has arrived (most likely the hello, on its way to the hub): admission
+    /// closes silent connections before this one to make room.
+    pub spoke: AtomicBool,
+}
+
 /// A token bucket holding up to `capacity` tokens, refilled continuously at `rate` per second.
 #[derive(Debug, Clone)]
 struct Bucket {
@@ -142,7 +153,7 @@ pub struct FloodGuard {
     in_episode: bool,
     limits: FloodLimits,
     /// Before the hello is registered (until `seated`): the address's shared bucket.
-    address: Option<(Arc<AddressBucket>, Arc<AtomicBool>, AddressLimits)>,
+    address: Option<(Arc<AddressBucket>, Arc<PreHello>, AddressLimits)>,
     /// Whether the last refusal was the address's bucket rather than the client's own.
     by_address: bool,
 }
@@ -161,14 +172,14 @@ impl FloodGuard {
     }
 
     /// Also draws on `bucket`, shared by the connections of this client's address, until
-    /// `seated` is set (its hello registered).
+    /// `pre.seated` is set (its hello registered); sets `pre.spoke` at the first frame.
     pub fn with_address(
         mut self,
         bucket: Arc<AddressBucket>,
-        seated: Arc<AtomicBool>,
+        pre: Arc<PreHello>,
         limits: AddressLimits,
     ) -> FloodGuard {
-        self.address = Some((bucket, seated, limits));
+        self.address = Some((bucket, pre, limits));
         self
     }
 
@@ -193,7 +204,10 @@ impl FloodGuard {
     pub fn check(&mut self, now: Instant) -> Verdict {
         let own = self.messages.take(now);
         let address = match &self.address {
-            Some((bucket, seated, _)) if own && !seated.load(Ordering::Relaxed) => bucket.take(now),
+            Some((bucket, pre, _)) if !pre.seated.load(Ordering::Relaxed) => {
+                pre.spoke.store(true, Ordering::Relaxed);
+                !own || bucket.take(now)
+            }
             _ => true,
         };
         self.by_address = own && !address;
@@ -280,12 +294,12 @@ mod tests {
             per_second: 1.0,
         };
         let bucket = Arc::new(AddressBucket::new(address, t0));
-        let seated = Arc::new(AtomicBool::new(false));
+        let pre = Arc::new(PreHello::default());
         let mut guards: Vec<FloodGuard> = (0..4)
             .map(|_| {
                 FloodGuard::new(limits(), t0).with_address(
                     Arc::clone(&bucket),
-                    Arc::new(AtomicBool::new(false)),
+                    Arc::new(PreHello::default()),
                     address,
                 )
             })
@@ -296,13 +310,14 @@ mod tests {
         }
         let mut fifth = FloodGuard::new(limits(), t0).with_address(
             Arc::clone(&bucket),
-            Arc::clone(&seated),
+            Arc::clone(&pre),
             address,
         );
         assert_eq!(fifth.check(t0), Verdict::Refuse { notify: true });
         assert!(fifth.refusal_message().contains("your address"));
+        assert!(pre.spoke.load(Ordering::Relaxed));
         // Once its hello is registered, only its own limits apply.
-        seated.store(true, Ordering::Relaxed);
+        pre.seated.store(true, Ordering::Relaxed);
         assert_eq!(fifth.check(t0), Verdict::Allow);
     }
 }
