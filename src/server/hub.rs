@@ -30,6 +30,7 @@ use crate::protocol::confusable::{self, Skeletons};
 use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::server::ServerConfig;
+use crate::server::admission::Admission;
 use crate::server::history::{Entry, History};
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
@@ -202,6 +203,9 @@ pub struct Hub {
     last_id: u64,
     /// Whether the last history write failed (so a full disk is reported once, not per message).
     history_failing: bool,
+    /// The acceptor's admission, told of registered hellos; its tally logs what strangers
+    /// cause. `None` logs every line as it is.
+    admission: Option<Arc<Admission>>,
 }
 
 impl Hub {
@@ -224,6 +228,22 @@ impl Hub {
             next_ping: 1,
             history,
             history_failing: false,
+            admission: None,
+        }
+    }
+
+    /// Tells `admission` of registered hellos, and logs what strangers cause through its tally.
+    pub(crate) fn with_admission(mut self, admission: Arc<Admission>) -> Hub {
+        self.admission = Some(admission);
+        self
+    }
+
+    /// A log line that a stranger can cause at will: through the tally (a few lines per cause
+    /// and interval), or as it is without one.
+    fn log_stranger(&self, cause: &str, peer: SocketAddr, args: std::fmt::Arguments<'_>) {
+        match &self.admission {
+            Some(admission) => admission.tally.line(cause, peer.ip(), args),
+            None => self.config.log.line(args),
         }
     }
 
@@ -277,9 +297,7 @@ impl Hub {
                 writer,
             } => {
                 let now = Instant::now();
-                self.config
-                    .log
-                    .line(format_args!("connect #{id} from {peer}"));
+                self.log_stranger("connect", peer, format_args!("connect #{id} from {peer}"));
                 self.clients.insert(
                     id,
                     Client {
@@ -346,12 +364,16 @@ impl Hub {
                     self.remove(id, refusal, "refused");
                 } else {
                     if let Some(client) = self.clients.get(&id) {
-                        self.config.log.line(format_args!(
-                            "refused a message from #{id} {} ({}): {}",
+                        self.log_stranger(
+                            &format!("refused_message {}", code_name(code)),
                             client.peer,
-                            client.nick.as_deref().unwrap_or("-"),
-                            code_name(code)
-                        ));
+                            format_args!(
+                                "refused a message from #{id} {} ({}): {}",
+                                client.peer,
+                                client.nick.as_deref().unwrap_or("-"),
+                                code_name(code)
+                            ),
+                        );
                     }
                     self.send_error(id, code, message);
                 }
@@ -362,13 +384,19 @@ impl Hub {
                 }
             }
             HubEvent::WrongKey { id } => {
-                if let Some(client) = self.clients.get_mut(&id) {
-                    self.config.log.line(format_args!(
-                        "refused #{id} {}: its first message was not made with our key \
-                         (fingerprint {}); the client probably has a different keyfile",
+                if let Some(client) = self.clients.get(&id) {
+                    self.log_stranger(
+                        "wrong_key",
                         client.peer,
-                        self.config.key.fingerprint()
-                    ));
+                        format_args!(
+                            "refused #{id} {}: its first message was not made with our key \
+                             (fingerprint {}); the client probably has a different keyfile",
+                            client.peer,
+                            self.config.key.fingerprint()
+                        ),
+                    );
+                }
+                if let Some(client) = self.clients.get_mut(&id) {
                     let mut line = wrong_key_line(self.config.key.fingerprint()).into_bytes();
                     line.push(b'\n');
                     // Staged here, sent by `remove` as it closes the connection.
@@ -534,6 +562,10 @@ impl Hub {
         let since = client.since;
         self.nicks.insert(nick_key(&nick), id);
         self.skeletons.insert(&nick, id);
+        if let Some(admission) = &self.admission {
+            // A user's seat now, no longer a place for connections waiting to say hello.
+            admission.seated(id);
+        }
         let welcome = ServerEvent::Welcome {
             nick,
             users: self.user_list(),
@@ -733,10 +765,13 @@ impl Hub {
             }
             Departure::Gone => String::new(),
         };
-        self.config.log.line(format_args!(
-            "leave #{id} {} {who}: {reason}{detail}",
-            client.peer
-        ));
+        let line = format_args!("leave #{id} {} {who}: {reason}{detail}", client.peer);
+        if client.nick.is_some() || client.joining.is_some() {
+            self.config.log.line(line);
+        } else {
+            // Never said hello: anyone can cause this line at will.
+            self.log_stranger(&format!("leave before hello{detail}"), client.peer, line);
+        }
         // The writer flushes what it holds, then closes the socket.
         self.closing.push(client.writer);
         if let Some(nick) = client.nick {
@@ -773,6 +808,10 @@ impl Hub {
     }
 
     fn tick(&mut self, now: Instant) {
+        if let Some(admission) = &self.admission {
+            // The hello timeout shortened under pressure, and the log's summaries.
+            admission.tick(now);
+        }
         let mut late_hello = Vec::new();
         let mut idle = Vec::new();
         let mut to_ping = Vec::new();
