@@ -86,6 +86,10 @@ struct Pending {
     /// Shared with the reader's flood guard: whether a frame arrived, and whether the hello
     /// is registered.
     pre: Arc<PreHello>,
+    /// The hub answered its hello with a `handshake`: from then on only the hub may end it
+    /// for being late, because only the hub can seal the refusal under the session key the
+    /// client now expects.
+    answered: bool,
 }
 
 #[derive(Debug)]
@@ -263,6 +267,7 @@ impl Admission {
                     since: now,
                     socket,
                     pre: Arc::clone(&pre),
+                    answered: false,
                 },
             );
             Ticket {
@@ -286,6 +291,14 @@ impl Admission {
             );
         }
         Ok(ticket)
+    }
+
+    /// The hub answered this connection's hello with a `handshake`; it still waits for its
+    /// `confirm`, and the hub's own hello timeout ends it if that never comes.
+    pub(crate) fn answered(&self, id: u64) {
+        if let Some(pending) = self.state().pending.get_mut(&id) {
+            pending.answered = true;
+        }
     }
 
     /// The hub registered this connection's hello: it holds a user's seat now, not a pending
@@ -316,7 +329,7 @@ impl Admission {
             let ids: Vec<u64> = state
                 .pending
                 .iter()
-                .filter(|(_, p)| now.saturating_duration_since(p.since) > timeout)
+                .filter(|(_, p)| !p.answered && now.saturating_duration_since(p.since) > timeout)
                 .map(|(&id, _)| id)
                 .collect();
             let late = ids

@@ -533,6 +533,9 @@ impl Hub {
         };
         let frame = self.seal_for(client, handshake);
         self.offer(id, &frame);
+        if let Some(admission) = &self.admission {
+            admission.answered(id);
+        }
         if let Some(client) = self.clients.get_mut(&id) {
             client.joining = Some(nick);
             client.session = Some(session);
