@@ -794,6 +794,8 @@ impl Core {
             target: self.config.target.to_string(),
             reconnected,
         });
+        // Measure the lag at once, so a status line shows it from the start.
+        self.keepalive();
     }
 
     /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued
