@@ -884,3 +884,13 @@ fn a_quiet_connection_is_kept_alive_with_pings() {
     // status line.
     assert!(spawned.state.snapshot().lag_millis.is_some());
 }
+
+/// The README promises a client gives up after 10 tries, about 3 minutes after a drop: the
+/// default policy's waits add up to 181 s.
+#[test]
+fn the_default_reconnect_gives_up_after_ten_tries_and_181_seconds_of_waiting() {
+    let policy = ReconnectPolicy::default();
+    assert_eq!(policy.max_attempts, Some(10));
+    let waited: Duration = (1..=10).map(|attempt| policy.delay(attempt)).sum();
+    assert_eq!(waited, Duration::from_secs(181));
+}

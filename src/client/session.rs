@@ -65,8 +65,9 @@ pub struct ReconnectPolicy {
 }
 
 impl Default for ReconnectPolicy {
-    /// 1, 2, 4, 8, 16, 30, 30... seconds, 10 attempts: about four minutes, long enough for an
-    /// instructor to restart a server, short enough that a forgotten client stops.
+    /// 1, 2, 4, 8, 16, 30, 30... seconds, 10 attempts: 181 s of waiting, about three minutes
+    /// with the attempts (as the README says), long enough for an instructor to restart a
+    /// server, short enough that a forgotten client stops.
     fn default() -> Self {
         ReconnectPolicy {
             enabled: true,
