@@ -452,6 +452,10 @@ impl Core {
             self.emit(UpdateKind::Help);
             return;
         }
+        if let Command::MeasureLag = command {
+            self.keepalive();
+            return;
+        }
         if let Command::Save(path) = &command {
             // Local, so it works while reconnecting too.
             match self.transcript.save(path) {
@@ -518,7 +522,7 @@ impl Core {
                 self.send(ClientEvent::Ping { id });
             }
             // Handled before we get here.
-            Command::Help | Command::Save(_) | Command::Quit(_) => {}
+            Command::Help | Command::Save(_) | Command::Quit(_) | Command::MeasureLag => {}
         }
     }
 
@@ -795,8 +799,6 @@ impl Core {
             target: self.config.target.to_string(),
             reconnected,
         });
-        // Measure the lag at once, so a status line shows it from the start.
-        self.keepalive();
     }
 
     /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued

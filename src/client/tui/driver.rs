@@ -363,11 +363,22 @@ impl<B: Backend> Driver<B> {
     }
 
     fn update(&mut self, update: Result<Update, RecvError>) -> Option<Finish> {
-        let Phase::Running { state, thread, .. } = &mut self.phase else {
+        let Phase::Running {
+            state,
+            thread,
+            commands,
+            ..
+        } = &mut self.phase
+        else {
             return None;
         };
         match update {
             Ok(update) => {
+                // Joined (or joined again): measure the lag at once, so the status line has
+                // it from the start rather than after the first keepalive, 30 s later.
+                if matches!(update.kind, UpdateKind::Connected { .. }) {
+                    let _ = commands.try_send(Command::MeasureLag);
+                }
                 // The session publishes its state before sending the update, so this
                 // snapshot already includes what the update reports.
                 let snapshot = state.snapshot();
