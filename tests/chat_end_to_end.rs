@@ -60,11 +60,23 @@ impl ClientProcess {
 
     /// Reads stdout until a line contains `needle`, returning it (bounded in lines and time).
     fn expect_line(&self, needle: &str) -> String {
+        let mut read = self.lines_until(needle);
+        read.pop().unwrap_or_default()
+    }
+
+    /// Every line of stdout up to and including the first that contains `needle` (bounded in
+    /// lines and time).
+    fn lines_until(&self, needle: &str) -> Vec<String> {
         let mut seen = Vec::new();
         for _ in 0..50 {
             match self.stdout.recv_timeout(STEP) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    seen.push(line);
+                    if found {
+                        return seen;
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -254,4 +266,145 @@ fn history_is_shown_as_such_and_the_transcript_is_logged_and_saved() {
     }
     // The log goes on to the end; the saved copy is what had been seen when it was made.
     assert!(std::fs::read_to_string(&log).unwrap().contains("you left"));
+}
+
+/// A server keeping the room's history in `path` and replaying at most `replay` messages, on
+/// `port` (0: any free one).
+fn history_server(key: &RoomKey, path: &Path, replay: usize, port: u16) -> TestServer {
+    let mut config = quiet_config(key.clone());
+    config.history = Some(fernchat::server::HistoryConfig {
+        replay,
+        ..fernchat::server::HistoryConfig::at(path)
+    });
+    // The same port again after a stop (std sets SO_REUSEADDR on Unix, so it is free at once).
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the port");
+    TestServer::run(
+        fernchat::server::Server::new(listener, config).unwrap(),
+        key.clone(),
+    )
+}
+
+#[test]
+fn a_client_back_from_two_restarts_shows_each_message_once_and_marks_the_gaps() {
+    // On the old main each reconnect replayed the last 50 messages again, so after two the
+    // screen, the log and /save held "before alice came" three times (issue 18).
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let (_key_dir, key_path) = keyfile_for(&key);
+    let room = dir.path().join("room.log");
+    let mut server = history_server(&key, &room, 4, 0);
+    let port = server.addr.port();
+    let mut bob = server.join("bob");
+    bob.say("before alice came");
+    bob.recv();
+
+    let log = dir.path().join("alice.log");
+    let alice = ClientProcess::start(
+        port,
+        &key_path,
+        &["--nick", "alice", "--log", log.to_str().unwrap()],
+    );
+    let mut shown = alice.lines_until("[history] <bob> before alice came");
+    bob.say("live before the restart");
+    shown.extend(alice.lines_until("<bob> live before the restart"));
+
+    // Away twice. Each time the server stops; while nothing listens on alice's port, bob says
+    // `said` on a server sharing the history file (so alice cannot be back before he is done);
+    // then the server comes back on her port.
+    let mut alice = alice;
+    for (round, said) in [
+        &["while away 1a", "while away 1b", "while away 1c"][..],
+        &[
+            "away 2a", "away 2b", "away 2c", "away 2d", "away 2e", "away 2f",
+        ][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        drop(bob);
+        server.shutdown();
+        shown.extend(alice.lines_until("shutting down"));
+        let mut meanwhile = history_server(&key, &room, 4, 0);
+        let mut other = meanwhile.join("bob");
+        for text in said {
+            other.say(text);
+            // Past the history this server replays to him, to his own message: said.
+            other.recv_until(
+                20,
+                |e| matches!(e, ServerEvent::Message { text: t, .. } if t == text),
+            );
+        }
+        drop(other);
+        meanwhile.shutdown();
+        server = history_server(&key, &room, 4, port);
+        shown.extend(alice.lines_until("reconnected to"));
+        let gap = alice.expect_line("while you were away");
+        assert!(
+            gap.ends_with(&format!(
+                "-- {} messages while you were away --",
+                said.len()
+            )),
+            "{gap}"
+        );
+        shown.push(gap);
+        // The replay: the newest four at most, and a word about the rest.
+        let replayed = &said[said.len().saturating_sub(4)..];
+        for text in replayed {
+            let line = alice.expect_line(&format!("[history] <bob> {text}"));
+            shown.push(line);
+        }
+        if round == 1 {
+            let notice = alice.expect_line("not shown");
+            assert!(
+                notice.contains("2 of the 6 messages said while you were away are not shown"),
+                "{notice}"
+            );
+            shown.push(notice);
+        }
+        bob = server.join("bob");
+        let live = format!("live after return {}", round + 1);
+        bob.say(&live);
+        shown.extend(alice.lines_until(&format!("<bob> {live}")));
+        alice.type_line(&format!("alice back {}", round + 1));
+        shown.extend(alice.lines_until(&format!("<alice> alice back {}", round + 1)));
+    }
+    let saved = dir.path().join("saved.txt");
+    alice.type_line(&format!("/save {}", saved.display()));
+    alice.expect_line("saved");
+    let (code, stderr) = alice.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // The screen, the log and the saved copy each show every room line exactly once.
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let saved_text = std::fs::read_to_string(&saved).unwrap();
+    let screen = shown.join("\n");
+    for text in [
+        "before alice came",
+        "live before the restart",
+        "while away 1a",
+        "while away 1c",
+        "live after return 1",
+        "alice back 1",
+        "away 2c",
+        "away 2f",
+        "live after return 2",
+        "alice back 2",
+    ] {
+        for (what, all) in [
+            ("screen", &screen),
+            ("log", &log_text),
+            ("/save", &saved_text),
+        ] {
+            let times = all.lines().filter(|l| l.ends_with(text)).count();
+            assert_eq!(times, 1, "{text:?} on the {what} {times} times:\n{all}");
+        }
+    }
+    // Too many to replay: never shown, and said so.
+    for all in [&screen, &log_text, &saved_text] {
+        assert!(
+            !all.contains("away 2a") && !all.contains("away 2b"),
+            "{all}"
+        );
+        assert_eq!(all.matches("while you were away --").count(), 2, "{all}");
+    }
 }
