@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 
 use common::process::lines;
-use common::{STEP, TestServer, message_text, quiet_config};
+use common::{STEP, TestServer, history_server, message_text, quiet_config, restart_after};
 use crossbeam_channel::Receiver;
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
@@ -268,22 +268,6 @@ fn history_is_shown_as_such_and_the_transcript_is_logged_and_saved() {
     assert!(std::fs::read_to_string(&log).unwrap().contains("you left"));
 }
 
-/// A server keeping the room's history in `path` and replaying at most `replay` messages, on
-/// `port` (0: any free one).
-fn history_server(key: &RoomKey, path: &Path, replay: usize, port: u16) -> TestServer {
-    let mut config = quiet_config(key.clone());
-    config.history = Some(fernchat::server::HistoryConfig {
-        replay,
-        ..fernchat::server::HistoryConfig::at(path)
-    });
-    // The same port again after a stop (std sets SO_REUSEADDR on Unix, so it is free at once).
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the port");
-    TestServer::run(
-        fernchat::server::Server::new(listener, config).unwrap(),
-        key.clone(),
-    )
-}
-
 #[test]
 fn a_client_back_from_two_restarts_shows_each_message_once_and_marks_the_gaps() {
     // On the old main each reconnect replayed the last 50 messages again, so after two the
@@ -299,11 +283,12 @@ fn a_client_back_from_two_restarts_shows_each_message_once_and_marks_the_gaps() 
     bob.recv();
 
     let log = dir.path().join("alice.log");
-    let alice = ClientProcess::start(
+    let mut alice = ClientProcess::start(
         port,
         &key_path,
         &["--nick", "alice", "--log", log.to_str().unwrap()],
     );
+    // Every line alice's screen showed, in order.
     let mut shown = alice.lines_until("[history] <bob> before alice came");
     bob.say("live before the restart");
     shown.extend(alice.lines_until("<bob> live before the restart"));
@@ -311,7 +296,6 @@ fn a_client_back_from_two_restarts_shows_each_message_once_and_marks_the_gaps() 
     // Away twice. Each time the server stops; while nothing listens on alice's port, bob says
     // `said` on a server sharing the history file (so alice cannot be back before he is done);
     // then the server comes back on her port.
-    let mut alice = alice;
     for (round, said) in [
         &["while away 1a", "while away 1b", "while away 1c"][..],
         &[
@@ -322,23 +306,10 @@ fn a_client_back_from_two_restarts_shows_each_message_once_and_marks_the_gaps() 
     .enumerate()
     {
         drop(bob);
-        server.shutdown();
-        shown.extend(alice.lines_until("shutting down"));
-        let mut meanwhile = history_server(&key, &room, 4, 0);
-        let mut other = meanwhile.join("bob");
-        for text in said {
-            other.say(text);
-            // Past the history this server replays to him, to his own message: said.
-            other.recv_until(
-                20,
-                |e| matches!(e, ServerEvent::Message { text: t, .. } if t == text),
-            );
-        }
-        drop(other);
-        meanwhile.shutdown();
-        server = history_server(&key, &room, 4, port);
+        restart_after(&mut server, &room, 4, said);
         shown.extend(alice.lines_until("reconnected to"));
-        let gap = alice.expect_line("while you were away");
+        shown.extend(alice.lines_until("while you were away"));
+        let gap = shown.last().unwrap();
         assert!(
             gap.ends_with(&format!(
                 "-- {} messages while you were away --",
@@ -346,20 +317,18 @@ fn a_client_back_from_two_restarts_shows_each_message_once_and_marks_the_gaps() 
             )),
             "{gap}"
         );
-        shown.push(gap);
         // The replay: the newest four at most, and a word about the rest.
         let replayed = &said[said.len().saturating_sub(4)..];
         for text in replayed {
-            let line = alice.expect_line(&format!("[history] <bob> {text}"));
-            shown.push(line);
+            shown.extend(alice.lines_until(&format!("[history] <bob> {text}")));
         }
         if round == 1 {
-            let notice = alice.expect_line("not shown");
+            shown.extend(alice.lines_until("not shown"));
+            let notice = shown.last().unwrap();
             assert!(
                 notice.contains("2 of the 6 messages said while you were away are not shown"),
                 "{notice}"
             );
-            shown.push(notice);
         }
         bob = server.join("bob");
         let live = format!("live after return {}", round + 1);

@@ -316,3 +316,66 @@ fn the_lag_shows_in_the_status_line_right_after_joining() {
     let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
     screen.wait_for("[alice] [connected] [1 online] [lag ");
 }
+
+/// Issue 18: each reconnect used to replay the recent history again, so the pane showed what
+/// alice had seen live once more after every restart. Now the full screen, back from two
+/// restarts, shows each room line once, with the gaps marked, and so does its `/save`.
+#[test]
+fn back_from_two_restarts_the_pane_shows_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = dir.path().join("room.log");
+    let mut server = common::history_server(&RoomKey::generate(), &room, 50, 0);
+    let mut bob = server.join("bob");
+    bob.say("before alice came");
+    bob.recv();
+    let mut screen = Screen::open_with(
+        server.addr.port(),
+        server.key.clone(),
+        Some("alice"),
+        ReconnectPolicy::default(),
+        (100, 40),
+        &[],
+    );
+    screen.wait_for("[history] <bob> before alice came");
+    screen.type_line("seen live");
+    screen.wait_for("<alice> seen live");
+    for round in 1..=2 {
+        drop(bob);
+        let said = [format!("away {round}a"), format!("away {round}b")];
+        let said: Vec<&str> = said.iter().map(String::as_str).collect();
+        common::restart_after(&mut server, &room, 50, &said);
+        screen.wait_for(&format!("[history] <bob> away {round}b"));
+        bob = server.join("bob");
+        screen.type_line(&format!("back {round}"));
+        screen.wait_for(&format!("<alice> back {round}"));
+    }
+    let saved = dir.path().join("saved.txt");
+    screen.type_line(&format!("/save {}", saved.display()));
+    // Not "saved": the input line shows that while the command is typed.
+    screen.wait_for("-!- saved ");
+    let rows = screen.rows();
+    let shown = rows.join("\n");
+    assert_eq!(
+        shown
+            .matches("-- 2 messages while you were away --")
+            .count(),
+        2,
+        "{shown}"
+    );
+    let saved = std::fs::read_to_string(&saved).unwrap();
+    for line in [
+        "[history] <bob> before alice came",
+        "<alice> seen live",
+        "[history] <bob> away 1a",
+        "[history] <bob> away 1b",
+        "<alice> back 1",
+        "[history] <bob> away 2a",
+        "[history] <bob> away 2b",
+        "<alice> back 2",
+    ] {
+        let on_screen = rows.iter().filter(|r| r.contains(line)).count();
+        assert_eq!(on_screen, 1, "{line:?} shown {on_screen} times:\n{shown}");
+        let in_file = saved.lines().filter(|l| l.ends_with(line)).count();
+        assert_eq!(in_file, 1, "{line:?} saved {in_file} times:\n{saved}");
+    }
+}
