@@ -818,7 +818,7 @@ fn a_rejoin_asks_since_the_last_message_shown_and_shows_none_twice() {
 #[test]
 fn a_rejoin_says_how_many_missed_messages_were_too_many_to_replay() {
     let key = RoomKey::generate();
-    let server = FakeServer::start(&key, 2);
+    let server = FakeServer::start(&key, 3);
     let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
     let updates = &spawned.updates;
     peer.send(&ServerEvent::Message {
@@ -860,9 +860,28 @@ fn a_rejoin_says_how_many_missed_messages_were_too_many_to_replay() {
         ),
         other => panic!("expected a notice, got {other:?}"),
     }
+    restart(again);
+
+    // A server without history: it knows how many, and can replay none.
+    let mut third = server.accept();
+    third.expect_hello();
+    assert_eq!(third.since, Some(15));
+    third.welcome_missed("alice", &["bob"], 100, Some(1));
+    let ClientEvent::Ping { id } = third.recv() else {
+        panic!("expected the end-of-replay probe");
+    };
+    third.send(&ServerEvent::Pong { id });
+    assert_eq!(
+        until(updates, |u| matches!(u, UpdateKind::Away { .. })),
+        UpdateKind::Away { missed: 1 }
+    );
+    match until(updates, |u| matches!(u, UpdateKind::Notice { .. })) {
+        UpdateKind::Notice { text } => assert!(text.starts_with("none of them"), "{text}"),
+        other => panic!("expected a notice, got {other:?}"),
+    }
     spawned.commands.send(Command::Quit(None)).unwrap();
-    assert_eq!(again.recv(), ClientEvent::Bye { reason: None });
-    drop(again);
+    assert_eq!(third.recv(), ClientEvent::Bye { reason: None });
+    drop(third);
     spawned.thread.join().expect("a clean end");
 }
 

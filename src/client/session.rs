@@ -684,15 +684,22 @@ impl Core {
         let Some(away) = self.away.take() else {
             return;
         };
-        let left_out = away.missed.saturating_sub(away.replayed);
-        if left_out > 0 {
-            let text = format!(
-                "{left_out} of the {} messages said while you were away are not shown: \
-                 too many for the server to replay",
-                away.missed
-            );
-            self.emit(UpdateKind::Notice { text });
-        }
+        let (missed, left_out) = (away.missed, away.missed.saturating_sub(away.replayed));
+        let text = match (left_out, away.replayed) {
+            (0, _) => return,
+            (_, 0) => "none of them can be shown: the server keeps no history that far back \
+                       (or none at all)"
+                .to_owned(),
+            (1, _) => format!(
+                "1 of the {missed} messages said while you were away is not shown: \
+                 too many for the server to replay"
+            ),
+            (n, _) => format!(
+                "{n} of the {missed} messages said while you were away are not shown: \
+                 too many for the server to replay"
+            ),
+        };
+        self.emit(UpdateKind::Notice { text });
     }
 
     /// The server is closing our connection and said why.
