@@ -185,6 +185,9 @@ pub struct Welcome {
     pub max_text: usize,
     /// The session's key exchange and the server's identity.
     pub security: Security,
+    /// When we rejoined with `since`: how many room messages were said after it (the server
+    /// replays the newest of them, perhaps not all).
+    pub missed: Option<u64>,
 }
 
 /// A joined connection, between the handshake and [`Link::start`].
@@ -228,11 +231,13 @@ const REPLAY_CAPACITY: usize = 100_000;
 /// Dials `target` and runs the version-2 handshake (PROTOCOL.md): `hello` with our nonce,
 /// the server's `handshake` (which must echo it), our `confirm` under the new session key,
 /// and the `welcome` under the server's. With a key exchange, also checks the server's
-/// confirmation (and signature and pin).
+/// confirmation (and signature and pin). `since` is the id of the last room message shown
+/// (when rejoining): the server then replays only newer ones.
 pub(crate) fn open(
     target: &ServerAddr,
     key: &RoomKey,
     nick: &str,
+    since: Option<u64>,
     timeouts: &Timeouts,
     setup: &KexSetup,
 ) -> Result<Connection, ConnectError> {
@@ -272,7 +277,7 @@ pub(crate) fn open(
         version: PROTOCOL_VERSION,
         kex: setup.kex.name().to_owned(),
         nonce: Some(nonce.to_wire()),
-        since: None,
+        since,
     };
     (&stream).write_all(&seal(key, &hello)).map_err(io_err)?;
 
@@ -417,6 +422,7 @@ pub(crate) fn open(
                 server,
                 max_text,
                 room_key,
+                missed,
                 ..
             } => {
                 // The nick we asked for, or a refusal: a welcome that names another would
@@ -444,6 +450,7 @@ pub(crate) fn open(
                     server,
                     max_text,
                     security: session.security,
+                    missed,
                 };
                 return Ok(Connection {
                     stream,
