@@ -329,8 +329,14 @@ fn an_old_signature_and_an_insider_with_the_class_key_are_refused() {
         let mut client = join(real.addr, &class_key, &rng.nick(), &pins)
             .unwrap_or_else(|e| panic!("seed {seed}: the real server: {e}"));
         let (old_identity, old_signature) = (
-            client.handshake["kex_identity"].as_str().unwrap().to_owned(),
-            client.handshake["kex_signature"].as_str().unwrap().to_owned(),
+            client.handshake["kex_identity"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            client.handshake["kex_signature"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
         );
         chat(&mut client, &rng.chat_line());
         client.bye();

@@ -247,8 +247,7 @@ fn hello_and_handshake(
             "expected a handshake, got {handshake}"
         )));
     }
-    if wire::nonce_of(&handshake).is_none() || wire::nonce_of(&handshake) != wire::nonce_of(hello)
-    {
+    if wire::nonce_of(&handshake).is_none() || wire::nonce_of(&handshake) != wire::nonce_of(hello) {
         return Err(ClientError::Protocol(
             "the handshake does not echo our nonce: a recorded or replayed answer".into(),
         ));
@@ -272,7 +271,10 @@ fn confirm_and_welcome(
             "expected a welcome, got {welcome}"
         )));
     }
-    Ok((serde_json::to_value(&confirm).expect("events serialize"), welcome))
+    Ok((
+        serde_json::to_value(&confirm).expect("events serialize"),
+        welcome,
+    ))
 }
 
 impl Client {
@@ -324,8 +326,12 @@ impl Client {
             }
         };
         inbound.rekey(confirmed.receive);
-        let (confirm, welcome) =
-            confirm_and_welcome(&mut conn, &confirmed.send, &mut inbound, Some(confirmed.mac))?;
+        let (confirm, welcome) = confirm_and_welcome(
+            &mut conn,
+            &confirmed.send,
+            &mut inbound,
+            Some(confirmed.mac),
+        )?;
         Ok(Client {
             conn,
             send_key: confirmed.send,
