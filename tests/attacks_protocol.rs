@@ -733,6 +733,30 @@ fn tokens_from_other_connections_never_fill_a_users_replay_memory() {
     assert_eq!(message_text(&newcomer.recv(), "newcomer"), "hi");
 }
 
+/// A connection over its own replay memory is refused with its own code (never `replayed`),
+/// and nobody else notices (here the memory is shrunk to 4 tokens: hello, confirm, two says).
+#[test]
+fn a_connection_over_its_replay_memory_is_refused_alone_with_its_own_code() {
+    let mut config = quiet_config(RoomKey::generate());
+    config.replay_capacity = 4;
+    let server = TestServer::start(config);
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.recv();
+    for text in ["one", "two"] {
+        alice.say(text);
+        assert_eq!(message_text(&alice.recv(), "alice"), text);
+    }
+    alice.say("three");
+    alice.expect_error(ErrorCode::ReplayMemoryFull);
+    bob.say("bob is fine");
+    let heard = bob.recv_until(
+        5,
+        |e| matches!(e, ServerEvent::Message { from, .. } if from == "bob"),
+    );
+    assert_eq!(message_text(&heard, "bob"), "bob is fine");
+}
+
 // ---------------------------------------------------------------------------------------
 // Issue 14 item 1 (core): key rotation, and the flood benchmark's premise.
 
