@@ -340,8 +340,15 @@ pub(crate) fn open(
             Ok(ServerEvent::Bye { code, reason, .. }) => {
                 return Err(handshake.refusal(code, &reason, None));
             }
-            // Nothing else means anything before the handshake.
-            Ok(_) => {}
+            // Nothing else may come before the handshake (its clock is the first we trust).
+            Ok(other) => {
+                return Err(ConnectError::BadReply {
+                    detail: format!(
+                        "expected the server's handshake, got a {:?} event",
+                        event_type(&other)
+                    ),
+                });
+            }
             Err(Refusal::Decode(DecodeError::Token(TokenError::WrongKeyOrTampered { .. })))
                 if signed =>
             {
