@@ -318,7 +318,9 @@ pub(crate) fn open(
         if let Some(server) = parse_wrong_key_line(&line) {
             if signed {
                 return Err(handshake.unverified(format!(
-                    "a plaintext line claiming that the server (key {server}) cannot read your hello"
+                    "a plaintext line claiming that the server (key {server}) cannot read your \
+                     hello (your key is {})",
+                    key.fingerprint()
                 )));
             }
             return Err(ConnectError::WrongKey {
