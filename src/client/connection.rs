@@ -308,9 +308,8 @@ pub(crate) fn open(
         }
     };
 
-    // 1. The server's handshake (or a refusal), sealed with the class key.
-    let mut answer = None;
-    for _ in 0..MAX_HANDSHAKE_FRAMES {
+    // 1. The server's handshake (or a refusal), sealed with the class key: the first frame.
+    let answer = {
         let line = read(&mut reader)?;
         // The one plaintext line a fernchat server sends: checked before decrypting, because
         // it is by design not a token. Anyone can send it, so in the signed mode it is not
@@ -329,10 +328,7 @@ pub(crate) fn open(
             });
         }
         match inbound.accept::<ServerEvent>(&line, unix_now()) {
-            Ok(event @ ServerEvent::Handshake { .. }) => {
-                answer = Some(event);
-                break;
-            }
+            Ok(event @ ServerEvent::Handshake { .. }) => event,
             Ok(ServerEvent::Error {
                 code,
                 message,
@@ -376,11 +372,6 @@ pub(crate) fn open(
                 });
             }
         }
-    }
-    let Some(answer) = answer else {
-        return Err(ConnectError::BadReply {
-            detail: format!("no handshake among the first {MAX_HANDSHAKE_FRAMES} messages"),
-        });
     };
     let session = handshake.finish(&answer, ephemeral)?;
     // 2. Our confirm, the first frame under our new key: the server admits us only then.
