@@ -1,12 +1,15 @@
 //! The connection: one TCP socket to the server, from dialling to closing.
 //!
-//! This module owns dialling (with the teaching errors for "no server here"), the handshake
-//! (`hello` → `welcome` or a refusal, within a time limit; with `--kex`, the key exchange,
-//! its key confirmation, the server's signature and the identity pin), and the two threads
-//! that run a joined connection:
+//! This module owns dialling (with the teaching errors for "no server here"), the handshake of
+//! protocol version 2 (`hello` with our nonce → `handshake` echoing it → our `confirm` under
+//! the new session key → `welcome`, or a refusal, within a time limit; with `--kex`, the key
+//! exchange, its key confirmation, the server's signature, the identity pin and signed
+//! refusals), and the two threads that run a joined connection:
 //!
-//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, replay, JSON),
-//!   answers the server's pings itself, and forwards everything else to the session;
+//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, this
+//!   connection's replay memory, JSON), accepts what is meant for us alone only under the
+//!   session key (room broadcasts also under the room's key), answers the server's pings
+//!   itself, and forwards everything else to the session;
 //! - the **writer** sends the frames the session queues, so a server that stops reading can
 //!   never block the session (the queue is bounded; when full, sending fails at once).
 //!

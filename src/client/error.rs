@@ -31,7 +31,7 @@ pub mod exit_code {
     pub const REFUSED: u8 = 5;
 }
 
-/// Why connecting and joining the room (the `hello` → `welcome` handshake) failed.
+/// Why connecting and joining the room (the handshake: `hello` to `welcome`) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The host name did not resolve.
