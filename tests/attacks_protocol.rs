@@ -562,6 +562,33 @@ fn a_forged_refusal_does_not_talk_a_pinned_client_into_a_weaker_mode() {
     );
 }
 
+/// With no pin yet (the first connection), a refusal cannot be verified: the client shows it
+/// marked as unverified, and advises nothing weaker.
+#[test]
+fn a_refusal_before_any_pin_is_shown_as_unverified() {
+    let pins = tempfile::tempdir().unwrap();
+    let server = TestServer::with_defaults();
+    let forged = serde_json::json!({
+        "type": "error", "code": "kex_unsupported", "time": fernchat::protocol::unix_millis(),
+        "message": "this server offers the key exchanges \"psk\"",
+    });
+    let mut answer = server
+        .key
+        .encrypt(forged.to_string().as_bytes())
+        .into_bytes();
+    answer.push(b'\n');
+    let (addr, forge) = forging_relay(server.addr, answer);
+    forge.store(1, Ordering::SeqCst);
+    match Session::connect(signed_config(addr, &server.key, "alice", pins.path())) {
+        Err(err @ ConnectError::RefusedUnverified { .. }) => {
+            let text = err.to_string();
+            assert!(text.contains("unverified"), "{text}");
+            assert!(text.contains("do not switch to a weaker --kex"), "{text}");
+        }
+        other => panic!("expected an unverified refusal, got {other:?}"),
+    }
+}
+
 /// Failed on the old main: the plaintext wrong-key line, which anyone can send, made a
 /// signed-mode client give up and blame the user's key.
 #[test]
