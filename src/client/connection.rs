@@ -1,12 +1,15 @@
 //! The connection: one TCP socket to the server, from dialling to closing.
 //!
-//! This module owns dialling (with the teaching errors for "no server here"), the handshake
-//! (`hello` → `welcome` or a refusal, within a time limit; with `--kex`, the key exchange,
-//! its key confirmation, the server's signature and the identity pin), and the two threads
-//! that run a joined connection:
+//! This module owns dialling (with the teaching errors for "no server here"), the handshake of
+//! protocol version 2 (`hello` with our nonce → `handshake` echoing it → our `confirm` under
+//! the new session key → `welcome`, or a refusal, within a time limit; with `--kex`, the key
+//! exchange, its key confirmation, the server's signature, the identity pin and signed
+//! refusals), and the two threads that run a joined connection:
 //!
-//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, replay, JSON),
-//!   answers the server's pings itself, and forwards everything else to the session;
+//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, this
+//!   connection's replay memory, JSON), accepts what is meant for us alone only under the
+//!   session key (room broadcasts also under the room's key), answers the server's pings
+//!   itself, and forwards everything else to the session;
 //! - the **writer** sends the frames the session queues, so a server that stops reading can
 //!   never block the session (the queue is bounded; when full, sending fails at once).
 //!
@@ -313,9 +316,8 @@ pub(crate) fn open(
         }
     };
 
-    // 1. The server's handshake (or a refusal), sealed with the class key.
-    let mut answer = None;
-    for _ in 0..MAX_HANDSHAKE_FRAMES {
+    // 1. The server's handshake (or a refusal), sealed with the class key: the first frame.
+    let answer = {
         let line = read(&mut reader)?;
         // The one plaintext line a fernchat server sends: checked before decrypting, because
         // it is by design not a token. Anyone can send it, so in the signed mode it is not
@@ -323,7 +325,9 @@ pub(crate) fn open(
         if let Some(server) = parse_wrong_key_line(&line) {
             if signed {
                 return Err(handshake.unverified(format!(
-                    "a plaintext line claiming that the server (key {server}) cannot read your hello"
+                    "a plaintext line claiming that the server (key {server}) cannot read your \
+                     hello (your key is {})",
+                    key.fingerprint()
                 )));
             }
             return Err(ConnectError::WrongKey {
@@ -332,10 +336,7 @@ pub(crate) fn open(
             });
         }
         match inbound.accept::<ServerEvent>(&line, unix_now()) {
-            Ok(event @ ServerEvent::Handshake { .. }) => {
-                answer = Some(event);
-                break;
-            }
+            Ok(event @ ServerEvent::Handshake { .. }) => event,
             Ok(ServerEvent::Error {
                 code,
                 message,
@@ -345,8 +346,15 @@ pub(crate) fn open(
             Ok(ServerEvent::Bye { code, reason, .. }) => {
                 return Err(handshake.refusal(code, &reason, None));
             }
-            // Nothing else means anything before the handshake.
-            Ok(_) => {}
+            // Nothing else may come before the handshake (its clock is the first we trust).
+            Ok(other) => {
+                return Err(ConnectError::BadReply {
+                    detail: format!(
+                        "expected the server's handshake, got a {:?} event",
+                        event_type(&other)
+                    ),
+                });
+            }
             Err(Refusal::Decode(DecodeError::Token(TokenError::WrongKeyOrTampered { .. })))
                 if signed =>
             {
@@ -372,11 +380,6 @@ pub(crate) fn open(
                 });
             }
         }
-    }
-    let Some(answer) = answer else {
-        return Err(ConnectError::BadReply {
-            detail: format!("no handshake among the first {MAX_HANDSHAKE_FRAMES} messages"),
-        });
     };
     let session = handshake.finish(&answer, ephemeral)?;
     // 2. Our confirm, the first frame under our new key: the server admits us only then.

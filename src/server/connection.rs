@@ -1,8 +1,11 @@
 //! One client connection: a reader thread and a writer thread.
 //!
 //! The reader does the expensive, per-client work in parallel with every other reader:
-//! rate-limiting, decrypting, judging time and replays, decoding JSON, checking nicks and text.
-//! It hands the hub only events that are ready to act on, or a refusal to pass back.
+//! rate-limiting, decrypting, judging time and replays (in this connection's own replay
+//! memory), decoding JSON, checking nicks and text, and the server's half of the version-2
+//! handshake: it answers a hello with the session keys and waits for the client's `confirm`
+//! under them before anything of this client reaches the room. It hands the hub only events
+//! that are ready to act on, or a refusal to pass back.
 //!
 //! The writer drains what the hub hands off to the socket, coalescing what is waiting into
 //! one write; the hub sends directly while the socket takes it without blocking (see

@@ -832,7 +832,7 @@ impl Hub {
         }
         for id in late_hello {
             let message = format!(
-                "no hello within {} s: a client must send hello first",
+                "no hello and confirm within {} s: a client must send hello first, then confirm the handshake",
                 self.config.hello_timeout.as_secs()
             );
             self.remove(
