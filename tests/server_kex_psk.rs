@@ -20,6 +20,7 @@ use fernchat::kex::{
 };
 use fernchat::protocol::{ClientEvent, ErrorCode, FrameReader, PROTOCOL_VERSION, ServerEvent};
 use fernchat::server::{Server, ServerConfig};
+use labkit::mitm::{self, Mode};
 
 /// A server with an identity key (so that it offers every exchange).
 fn signed_server(identity: &ServerIdentity) -> TestServer {
@@ -284,7 +285,7 @@ fn lab_4s_proxy_reads_an_x25519_session_but_fails_the_psk_confirmation() {
     let mut plain = server.join("plain");
 
     // The attack works on plain x25519: the session joins, and the proxy reads it.
-    let mitm = common::mitm::start(server.addr, server.key.clone());
+    let mitm = mitm::start(server.addr, server.key.clone(), Mode::Lab4).unwrap();
     let session = Session::connect(client_config(
         mitm.addr,
         &server.key,
@@ -309,7 +310,7 @@ fn lab_4s_proxy_reads_an_x25519_session_but_fails_the_psk_confirmation() {
 
     // The same proxy against both PSK exchanges: confirmation fails, nothing is sent.
     for kex in [KexChoice::X25519Psk, KexChoice::X25519PskSigned] {
-        let mitm = common::mitm::start(server.addr, server.key.clone());
+        let mitm = mitm::start(server.addr, server.key.clone(), Mode::Lab4).unwrap();
         match Session::connect(client_config(
             mitm.addr,
             &server.key,

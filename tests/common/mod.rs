@@ -5,7 +5,6 @@
 //! of hanging it.
 #![allow(dead_code)]
 
-pub mod mitm;
 pub mod process;
 
 use std::io::{ErrorKind, Write};
