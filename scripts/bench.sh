@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark matrix of README "Performance": builds the release `server` and `loadgen`,
+# The benchmark matrix of docs/PERFORMANCE.md: builds the release `server` and `loadgen`,
 # raises this shell's soft limit on open files to the hard limit (5,000 idle clients need
 # 5,000 descriptors in the server and as many in the load generator), and runs
 # `loadgen bench`, which starts a fresh server process for every run. Extra arguments go to
