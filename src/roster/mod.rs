@@ -5,7 +5,8 @@
 //!
 //! - [`keys`]: the roster secret, the construction of each student's key from it, and the
 //!   server's lookup of which student's key opened a hello;
-//! - [`issue`]: `keygen --roster`, which writes one keyfile per student.
+//! - [`issue`]: `keygen --roster`, which writes one keyfile per student;
+//! - [`reload`]: the roster a running server holds, reloaded on SIGHUP.
 //!
 //! Like [`crate::keyfile`], nothing here prints: functions return reports and errors for the
 //! binaries to show. Nothing here holds or shows a key except through [`crate::crypto`].
@@ -28,8 +29,9 @@
 //! Each line is `LOGIN [GEN [ROLE [DISPLAY NAME]]]`, fields separated by spaces or tabs:
 //!
 //! - `LOGIN`: the student's nick in the chat. It follows the chat's nick rules (2 to 16 letters,
-//!   digits, `_` or `-`, starting with a letter, not a reserved word such as `admin`) and is
-//!   unique in the roster ignoring case (`Alice` and `alice` are the same student).
+//!   digits, `_` or `-`, starting with a letter, not a reserved word such as `admin`, not
+//!   starting with `guest-`, which marks guests) and is unique in the roster ignoring case
+//!   (`Alice` and `alice` are the same student).
 //! - `GEN`: the key generation, a whole number from 1 to 9999 (1 if left out). A student's key
 //!   depends on the login and this number only, so to replace one lost or leaked keyfile you
 //!   add one to that student's number and run `keygen --roster` again: that student gets a new
@@ -49,6 +51,7 @@
 
 pub mod issue;
 pub mod keys;
+pub mod reload;
 
 use std::fmt;
 use std::fs::File;
@@ -65,6 +68,17 @@ pub const MAX_GENERATION: u32 = 9999;
 
 /// The longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = 64;
+
+/// What a guest's nick starts with (ignoring case). Guests join with a class key when the
+/// server allows it (`--allow-class-key`); the prefix shows everyone, in every client, that
+/// the speaker is not a student on the roster. No roster login may have it.
+pub const GUEST_PREFIX: &str = "guest-";
+
+/// Whether `nick` is a guest's nick: it starts with [`GUEST_PREFIX`], ignoring case.
+pub fn is_guest_nick(nick: &str) -> bool {
+    nick.get(..GUEST_PREFIX.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(GUEST_PREFIX))
+}
 
 /// A roster larger than this is not a class list; refusing it bounds what we read.
 const MAX_ROSTER_BYTES: u64 = 1024 * 1024;
@@ -153,6 +167,15 @@ pub enum LineProblem {
         shown: String,
         /// Which rule it breaks.
         reason: NickError,
+    },
+    /// A login that looks like a guest's nick.
+    #[error(
+        "{shown} cannot be a login: nicks starting with {GUEST_PREFIX} are for guests who join \
+         with the class key; choose another login"
+    )]
+    GuestLogin {
+        /// The login as written (shortened if long).
+        shown: String,
     },
     /// A `-` with nothing after it.
     #[error("a '-' revokes the login right after it, but none follows; write -LOGIN, e.g. -dave")]
@@ -400,6 +423,11 @@ fn parse_line(raw: &str, line: usize) -> Result<Option<Entry>, LineProblem> {
         shown: shown(login),
         reason,
     })?;
+    if is_guest_nick(login) {
+        return Err(LineProblem::GuestLogin {
+            shown: shown(login),
+        });
+    }
     let (gen_field, rest) = split_field(rest);
     let generation = if gen_field.is_empty() {
         1
@@ -528,6 +556,14 @@ mod tests {
         let err = parse("alice\n\nALICE 2\n").unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("line 1"), "{err}");
 
+        assert!(matches!(
+            parse("Guest-Sam\n"),
+            Err(RosterError::Line {
+                problem: LineProblem::GuestLogin { .. },
+                ..
+            })
+        ));
+        assert!(parse("guestsam\n").is_ok());
         for bad in [
             "1alice",
             "a",
