@@ -141,9 +141,7 @@ impl RosterSecret {
 
     /// The key of `login` (any case) at `generation`: see the module documentation.
     pub fn student_key(&self, login: &str, generation: u32) -> RoomKey {
-        let raw = self.derive(login, generation);
-        let text = Zeroizing::new(URL_SAFE.encode(raw.as_slice()));
-        RoomKey::from_secret(&text).expect("32 bytes always make a Fernet key")
+        self.key_and_mac(login, generation).0
     }
 
     fn derive(&self, login: &str, generation: u32) -> Zeroizing<[u8; 32]> {
@@ -157,10 +155,15 @@ impl RosterSecret {
         okm
     }
 
-    /// The HMAC state of a derived key, keyed with its signing half (the first 16 bytes).
-    fn mac_state(&self, login: &str, generation: u32) -> Hmac<Sha256> {
+    /// A student's key, and its HMAC state keyed with the key's signing half (the first 16
+    /// bytes), which the lookup clones for each try.
+    fn key_and_mac(&self, login: &str, generation: u32) -> (RoomKey, Hmac<Sha256>) {
         let raw = self.derive(login, generation);
-        <Hmac<Sha256> as Mac>::new_from_slice(&raw[..16]).expect("HMAC takes a key of any length")
+        let text = Zeroizing::new(URL_SAFE.encode(raw.as_slice()));
+        let key = RoomKey::from_secret(&text).expect("32 bytes always make a Fernet key");
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&raw[..16])
+            .expect("HMAC takes a key of any length");
+        (key, mac)
     }
 }
 
@@ -225,6 +228,8 @@ struct Candidate {
     /// Index of the entry in the roster.
     entry: usize,
     generation: u32,
+    /// The key's fingerprint, for messages about a refused key.
+    fingerprint: Fingerprint,
     /// `None` for a live key; otherwise why it is refused.
     refused: Option<Withdrawal>,
 }
@@ -274,6 +279,8 @@ pub enum Identified<'k> {
         entry: &'k Entry,
         /// The key's generation.
         generation: u32,
+        /// The key's fingerprint (safe to show).
+        fingerprint: Fingerprint,
         /// Why it is refused (revoked, or replaced by a newer generation).
         why: Withdrawal,
     },
@@ -289,10 +296,12 @@ impl Keyring {
         let mut refused = Vec::new();
         let mut keys = Vec::with_capacity(roster.entries().len());
         for (index, entry) in roster.entries().iter().enumerate() {
+            let (key, mac) = secret.key_and_mac(&entry.login, entry.generation);
             let current = Candidate {
-                mac: secret.mac_state(&entry.login, entry.generation),
+                mac,
                 entry: index,
                 generation: entry.generation,
+                fingerprint: key.fingerprint(),
                 refused: entry.revoked.then_some(Withdrawal::Revoked),
             };
             if entry.revoked {
@@ -300,15 +309,17 @@ impl Keyring {
                 keys.push(None);
             } else {
                 live.push(current);
-                keys.push(Some(secret.student_key(&entry.login, entry.generation)));
+                keys.push(Some(key));
             }
             // The key this one replaced is the one most likely still in circulation (the
             // lost keyfile); older ones are simply unknown.
             if entry.generation > 1 {
+                let (key, mac) = secret.key_and_mac(&entry.login, entry.generation - 1);
                 refused.push(Candidate {
-                    mac: secret.mac_state(&entry.login, entry.generation - 1),
+                    mac,
                     entry: index,
                     generation: entry.generation - 1,
+                    fingerprint: key.fingerprint(),
                     refused: Some(if entry.revoked {
                         Withdrawal::Revoked
                     } else {
@@ -379,6 +390,7 @@ impl Keyring {
                 return Ok(Identified::Refused {
                     entry,
                     generation: candidate.generation,
+                    fingerprint: candidate.fingerprint,
                     why,
                 });
             }

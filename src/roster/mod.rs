@@ -6,7 +6,8 @@
 //! - [`keys`]: the roster secret, the construction of each student's key from it, and the
 //!   server's lookup of which student's key opened a hello;
 //! - [`issue`]: `keygen --roster`, which writes one keyfile per student;
-//! - [`reload`]: the roster a running server holds, reloaded on SIGHUP.
+//! - [`reload`]: the roster a running server holds, reloaded on SIGHUP;
+//! - [`admit`]: which nick a student's key (or a guest's class key) may use.
 //!
 //! Like [`crate::keyfile`], nothing here prints: functions return reports and errors for the
 //! binaries to show. Nothing here holds or shows a key except through [`crate::crypto`].
@@ -49,6 +50,7 @@
 //! Errors name the line and say how to fix it; the whole file is checked before anything is
 //! written or changed.
 
+pub mod admit;
 pub mod issue;
 pub mod keys;
 pub mod reload;
