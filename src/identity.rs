@@ -25,7 +25,7 @@ use rand_core::{CryptoRng, OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::kex::Transcript;
+use crate::kex::{Nonce, Transcript, refusal_to_be_signed};
 
 /// Where the server keeps its identity by default: next to the default class key.
 pub const DEFAULT_IDENTITY_PATH: &str = "keys/server.identity";
@@ -119,6 +119,23 @@ impl IdentityKey {
         key.verify_strict(&transcript.to_be_signed(), &Signature::from_bytes(&raw))
             .map_err(|_| IdentityError::BadSignature(self.fingerprint()))
     }
+
+    /// Checks the signature of a refusal (see [`crate::kex::refusal_to_be_signed`]).
+    pub fn verify_refusal(
+        &self,
+        client: &Nonce,
+        code: &str,
+        message: &str,
+        signature: &str,
+    ) -> Result<(), IdentityError> {
+        let raw = decode_fixed::<64>(signature, "signature")?;
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidKey)?;
+        key.verify_strict(
+            &refusal_to_be_signed(client, code, message),
+            &Signature::from_bytes(&raw),
+        )
+        .map_err(|_| IdentityError::BadSignature(self.fingerprint()))
+    }
 }
 
 /// The first 16 bytes of `SHA-256("fernchat-identity-v1\0" || public key)`, in upper-case hex
@@ -186,7 +203,17 @@ impl ServerIdentity {
 
     /// Signs a handshake transcript: `Ed25519(SIGNATURE_LABEL || T)`, as it travels.
     pub fn sign(&self, transcript: &Transcript) -> String {
-        URL_SAFE.encode(self.signing.sign(&transcript.to_be_signed()).to_bytes())
+        self.sign_bytes(&transcript.to_be_signed())
+    }
+
+    /// Signs the refusal of an `x25519-psk-signed` hello (see
+    /// [`crate::kex::refusal_to_be_signed`]), as it travels.
+    pub fn sign_refusal(&self, client: &Nonce, code: &str, message: &str) -> String {
+        self.sign_bytes(&refusal_to_be_signed(client, code, message))
+    }
+
+    fn sign_bytes(&self, message: &[u8]) -> String {
+        URL_SAFE.encode(self.signing.sign(message).to_bytes())
     }
 
     /// Reads an identity file.

@@ -143,6 +143,7 @@ fn pipe_mode_prints_what_the_room_says() {
             let mut peer = server.accept();
             peer.join(&["bob"], 100);
             peer.send(&ServerEvent::Message {
+                id: 0,
                 from: "bob".into(),
                 text: "hi \u{1b}[2Jalice".into(),
                 time: now_ms(),
@@ -258,6 +259,7 @@ fn a_taken_nick_in_a_pipe_exits_5_without_retrying() {
             let mut peer = server.accept();
             peer.expect_hello();
             peer.send(&ServerEvent::Error {
+                signature: None,
                 code: ErrorCode::NickTaken,
                 message: "the nick bob is taken; choose another".into(),
                 time: now_ms(),

@@ -170,6 +170,7 @@ fn nick_taken_is_a_refusal_about_the_nick() {
     let (result, ()) = connect_with(&server, config(&server, &key, "bob"), |mut peer| {
         peer.expect_hello();
         peer.send(&ServerEvent::Error {
+            signature: None,
             code: ErrorCode::NickTaken,
             message: "the nick bob is taken; choose another".into(),
             time: now_ms(),
@@ -205,6 +206,7 @@ fn server_full_and_clock_skew_refusals_keep_their_codes() {
             connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
                 peer.expect_hello();
                 peer.send(&ServerEvent::Error {
+                    signature: None,
                     code,
                     message: "no".into(),
                     time: now_ms(),
@@ -226,21 +228,20 @@ fn a_server_clock_far_off_is_reported_as_clock_skew() {
     let server = FakeServer::start(&key, 1);
     let ahead = fernchat::crypto::unix_now() + 3600;
     let (result, ()) = connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
-        let nick = peer.expect_hello();
-        let welcome = ServerEvent::Welcome {
-            nick,
-            users: vec![],
-            version: 1,
-            server: "fake".into(),
-            max_text: 100,
-            time: now_ms(),
-            kex: None,
+        peer.expect_hello();
+        // The handshake is the first fresh token (it echoes the client's nonce): the client
+        // measures the server's clock from it.
+        let handshake = ServerEvent::Handshake {
+            version: fernchat::protocol::PROTOCOL_VERSION,
+            nonce: peer.nonce.unwrap().to_wire(),
+            server_nonce: fernchat::kex::Nonce::generate().to_wire(),
+            kex: "psk".into(),
             kex_public: None,
             kex_confirm: None,
             kex_identity: None,
             kex_signature: None,
         };
-        peer.send_at(&welcome, ahead);
+        peer.send_at(&handshake, ahead);
     });
     match result {
         Err(err @ ConnectError::ClockSkew(_)) => {
@@ -335,16 +336,19 @@ fn server_events_become_updates_and_state() {
     let t = now_ms();
     let script = [
         ServerEvent::Message {
+            id: 0,
             from: "bob".into(),
             text: "hi".into(),
             time: t,
         },
         ServerEvent::Message {
+            id: 0,
             from: "Alice".into(),
             text: "mine".into(),
             time: t,
         },
         ServerEvent::Action {
+            id: 0,
             from: "bob".into(),
             text: "waves".into(),
             time: t,
@@ -380,6 +384,7 @@ fn server_events_become_updates_and_state() {
             time: t,
         },
         ServerEvent::Error {
+            signature: None,
             code: ErrorCode::RateLimited,
             message: "slow down".into(),
             time: t,
@@ -765,6 +770,7 @@ fn a_refusal_on_rejoin_ends_the_session() {
     let mut again = server.accept();
     again.expect_hello();
     again.send(&ServerEvent::Error {
+        signature: None,
         code: ErrorCode::ServerFull,
         message: "the server is full".into(),
         time: now_ms(),

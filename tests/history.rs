@@ -155,6 +155,7 @@ fn a_torn_last_record_is_reported_and_cut_off() {
     let token = fernchat::protocol::seal(
         &key,
         &ServerEvent::Message {
+            id: 0,
             from: "alice".into(),
             text: "three".into(),
             time: 1,

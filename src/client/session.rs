@@ -31,12 +31,9 @@ use crate::client::error::{ConnectError, SessionError};
 use crate::client::state::ChatState;
 use crate::client::transcript::Transcript;
 use crate::client::update::{Update, UpdateKind};
-use crate::crypto::{ReplayGuard, RoomKey, TimePolicy};
+use crate::crypto::RoomKey;
 use crate::protocol::event::{HistoryKind, validate_nick, validate_text};
-use crate::protocol::{ClientEvent, ErrorCode, Inbound, ServerEvent};
-
-/// How many tokens the replay guard of a session remembers (the crate's recommended size).
-const REPLAY_CAPACITY: usize = 100_000;
+use crate::protocol::{ClientEvent, ErrorCode, ServerEvent};
 
 /// Updates waiting for a slow front end. When full the session waits, the reader waits
 /// behind it, and TCP pushes back on the server: memory stays bounded.
@@ -153,7 +150,6 @@ impl StateView {
 pub struct Session {
     config: ClientConfig,
     connection: Connection,
-    replay: Arc<Mutex<ReplayGuard>>,
     view: StateView,
     transcript: Transcript,
 }
@@ -162,13 +158,11 @@ impl Session {
     /// Connects to the server and joins as `config.nick`. Nothing runs in the background yet:
     /// a refusal here (nick taken, wrong key) can be handled by asking the user again.
     pub fn connect(config: ClientConfig) -> Result<Session, ConnectError> {
-        let replay = Inbound::shared_guard(TimePolicy::default(), REPLAY_CAPACITY);
         let connection = connection::open(
             &config.target,
             &config.key,
             &config.nick,
             &config.timeouts,
-            Arc::clone(&replay),
             &config.kex,
         )?;
         let mut state = ChatState::new(&config.nick);
@@ -184,7 +178,6 @@ impl Session {
         Ok(Session {
             config,
             connection,
-            replay,
             view: StateView(Arc::new(Mutex::new(state))),
             transcript: Transcript::new(),
         })
@@ -221,7 +214,6 @@ impl Session {
         let Session {
             config,
             connection,
-            replay,
             view,
             transcript,
         } = self;
@@ -234,7 +226,6 @@ impl Session {
             generation: 1,
             state: view.snapshot(),
             config,
-            replay,
             view,
             updates,
             front_end_gone: false,
@@ -328,7 +319,6 @@ enum Phase {
 /// The session loop's state.
 struct Core {
     config: ClientConfig,
-    replay: Arc<Mutex<ReplayGuard>>,
     state: ChatState,
     view: StateView,
     updates: Sender<Update>,
@@ -561,6 +551,7 @@ impl Core {
             },
             ServerEvent::History {
                 kind,
+                id: _,
                 from,
                 text,
                 time,
@@ -573,6 +564,18 @@ impl Core {
                 };
                 // Stamped with when it was said, not when it was replayed.
                 self.emit_update(Update { at: time, kind });
+                return None;
+            }
+            // A private message is ours only if it is to us, or from us (the echo of one we
+            // sent); one that names someone else was moved here from another stream.
+            ServerEvent::Private { from, to, .. }
+                if !self.state.is_me(&to) && !self.state.is_me(&from) =>
+            {
+                self.local_error(format!(
+                    "ignored a private message from {} to {}: it is not addressed to you",
+                    crate::client::display::clean(&from, 40),
+                    crate::client::display::clean(&to, 40)
+                ));
                 return None;
             }
             ServerEvent::Private { from, to, text, .. } => UpdateKind::Private {
@@ -625,7 +628,11 @@ impl Core {
             }
             ServerEvent::Bye { code, reason, .. } => return self.server_bye(code, &reason),
             // The reader answers pings; a second welcome means nothing.
-            ServerEvent::Ping { .. } | ServerEvent::Welcome { .. } => return None,
+            ServerEvent::Ping { .. }
+            | ServerEvent::Welcome { .. }
+            | ServerEvent::Handshake { .. } => {
+                return None;
+            }
         };
         self.view.publish(&self.state);
         self.emit(kind);
@@ -700,14 +707,13 @@ impl Core {
         let key = self.config.key.clone();
         let nick = self.state.nick.clone();
         let timeouts = self.config.timeouts;
-        let replay = Arc::clone(&self.replay);
         let setup = self.config.kex.clone();
         let spawned = thread::Builder::new()
             .name("fernchat-dial".to_owned())
             .spawn(move || {
                 // If the session has ended meanwhile, nobody receives this: the connection
                 // is dropped and closed here.
-                let opened = connection::open(&target, &key, &nick, &timeouts, replay, &setup);
+                let opened = connection::open(&target, &key, &nick, &timeouts, &setup);
                 let _ = done.send(opened);
             });
         match spawned {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::crypto::RoomKey;
+use crate::kex::{Nonce, psk_session_keys};
 use crate::load::LoadError;
 use crate::protocol::codec::{Decodable, decode_plaintext};
 use crate::protocol::{
@@ -33,8 +34,13 @@ pub struct Sender {
 impl Sender {
     /// Encrypts and sends one event.
     pub fn send(&self, event: &ClientEvent) -> io::Result<()> {
-        let frame = seal(&self.key, event);
+        let frame = self.seal(event);
         self.send_raw(&frame)
+    }
+
+    /// Encrypts one event as this connection sends it (with its session key once joined).
+    pub fn seal(&self, event: &ClientEvent) -> Vec<u8> {
+        seal(&self.key, event)
     }
 
     /// Sends bytes as they are.
@@ -187,20 +193,49 @@ pub fn join_with_buffer(
     let mut receiver = Receiver {
         frames: FrameReader::new(BufReader::with_capacity(buffer, stream), CLIENT_MAX_LINE),
         key: key.clone(),
-        sender: sender.clone(),
+        sender,
     };
     let refused = |reason: String| LoadError::Refused {
         nick: nick.to_owned(),
         reason,
     };
-    sender
+    // The version-2 handshake of the `psk` mode (PROTOCOL.md): hello with our nonce,
+    // handshake with the server's, confirm under the new client-to-server key, welcome.
+    let nonce = Nonce::generate();
+    receiver
+        .sender
         .send(&ClientEvent::Hello {
             kex_public: None,
             nick: nick.to_owned(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),
+            nonce: Some(nonce.to_wire()),
+            since: None,
         })
         .map_err(|e| refused(format!("could not send the hello: {e}")))?;
+    let server_nonce = match receiver.receive() {
+        Incoming::Event(ServerEvent::Handshake {
+            nonce: echoed,
+            server_nonce,
+            ..
+        }) if Nonce::from_wire(&echoed) == Some(nonce) => Nonce::from_wire(&server_nonce)
+            .ok_or_else(|| refused("the handshake's server_nonce is not 16 bytes".into()))?,
+        Incoming::Event(ServerEvent::Error { code, message, .. }) => {
+            return Err(refused(format!("{code:?}: {message}")));
+        }
+        Incoming::Event(other) => return Err(refused(format!("got {other:?} before handshake"))),
+        Incoming::Quiet => return Err(refused(format!("no handshake within {timeout:?}"))),
+        _ => return Err(refused("no handshake (wrong keyfile, or closed)".into())),
+    };
+    let keys = psk_session_keys(key, &nonce, &server_nonce);
+    receiver.sender.key = keys.client_to_server;
+    // Broadcasts come under the class key, the rest under the session key.
+    receiver.key = RoomKey::with_fallback(&keys.server_to_client, key);
+    receiver
+        .sender
+        .send(&ClientEvent::Confirm { mac: None })
+        .map_err(|e| refused(format!("could not send the confirm: {e}")))?;
+    let sender = receiver.sender.clone();
     let users = match receiver.receive() {
         Incoming::Event(ServerEvent::Welcome { users, .. }) => users.len(),
         Incoming::Event(ServerEvent::Error { code, message, .. }) => {

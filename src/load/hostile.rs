@@ -37,7 +37,7 @@ use crate::load::client::{self, Incoming};
 use crate::load::probe::Probe;
 use crate::load::run::{self, Report, RunConfig};
 use crate::protocol::codec::WRONG_KEY_PREFIX;
-use crate::protocol::{ClientEvent, ErrorCode, ServerEvent, seal};
+use crate::protocol::{ClientEvent, ErrorCode, ServerEvent};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -512,12 +512,9 @@ fn flooder(addr: SocketAddr, key: &RoomKey) -> Outcome {
     };
     let mut burst = Vec::new();
     for i in 0..500 {
-        burst.extend(seal(
-            key,
-            &ClientEvent::Say {
-                text: format!("flood {i}"),
-            },
-        ));
+        burst.extend(joined.sender.seal(&ClientEvent::Say {
+            text: format!("flood {i}"),
+        }));
     }
     let _ = joined.sender.send_raw(&burst);
     let (codes, closed) = codes_until_closed(&mut joined.receiver, 2000);

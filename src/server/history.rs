@@ -82,6 +82,8 @@ pub struct HistoryError {
 /// One remembered room message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The room message's id (increasing per room; 0 in files written before ids existed).
+    pub id: u64,
     /// A message or an action.
     pub kind: HistoryKind,
     /// The sender's nick at the time.
@@ -95,12 +97,23 @@ pub struct Entry {
 impl Entry {
     /// The entry of a room event, if it is one that history keeps.
     pub fn of(event: &ServerEvent) -> Option<Entry> {
-        let (kind, from, text, time) = match event {
-            ServerEvent::Message { from, text, time } => (HistoryKind::Message, from, text, time),
-            ServerEvent::Action { from, text, time } => (HistoryKind::Action, from, text, time),
+        let (id, kind, from, text, time) = match event {
+            ServerEvent::Message {
+                id,
+                from,
+                text,
+                time,
+            } => (id, HistoryKind::Message, from, text, time),
+            ServerEvent::Action {
+                id,
+                from,
+                text,
+                time,
+            } => (id, HistoryKind::Action, from, text, time),
             _ => return None,
         };
         Some(Entry {
+            id: *id,
             kind,
             from: from.clone(),
             text: text.clone(),
@@ -111,6 +124,7 @@ impl Entry {
     /// The event that shows this entry to a joining user as history.
     pub fn to_event(&self) -> ServerEvent {
         ServerEvent::History {
+            id: self.id,
             kind: self.kind,
             from: self.from.clone(),
             text: self.text.clone(),
@@ -119,10 +133,20 @@ impl Entry {
     }
 
     fn to_live_event(&self) -> ServerEvent {
-        let (from, text, time) = (self.from.clone(), self.text.clone(), self.time);
+        let (id, from, text, time) = (self.id, self.from.clone(), self.text.clone(), self.time);
         match self.kind {
-            HistoryKind::Message => ServerEvent::Message { from, text, time },
-            HistoryKind::Action => ServerEvent::Action { from, text, time },
+            HistoryKind::Message => ServerEvent::Message {
+                id,
+                from,
+                text,
+                time,
+            },
+            HistoryKind::Action => ServerEvent::Action {
+                id,
+                from,
+                text,
+                time,
+            },
         }
     }
 }
@@ -152,6 +176,8 @@ pub struct History {
     len: u64,
     records: usize,
     recent: VecDeque<Entry>,
+    /// The largest message id in the file, so that ids keep increasing after a restart.
+    last_id: u64,
 }
 
 impl History {
@@ -229,6 +255,7 @@ impl History {
             }
         }
         report.loaded = entries.len();
+        let last_id = entries.iter().map(|e| e.id).max().unwrap_or(0);
         let file = OpenOptions::new().append(true).open(&path).map_err(fail)?;
         let len = file.metadata().map_err(fail)?.len();
         let mut recent = VecDeque::with_capacity(config.replay.min(entries.len()));
@@ -241,6 +268,7 @@ impl History {
             len,
             records: report.loaded,
             recent,
+            last_id,
         };
         Ok((history, report))
     }
@@ -254,6 +282,7 @@ impl History {
         }
         self.len += frame.len() as u64;
         self.records += 1;
+        self.last_id = self.last_id.max(entry.id);
         if self.config.replay > 0 {
             if self.recent.len() == self.config.replay {
                 self.recent.pop_front();
@@ -269,6 +298,11 @@ impl History {
     /// The last messages, oldest first, for a joining user.
     pub fn recent(&self) -> impl Iterator<Item = &Entry> {
         self.recent.iter()
+    }
+
+    /// The largest message id recorded (0 for an empty history): the room's next id follows.
+    pub fn last_id(&self) -> u64 {
+        self.last_id
     }
 
     /// Records in the file now.

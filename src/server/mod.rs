@@ -60,7 +60,9 @@ pub struct ServerConfig {
     pub max_pending: usize,
     /// How old a token may be, and how far the clock rules reach (see [`TimePolicy`]).
     pub time_policy: TimePolicy,
-    /// How many token ids the replay guard may hold (its memory bound).
+    /// The most token ids one connection's replay memory may hold. Each connection has its
+    /// own (protocol version 2: nothing is remembered across connections), sized by the rate
+    /// limit times the time window, and never more than this.
     pub replay_capacity: usize,
     /// How long a new connection has to say hello.
     pub hello_timeout: Duration,
@@ -102,7 +104,7 @@ impl ServerConfig {
             max_clients: 200,
             max_pending: 200,
             time_policy: TimePolicy::default(),
-            replay_capacity: 1_000_000,
+            replay_capacity: 100_000,
             hello_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
@@ -315,7 +317,6 @@ fn accept_loop(
     let live = Arc::new(AtomicUsize::new(0));
     let capacity = config.max_clients + config.max_pending;
     let mut next_id: u64 = 1;
-    let replay = protocol::Inbound::shared_guard(config.time_policy, config.replay_capacity);
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
             break;
@@ -345,8 +346,7 @@ fn accept_loop(
         let id = next_id;
         next_id += 1;
         let counted = LiveConnection(Arc::clone(&live));
-        let inbound =
-            protocol::Inbound::new(config.key.clone(), config.time_policy, Arc::clone(&replay));
+        let inbound = connection::inbound_for(&config);
         if let Err(e) = connection::spawn(
             id,
             peer,
@@ -368,6 +368,7 @@ fn refuse_full(stream: TcpStream, key: &RoomKey) {
         code: ErrorCode::ServerFull,
         message: "the server is full; try again in a few minutes, or tell your instructor".into(),
         time: protocol::unix_millis(),
+        signature: None,
     };
     let frame = protocol::seal(key, &event);
     let _ = stream.set_nonblocking(true);
