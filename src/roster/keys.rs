@@ -144,13 +144,26 @@ impl RosterSecret {
         self.key_and_mac(login, generation).0
     }
 
+    /// The server's own key in roster mode: it seals the room's history file (so the history
+    /// survives restarts) and is never given to anyone. Derived like a student's key with
+    /// `info = 0x00 || "server"`, which no login can produce (logins start with a letter).
+    pub fn server_key(&self) -> RoomKey {
+        let raw = self.expand(b"\0server");
+        let text = Zeroizing::new(URL_SAFE.encode(raw.as_slice()));
+        RoomKey::from_secret(&text).expect("32 bytes always make a Fernet key")
+    }
+
     fn derive(&self, login: &str, generation: u32) -> Zeroizing<[u8; 32]> {
         let mut info = login.to_ascii_lowercase().into_bytes();
         info.push(0);
         info.extend_from_slice(generation.to_string().as_bytes());
+        self.expand(&info)
+    }
+
+    fn expand(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
         let mut okm = Zeroizing::new([0u8; 32]);
         Hkdf::<Sha256>::new(Some(KDF_SALT), self.raw.as_slice())
-            .expand(&info, okm.as_mut_slice())
+            .expand(info, okm.as_mut_slice())
             .expect("32 bytes is far below HKDF-SHA256's limit");
         okm
     }
@@ -230,6 +243,9 @@ struct Candidate {
     generation: u32,
     /// The key's fingerprint, for messages about a refused key.
     fingerprint: Fingerprint,
+    /// A refused key itself: the server seals its refusal with it, so that its holder can
+    /// read why. (Live keys are in [`Keyring::keys`].)
+    refused_key: Option<RoomKey>,
     /// `None` for a live key; otherwise why it is refused.
     refused: Option<Withdrawal>,
 }
@@ -281,6 +297,8 @@ pub enum Identified<'k> {
         generation: u32,
         /// The key's fingerprint (safe to show).
         fingerprint: Fingerprint,
+        /// The refused key: the server seals its refusal with it.
+        key: &'k RoomKey,
         /// Why it is refused (revoked, or replaced by a newer generation).
         why: Withdrawal,
     },
@@ -302,6 +320,7 @@ impl Keyring {
                 entry: index,
                 generation: entry.generation,
                 fingerprint: key.fingerprint(),
+                refused_key: entry.revoked.then(|| key.clone()),
                 refused: entry.revoked.then_some(Withdrawal::Revoked),
             };
             if entry.revoked {
@@ -320,6 +339,7 @@ impl Keyring {
                     entry: index,
                     generation: entry.generation - 1,
                     fingerprint: key.fingerprint(),
+                    refused_key: Some(key),
                     refused: Some(if entry.revoked {
                         Withdrawal::Revoked
                     } else {
@@ -386,11 +406,12 @@ impl Keyring {
                 continue;
             }
             let entry = &self.roster.entries()[candidate.entry];
-            if let Some(why) = candidate.refused {
+            if let (Some(why), Some(key)) = (candidate.refused, &candidate.refused_key) {
                 return Ok(Identified::Refused {
                     entry,
                     generation: candidate.generation,
                     fingerprint: candidate.fingerprint,
+                    key,
                     why,
                 });
             }

@@ -93,6 +93,51 @@ impl LiveRoster {
     }
 }
 
+/// Roster mode as a server runs it: the live roster its readers look hellos up in, and the
+/// channel on which each reload's result reaches the hub (which closes the withdrawn
+/// students' connections and changes the room key).
+#[derive(Debug, Clone)]
+pub struct RosterMode {
+    live: Arc<LiveRoster>,
+    to_hub: crossbeam_channel::Sender<Reloaded>,
+    hub: crossbeam_channel::Receiver<Reloaded>,
+}
+
+impl RosterMode {
+    /// Roster mode over `live`.
+    pub fn new(live: LiveRoster) -> RosterMode {
+        let (to_hub, hub) = crossbeam_channel::unbounded();
+        RosterMode {
+            live: Arc::new(live),
+            to_hub,
+            hub,
+        }
+    }
+
+    /// The live roster.
+    pub fn live(&self) -> &LiveRoster {
+        &self.live
+    }
+
+    /// The keyring now in force (see [`LiveRoster::current`]).
+    pub fn current(&self) -> Arc<Keyring> {
+        self.live.current()
+    }
+
+    /// Reloads the roster file and passes the result to the hub. On error nothing changes.
+    pub fn reload(&self) -> Result<Reloaded, RosterError> {
+        let reloaded = self.live.reload()?;
+        // Nobody listening means the server has stopped: nothing left to close.
+        let _ = self.to_hub.send(reloaded.clone());
+        Ok(reloaded)
+    }
+
+    /// Where the hub hears of reloads.
+    pub fn reloads(&self) -> crossbeam_channel::Receiver<Reloaded> {
+        self.hub.clone()
+    }
+}
+
 /// Stops the SIGHUP watcher when dropped.
 #[derive(Debug)]
 pub struct SighupWatch {
