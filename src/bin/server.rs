@@ -318,14 +318,36 @@ fn load_keys(paths: &[PathBuf]) -> Result<RoomKey, String> {
                 path.display(),
                 path.display()
             ),
-            other => other.to_string(),
+            other => keyfile_message(&other),
         })?);
     }
     RoomKey::ring(ring).map_err(|e| e.to_string())
 }
 
+/// A keyfile error with its fix, as the client names it (`fernchat::client::error`).
+fn keyfile_message(error: &KeyfileError) -> String {
+    match error {
+        KeyfileError::WrongPassphrase { .. } => format!(
+            "{error}. Start the server again and type the passphrase chosen at `keygen --seal` \
+             (it is case-sensitive; three tries on a terminal), or set {} for scripts and \
+             services",
+            keyfile::PASSPHRASE_ENV
+        ),
+        KeyfileError::BadKey { .. }
+        | KeyfileError::NoKey { .. }
+        | KeyfileError::ExtraLine { .. }
+        | KeyfileError::BadSealedLine { .. } => format!(
+            "{error}. The keyfile looks damaged: restore it from your copy, or make a new key \
+             with `cargo run --bin keygen`"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// One keyfile; a sealed one asks for its passphrase (three tries) or reads
+/// FERNCHAT_PASSPHRASE.
 fn load_one(path: &Path) -> Result<RoomKey, KeyfileError> {
-    let loaded = keyfile::load(path, &mut keyfile::passphrase_from_env_or_prompt)?;
+    let loaded = keyfile::load_from_env_or_terminal(path)?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
@@ -348,7 +370,7 @@ fn load_or_create_default() -> Result<RoomKey, String> {
             );
             Ok(key)
         }
-        Err(other) => Err(other.to_string()),
+        Err(other) => Err(keyfile_message(&other)),
     }
 }
 

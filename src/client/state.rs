@@ -9,6 +9,11 @@ use crate::client::update::UpdateKind;
 use crate::crypto::Fingerprint;
 use crate::protocol::event::nick_key;
 
+/// The most users the client lists. A real class is far smaller (the server's default
+/// `--max-clients` is 200); a list this long only comes from a broken or hostile server, and
+/// every snapshot a front end draws copies it.
+pub const MAX_USERS: usize = 10_000;
+
 /// A snapshot of the room as this client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatState {
@@ -64,17 +69,28 @@ impl ChatState {
         self.connected = true;
     }
 
-    /// Replaces the user list (from `welcome` or `users`).
+    /// Replaces the user list (from `welcome` or `users`): the first [`MAX_USERS`] nicks, sorted
+    /// once and without duplicates (in any case; the first spelling is kept). Inserting them
+    /// one at a time into the sorted list took 6.5 s for a hostile server's 100,000 nicks.
     pub fn set_users(&mut self, users: &[String]) {
-        self.users.clear();
-        for nick in users {
-            self.add_user(nick);
-        }
+        let mut listed: Vec<(String, &String)> = users
+            .iter()
+            .take(MAX_USERS)
+            .map(|nick| (nick_key(nick), nick))
+            .collect();
+        // Stable: among nicks equal without case, the first given stays first and is kept.
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        listed.dedup_by(|later, first| later.0 == first.0);
+        self.users = listed.into_iter().map(|(_, nick)| nick.clone()).collect();
     }
 
     /// Someone joined. Adding a nick already listed (in any case) changes nothing, so a
-    /// server that also announces our own join does not list us twice.
+    /// server that also announces our own join does not list us twice; nor does a join
+    /// past [`MAX_USERS`].
     pub fn add_user(&mut self, nick: &str) {
+        if self.users.len() >= MAX_USERS {
+            return;
+        }
         let key = nick_key(nick);
         match self
             .users
@@ -212,6 +228,41 @@ mod tests {
         assert!(state.users.is_empty());
         assert_eq!(state.lag_millis, None);
         assert_eq!(state.nick, "alice");
+    }
+
+    /// Issue 12 item 8: a welcome listing 100,000 nicks was inserted one nick at a time into
+    /// the sorted list (6.5 s in a release build) and kept whole. Failed on the old main: the
+    /// list held all 100,000. Now it is sorted once and capped.
+    #[test]
+    fn a_huge_user_list_is_sorted_once_and_capped() {
+        let users: Vec<String> = (0..100_000).rev().map(|i| format!("u{i:06}")).collect();
+        let started = std::time::Instant::now();
+        let state = welcomed(&users.iter().map(String::as_str).collect::<Vec<_>>());
+        let took = started.elapsed();
+        assert_eq!(state.users.len(), MAX_USERS);
+        assert!(
+            state
+                .users
+                .windows(2)
+                .all(|w| nick_key(&w[0]) < nick_key(&w[1]))
+        );
+        // The first MAX_USERS given are kept (here the highest numbers, as sent in reverse).
+        assert_eq!(state.users[0], format!("u{:06}", 100_000 - MAX_USERS));
+        // Generous for a debug build on a busy machine; the old way took seconds.
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        let mut state = state;
+        state.add_user("zzz");
+        assert_eq!(
+            state.users.len(),
+            MAX_USERS,
+            "joins past the cap are not listed"
+        );
+    }
+
+    #[test]
+    fn duplicates_in_a_list_keep_the_first_spelling() {
+        let state = welcomed(&["bob", "Carol", "BOB", "carol", "alice"]);
+        assert_eq!(names(&state), ["alice", "bob", "Carol"]);
     }
 
     #[test]

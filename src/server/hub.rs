@@ -26,6 +26,7 @@ use crossbeam_channel::{Receiver, select};
 use crate::crypto::RoomKey;
 use crate::kex::Nonce;
 use crate::protocol::codec::wrong_key_line;
+use crate::protocol::confusable::{self, Skeletons};
 use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::roster::Withdrawal;
@@ -202,6 +203,8 @@ pub struct Hub {
     clients: HashMap<u64, Client>,
     /// Registered nicks by [`nick_key`], so uniqueness ignores ASCII case.
     nicks: HashMap<String, u64>,
+    /// Their look-alike skeletons, so `aIice` is refused while `alice` is online.
+    skeletons: Skeletons,
     /// Writers of clients already removed, kept until they finish flushing.
     closing: Vec<JoinHandle<()>>,
     /// Clients found over budget while broadcasting, removed once the broadcast is done.
@@ -244,6 +247,7 @@ impl Hub {
             config,
             clients: HashMap::new(),
             nicks: HashMap::new(),
+            skeletons: Skeletons::new(),
             closing: Vec::new(),
             too_slow: Vec::new(),
             staged: Vec::new(),
@@ -478,19 +482,27 @@ impl Hub {
             // Readers check confirmations themselves and never pass one on.
             ClientEvent::Pong { .. } | ClientEvent::Confirm { .. } => {}
             ClientEvent::Bye { reason } => {
+                // The reason is the user's own text: the room is told it, the log only its
+                // length (the log never holds what people wrote; issue 12 item 8).
+                let logged = match &reason {
+                    Some(r) => format!("bye ({} characters of reason)", r.chars().count()),
+                    None => "quit".to_owned(),
+                };
                 let reason = reason.unwrap_or_else(|| "quit".into());
-                self.remove(id, Departure::Gone, &reason);
+                self.remove_telling(id, Departure::Gone, &logged, &reason);
             }
         }
     }
 
     /// Why `nick` cannot join now, if it cannot.
-    fn join_refusal(&self, nick: &str) -> Option<(ErrorCode, String)> {
+    fn join_refusal(&self, nick: &str, id: u64) -> Option<(ErrorCode, String)> {
         if self.nicks.contains_key(&nick_key(nick)) {
             Some((
                 ErrorCode::NickTaken,
                 format!("the nick {nick} is taken (nicks ignore upper/lower case); choose another"),
             ))
+        } else if let Some(online) = self.look_alike(nick, id) {
+            Some((ErrorCode::NickTaken, confusable::refusal(nick, &online)))
         } else if self.nicks.len() >= self.config.max_clients {
             Some((
                 ErrorCode::ServerFull,
@@ -527,7 +539,7 @@ impl Hub {
                 "you already said hello; use /nick to change your nick".into(),
             );
         }
-        if let Some((code, message)) = self.join_refusal(&nick) {
+        if let Some((code, message)) = self.join_refusal(&nick, id) {
             let refusal = Departure::Refused {
                 code,
                 message,
@@ -557,7 +569,7 @@ impl Hub {
         let Some(nick) = self.clients.get_mut(&id).and_then(|c| c.joining.take()) else {
             return;
         };
-        if let Some((code, message)) = self.join_refusal(&nick) {
+        if let Some((code, message)) = self.join_refusal(&nick, id) {
             let refusal = Departure::Refused {
                 code,
                 message,
@@ -582,6 +594,7 @@ impl Hub {
         client.last_heard = Instant::now();
         let since = client.since;
         self.nicks.insert(nick_key(&nick), id);
+        self.skeletons.insert(&nick, id);
         let welcome = ServerEvent::Welcome {
             nick,
             users: self.user_list(),
@@ -689,6 +702,13 @@ impl Hub {
         }
     }
 
+    /// The nick of someone else online whom `nick` could be mistaken for (issue 12 item 8).
+    fn look_alike(&self, nick: &str, id: u64) -> Option<String> {
+        let other = self.skeletons.clash(nick, id)?;
+        let client = self.clients.get(&other)?;
+        client.nick.clone().or_else(|| client.joining.clone())
+    }
+
     fn rename(&mut self, id: u64, old: String, new: String) {
         let (old_key, new_key) = (nick_key(&old), nick_key(&new));
         if old == new {
@@ -710,6 +730,12 @@ impl Hub {
                 ),
             );
         }
+        if let Some(online) = self.look_alike(&new, id) {
+            let message = confusable::refusal(&new, &online);
+            return self.send_error(id, ErrorCode::NickTaken, message);
+        }
+        self.skeletons.remove(&old, id);
+        self.skeletons.insert(&new, id);
         self.nicks.remove(&old_key);
         self.nicks.insert(new_key, id);
         if let Some(client) = self.clients.get_mut(&id) {
@@ -727,6 +753,11 @@ impl Hub {
 
     /// Removes a connection, tells it why if there is a why, and tells the room if it had joined.
     fn remove(&mut self, id: u64, departure: Departure, reason: &str) {
+        self.remove_telling(id, departure, reason, reason);
+    }
+
+    /// [`Hub::remove`], with one reason for the log and another (`told`) for the room.
+    fn remove_telling(&mut self, id: u64, departure: Departure, reason: &str, told: &str) {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
@@ -776,9 +807,10 @@ impl Hub {
         self.closing.push(client.writer);
         if let Some(nick) = client.nick {
             self.nicks.remove(&nick_key(&nick));
+            self.skeletons.remove(&nick, id);
             self.broadcast(&ServerEvent::Left {
                 nick,
-                reason: reason.to_owned(),
+                reason: told.to_owned(),
                 time,
             });
         }
