@@ -541,3 +541,64 @@ fn the_server_refuses_to_start_without_a_roster_secret_and_says_how_to_make_one(
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("keygen -- --roster roster.txt"), "{stderr}");
 }
+
+/// The Rust client, with a student's keyfile, through a revocation: it applies the `rekey` and
+/// goes on printing the room.
+#[cfg(unix)]
+#[test]
+fn the_client_binary_follows_a_rekey_after_a_revocation() {
+    use std::io::{BufRead, BufReader};
+    let class = Class::new(ROSTER);
+    let mut server = class.server(&[]);
+    let mut client = Command::new(env!("CARGO_BIN_EXE_client"))
+        .args(["--port", &server.addr.port().to_string(), "--nick", "alice"])
+        .args(["--key", "keys/students/alice.key", "--no-reconnect"])
+        .current_dir(class.dir.path())
+        .env_remove("FERNCHAT_HOST")
+        .env_remove("FERNCHAT_PORT")
+        .env_remove("FERNCHAT_KEYFILE")
+        .env_remove("FERNCHAT_NICK")
+        .env_remove("FERNCHAT_KEX")
+        .env_remove(keyfile::PASSPHRASE_ENV)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the client binary");
+    let stdin = client.stdin.take().expect("stdin");
+    let (tx, printed) = crossbeam_channel::unbounded();
+    let stdout = BufReader::new(client.stdout.take().expect("stdout"));
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok).take(200) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let wait_for = |wanted: &str| {
+        for _ in 0..50 {
+            let line: String = printed
+                .recv_timeout(STEP)
+                .unwrap_or_else(|_| panic!("the client printed no line with {wanted:?}"));
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+        panic!("no line with {wanted:?}");
+    };
+    server.log_line("as alice");
+    let mut bob = Peer::join(server.addr, &class.key("bob"), "bob").unwrap();
+    bob.say("before");
+    wait_for("<bob> before");
+
+    class.write_roster(&ROSTER.replace("carol    1", "-carol   1"));
+    let _carol = Peer::join(server.addr, &class.key("carol"), "carol").unwrap();
+    server.log_line("as carol");
+    server.hangup();
+    server.log_line("room key changed; 2 members told");
+    bob.say("after the rekey");
+    wait_for("<bob> after the rekey");
+    drop(stdin);
+    let _ = client.kill();
+    let _ = client.wait();
+}
