@@ -374,16 +374,6 @@ impl Keyring {
         self.guests.as_ref()
     }
 
-    /// The live key of `login` (any case), if the roster has one.
-    pub fn key_of(&self, login: &str) -> Option<&RoomKey> {
-        let index = self
-            .roster
-            .entries()
-            .iter()
-            .position(|e| e.login.eq_ignore_ascii_case(login))?;
-        self.keys[index].as_ref()
-    }
-
     /// Finds which key opens `token` (a hello). Errors only for a frame that is not shaped
     /// like a Fernet token; a token no key opens is [`Identified::Unknown`]. Judges nothing
     /// about time (see [`crate::crypto::TimePolicy`]). Accepts any bytes without panicking.
