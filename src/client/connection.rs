@@ -1,12 +1,15 @@
 //! The connection: one TCP socket to the server, from dialling to closing.
 //!
-//! This module owns dialling (with the teaching errors for "no server here"), the handshake
-//! (`hello` → `welcome` or a refusal, within a time limit; with `--kex`, the key exchange,
-//! its key confirmation, the server's signature and the identity pin), and the two threads
-//! that run a joined connection:
+//! This module owns dialling (with the teaching errors for "no server here"), the handshake of
+//! protocol version 2 (`hello` with our nonce → `handshake` echoing it → our `confirm` under
+//! the new session key → `welcome`, or a refusal, within a time limit; with `--kex`, the key
+//! exchange, its key confirmation, the server's signature, the identity pin and signed
+//! refusals), and the two threads that run a joined connection:
 //!
-//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, replay, JSON),
-//!   answers the server's pings itself, and forwards everything else to the session;
+//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, this
+//!   connection's replay memory, JSON), accepts what is meant for us alone only under the
+//!   session key (room broadcasts also under the room's key), answers the server's pings
+//!   itself, and forwards everything else to the session;
 //! - the **writer** sends the frames the session queues, so a server that stops reading can
 //!   never block the session (the queue is bounded; when full, sending fails at once).
 //!
@@ -185,6 +188,9 @@ pub struct Welcome {
     pub max_text: usize,
     /// The session's key exchange and the server's identity.
     pub security: Security,
+    /// When we rejoined with `since`: how many room messages were said after it (the server
+    /// replays the newest of them, perhaps not all).
+    pub missed: Option<u64>,
 }
 
 /// A joined connection, between the handshake and [`Link::start`].
@@ -231,11 +237,13 @@ const REPLAY_CAPACITY: usize = 100_000;
 /// Dials `target` and runs the version-2 handshake (PROTOCOL.md): `hello` with our nonce,
 /// the server's `handshake` (which must echo it), our `confirm` under the new session key,
 /// and the `welcome` under the server's. With a key exchange, also checks the server's
-/// confirmation (and signature and pin).
+/// confirmation (and signature and pin). `since` is the id of the last room message shown
+/// (when rejoining): the server then replays only newer ones.
 pub(crate) fn open(
     target: &ServerAddr,
     key: &RoomKey,
     nick: &str,
+    since: Option<u64>,
     timeouts: &Timeouts,
     setup: &KexSetup,
 ) -> Result<Connection, ConnectError> {
@@ -275,7 +283,7 @@ pub(crate) fn open(
         version: PROTOCOL_VERSION,
         kex: setup.kex.name().to_owned(),
         nonce: Some(nonce.to_wire()),
-        since: None,
+        since,
     };
     (&stream).write_all(&seal(key, &hello)).map_err(io_err)?;
 
@@ -311,9 +319,8 @@ pub(crate) fn open(
         }
     };
 
-    // 1. The server's handshake (or a refusal), sealed with the class key.
-    let mut answer = None;
-    for _ in 0..MAX_HANDSHAKE_FRAMES {
+    // 1. The server's handshake (or a refusal), sealed with the class key: the first frame.
+    let answer = {
         let line = read(&mut reader)?;
         // The one plaintext line a fernchat server sends: checked before decrypting, because
         // it is by design not a token. Anyone can send it, so in the signed mode it is not
@@ -321,7 +328,9 @@ pub(crate) fn open(
         if let Some(server) = parse_wrong_key_line(&line) {
             if signed {
                 return Err(handshake.unverified(format!(
-                    "a plaintext line claiming that the server (key {server}) cannot read your hello"
+                    "a plaintext line claiming that the server (key {server}) cannot read your \
+                     hello (your key is {})",
+                    key.fingerprint()
                 )));
             }
             return Err(ConnectError::WrongKey {
@@ -330,10 +339,7 @@ pub(crate) fn open(
             });
         }
         match inbound.accept::<ServerEvent>(&line, unix_now()) {
-            Ok(event @ ServerEvent::Handshake { .. }) => {
-                answer = Some(event);
-                break;
-            }
+            Ok(event @ ServerEvent::Handshake { .. }) => event,
             Ok(ServerEvent::Error {
                 code,
                 message,
@@ -343,8 +349,15 @@ pub(crate) fn open(
             Ok(ServerEvent::Bye { code, reason, .. }) => {
                 return Err(handshake.refusal(code, &reason, None));
             }
-            // Nothing else means anything before the handshake.
-            Ok(_) => {}
+            // Nothing else may come before the handshake (its clock is the first we trust).
+            Ok(other) => {
+                return Err(ConnectError::BadReply {
+                    detail: format!(
+                        "expected the server's handshake, got a {:?} event",
+                        event_type(&other)
+                    ),
+                });
+            }
             Err(Refusal::Decode(DecodeError::Token(TokenError::WrongKeyOrTampered { .. })))
                 if signed =>
             {
@@ -370,11 +383,6 @@ pub(crate) fn open(
                 });
             }
         }
-    }
-    let Some(answer) = answer else {
-        return Err(ConnectError::BadReply {
-            detail: format!("no handshake among the first {MAX_HANDSHAKE_FRAMES} messages"),
-        });
     };
     let session = handshake.finish(&answer, ephemeral)?;
     // 2. Our confirm, the first frame under our new key: the server admits us only then.
@@ -420,6 +428,7 @@ pub(crate) fn open(
                 server,
                 max_text,
                 room_key,
+                missed,
                 ..
             } => {
                 // The nick we asked for, or a refusal: a welcome that names another would
@@ -449,6 +458,7 @@ pub(crate) fn open(
                     server,
                     max_text,
                     security: session.security,
+                    missed,
                 };
                 return Ok(Connection {
                     stream,

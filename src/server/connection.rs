@@ -1,8 +1,11 @@
 //! One client connection: a reader thread and a writer thread.
 //!
 //! The reader does the expensive, per-client work in parallel with every other reader:
-//! rate-limiting, decrypting, judging time and replays, decoding JSON, checking nicks and text.
-//! It hands the hub only events that are ready to act on, or a refusal to pass back.
+//! rate-limiting, decrypting, judging time and replays (in this connection's own replay
+//! memory), decoding JSON, checking nicks and text, and the server's half of the version-2
+//! handshake: it answers a hello with the session keys and waits for the client's `confirm`
+//! under them before anything of this client reaches the room. It hands the hub only events
+//! that are ready to act on, or a refusal to pass back.
 //!
 //! The writer drains what the hub hands off to the socket, coalescing what is waiting into
 //! one write; the hub sends directly while the socket takes it without blocking (see
@@ -106,7 +109,7 @@ pub(crate) fn spawn(
                 id,
                 phase: Phase::Hello,
                 inbound,
-                flood: FloodGuard::new(config.flood, Instant::now()),
+                flood: counted.flood_guard(config.flood, Instant::now()),
                 config,
                 hub: reader_hub,
                 hello_key: None,
@@ -194,16 +197,8 @@ impl Reader {
             Verdict::Allow => {}
             Verdict::Refuse { notify } => {
                 if notify {
-                    let limits = self.config.flood;
-                    self.reject(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "you are sending faster than {} messages per second (bursts of {}); \
-                             messages are being dropped, slow down",
-                            limits.per_second, limits.burst
-                        ),
-                        false,
-                    );
+                    let message = self.flood.refusal_message();
+                    self.reject(ErrorCode::RateLimited, message, false);
                 }
                 return Next::Continue;
             }
@@ -500,15 +495,15 @@ impl Reader {
                 key,
                 why,
             }) => {
-                self.config.log.line(format_args!(
-                    "refused #{}: the key of {} (generation {generation}, fingerprint \
-                     {fingerprint}) is no longer accepted ({why})",
-                    self.id, entry.login
-                ));
                 let _ = self.hub.send(HubEvent::Identified {
                     id: self.id,
                     key: key.clone(),
                     member: None,
+                    refused: Some(format!(
+                        "the key of {} (generation {generation}, fingerprint {fingerprint}) is \
+                         no longer accepted ({why})",
+                        entry.login
+                    )),
                 });
                 let _ = self.hub.send(HubEvent::RefuseHello {
                     id: self.id,
@@ -528,6 +523,7 @@ impl Reader {
             id: self.id,
             key: key.clone(),
             member: member.clone(),
+            refused: None,
         });
         self.hello_key = Some(key);
         self.member = member;

@@ -33,6 +33,7 @@ use crate::roster::Withdrawal;
 use crate::roster::admit::{Member, withdrawn_message};
 use crate::roster::reload::Reloaded;
 use crate::server::ServerConfig;
+use crate::server::admission::Admission;
 use crate::server::history::{Entry, History};
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
@@ -123,6 +124,8 @@ pub enum HubEvent {
         key: RoomKey,
         /// The student or guest; `None` for a refused key.
         member: Option<Member>,
+        /// For a refused key, whose it is and why, for the log (never the key).
+        refused: Option<String>,
     },
     /// The client proved it derived the same session keys (its `confirm`): it may join.
     Confirmed {
@@ -224,6 +227,9 @@ pub struct Hub {
     /// Roster mode: the index in `ring` of the room key, which seals room broadcasts to every
     /// `psk` member (sent in the welcome, changed by [`Hub::on_roster_reloaded`]).
     room: Option<usize>,
+    /// The acceptor's admission, told of registered hellos; its tally logs what strangers
+    /// cause. `None` logs every line as it is.
+    admission: Option<Arc<Admission>>,
 }
 
 impl Hub {
@@ -254,6 +260,22 @@ impl Hub {
             next_ping: 1,
             history,
             history_failing: false,
+            admission: None,
+        }
+    }
+
+    /// Tells `admission` of registered hellos, and logs what strangers cause through its tally.
+    pub(crate) fn with_admission(mut self, admission: Arc<Admission>) -> Hub {
+        self.admission = Some(admission);
+        self
+    }
+
+    /// A log line that a stranger can cause at will: through the tally (a few lines per cause
+    /// and interval), or as it is without one.
+    fn log_stranger(&self, cause: &str, peer: SocketAddr, args: std::fmt::Arguments<'_>) {
+        match &self.admission {
+            Some(admission) => admission.tally.line(cause, peer.ip(), args),
+            None => self.config.log.line(args),
         }
     }
 
@@ -316,9 +338,7 @@ impl Hub {
                 writer,
             } => {
                 let now = Instant::now();
-                self.config
-                    .log
-                    .line(format_args!("connect #{id} from {peer}"));
+                self.log_stranger("connect", peer, format_args!("connect #{id} from {peer}"));
                 self.clients.insert(
                     id,
                     Client {
@@ -387,20 +407,38 @@ impl Hub {
                     self.remove(id, refusal, "refused");
                 } else {
                     if let Some(client) = self.clients.get(&id) {
-                        self.config.log.line(format_args!(
-                            "refused a message from #{id} {} ({}): {}",
+                        self.log_stranger(
+                            &format!("refused_message {}", code_name(code)),
                             client.peer,
-                            client.nick.as_deref().unwrap_or("-"),
-                            code_name(code)
-                        ));
+                            format_args!(
+                                "refused a message from #{id} {} ({}): {}",
+                                client.peer,
+                                client.nick.as_deref().unwrap_or("-"),
+                                code_name(code)
+                            ),
+                        );
                     }
                     self.send_error(id, code, message);
                 }
             }
-            HubEvent::Identified { id, key, member } => {
+            HubEvent::Identified {
+                id,
+                key,
+                member,
+                refused,
+            } => {
                 if let Some(client) = self.clients.get_mut(&id) {
                     client.hello_sealer = Some(key);
                     client.member = member;
+                    let peer = client.peer;
+                    if let Some(refused) = refused {
+                        // Anyone holding an old keyfile can cause this at will: tallied.
+                        self.log_stranger(
+                            "key_revoked",
+                            peer,
+                            format_args!("refused #{id} {peer}: {refused}"),
+                        );
+                    }
                 }
             }
             HubEvent::Confirmed { id } => {
@@ -409,13 +447,19 @@ impl Hub {
                 }
             }
             HubEvent::WrongKey { id } => {
-                if let Some(client) = self.clients.get_mut(&id) {
-                    self.config.log.line(format_args!(
-                        "refused #{id} {}: its first message was not made with our key \
-                         (fingerprint {}); the client probably has a different keyfile",
+                if let Some(client) = self.clients.get(&id) {
+                    self.log_stranger(
+                        "wrong_key",
                         client.peer,
-                        self.config.key.fingerprint()
-                    ));
+                        format_args!(
+                            "refused #{id} {}: its first message was not made with our key \
+                             (fingerprint {}); the client probably has a different keyfile",
+                            client.peer,
+                            self.config.key.fingerprint()
+                        ),
+                    );
+                }
+                if let Some(client) = self.clients.get_mut(&id) {
                     let mut line = wrong_key_line(self.config.key.fingerprint()).into_bytes();
                     line.push(b'\n');
                     // Staged here, sent by `remove` as it closes the connection.
@@ -552,6 +596,9 @@ impl Hub {
         };
         let frame = self.seal_for(client, handshake);
         self.offer(id, &frame);
+        if let Some(admission) = &self.admission {
+            admission.answered(id);
+        }
         let mut session = session;
         if session.broadcast.is_some() && self.room.is_some() {
             session.broadcast = self.room;
@@ -595,6 +642,10 @@ impl Hub {
         let since = client.since;
         self.nicks.insert(nick_key(&nick), id);
         self.skeletons.insert(&nick, id);
+        if let Some(admission) = &self.admission {
+            // A user's seat now, no longer a place for connections waiting to say hello.
+            admission.seated(id);
+        }
         let welcome = ServerEvent::Welcome {
             nick,
             users: self.user_list(),
@@ -799,10 +850,13 @@ impl Hub {
             }
             Departure::Gone => String::new(),
         };
-        self.config.log.line(format_args!(
-            "leave #{id} {} {who}: {reason}{detail}",
-            client.peer
-        ));
+        let line = format_args!("leave #{id} {} {who}: {reason}{detail}", client.peer);
+        if client.nick.is_some() || client.joining.is_some() {
+            self.config.log.line(line);
+        } else {
+            // Never said hello: anyone can cause this line at will.
+            self.log_stranger(&format!("leave before hello{detail}"), client.peer, line);
+        }
         // The writer flushes what it holds, then closes the socket.
         self.closing.push(client.writer);
         if let Some(nick) = client.nick {
@@ -839,6 +893,10 @@ impl Hub {
     }
 
     fn tick(&mut self, now: Instant) {
+        if let Some(admission) = &self.admission {
+            // The hello timeout shortened under pressure, and the log's summaries.
+            admission.tick(now);
+        }
         let mut late_hello = Vec::new();
         let mut idle = Vec::new();
         let mut to_ping = Vec::new();
@@ -856,7 +914,7 @@ impl Hub {
         }
         for id in late_hello {
             let message = format!(
-                "no hello within {} s: a client must send hello first",
+                "no hello and confirm within {} s: a client must send hello first, then confirm the handshake",
                 self.config.hello_timeout.as_secs()
             );
             self.remove(
