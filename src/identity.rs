@@ -28,7 +28,10 @@ use zeroize::Zeroizing;
 use crate::kex::Transcript;
 
 /// Where the server keeps its identity by default: next to the default class key.
+#[cfg(not(windows))]
 pub const DEFAULT_IDENTITY_PATH: &str = "keys/server.identity";
+#[cfg(windows)]
+pub const DEFAULT_IDENTITY_PATH: &str = r"keys\server.identity";
 
 /// The label hashed before an identity key for its fingerprint: not the class key's label, so
 /// the two kinds of fingerprint can never be confused for one another.

@@ -56,8 +56,12 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{Fingerprint, KeyError, RoomKey, TokenHeader};
 
-/// Where `keygen`, the server and the client look for the class key by default.
+/// Where `keygen`, the server and the client look for the class key by default (written the
+/// platform's way, as messages show it).
+#[cfg(not(windows))]
 pub const DEFAULT_KEY_PATH: &str = "keys/class.key";
+#[cfg(windows)]
+pub const DEFAULT_KEY_PATH: &str = r"keys\class.key";
 
 /// The environment variable that supplies a sealed keyfile's passphrase to scripts and tests.
 pub const PASSPHRASE_ENV: &str = "FERNCHAT_PASSPHRASE";

@@ -75,3 +75,31 @@ fn first_start_creates_the_class_key_and_ctrl_c_tells_every_client() {
     assert!(stderr.contains("join #"), "{stderr}");
     assert!(!stderr.contains(loaded.key.expose_secret()));
 }
+
+/// SIGTERM (`kill`, systemd, `docker stop`) stops the server like Ctrl-C: every client is
+/// told. Before the server handled it, SIGTERM ended the process and clients only saw the
+/// connection drop.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_and_tells_every_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &["--port", "0"]);
+    let addr = server.address();
+    let key_path = dir.path().join(keyfile::DEFAULT_KEY_PATH);
+    let loaded = keyfile::load(&key_path, &mut |_| panic!("not sealed")).unwrap();
+    let mut peer = Peer::connect(addr, loaded.key.clone());
+    peer.hello("alice");
+    assert!(matches!(peer.recv(), ServerEvent::Welcome { .. }));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.as_ref().unwrap().id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let seen = peer.expect_closed(5);
+    assert!(
+        seen.iter().any(|e| matches!(e, ServerEvent::Bye { .. })),
+        "saw {seen:?}"
+    );
+    assert_eq!(server.exit_code(), Some(0));
+}

@@ -16,7 +16,7 @@ use fernchat::keyfile::{self, KeyfileError, KeyfileKind, Overwrite, SealParams};
 
 /// Makes a new fernchat class key, or shows the fingerprint of an existing one.
 ///
-/// The new keyfile is created with mode 0600 and never replaces an existing file unless
+/// The new keyfile is created with mode 0600 (on Windows: see what keygen prints) and never replaces an existing file unless
 /// --force is given. Only the key's fingerprint is shown, never the key.
 #[derive(Debug, Parser)]
 #[command(
@@ -171,6 +171,8 @@ fn write_new_key(args: &Args) -> Result<(), Failure> {
     let verb = if existed { "Replaced" } else { "Wrote" };
     eprintln!("{verb} a new {kind}: {}{mode}", path.display());
     eprintln!("Fingerprint: {}", key.fingerprint());
+    #[cfg(windows)]
+    eprintln!("{}", fernchat::private_file::windows_privacy_note(path));
     if existed {
         eprintln!(
             "The previous key is gone: anyone who holds the old file can no longer join. \
@@ -227,6 +229,8 @@ fn identity(path: &Path) -> ExitCode {
             }
             let mode = if cfg!(unix) { " (mode 0600)" } else { "" };
             eprintln!("Wrote a new server identity: {}{mode}", path.display());
+            #[cfg(windows)]
+            eprintln!("{}", fernchat::private_file::windows_privacy_note(path));
             eprintln!(
                 "Start the server with: cargo run --bin server -- --kex x25519-psk-signed --identity {}",
                 path.display()
