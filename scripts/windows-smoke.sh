@@ -246,6 +246,12 @@ else
     fail "keygen.exe names the file the Windows way (keys\\class.key)"
     show "$LOGS/keygen.err"
 fi
+if grep -qF 'icacls' "$LOGS/keygen.err"; then
+    pass "keygen.exe says how to make the keyfile private on Windows (icacls)"
+else
+    fail "keygen.exe says how to make the keyfile private on Windows (icacls)"
+    show "$LOGS/keygen.err"
+fi
 timeout 60 wine "$BIN/keygen.exe" 'keys\other.key' </dev/null >/dev/null 2>&1 ||
     fail "keygen.exe wrote a second key for the wrong-key check"
 
@@ -341,27 +347,89 @@ wait_exit "${!pid_var}" || fail "bob's client.exe ended after the server left"
 # ---------------------------------------------------------------------------------------
 # 5. History survives a restart: a newcomer to the restarted server sees bob's line.
 
-if start_server server2; then
-    start_client carol carol 5
-    if wait_for "$LOGS/carol.out" "hello room from bob"; then
-        pass "history: after a restart, carol was shown bob's earlier room message"
-    else
-        fail "history: after a restart, carol was shown bob's earlier room message"
-        show "$LOGS/carol.out" "$LOGS/carol.err" "$LOGS/server2.err"
-    fi
-    if grep -q 'psst-from' "$LOGS/carol.out"; then
-        fail "history: private messages are not in the room history"
-    fi
-    exec 5>&-
-    pid_var=CLIENT_carol
-    wait_exit "${!pid_var}" && [ "$EXIT" = 0 ] ||
-        fail "carol's client.exe quits at the end of its input (exit $EXIT)"
-    kill -INT "$SERVER_EXE"
-    wait_exit "$SERVER" || fail "server.exe stopped at Ctrl-C the second time"
-else
-    fail "server.exe restarted in the same folder"
+if ! start_server server2; then
     show "$LOGS/server2.out" "$LOGS/server2.err"
+    die "server.exe restarted in the same folder"
 fi
+if grep -qF 'history\room.log' "$LOGS/server2.err"; then
+    pass "server.exe names its history file the Windows way (history\\room.log)"
+else
+    fail "server.exe names its history file the Windows way (history\\room.log)"
+    show "$LOGS/server2.err"
+fi
+start_client carol carol 5
+if wait_for "$LOGS/carol.out" "hello room from bob"; then
+    pass "history: after a restart, carol was shown bob's earlier room message"
+else
+    fail "history: after a restart, carol was shown bob's earlier room message"
+    show "$LOGS/carol.out" "$LOGS/carol.err" "$LOGS/server2.err"
+fi
+if grep -q 'psst-from' "$LOGS/carol.out"; then
+    fail "history: private messages stay out of the room history"
+else
+    pass "history: private messages stay out of the room history"
+fi
+
+# ---------------------------------------------------------------------------------------
+# 6. The full-screen client in a console. `script` gives it a pseudo-terminal, so Wine makes
+# a console on it (conhost renders to the terminal with escape sequences) and crossterm finds
+# a terminal on stdin and stdout. dave types a line, which carol (pipe mode) must receive,
+# then presses Ctrl-C (in raw mode a key, not a signal). The screen itself is a stream of
+# cursor moves, so the checks are about the stream: the alternate screen is entered and left,
+# the terminal's settings (stty -g) are the same after as before, and the exit is clean.
+
+if command -v script >/dev/null 2>&1; then
+    mkfifo "$WORK/tty.in"
+    TERM=xterm-256color timeout 120 script -qfec "stty cols 100 rows 30; stty -g >'$WORK/stty.before'; \
+wine '$BIN/client.exe' --port $PORT --nick dave --no-reconnect; rc=\$?; stty -g >'$WORK/stty.after'; exit \$rc" \
+        "$LOGS/tty.out" <"$WORK/tty.in" >/dev/null 2>&1 &
+    TUI=$!
+    exec 6>"$WORK/tty.in"
+    if wait_for "$LOGS/server2.err" "as dave" && wait_for "$LOGS/tty.out" $'\e[?1049h'; then
+        pass "full-screen client.exe started in a console and joined (alternate screen entered)"
+    else
+        fail "full-screen client.exe started in a console and joined"
+        show "$LOGS/tty.out" "$LOGS/server2.err"
+    fi
+    if grep -q 'dave' "$LOGS/tty.out"; then
+        pass "full-screen client.exe drew its window (the nick list and status line name dave)"
+    else
+        fail "full-screen client.exe drew its window"
+    fi
+    printf 'hello from the full screen\r' >&6
+    if wait_for "$LOGS/carol.out" "hello from the full screen" &&
+        grep -q 'dave.*hello from the full screen' "$LOGS/carol.out"; then
+        pass "full-screen client.exe sent a typed line: carol received it from dave"
+    else
+        fail "full-screen client.exe sent a typed line: carol received it from dave"
+        show "$LOGS/carol.out" "$LOGS/tty.out"
+    fi
+    printf '\003' >&6
+    if wait_exit "$TUI" && [ "$EXIT" = 0 ] && wait_for "$LOGS/server2.err" "dave: quit" 5; then
+        pass "Ctrl-C in the full-screen client.exe: it left politely and exited 0"
+    else
+        fail "Ctrl-C in the full-screen client.exe: it left politely and exited 0 (exit $EXIT)"
+        show "$LOGS/tty.out" "$LOGS/server2.err"
+    fi
+    exec 6>&-
+    last_screen=$(grep -ao $'\e\[?1049[hl]' "$LOGS/tty.out" | tail -n 1)
+    if [ "$last_screen" = $'\e[?1049l' ] && [ -s "$WORK/stty.before" ] &&
+        cmp -s "$WORK/stty.before" "$WORK/stty.after"; then
+        pass "the console is restored: alternate screen left, terminal settings as before"
+    else
+        fail "the console is restored: alternate screen left, terminal settings as before"
+        show "$WORK/stty.before" "$WORK/stty.after"
+    fi
+else
+    fail "full-screen client: \`script\` (util-linux) is missing, so there is no terminal to run it in"
+fi
+
+exec 5>&-
+pid_var=CLIENT_carol
+wait_exit "${!pid_var}" && [ "$EXIT" = 0 ] ||
+    fail "carol's client.exe quits at the end of its input (exit $EXIT)"
+kill -INT "$SERVER_EXE"
+wait_exit "$SERVER" || fail "server.exe stopped at Ctrl-C the second time"
 
 T_CHECKS=$((SECONDS - T_CHECKS_START))
 finish
