@@ -108,7 +108,11 @@ unset DISPLAY WAYLAND_DISPLAY
 cleanup() {
     # Ends every Wine process of this prefix (and only of this prefix), then the files.
     timeout 30 wineserver -k >/dev/null 2>&1
-    rm -rf "$WORK"
+    if [ -n "${WINDOWS_SMOKE_KEEP:-}" ]; then
+        echo "windows-smoke: kept $WORK (WINDOWS_SMOKE_KEEP)"
+    else
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 
@@ -155,6 +159,17 @@ wait_for() {
     local file=$1 text=$2 limit=${3:-$STEP} i
     for ((i = 0; i < limit * 10; i++)); do
         grep -qF -- "$text" "$file" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# wait_screen TEXT [SECONDS]: until the full-screen client's output holds TEXT. The terminal
+# stream breaks lines at the window's width ("\r\r\n" inside escape sequences and words),
+# so it is compared with every CR and LF removed.
+wait_screen() {
+    local text=$1 limit=${2:-$STEP} i
+    for ((i = 0; i < limit * 10; i++)); do
+        tr -d '\r\n' <"$LOGS/tty.out" 2>/dev/null | grep -qF -- "$text" && return 0
         sleep 0.1
     done
     return 1
@@ -217,6 +232,7 @@ start_client() {
         <"$WORK/$name.in" >"$LOGS/$name.out" 2>"$LOGS/$name.err" &
     printf -v "CLIENT_$name" '%s' "$!"
     eval "exec $fd>\"\$WORK/\$name.in\""
+    printf -v "EXE_$name" '%s' "$(child_of "$!")"
 }
 
 T_CHECKS_START=$SECONDS
@@ -339,10 +355,8 @@ for name in alice bob; do
     fi
 done
 exec 3>&- 4>&-
-pid_var=CLIENT_alice
-wait_exit "${!pid_var}" || fail "alice's client.exe ended after the server left"
-pid_var=CLIENT_bob
-wait_exit "${!pid_var}" || fail "bob's client.exe ended after the server left"
+wait_exit "$CLIENT_alice" || fail "alice's client.exe ended after the server left"
+wait_exit "$CLIENT_bob" || fail "bob's client.exe ended after the server left"
 
 # ---------------------------------------------------------------------------------------
 # 5. History survives a restart: a newcomer to the restarted server sees bob's line.
@@ -385,13 +399,13 @@ wine '$BIN/client.exe' --port $PORT --nick dave --no-reconnect; rc=\$?; stty -g 
         "$LOGS/tty.out" <"$WORK/tty.in" >/dev/null 2>&1 &
     TUI=$!
     exec 6>"$WORK/tty.in"
-    if wait_for "$LOGS/server2.err" "as dave" && wait_for "$LOGS/tty.out" $'\e[?1049h'; then
+    if wait_for "$LOGS/server2.err" "as dave" && wait_screen $'\e[?1049h'; then
         pass "full-screen client.exe started in a console and joined (alternate screen entered)"
     else
         fail "full-screen client.exe started in a console and joined"
         show "$LOGS/tty.out" "$LOGS/server2.err"
     fi
-    if grep -q 'dave' "$LOGS/tty.out"; then
+    if wait_screen dave 5; then
         pass "full-screen client.exe drew its window (the nick list and status line name dave)"
     else
         fail "full-screen client.exe drew its window"
@@ -412,7 +426,7 @@ wine '$BIN/client.exe' --port $PORT --nick dave --no-reconnect; rc=\$?; stty -g 
         show "$LOGS/tty.out" "$LOGS/server2.err"
     fi
     exec 6>&-
-    last_screen=$(grep -ao $'\e\[?1049[hl]' "$LOGS/tty.out" | tail -n 1)
+    last_screen=$(tr -d '\r\n' <"$LOGS/tty.out" | grep -ao $'\e\[?1049[hl]' | tail -n 1)
     if [ "$last_screen" = $'\e[?1049l' ] && [ -s "$WORK/stty.before" ] &&
         cmp -s "$WORK/stty.before" "$WORK/stty.after"; then
         pass "the console is restored: alternate screen left, terminal settings as before"
@@ -424,10 +438,16 @@ else
     fail "full-screen client: \`script\` (util-linux) is missing, so there is no terminal to run it in"
 fi
 
+# Ctrl-C in a line-mode client (the ctrlc crate's handler again, in the client): it says
+# goodbye to the server and exits 0.
+kill -INT "$EXE_carol"
+if wait_exit "$CLIENT_carol" && [ "$EXIT" = 0 ] && wait_for "$LOGS/server2.err" "carol: quit" 5; then
+    pass "Ctrl-C in a line-mode client.exe: carol left politely and exited 0"
+else
+    fail "Ctrl-C in a line-mode client.exe: carol left politely and exited 0 (exit $EXIT)"
+    show "$LOGS/carol.err" "$LOGS/server2.err"
+fi
 exec 5>&-
-pid_var=CLIENT_carol
-wait_exit "${!pid_var}" && [ "$EXIT" = 0 ] ||
-    fail "carol's client.exe quits at the end of its input (exit $EXIT)"
 kill -INT "$SERVER_EXE"
 wait_exit "$SERVER" || fail "server.exe stopped at Ctrl-C the second time"
 
