@@ -242,9 +242,9 @@ T_CHECKS_START=$SECONDS
 
 if timeout 60 wine "$BIN/keygen.exe" </dev/null >"$LOGS/keygen.out" 2>"$LOGS/keygen.err" &&
     [ -s keys/class.key ]; then
-    pass "keygen.exe wrote keys/class.key"
+    pass "keygen.exe wrote keys\\class.key (the default path)"
 else
-    fail "keygen.exe wrote keys/class.key"
+    fail "keygen.exe wrote keys\\class.key (the default path)"
     show "$LOGS/keygen.out" "$LOGS/keygen.err"
 fi
 FINGERPRINT=$(grep -o '[0-9A-F]\{4\}-[0-9A-F]\{4\}-[0-9A-F]\{4\}-[0-9A-F]\{4\}' "$LOGS/keygen.err" | head -n 1)
