@@ -21,4 +21,5 @@ pub mod kex;
 pub mod keyfile;
 pub mod private_file;
 pub mod protocol;
+pub mod roster;
 pub mod server;

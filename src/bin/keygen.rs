@@ -16,7 +16,7 @@ use fernchat::keyfile::{self, FingerprintView, KeyfileError, KeyfileKind, Overwr
 
 /// Makes a new fernchat class key, or shows the fingerprint of an existing one.
 ///
-/// The new keyfile is created with mode 0600 and never replaces an existing file unless
+/// The new keyfile is created with mode 0600 (on Windows: see what keygen prints) and never replaces an existing file unless
 /// --force is given. Only the key's fingerprint is shown, never the key.
 #[derive(Debug, Parser)]
 #[command(
@@ -88,6 +88,21 @@ struct Args {
         conflicts_with_all = ["path", "fingerprint", "seal", "force"]
     )]
     identity: Option<PathBuf>,
+
+    /// Write one keyfile per student of this roster into --out (roster mode), creating the
+    /// roster secret if missing. Each roster line: LOGIN [GEN [ROLE [DISPLAY NAME]]], e.g.
+    /// `alice 1 student Alice Martin`; GEN (default 1) is raised to replace a lost keyfile;
+    /// ROLE is student (default), ta or instructor; `-alice` revokes; `#` starts a comment.
+    #[arg(long, value_name = "ROSTER", conflicts_with_all = ["fingerprint", "identity", "seal", "force"])]
+    roster: Option<PathBuf>,
+
+    /// With --roster: the folder for the students' keyfiles (LOGIN.key each).
+    #[arg(long, value_name = "DIR", default_value = fernchat::roster::issue::DEFAULT_OUT_DIR)]
+    out: PathBuf,
+
+    /// With --roster: the roster secret's file (only the server holds it).
+    #[arg(long, value_name = "PATH", default_value = fernchat::roster::keys::DEFAULT_SECRET_PATH)]
+    roster_secret: PathBuf,
 }
 
 /// Why keygen failed: a keyfile error, or one that only makes sense for writing a new key.
@@ -152,6 +167,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = &args.identity {
         return identity(path);
+    }
+    if let Some(roster) = &args.roster {
+        return roster_keyfiles(roster, &args);
     }
     let result = match &args.fingerprint {
         Some(path) => show_fingerprint(path, args.verify),
@@ -224,6 +242,8 @@ fn print_next_steps(path: &Path, key: &RoomKey, sealed: bool, replaced: bool) {
         eprintln!("Wrote a new {kind}: {shown}{mode}");
     }
     eprintln!("Fingerprint: {}", key.fingerprint());
+    #[cfg(windows)]
+    eprintln!("{}", fernchat::private_file::windows_privacy_note(path));
     if replaced {
         eprintln!(
             "The previous key is gone: anyone who holds only the old file can no longer join. \
@@ -303,6 +323,8 @@ fn identity(path: &Path) -> ExitCode {
             }
             let mode = if cfg!(unix) { " (mode 0600)" } else { "" };
             eprintln!("Wrote a new server identity: {}{mode}", path.display());
+            #[cfg(windows)]
+            eprintln!("{}", fernchat::private_file::windows_privacy_note(path));
             eprintln!(
                 "Start the server with: cargo run --bin server -- --kex x25519-psk-signed --identity {}",
                 path.display()
@@ -395,5 +417,32 @@ fn keyfile_hint(err: &KeyfileError) -> Option<&'static str> {
             Some("run keygen --seal again")
         }
         KeyfileError::AlreadyExists { .. } | KeyfileError::NoPassphrase { .. } => None,
+    }
+}
+
+/// `--roster`: a keyfile per student (the logic is in [`fernchat::roster::issue`]). The table of
+/// students goes to stdout, for scripts; the summary and next steps to stderr.
+fn roster_keyfiles(roster: &Path, args: &Args) -> ExitCode {
+    use fernchat::roster::issue::{IssueOptions, issue};
+    let options = IssueOptions {
+        roster: roster.to_owned(),
+        out_dir: args.out.clone(),
+        secret: args.roster_secret.clone(),
+    };
+    match issue(&options, &mut keyfile::passphrase_from_env_or_prompt) {
+        Ok(report) => {
+            print!("{}", report.table());
+            eprint!("{}", report.next_steps());
+            if report.all_issued() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("keygen: error: some keyfiles were not written (NOT WRITTEN above)");
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("keygen: error: {err}");
+            ExitCode::FAILURE
+        }
     }
 }

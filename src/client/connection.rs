@@ -204,6 +204,9 @@ pub(crate) struct Connection {
     inbound: Inbound,
     /// Seals what we send: the class key, or the session's send key after a key exchange.
     send_key: RoomKey,
+    /// `psk` with a `room_key` in the welcome (a roster server): the session's receive key,
+    /// to pair with the new room key of a `rekey`.
+    rekeyable: Option<RoomKey>,
     pub(crate) welcome: Welcome,
 }
 
@@ -437,6 +440,7 @@ pub(crate) fn open(
                         ),
                     });
                 }
+                let mut rekeyable = None;
                 if setup.kex == KexChoice::Psk
                     && let Some(room_key) = room_key
                 {
@@ -445,6 +449,7 @@ pub(crate) fn open(
                             detail: format!("the welcome's room_key: {e}"),
                         })?;
                     inbound.rekey(RoomKey::with_fallback(&session.receive, &room_key));
+                    rekeyable = Some(session.receive.clone());
                 }
                 let welcome = Welcome {
                     nick: given,
@@ -460,6 +465,7 @@ pub(crate) fn open(
                     reader,
                     inbound,
                     send_key: session.send,
+                    rekeyable,
                     welcome,
                 });
             }
@@ -800,6 +806,7 @@ impl Link {
             reader,
             inbound,
             send_key,
+            rekeyable,
             ..
         } = connection;
         stream.set_read_timeout(Some(timeouts.silence))?;
@@ -811,6 +818,7 @@ impl Link {
             reader,
             inbound,
             key: send_key.clone(),
+            rekeyable,
             class_fingerprint: key.fingerprint(),
             out: out.clone(),
             events: events.clone(),
@@ -859,6 +867,8 @@ struct ReaderThread {
     inbound: Inbound,
     /// Seals our pongs: the session's send key.
     key: RoomKey,
+    /// See [`Connection`]: set when the server may change the room key with `rekey`.
+    rekeyable: Option<RoomKey>,
     /// The class key's, for the wrong-key message.
     class_fingerprint: Fingerprint,
     out: Sender<Outgoing>,
@@ -918,6 +928,20 @@ impl ReaderThread {
                          seal what is meant for this connection alone",
                         event_type(&event)
                     ))
+                }
+                Ok((ServerEvent::Rekey { room_key, .. }, _)) => {
+                    // Only under the session key (checked above): from now on broadcasts come
+                    // under the new room key, and the old one opens nothing.
+                    match (&self.rekeyable, RoomKey::from_secret(&room_key)) {
+                        (Some(receive), Ok(room_key)) => {
+                            self.inbound
+                                .rekey(RoomKey::with_fallback(receive, &room_key));
+                            continue;
+                        }
+                        _ => Net::Dropped(
+                            "ignored a rekey: this session has no room key to change".into(),
+                        ),
+                    }
                 }
                 Ok((ServerEvent::Ping { id }, _)) => {
                     // Answered here, not by the session: a pong must not wait behind a busy

@@ -111,6 +111,10 @@ pub struct ServerConfig {
     /// The server's identity key, which signs `x25519-psk-signed` handshakes; without one that
     /// exchange is refused with `kex_unsupported`.
     pub identity: Option<ServerIdentity>,
+    /// Roster mode (`--roster`): hellos are opened by the students' own keys, each nick is
+    /// bound to its student, and `key` is the server's own key (it seals the history) plus
+    /// nothing a client holds. See [`crate::roster`].
+    pub roster: Option<crate::roster::reload::RosterMode>,
 }
 
 impl ServerConfig {
@@ -139,6 +143,7 @@ impl ServerConfig {
             history: None,
             kex: crate::kex::ALL_KEX.to_vec(),
             identity: None,
+            roster: None,
         }
     }
 }

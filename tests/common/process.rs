@@ -87,6 +87,25 @@ impl ServerProcess {
         status.code()
     }
 
+    /// Reads stderr (the log) until a line containing `wanted` (bounded), returning it.
+    pub fn stderr_line(&self, wanted: &str) -> String {
+        for _ in 0..200 {
+            let line = self
+                .stderr
+                .recv_timeout(STEP)
+                .unwrap_or_else(|_| panic!("no log line with {wanted:?}"));
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+        panic!("no log line with {wanted:?}");
+    }
+
+    /// The process id, to send the server a signal.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     pub fn stderr_text(&self) -> String {
         let mut text = String::new();
         while let Ok(line) = self
