@@ -10,6 +10,7 @@
 //!   pre-shared key and confirmed (lab 5), signed by the server (lab 6);
 //! - [`identity`]: the server's Ed25519 identity key and its file;
 //! - [`protocol`]: frames, the codec and the events of the wire protocol;
+//! - [`role`]: instructor, TA, student, guest (from the key of a session, never claimed);
 //! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub);
 //! - [`client`]: the chat client's core (session, connection, state) and its line front end.
 //! - [`load`]: the load generator, benchmarks and soak test (`src/bin/loadgen.rs`).
@@ -23,4 +24,5 @@ pub mod keyfile;
 pub mod load;
 pub mod private_file;
 pub mod protocol;
+pub mod role;
 pub mod server;

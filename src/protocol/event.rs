@@ -466,6 +466,19 @@ pub enum ErrorCode {
     Shutdown,
     /// The client said bye.
     Quit,
+    /// A staff command from someone whose role may not use it (see `crate::server::policy`).
+    NotPermitted,
+    /// The sender is muted: they may read but not speak (the message says by whom, why and for
+    /// how long).
+    Muted,
+    /// The room is in quiet (exam) mode: only staff may speak.
+    Quiet,
+    /// Slow mode: the sender must wait before their next room message.
+    SlowMode,
+    /// Banned from the room: the hello is refused.
+    Banned,
+    /// Kicked: removed (a `bye`), and refused for a while (`retry_after` in the bye).
+    Kicked,
     /// A code this program does not know (from a newer peer).
     #[serde(other)]
     Unknown,

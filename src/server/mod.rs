@@ -15,6 +15,8 @@
 //! - [`hub`]: the one thread that owns the room: who is connected under which nick. It encrypts
 //!   each broadcast once and hands the same bytes to every writer; it never blocks on a client.
 //! - [`flood`]: per-client rate limits.
+//! - [`policy`]: who may moderate whom; [`moderation`]: mutes, bans, kicks, quiet and slow mode,
+//!   the topic, kept by the hub; [`moderation_state`]: their file, so they survive a restart.
 //!
 //! [`run`] takes an already-bound listener, so tests bind port 0 and the binary binds
 //! `--bind`/`--port`. This module must not read keyfiles or parse arguments: `src/bin/server.rs`
@@ -25,7 +27,10 @@ pub mod flood;
 pub mod history;
 pub mod hub;
 mod log;
+pub mod moderation;
+pub mod moderation_state;
 pub mod outbound;
+pub mod policy;
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
