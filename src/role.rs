@@ -47,6 +47,16 @@ impl Role {
         }
     }
 
+    /// The role with its article, for sentences: "an instructor", "a TA".
+    pub fn title(self) -> &'static str {
+        match self {
+            Role::Guest => "a guest",
+            Role::Student => "a student",
+            Role::Ta => "a TA",
+            Role::Instructor => "an instructor",
+        }
+    }
+
     /// The mark before a nick in nick lists (`@` instructor, `%` TA), as IRC clients show
     /// operators and half-operators; students and guests have none.
     pub fn mark(self) -> &'static str {

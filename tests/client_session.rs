@@ -179,6 +179,7 @@ fn nick_taken_is_a_refusal_about_the_nick() {
             code: ErrorCode::NickTaken,
             reason: "nick taken".into(),
             time: now_ms(),
+            retry_after: None,
         });
     });
     let err = result.expect_err("refused");
@@ -368,6 +369,7 @@ fn server_events_become_updates_and_state() {
         ServerEvent::Joined {
             nick: "carol".into(),
             time: t,
+            role: Default::default(),
         },
         ServerEvent::Renamed {
             from: "carol".into(),
@@ -464,6 +466,7 @@ fn server_events_become_updates_and_state() {
     peer.send(&ServerEvent::Users {
         users: vec!["zed".into(), "alice2".into()],
         time: t,
+        roles: Default::default(),
     });
     assert_eq!(
         next(updates),
@@ -643,6 +646,7 @@ fn a_dropped_connection_reconnects_under_the_current_nick() {
         code: ErrorCode::Shutdown,
         reason: "the server is shutting down".into(),
         time: now_ms(),
+        retry_after: None,
     });
     drop(peer);
     assert!(matches!(
@@ -742,6 +746,7 @@ fn removal_for_flooding_is_not_retried() {
         code: ErrorCode::Flooding,
         reason: "too many messages".into(),
         time: now_ms(),
+        retry_after: None,
     });
     until(&spawned.updates, |u| {
         matches!(u, UpdateKind::Disconnected { .. })

@@ -603,6 +603,33 @@ impl Core {
                 UpdateKind::Renamed { from, to, own }
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
+            // Moderation (issue 15), shown as notices.
+            ServerEvent::Announcement { from, text, .. } => UpdateKind::Notice {
+                text: format!("announcement from {from}: {text}"),
+            },
+            ServerEvent::Topic { text, by, .. } if text.is_empty() => UpdateKind::Notice {
+                text: format!("{by} cleared the topic"),
+            },
+            ServerEvent::Topic { text, by, .. } => UpdateKind::Notice {
+                text: format!("topic (set by {by}): {text}"),
+            },
+            ServerEvent::Moderation { text, .. } => UpdateKind::Notice { text },
+            ServerEvent::Whois {
+                nick,
+                role,
+                login,
+                address,
+                key,
+                since,
+                muted,
+            } => UpdateKind::Notice {
+                text: format!(
+                    "whois {nick}: {role}{}, from {address}, key {key}, joined {}{}",
+                    login.map_or(String::new(), |l| format!(" (roster login {l})")),
+                    crate::client::display::hhmm(since),
+                    if muted { ", muted" } else { "" }
+                ),
+            },
             ServerEvent::Error { code, message, .. } => {
                 self.state.last_error = Some(message.clone());
                 UpdateKind::Error {

@@ -61,7 +61,7 @@ pub(crate) fn inbound_for(config: &ServerConfig) -> Inbound {
     let capacity = (by_rate.ceil() as usize)
         .saturating_add(16)
         .min(config.replay_capacity);
-    Inbound::per_connection(config.key.clone(), config.time_policy, capacity)
+    Inbound::per_connection(config.hello_ring(), config.time_policy, capacity)
 }
 
 /// Starts the reader and writer threads for a new connection and introduces it to the hub.
@@ -346,7 +346,7 @@ impl Reader {
         } = hello;
         // The key that opened the hello: everything we say before the session keys exist is
         // sealed with it, and in `psk` the session keys come from it (PROTOCOL.md).
-        let Some(class_key) = self.config.key.nth(key_index) else {
+        let Some(class_key) = self.config.hello_ring().nth(key_index) else {
             return Next::Stop;
         };
         let client_nonce = nonce.as_deref().and_then(Nonce::from_wire);
@@ -438,6 +438,8 @@ impl Reader {
             nick,
             since,
             key_index,
+            // From the key that opened the hello, never from anything the client said.
+            role: self.config.role_of_key(key_index),
             signer,
             handshake,
             session: Session {

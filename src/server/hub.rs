@@ -28,10 +28,16 @@ use crate::kex::Nonce;
 use crate::protocol::codec::wrong_key_line;
 use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
+use crate::role::Role;
 use crate::server::ServerConfig;
 use crate::server::history::{Entry, History};
+use crate::server::moderation::Moderation;
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
+
+/// Staff commands and the checks before anyone speaks or joins (`hub/staff.rs`): the hub's
+/// side of moderation, kept out of this file so the room's flow stays readable.
+mod staff;
 
 /// Events the hub handles in one round before it sends what they produced. Large enough to
 /// turn a flood into few system calls, small enough that the first event of a round is not
@@ -77,6 +83,8 @@ pub enum HubEvent {
         /// Which key of the ring opened the hello: the handshake and refusals are sealed
         /// with it.
         key_index: usize,
+        /// The session's role, from the key that opened the hello.
+        role: Role,
         /// The client's nonce, when refusals of this hello are to be signed (signed mode).
         signer: Option<Nonce>,
         /// The answer, ready to seal.
@@ -161,6 +169,10 @@ struct Client {
     joining: Option<String>,
     /// The hello's `since`, for the welcome and the history.
     since: Option<u64>,
+    /// From the key that opened the hello (`student` until then).
+    role: Role,
+    /// When it joined the room (server time, ms), for `whois`.
+    joined_at: u64,
 }
 
 /// How a client leaves, for the room's `left` notice and the log.
@@ -173,8 +185,13 @@ enum Departure {
         message: String,
         signer: Option<Nonce>,
     },
-    /// Removed by the server: send a `bye` event, then close.
-    Removed { code: ErrorCode, message: String },
+    /// Removed by the server: send a `bye` event, then close. `retry_after`: seconds before
+    /// the server takes them back (kicks and bans).
+    Removed {
+        code: ErrorCode,
+        message: String,
+        retry_after: Option<u64>,
+    },
 }
 
 /// The room's state and the hub thread's loop.
@@ -199,16 +216,25 @@ pub struct Hub {
     last_id: u64,
     /// Whether the last history write failed (so a full disk is reported once, not per message).
     history_failing: bool,
+    /// Mutes, bans, quiet and slow mode, the topic (see `hub/staff.rs`).
+    moderation: Moderation,
 }
 
 impl Hub {
     /// An empty room, with its history if it keeps one.
     pub fn new(config: Arc<ServerConfig>, history: Option<History>) -> Hub {
-        let ring = (0..config.key.len())
-            .filter_map(|i| config.key.nth(i))
+        // Staff keys too: a staff member's `psk` broadcasts are sealed with their key.
+        let hello_ring = config.hello_ring();
+        let ring = (0..hello_ring.len())
+            .filter_map(|i| hello_ring.nth(i))
             .collect();
         let last_id = history.as_ref().map_or(0, History::last_id);
+        let (moderation, report) = Moderation::open(config.moderation_state.clone());
+        if let Some(report) = report {
+            config.log.line(format_args!("{report}"));
+        }
         Hub {
+            moderation,
             ring,
             last_id,
             config,
@@ -290,6 +316,8 @@ impl Hub {
                         session: None,
                         joining: None,
                         since: None,
+                        role: Role::Student,
+                        joined_at: 0,
                     },
                 );
             }
@@ -299,6 +327,7 @@ impl Hub {
                 nick,
                 since,
                 key_index,
+                role,
                 signer,
                 handshake,
                 session,
@@ -307,6 +336,7 @@ impl Hub {
                     client.last_heard = Instant::now();
                     client.hello_key = key_index;
                     client.since = since;
+                    client.role = role;
                 }
                 self.answer_hello(id, nick, signer, &handshake, session);
             }
@@ -396,6 +426,10 @@ impl Hub {
                 "no hello",
             );
         };
+        // Staff commands end here; so does speech that a mute or a mode refuses.
+        let Some(event) = self.moderate(id, &nick, event) else {
+            return;
+        };
         let time = unix_millis();
         match event {
             ClientEvent::Hello { .. } => self.send_error(
@@ -424,7 +458,8 @@ impl Hub {
             ClientEvent::Msg { to, text } => self.private(id, nick, &to, text),
             ClientEvent::Who => {
                 let users = self.user_list();
-                self.send(id, &ServerEvent::Users { users, time });
+                let roles = self.roles();
+                self.send(id, &ServerEvent::Users { users, time, roles });
             }
             ClientEvent::Nick { nick: new } => self.rename(id, nick, new),
             ClientEvent::Ping { id: ping } => self.send(id, &ServerEvent::Pong { id: ping }),
@@ -434,6 +469,8 @@ impl Hub {
                 let reason = reason.unwrap_or_else(|| "quit".into());
                 self.remove(id, Departure::Gone, &reason);
             }
+            // The staff events, which `moderate` handled and never passes on.
+            _ => {}
         }
     }
 
@@ -480,7 +517,7 @@ impl Hub {
                 "you already said hello; use /nick to change your nick".into(),
             );
         }
-        if let Some((code, message)) = self.join_refusal(&nick) {
+        if let Some((code, message)) = self.join_refusal(&nick).or_else(|| self.barred(id, &nick)) {
             let refusal = Departure::Refused {
                 code,
                 message,
@@ -519,6 +556,8 @@ impl Hub {
         };
         client.nick = Some(nick.clone());
         client.last_heard = Instant::now();
+        client.joined_at = unix_millis();
+        let role = client.role;
         let since = client.since;
         self.nicks.insert(nick_key(&nick), id);
         let welcome = ServerEvent::Welcome {
@@ -530,9 +569,12 @@ impl Hub {
             time: unix_millis(),
             room_key: None,
             missed: since.map(|since| self.last_id.saturating_sub(since)),
+            role,
+            roles: self.roles(),
         };
         self.send(id, &welcome);
         self.admit(id);
+        self.greet(id);
     }
 
     /// Puts a client that has just been welcomed in the room: the log line, the history, and
@@ -544,16 +586,16 @@ impl Hub {
         let Some(nick) = client.nick.clone() else {
             return;
         };
-        let peer = client.peer;
+        let (peer, role) = (client.peer, client.role);
         self.config.log.line(format_args!(
-            "join #{id} {peer} as {nick} ({} online)",
+            "join #{id} {peer} as {nick}, {role} ({} online)",
             self.nicks.len()
         ));
         let time = unix_millis();
         for frame in self.catch_up(id) {
             self.offer(id, &frame);
         }
-        self.broadcast_except(Some(id), &ServerEvent::Joined { nick, time });
+        self.broadcast_except(Some(id), &ServerEvent::Joined { nick, time, role });
     }
 
     /// The history frames for a joining client, oldest first: the newest messages that fit in
@@ -679,10 +721,15 @@ impl Hub {
                     Some(identity.sign_refusal(nonce, &code_name(*code), message))
                 }),
             }),
-            Departure::Removed { code, message } => Some(ServerEvent::Bye {
+            Departure::Removed {
+                code,
+                message,
+                retry_after,
+            } => Some(ServerEvent::Bye {
                 code: *code,
                 reason: message.clone(),
                 time,
+                retry_after: *retry_after,
             }),
             Departure::Gone => None,
         };
@@ -733,6 +780,7 @@ impl Hub {
                     Departure::Removed {
                         code: ErrorCode::TooSlow,
                         message,
+                        retry_after: None,
                     },
                     "too slow: could not keep up with the room",
                 );
@@ -781,6 +829,7 @@ impl Hub {
                 Departure::Removed {
                     code: ErrorCode::IdleTimeout,
                     message,
+                    retry_after: None,
                 },
                 "timed out",
             );
@@ -806,6 +855,7 @@ impl Hub {
             code: ErrorCode::Shutdown,
             reason: "the server is shutting down".into(),
             time: unix_millis(),
+            retry_after: None,
         };
         let mut by_key = vec![None; self.ring.len()];
         let mut sockets = Vec::new();

@@ -34,6 +34,7 @@ pub mod policy;
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -44,6 +45,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::crypto::{RoomKey, TimePolicy};
 use crate::identity::ServerIdentity;
 use crate::protocol::{self, ErrorCode, ServerEvent};
+use crate::role::Role;
 
 pub use flood::FloodLimits;
 pub use history::{History, HistoryConfig};
@@ -97,6 +99,13 @@ pub struct ServerConfig {
     /// The server's identity key, which signs `x25519-psk-signed` handshakes; without one that
     /// exchange is refused with `kex_unsupported`.
     pub identity: Option<ServerIdentity>,
+    /// Staff keys (`--staff-key`): a hello opened by one of these gives its session the
+    /// instructor role. Tried after the class keys; never used to seal anything for students.
+    pub staff_keys: Vec<RoomKey>,
+    /// Where mutes, bans, modes and the topic are saved (`None`: in memory only).
+    pub moderation_state: Option<PathBuf>,
+    /// The clock of moderation (mute and ban expiry, slow mode): tests move it by hand.
+    pub clock: moderation::Clock,
 }
 
 impl ServerConfig {
@@ -121,6 +130,29 @@ impl ServerConfig {
             history: None,
             kex: crate::kex::ALL_KEX.to_vec(),
             identity: None,
+            staff_keys: Vec::new(),
+            moderation_state: None,
+            clock: moderation::Clock::system(),
+        }
+    }
+
+    /// Every key that may open a hello: the class ring, then the staff keys. A hello's
+    /// `key_index` counts in this ring.
+    pub fn hello_ring(&self) -> RoomKey {
+        let mut ring = vec![self.key.clone()];
+        ring.extend(self.staff_keys.iter().cloned());
+        // Never empty: the class ring holds at least one key.
+        RoomKey::ring(ring).unwrap_or_else(|_| self.key.clone())
+    }
+
+    /// The role a hello opened by key `key_index` of [`ServerConfig::hello_ring`] gives: a staff
+    /// key makes an instructor, a class key a student. (Roster mode sets roles from its own
+    /// keys in the reader, where it finds the student.)
+    pub fn role_of_key(&self, key_index: usize) -> Role {
+        if key_index >= self.key.len() {
+            Role::Instructor
+        } else {
+            Role::Student
         }
     }
 }
@@ -261,6 +293,12 @@ fn serve(
             "server identity fingerprint {} (signs {} handshakes)",
             identity.public().fingerprint(),
             crate::kex::KEX_X25519_PSK_SIGNED
+        ));
+    }
+    for staff in &config.staff_keys {
+        config.log.line(format_args!(
+            "staff key fingerprint {} (its holders are instructors)",
+            staff.fingerprint()
         ));
     }
     let config = Arc::new(config);

@@ -66,14 +66,31 @@ impl Default for Clock {
     }
 }
 
-/// "for 9 more minutes", "until staff lift it": how long a sanction still lasts.
+/// "for 10 min", "until staff lift it": how long a sanction imposed now lasts.
+pub fn lasting(until: Option<u64>, now: u64) -> String {
+    match until {
+        Some(until) => format!("for {}", span(until.saturating_sub(now).div_ceil(1000))),
+        None => "until staff lift it".to_owned(),
+    }
+}
+
+/// "for 9 min 12 s more", "until staff lift it": how long a sanction still lasts.
 pub fn remaining(until: Option<u64>, now: u64) -> String {
     match until {
         Some(until) => format!(
             "for {} more",
-            describe_secs(until.saturating_sub(now).div_ceil(1000))
+            span(until.saturating_sub(now).div_ceil(1000))
         ),
         None => "until staff lift it".to_owned(),
+    }
+}
+
+/// A duration for people: whole minutes as "5 min", anything else as [`describe_secs`] does.
+fn span(secs: u64) -> String {
+    if (60..7200).contains(&secs) && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        describe_secs(secs)
     }
 }
 
@@ -164,12 +181,12 @@ impl Moderation {
     pub fn may_speak(
         &mut self,
         id: u64,
-        who: &Identity,
+        (who, nick): (&Identity, &str),
         role: Role,
         to_room: bool,
         now: u64,
     ) -> Result<(), (ErrorCode, String)> {
-        if let Some(mute) = self.sanction_on(Kind::Mute, who, now) {
+        if let Some(mute) = self.sanction_on(Kind::Mute, who, nick, now) {
             let reason = if mute.reason.is_empty() {
                 String::new()
             } else {
@@ -220,24 +237,40 @@ impl Moderation {
         Ok(())
     }
 
-    /// The sanction of `kind` in force on `who`, if any.
-    fn sanction_on(&mut self, kind: Kind, who: &Identity, now: u64) -> Option<&Sanction> {
+    /// Whether `who`, called `nick`, is muted now.
+    pub fn is_muted(&mut self, who: &Identity, nick: &str, now: u64) -> bool {
+        self.sanction_on(Kind::Mute, who, nick, now).is_some()
+    }
+
+    /// The sanction of `kind` in force on `who`, called `nick`, if any.
+    fn sanction_on(
+        &mut self,
+        kind: Kind,
+        who: &Identity,
+        nick: &str,
+        now: u64,
+    ) -> Option<&Sanction> {
         self.expire(now);
         self.state
             .sanctions
             .iter()
-            .find(|s| s.kind == kind && s.who.matches(who))
+            .find(|s| s.kind == kind && s.applies_to(who, nick))
     }
 
     /// Why `who` may not join now (a ban, or a kick not yet over), if they may not: the
     /// refusal's code, what to tell them, and (a kick) how many seconds until they may.
-    pub fn barred(&mut self, who: &Identity, now: u64) -> Option<(ErrorCode, String, u64)> {
+    pub fn barred(
+        &mut self,
+        who: &Identity,
+        nick: &str,
+        now: u64,
+    ) -> Option<(ErrorCode, String, u64)> {
         self.expire(now);
         let found = self
             .state
             .sanctions
             .iter()
-            .find(|s| s.kind != Kind::Mute && s.who.matches(who))?;
+            .find(|s| s.kind != Kind::Mute && s.applies_to(who, nick))?;
         let reason = if found.reason.is_empty() {
             String::new()
         } else {
@@ -254,7 +287,7 @@ impl Moderation {
             "you were {what} from this room by {}{reason}; you may not join {}",
             found.by,
             match found.until {
-                Some(_) => format!("for {} more", describe_secs(wait)),
+                Some(until) => remaining(Some(until), now),
                 None => "until staff lift the ban (ask your instructor)".to_owned(),
             }
         );
@@ -267,7 +300,7 @@ impl Moderation {
         self.expire(sanction.time);
         self.state
             .sanctions
-            .retain(|s| !(s.kind == sanction.kind && s.who.matches(&sanction.who)));
+            .retain(|s| !(s.kind == sanction.kind && s.applies_to(&sanction.who, &sanction.nick)));
         self.state.sanctions.push(sanction);
         self.save()
     }
@@ -377,16 +410,26 @@ mod tests {
         let ann = student("192.0.2.1");
         m.impose(sanction(Kind::Mute, "ann", ann.clone(), Some(10 * MIN)))
             .unwrap();
-        let (code, text) = m.may_speak(1, &ann, Role::Student, true, MIN).unwrap_err();
+        let (code, text) = m
+            .may_speak(1, (&ann, "ann"), Role::Student, true, MIN)
+            .unwrap_err();
         assert_eq!(code, ErrorCode::Muted);
         assert!(text.contains("muted by prof (spam) for 9 min"), "{text}");
         // Someone else on another address is not muted.
         assert!(
-            m.may_speak(2, &student("192.0.2.2"), Role::Student, true, MIN)
+            m.may_speak(2, (&student("192.0.2.2"), "ann"), Role::Student, true, MIN)
+                .is_ok()
+        );
+        // A classmate with the same key behind the same address is not muted with ann.
+        assert!(
+            m.may_speak(3, (&ann, "bob"), Role::Student, true, MIN)
                 .is_ok()
         );
         // Expired at 10 minutes.
-        assert!(m.may_speak(1, &ann, Role::Student, true, 10 * MIN).is_ok());
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Student, true, 10 * MIN)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -396,13 +439,19 @@ mod tests {
         assert!(!m.set_quiet(true).unwrap());
         let ann = student("192.0.2.1");
         for role in [Role::Student, Role::Guest] {
-            let (code, _) = m.may_speak(1, &ann, role, true, 0).unwrap_err();
+            let (code, _) = m.may_speak(1, (&ann, "ann"), role, true, 0).unwrap_err();
             assert_eq!(code, ErrorCode::Quiet);
         }
-        assert!(m.may_speak(1, &ann, Role::Ta, true, 0).is_ok());
-        assert!(m.may_speak(1, &ann, Role::Instructor, true, 0).is_ok());
+        assert!(m.may_speak(1, (&ann, "ann"), Role::Ta, true, 0).is_ok());
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Instructor, true, 0)
+                .is_ok()
+        );
         m.set_quiet(false).unwrap();
-        assert!(m.may_speak(1, &ann, Role::Student, true, 0).is_ok());
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Student, true, 0)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -410,19 +459,37 @@ mod tests {
         let (mut m, _) = Moderation::open(None);
         m.set_slow(30).unwrap();
         let ann = student("192.0.2.1");
-        assert!(m.may_speak(1, &ann, Role::Student, true, 1_000).is_ok());
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Student, true, 1_000)
+                .is_ok()
+        );
         let (code, text) = m
-            .may_speak(1, &ann, Role::Student, true, 21_000)
+            .may_speak(1, (&ann, "ann"), Role::Student, true, 21_000)
             .unwrap_err();
         assert_eq!(code, ErrorCode::SlowMode);
         assert!(text.contains("wait 10 s"), "{text}");
         // Another connection has its own allowance; private messages and staff are not slowed.
-        assert!(m.may_speak(2, &ann, Role::Student, true, 21_000).is_ok());
-        assert!(m.may_speak(1, &ann, Role::Student, false, 21_000).is_ok());
-        assert!(m.may_speak(1, &ann, Role::Ta, true, 21_000).is_ok());
-        assert!(m.may_speak(1, &ann, Role::Student, true, 31_000).is_ok());
+        assert!(
+            m.may_speak(2, (&ann, "ann"), Role::Student, true, 21_000)
+                .is_ok()
+        );
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Student, false, 21_000)
+                .is_ok()
+        );
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Ta, true, 21_000)
+                .is_ok()
+        );
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Student, true, 31_000)
+                .is_ok()
+        );
         m.set_slow(0).unwrap();
-        assert!(m.may_speak(1, &ann, Role::Student, true, 31_001).is_ok());
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Student, true, 31_001)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -439,19 +506,25 @@ mod tests {
         .unwrap();
         m.impose(sanction(Kind::Ban, "bob", bob.clone(), None))
             .unwrap();
-        let (code, text, wait) = m.barred(&ann, 20_000).unwrap();
+        let (code, text, wait) = m.barred(&ann, "ann", 20_000).unwrap();
         assert_eq!((code, wait), (ErrorCode::Kicked, 100));
         assert!(text.contains("kicked"), "{text}");
-        assert!(m.barred(&ann, KICK_SECS * 1000).is_none());
-        let (code, text, _) = m.barred(&bob, u64::MAX / 2).unwrap();
+        assert!(m.barred(&ann, "ann", KICK_SECS * 1000).is_none());
+        // A kick is for the one user; a class-key ban bars the key at that address.
+        assert!(m.barred(&ann, "carol", 20_000).is_none());
+        assert!(m.barred(&bob, "dave", 20_000).is_some());
+        let (code, text, _) = m.barred(&bob, "bob", u64::MAX / 2).unwrap();
         assert_eq!(code, ErrorCode::Banned);
         assert!(text.contains("until staff lift"), "{text}");
         // A ban does not mute, and a mute does not bar.
-        assert!(m.may_speak(9, &bob, Role::Student, true, 0).is_ok());
+        assert!(
+            m.may_speak(9, (&bob, "ann"), Role::Student, true, 0)
+                .is_ok()
+        );
         let (lifted, saved) = m.lift(&[Kind::Ban, Kind::Kick], "BOB", None);
         assert!(saved.is_ok());
         assert_eq!(lifted.len(), 1);
-        assert!(m.barred(&bob, 0).is_none());
+        assert!(m.barred(&bob, "bob", 0).is_none());
     }
 
     #[test]
@@ -477,7 +550,7 @@ mod tests {
                 .unwrap()
                 .contains("1 mutes/bans in force, quiet mode on, slow mode 5 s")
         );
-        assert!(again.barred(&ann, 0).is_some());
+        assert!(again.barred(&ann, "ann", 0).is_some());
         assert!(again.quiet());
         assert_eq!(again.slow_secs(), 5);
         assert_eq!(again.topic().unwrap().text, "exam");

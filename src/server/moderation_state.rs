@@ -36,9 +36,13 @@
 //!   ]
 //! }
 //! ```
-//! A sanction applies to a session whose roster `login` is the same, or (no login: a class
-//! key) whose key fingerprint and address are both the same. Unknown fields are ignored;
-//! missing ones take the defaults above.
+//! A sanction applies to a session whose roster `login` is the same; without logins (a class
+//! key, which names no person) a ban applies to every session of the same key fingerprint and
+//! address, and a mute or a kick to the session of the same key, address *and* nick. So a
+//! class-key ban bars everyone who shares that address with that key (a lab behind one NAT
+//! address: use a roster there), while mutes and kicks, which are for one disruption, do not
+//! touch classmates behind the same address (and a muted user cannot change nick). Unknown
+//! fields are ignored; missing ones take the defaults above.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -102,6 +106,16 @@ impl Identity {
             }
             _ => false,
         }
+    }
+}
+
+impl Sanction {
+    /// Whether this sanction applies to the session `who`, currently called `nick` (the rule
+    /// in the module comment).
+    pub fn applies_to(&self, who: &Identity, nick: &str) -> bool {
+        let by_nick =
+            self.kind == Kind::Ban || who.login.is_some() || self.nick.eq_ignore_ascii_case(nick);
+        self.who.matches(who) && by_nick
     }
 }
 

@@ -87,6 +87,24 @@ impl ServerProcess {
         status.code()
     }
 
+    /// Reads stderr until a line containing `wanted` (at most 200 lines, each within the
+    /// step timeout), returning every line read, the matching one last.
+    pub fn stderr_until(&self, wanted: &str) -> Vec<String> {
+        let mut read = Vec::new();
+        for _ in 0..200 {
+            let line = self
+                .stderr
+                .recv_timeout(STEP)
+                .unwrap_or_else(|_| panic!("no stderr line with {wanted:?}; read {read:#?}"));
+            let found = line.contains(wanted);
+            read.push(line);
+            if found {
+                return read;
+            }
+        }
+        panic!("no stderr line with {wanted:?} within 200 lines");
+    }
+
     pub fn stderr_text(&self) -> String {
         let mut text = String::new();
         while let Ok(line) = self
