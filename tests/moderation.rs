@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::process::ServerProcess;
+use common::process::{ClientProcess, ServerProcess};
 use common::{Got, Peer, TestServer, quiet_config};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
@@ -78,6 +78,27 @@ impl Room {
     fn student(&self, nick: &str) -> Peer {
         self.server.join(nick)
     }
+}
+
+/// A `server` binary with a class key and a staff key (written by [`keyfiles`]).
+const STAFF_SERVER: [&str; 8] = [
+    "--port",
+    "0",
+    "--key",
+    "class.key",
+    "--staff-key",
+    "staff.key",
+    "--history",
+    "history/room.log",
+];
+
+/// A folder with `class.key` and `staff.key`, and the two keys.
+fn keyfiles() -> (tempfile::TempDir, RoomKey, RoomKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let (class, staff) = (RoomKey::generate(), RoomKey::generate());
+    keyfile::write_plain(&dir.path().join("class.key"), &class, Overwrite::Never).unwrap();
+    keyfile::write_plain(&dir.path().join("staff.key"), &staff, Overwrite::Never).unwrap();
+    (dir, class, staff)
 }
 
 /// The next error, skipping other events (joins, lines) on the way.
@@ -525,21 +546,8 @@ fn slow_mode_paces_students_by_the_injected_clock() {
 
 #[test]
 fn the_server_binary_takes_staff_keys_and_writes_audit_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let (class, staff) = (RoomKey::generate(), RoomKey::generate());
-    keyfile::write_plain(&dir.path().join("class.key"), &class, Overwrite::Never).unwrap();
-    keyfile::write_plain(&dir.path().join("staff.key"), &staff, Overwrite::Never).unwrap();
-    let args = [
-        "--port",
-        "0",
-        "--key",
-        "class.key",
-        "--staff-key",
-        "staff.key",
-        "--history",
-        "history/room.log",
-    ];
-    let server = ServerProcess::start(dir.path(), &args);
+    let (dir, class, staff) = keyfiles();
+    let server = ServerProcess::start(dir.path(), &STAFF_SERVER);
     let addr = server.address();
     server.stderr_until(&format!("staff key fingerprint {}", staff.fingerprint()));
     let mut prof = Peer::connect(addr, staff.clone());
@@ -630,4 +638,84 @@ fn a_banned_hello_is_closed_after_its_refusal() {
     eve.hello("eve");
     assert_eq!(next_error(&mut eve).0, ErrorCode::Banned);
     assert!(matches!(eve.next(), Got::Closed));
+}
+
+/// The closing note of issue 15: an exam run by an instructor, as a student's terminal shows it.
+/// All three are the real `client` binary in line mode against the real `server` binary; the
+/// instructor's client holds the staff key. The transcript is printed (`--nocapture`).
+#[test]
+fn an_exam_as_seen_from_a_students_terminal() {
+    let (dir, _, _) = keyfiles();
+    let (class_path, staff_path) = (dir.path().join("class.key"), dir.path().join("staff.key"));
+    let server = ServerProcess::start(dir.path(), &STAFF_SERVER);
+    let port = server.address().port();
+    let mut prof = ClientProcess::start(port, &staff_path, &["--nick", "prof"]);
+    prof.expect_line("connected to");
+    let mut ann = ClientProcess::start(port, &class_path, &["--nick", "ann"]);
+    let mut seen = ann.read_until("connected to");
+    let mut mallory = ClientProcess::start(port, &class_path, &["--nick", "mallory"]);
+    mallory.expect_line("connected to");
+    seen.extend(ann.read_until("mallory joined"));
+
+    // /help lists staff commands to staff only.
+    prof.type_line("/help");
+    prof.expect_line("staff commands:");
+    prof.expect_line("/quiet on|off");
+    ann.type_line("/help");
+    let help = ann.read_until("//TEXT");
+    assert!(
+        help.iter().all(|l| !l.contains("staff commands")),
+        "{help:#?}"
+    );
+
+    prof.type_line("/topic Exam: questions 1-5, until 11:00");
+    seen.extend(ann.read_until("topic: Exam"));
+    prof.type_line("/announce The exam starts now. Good luck!");
+    seen.extend(ann.read_until("ANNOUNCEMENT"));
+    prof.type_line("/quiet on");
+    seen.extend(ann.read_until("quiet mode on"));
+    ann.type_line("is question 3 about threads?");
+    seen.extend(ann.read_until("quiet mode"));
+    mallory.type_line("/msg ann the answer to 3 is b");
+    mallory.expect_line("quiet mode");
+    // A student trying a staff command.
+    mallory.type_line("/mute ann");
+    mallory.expect_line("is for staff");
+    prof.type_line("/mute mallory 30 trying to pass answers");
+    seen.extend(ann.read_until("prof muted mallory"));
+    prof.type_line("/kick mallory still trying to pass answers");
+    seen.extend(ann.read_until("mallory left"));
+    mallory.expect_line("kicked");
+    prof.type_line("Time is up: pens down.");
+    seen.extend(ann.read_until("<prof> Time is up"));
+    prof.type_line("/quiet off");
+    seen.extend(ann.read_until("quiet mode off"));
+    ann.type_line("thank you!");
+    seen.extend(ann.read_until("<ann> thank you!"));
+    ann.type_line("/who");
+    seen.extend(ann.read_until("users online"));
+
+    println!("--- ann's terminal ---\n{}\n---", seen.join("\n"));
+    let all = seen.join("\n");
+    for expected in [
+        "-!- topic: Exam: questions 1-5, until 11:00 (set by prof)",
+        "*** ANNOUNCEMENT from prof: The exam starts now. Good luck!",
+        "-!- prof turned quiet mode on: only staff may speak until it is off",
+        "-!- the room is in quiet mode (an exam): only staff may speak",
+        "-!- prof muted mallory for 30 min (trying to pass answers)",
+        "-!- prof kicked mallory (still trying to pass answers); they may not come back for 2 min",
+        "<-- mallory left (kicked by prof)",
+        "-!- prof turned quiet mode off: everyone may speak again",
+        "<ann> thank you!",
+        "2 users online: ann @prof",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+    // The kicked client does not reconnect: it ends, saying why.
+    let (code, stderr) = mallory.finish();
+    assert_ne!(code, Some(0), "{stderr}");
+    let (code, stderr) = ann.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = prof.finish();
+    assert_eq!(code, Some(0), "{stderr}");
 }

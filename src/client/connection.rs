@@ -185,6 +185,10 @@ pub struct Welcome {
     pub max_text: usize,
     /// The session's key exchange and the server's identity.
     pub security: Security,
+    /// Our role, from the key we joined with.
+    pub role: crate::role::Role,
+    /// The role of everyone listed who is not a student.
+    pub roles: std::collections::BTreeMap<String, crate::role::Role>,
 }
 
 /// A joined connection, between the handshake and [`Link::start`].
@@ -417,6 +421,8 @@ pub(crate) fn open(
                 server,
                 max_text,
                 room_key,
+                role,
+                roles,
                 ..
             } => {
                 // The nick we asked for, or a refusal: a welcome that names another would
@@ -444,6 +450,8 @@ pub(crate) fn open(
                     server,
                     max_text,
                     security: session.security,
+                    role,
+                    roles,
                 };
                 return Ok(Connection {
                     stream,

@@ -439,6 +439,9 @@ impl Core {
     fn command(&mut self, command: Command) {
         if let Command::Help = command {
             self.emit(UpdateKind::Help);
+            if self.state.room.role.is_staff() {
+                self.emit(UpdateKind::StaffHelp);
+            }
             return;
         }
         if let Command::Save(path) = &command {
@@ -496,6 +499,7 @@ impl Core {
                 }
             }
             Command::Who => self.send(ClientEvent::Who),
+            Command::Staff(event) => self.send(event),
             Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
             Command::Ping => {
                 let id = self.next_ping;
@@ -584,14 +588,16 @@ impl Core {
                 to,
                 text,
             },
-            ServerEvent::Users { users, .. } => {
+            ServerEvent::Users { users, roles, .. } => {
                 self.state.set_users(&users);
+                self.state.room.set_roles(&roles);
                 UpdateKind::Users {
-                    users: self.state.users.clone(),
+                    users: self.marked_users(),
                 }
             }
-            ServerEvent::Joined { nick, .. } => {
+            ServerEvent::Joined { nick, role, .. } => {
                 self.state.add_user(&nick);
+                self.state.room.set_role(&nick, role);
                 UpdateKind::Joined { nick }
             }
             ServerEvent::Left { nick, reason, .. } => {
@@ -599,21 +605,21 @@ impl Core {
                 UpdateKind::Left { nick, reason }
             }
             ServerEvent::Renamed { from, to, .. } => {
+                self.state.room.rename(&from, &to);
                 let own = self.state.rename(&from, &to);
                 UpdateKind::Renamed { from, to, own }
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
-            // Moderation (issue 15), shown as notices.
-            ServerEvent::Announcement { from, text, .. } => UpdateKind::Notice {
-                text: format!("announcement from {from}: {text}"),
-            },
-            ServerEvent::Topic { text, by, .. } if text.is_empty() => UpdateKind::Notice {
-                text: format!("{by} cleared the topic"),
-            },
-            ServerEvent::Topic { text, by, .. } => UpdateKind::Notice {
-                text: format!("topic (set by {by}): {text}"),
-            },
-            ServerEvent::Moderation { text, .. } => UpdateKind::Notice { text },
+            // Moderation (issue 15): the latest announcement and the topic stay in the state.
+            ServerEvent::Announcement { from, text, .. } => {
+                self.state.room.announcement = Some((from.clone(), text.clone()));
+                UpdateKind::Announcement { from, text }
+            }
+            ServerEvent::Topic { text, by, .. } => {
+                self.state.room.topic = (!text.is_empty()).then(|| (text.clone(), by.clone()));
+                UpdateKind::Topic { text, by }
+            }
+            ServerEvent::Moderation { text, .. } => UpdateKind::Moderation { text },
             ServerEvent::Whois {
                 nick,
                 role,
@@ -819,14 +825,22 @@ impl Core {
             welcome.max_text,
             &welcome.server,
         );
+        self.state.room.role = welcome.role;
+        self.state.room.set_roles(&welcome.roles);
         self.view.publish(&self.state);
         self.emit(UpdateKind::Connected {
             nick: welcome.nick.clone(),
-            users: self.state.users.clone(),
+            users: self.marked_users(),
             server: welcome.server.clone(),
             target: self.config.target.to_string(),
             reconnected,
         });
+    }
+
+    /// The users online with their role marks (`@prof`, `%tom`), for lines that list them.
+    fn marked_users(&self) -> Vec<String> {
+        let room = &self.state.room;
+        self.state.users.iter().map(|n| room.marked(n)).collect()
     }
 
     /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued

@@ -32,6 +32,8 @@ pub struct ChatState {
     /// The last measured round trip to the server in milliseconds, from `/ping` or the
     /// keepalive pings; `None` until measured, and again after a disconnect.
     pub lag_millis: Option<u64>,
+    /// Roles, the topic and the latest announcement (issue 15).
+    pub room: crate::client::room::RoomInfo,
 }
 
 impl ChatState {
@@ -47,6 +49,7 @@ impl ChatState {
             target: String::new(),
             fingerprint: None,
             lag_millis: None,
+            room: Default::default(),
         }
     }
 
