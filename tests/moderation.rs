@@ -588,9 +588,11 @@ fn the_server_binary_takes_staff_keys_and_writes_audit_lines() {
         reason: Some("shouting".into()),
     });
     let mut read = server.stderr_until("audit: prof (instructor) announced (31 characters)");
-    read.extend(server.stderr_until(
-        "audit: prof (instructor) prof muted ann for 3 min (shouting); reason \"shouting\"",
-    ));
+    read.extend(server.stderr_until(&format!(
+        "audit: prof muted ann for 3 min (shouting) [by prof, instructor; target at 127.0.0.1, \
+         key {}]",
+        class.fingerprint()
+    )));
     // The announcement's text is a message like any other: never in the log.
     assert!(read.iter().all(|l| !l.contains("secret exam")), "{read:#?}");
     assert_eq!(
@@ -685,7 +687,8 @@ fn an_exam_as_seen_from_a_students_terminal() {
     seen.extend(ann.read_until("prof muted mallory"));
     prof.type_line("/kick mallory still trying to pass answers");
     seen.extend(ann.read_until("mallory left"));
-    mallory.expect_line("kicked");
+    // The kicked client is told why and for how long, and ends instead of reconnecting.
+    mallory.expect_line("the server removed you: you were kicked by prof");
     prof.type_line("Time is up: pens down.");
     seen.extend(ann.read_until("<prof> Time is up"));
     prof.type_line("/quiet off");

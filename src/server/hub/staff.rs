@@ -292,24 +292,27 @@ impl Hub {
         }
     }
 
-    /// Tells the room in one line, and the log in an audit line, what staff did.
+    /// Tells the room in one line, and the log in an audit line, what staff did. `whom`: the
+    /// target's session, named in the audit line by address and key (the room sees the nick).
     fn announce_action(
         &mut self,
         by: &str,
         action: Action,
         target: Option<&str>,
         reason: Option<String>,
-        line: String,
+        (line, whom): (String, Option<&Identity>),
     ) {
         let role = self
             .nicks
             .get(&nick_key(by))
             .and_then(|id| self.clients.get(id))
             .map_or(Role::Student, |c| c.role);
-        let why = reason
-            .as_deref()
-            .map_or(String::new(), |r| format!(" reason {r:?}"));
-        self.audit(format_args!("{by} ({role}) {line};{why}"));
+        let session = whom.map_or(String::new(), |who| {
+            let address = who.address.map_or("-".to_owned(), |a| a.to_string());
+            let key = who.fingerprint.as_deref().unwrap_or("-");
+            format!("; target at {address}, key {key}")
+        });
+        self.audit(format_args!("{line} [by {by}, {role}{session}]"));
         let event = ServerEvent::Moderation {
             by: by.to_owned(),
             action: action.name().to_owned(),
@@ -403,6 +406,7 @@ impl Hub {
         let Some(who) = self.identity(target.id) else {
             return;
         };
+        let target_who = who.clone();
         let now = self.config.clock.now();
         let until = match kind {
             Kind::Kick => Some(now.saturating_add(KICK_SECS * 1000)),
@@ -434,7 +438,13 @@ impl Hub {
                 target.nick
             ),
         };
-        self.announce_action(nick, action, Some(&target.nick), reason, line);
+        self.announce_action(
+            nick,
+            action,
+            Some(&target.nick),
+            reason,
+            (line, Some(&target_who)),
+        );
         if let Some(code) = code {
             let message =
                 format!("you were {verb} by {nick}{why}; you may not come back {how_long}",);
@@ -485,7 +495,7 @@ impl Hub {
             "lifted the ban on"
         };
         let line = format!("{nick} {verb} {whom}");
-        self.announce_action(nick, action, Some(whom), None, line);
+        self.announce_action(nick, action, Some(whom), None, (line, None));
     }
 
     fn quiet(&mut self, id: u64, nick: &str, on: bool) {
@@ -504,7 +514,7 @@ impl Hub {
                 } else {
                     format!("{nick} turned quiet mode off: everyone may speak again")
                 };
-                self.announce_action(nick, Action::Quiet, None, None, line);
+                self.announce_action(nick, Action::Quiet, None, None, (line, None));
             }
         }
     }
@@ -529,7 +539,7 @@ impl Hub {
         } else {
             format!("{nick} turned slow mode on: one message per {seconds} s each")
         };
-        self.announce_action(nick, Action::Slow, None, None, line);
+        self.announce_action(nick, Action::Slow, None, None, (line, None));
     }
 
     fn whois(&mut self, id: u64, nick: &str, whom: &str) {
