@@ -12,14 +12,14 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A session's role, from least to most authority (the derived order is that order).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A class-key user on a roster server (`--allow-class-key`): may chat, nothing more.
     Guest,
     /// The default: anyone holding the class key (or, on a roster server, their own key).
+    /// A role name this program does not know (from a newer server) reads as a student: no
+    /// mark, no staff commands in `/help`, never more authority than it can explain.
     #[default]
     Student,
     /// A teaching assistant: may moderate students and guests, not instructors.
@@ -68,6 +68,14 @@ impl Role {
     }
 }
 
+impl<'de> Deserialize<'de> for Role {
+    /// By name; an unknown name (from a newer peer) is a student, as the variant's comment says.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(name.parse().unwrap_or(Role::Student))
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -111,5 +119,7 @@ mod tests {
         }
         assert_eq!(" TA ".parse::<Role>(), Ok(Role::Ta));
         assert!("admin".parse::<Role>().is_err());
+        let newer: Role = serde_json::from_str("\"moderator\"").unwrap();
+        assert_eq!(newer, Role::Student);
     }
 }

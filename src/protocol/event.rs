@@ -845,6 +845,25 @@ mod tests {
     }
 
     #[test]
+    fn a_welcome_from_an_older_server_has_a_student_and_no_roles() {
+        let old = r#"{"type":"welcome","nick":"al","users":["al"],"version":2,"server":"x","max_text":9,"time":1}"#;
+        let ServerEvent::Welcome { role, roles, .. } = serde_json::from_str(old).unwrap() else {
+            panic!("not a welcome");
+        };
+        assert_eq!((role, roles.len()), (Role::Student, 0));
+        // And what a newer server adds is ignored by an older reader: roles are extra fields.
+        let joined = ServerEvent::Joined {
+            nick: "al".into(),
+            time: 1,
+            role: Role::Student,
+        };
+        assert_eq!(
+            serde_json::to_string(&joined).unwrap(),
+            r#"{"type":"joined","nick":"al","time":1}"#
+        );
+    }
+
+    #[test]
     fn type_lists_match_the_enums() {
         let samples = [
             r#"{"type":"hello","nick":"al","version":2}"#,
