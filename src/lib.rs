@@ -13,7 +13,6 @@
 //! - [`role`]: instructor, TA, student, guest (from the key of a session, never claimed);
 //! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub);
 //! - [`client`]: the chat client's core (session, connection, state) and its line front end.
-//! - [`load`]: the load generator, benchmarks and soak test (`src/bin/loadgen.rs`).
 #![forbid(unsafe_code)]
 
 pub mod client;
@@ -21,7 +20,6 @@ pub mod crypto;
 pub mod identity;
 pub mod kex;
 pub mod keyfile;
-pub mod load;
 pub mod private_file;
 pub mod protocol;
 pub mod role;

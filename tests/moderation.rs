@@ -654,49 +654,49 @@ fn an_exam_as_seen_from_a_students_terminal() {
     let mut prof = ClientProcess::start(port, &staff_path, &["--nick", "prof"]);
     prof.expect_line("connected to");
     let mut ann = ClientProcess::start(port, &class_path, &["--nick", "ann"]);
-    let mut seen = ann.read_until("connected to");
+    let mut seen = ann.lines_until("connected to");
     let mut mallory = ClientProcess::start(port, &class_path, &["--nick", "mallory"]);
     mallory.expect_line("connected to");
-    seen.extend(ann.read_until("mallory joined"));
+    seen.extend(ann.lines_until("mallory joined"));
 
     // /help lists staff commands to staff only.
     prof.type_line("/help");
     prof.expect_line("staff commands:");
     prof.expect_line("/quiet on|off");
     ann.type_line("/help");
-    let help = ann.read_until("//TEXT");
+    let help = ann.lines_until("//TEXT");
     assert!(
         help.iter().all(|l| !l.contains("staff commands")),
         "{help:#?}"
     );
 
     prof.type_line("/topic Exam: questions 1-5, until 11:00");
-    seen.extend(ann.read_until("topic: Exam"));
+    seen.extend(ann.lines_until("topic: Exam"));
     prof.type_line("/announce The exam starts now. Good luck!");
-    seen.extend(ann.read_until("ANNOUNCEMENT"));
+    seen.extend(ann.lines_until("ANNOUNCEMENT"));
     prof.type_line("/quiet on");
-    seen.extend(ann.read_until("quiet mode on"));
+    seen.extend(ann.lines_until("quiet mode on"));
     ann.type_line("is question 3 about threads?");
-    seen.extend(ann.read_until("quiet mode"));
+    seen.extend(ann.lines_until("quiet mode"));
     mallory.type_line("/msg ann the answer to 3 is b");
     mallory.expect_line("quiet mode");
     // A student trying a staff command.
     mallory.type_line("/mute ann");
     mallory.expect_line("is for staff");
     prof.type_line("/mute mallory 30 trying to pass answers");
-    seen.extend(ann.read_until("prof muted mallory"));
+    seen.extend(ann.lines_until("prof muted mallory"));
     prof.type_line("/kick mallory still trying to pass answers");
-    seen.extend(ann.read_until("mallory left"));
+    seen.extend(ann.lines_until("mallory left"));
     // The kicked client is told why and for how long, and ends instead of reconnecting.
     mallory.expect_line("the server removed you: you were kicked by prof");
     prof.type_line("Time is up: pens down.");
-    seen.extend(ann.read_until("<prof> Time is up"));
+    seen.extend(ann.lines_until("<prof> Time is up"));
     prof.type_line("/quiet off");
-    seen.extend(ann.read_until("quiet mode off"));
+    seen.extend(ann.lines_until("quiet mode off"));
     ann.type_line("thank you!");
-    seen.extend(ann.read_until("<ann> thank you!"));
+    seen.extend(ann.lines_until("<ann> thank you!"));
     ann.type_line("/who");
-    seen.extend(ann.read_until("users online"));
+    seen.extend(ann.lines_until("users online"));
 
     println!("--- ann's terminal ---\n{}\n---", seen.join("\n"));
     let all = seen.join("\n");

@@ -37,6 +37,9 @@ pub enum Command {
     /// A staff command (`/announce`, `/mute`, ...: see [`crate::client::room`]), sent as is;
     /// the server decides whether we may.
     Staff(crate::protocol::ClientEvent),
+    /// Measure the lag without showing a line for it, for a status line right after joining.
+    /// Sent by a front end, never typed: no line parses to it.
+    MeasureLag,
 }
 
 /// Why a line is not a valid command. Shown locally; nothing is sent.

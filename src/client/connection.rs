@@ -189,6 +189,9 @@ pub struct Welcome {
     pub role: crate::role::Role,
     /// The role of everyone listed who is not a student.
     pub roles: std::collections::BTreeMap<String, crate::role::Role>,
+    /// When we rejoined with `since`: how many room messages were said after it (the server
+    /// replays the newest of them, perhaps not all).
+    pub missed: Option<u64>,
 }
 
 /// A joined connection, between the handshake and [`Link::start`].
@@ -232,11 +235,13 @@ const REPLAY_CAPACITY: usize = 100_000;
 /// Dials `target` and runs the version-2 handshake (PROTOCOL.md): `hello` with our nonce,
 /// the server's `handshake` (which must echo it), our `confirm` under the new session key,
 /// and the `welcome` under the server's. With a key exchange, also checks the server's
-/// confirmation (and signature and pin).
+/// confirmation (and signature and pin). `since` is the id of the last room message shown
+/// (when rejoining): the server then replays only newer ones.
 pub(crate) fn open(
     target: &ServerAddr,
     key: &RoomKey,
     nick: &str,
+    since: Option<u64>,
     timeouts: &Timeouts,
     setup: &KexSetup,
 ) -> Result<Connection, ConnectError> {
@@ -276,7 +281,7 @@ pub(crate) fn open(
         version: PROTOCOL_VERSION,
         kex: setup.kex.name().to_owned(),
         nonce: Some(nonce.to_wire()),
-        since: None,
+        since,
     };
     (&stream).write_all(&seal(key, &hello)).map_err(io_err)?;
 
@@ -423,6 +428,7 @@ pub(crate) fn open(
                 room_key,
                 role,
                 roles,
+                missed,
                 ..
             } => {
                 // The nick we asked for, or a refusal: a welcome that names another would
@@ -452,6 +458,7 @@ pub(crate) fn open(
                     security: session.security,
                     role,
                     roles,
+                    missed,
                 };
                 return Ok(Connection {
                     stream,

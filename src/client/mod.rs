@@ -45,12 +45,10 @@ pub use update::{Update, UpdateKind};
 use crate::crypto::RoomKey;
 use crate::keyfile::{self, KeyfileError, KeyfileWarning};
 
-/// Loads the class key from `path`, asking for the passphrase (or reading
-/// `FERNCHAT_PASSPHRASE`) if the file is sealed. Warnings (a keyfile other users can read) are
-/// returned for the front end to show; they do not stop anything.
+/// Loads the class key from `path`, asking for the passphrase (three tries on a terminal) or
+/// reading `FERNCHAT_PASSPHRASE` if the file is sealed. Warnings (a keyfile other users can
+/// read) are returned for the front end to show; they do not stop anything.
 pub fn load_key(path: &Path) -> Result<(RoomKey, Vec<KeyfileWarning>), KeyfileError> {
-    let loaded = keyfile::load(path, &mut |p: &Path| {
-        keyfile::passphrase_from_env_or_prompt(p)
-    })?;
+    let loaded = keyfile::load_from_env_or_terminal(path)?;
     Ok((loaded.key, loaded.warnings))
 }

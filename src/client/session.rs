@@ -4,7 +4,8 @@
 //! takes [`Command`]s from a front end, checks them against the server's limits, sends them;
 //! it takes server events from the connection's reader thread, keeps the [`ChatState`], and
 //! emits [`Update`]s for the front end to show. When the connection drops it reconnects with
-//! exponential backoff and rejoins under the same nick.
+//! exponential backoff and rejoins under the same nick, asking only for the room messages
+//! said since the last one shown; it marks that gap and shows no message twice.
 //!
 //! It must not read the keyboard or write to the terminal (front ends do), and must not touch
 //! bytes on the wire (the connection module does). Everything it talks to is a channel, so a
@@ -62,8 +63,9 @@ pub struct ReconnectPolicy {
 }
 
 impl Default for ReconnectPolicy {
-    /// 1, 2, 4, 8, 16, 30, 30... seconds, 10 attempts: about four minutes, long enough for an
-    /// instructor to restart a server, short enough that a forgotten client stops.
+    /// 1, 2, 4, 8, 16, 30, 30... seconds, 10 attempts: 181 s of waiting, about three minutes
+    /// with the attempts (as the README says), long enough for an instructor to restart a
+    /// server, short enough that a forgotten client stops.
     fn default() -> Self {
         ReconnectPolicy {
             enabled: true,
@@ -158,10 +160,12 @@ impl Session {
     /// Connects to the server and joins as `config.nick`. Nothing runs in the background yet:
     /// a refusal here (nick taken, wrong key) can be handled by asking the user again.
     pub fn connect(config: ClientConfig) -> Result<Session, ConnectError> {
+        // Started afresh: no `since`, so the server replays its recent history.
         let connection = connection::open(
             &config.target,
             &config.key,
             &config.nick,
+            None,
             &config.timeouts,
             &config.kex,
         )?;
@@ -234,6 +238,7 @@ impl Session {
             keepalive_ping: None,
             next_ping: 1,
             transcript,
+            away: None,
         };
         match Link::start(
             connection,
@@ -336,6 +341,16 @@ struct Core {
     next_ping: u64,
     /// Everything shown, for `/save` and `--log`.
     transcript: Transcript,
+    /// After a rejoin, until the server's replay of what we missed is over.
+    away: Option<Away>,
+}
+
+/// A rejoin's gap while the server replays it: how many room messages the welcome said we
+/// missed, and how many of them the replay has shown so far.
+#[derive(Debug, Clone, Copy)]
+struct Away {
+    missed: u64,
+    replayed: u64,
 }
 
 type End = Result<(), SessionError>;
@@ -444,6 +459,10 @@ impl Core {
             }
             return;
         }
+        if let Command::MeasureLag = command {
+            self.keepalive();
+            return;
+        }
         if let Command::Save(path) = &command {
             // Local, so it works while reconnecting too.
             match self.transcript.save(path) {
@@ -511,7 +530,7 @@ impl Core {
                 self.send(ClientEvent::Ping { id });
             }
             // Handled before we get here.
-            Command::Help | Command::Save(_) | Command::Quit(_) => {}
+            Command::Help | Command::Save(_) | Command::Quit(_) | Command::MeasureLag => {}
         }
     }
 
@@ -542,7 +561,21 @@ impl Core {
     }
 
     fn server_event(&mut self, event: ServerEvent) -> Option<End> {
+        // The server sends a rejoin's replay (and its notices about it) before anything else.
+        if !matches!(
+            event,
+            ServerEvent::History { .. } | ServerEvent::Notice { .. }
+        ) {
+            self.replay_over();
+        }
         let kind = match event {
+            // A repeat (by id) is not shown again; a new one is remembered as the last shown
+            // and goes on to the arms below. See `ChatState::first_sight`.
+            ServerEvent::Message { id, .. } | ServerEvent::Action { id, .. }
+                if !self.state.first_sight(id, false) =>
+            {
+                return None;
+            }
             ServerEvent::Message { from, text, .. } => UpdateKind::Message {
                 own: self.state.is_me(&from),
                 from,
@@ -555,11 +588,17 @@ impl Core {
             },
             ServerEvent::History {
                 kind,
-                id: _,
+                id,
                 from,
                 text,
                 time,
             } => {
+                if !self.state.first_sight(id, true) {
+                    return None;
+                }
+                if let Some(away) = &mut self.away {
+                    away.replayed += 1;
+                }
                 let kind = UpdateKind::History {
                     own: self.state.is_me(&from),
                     action: kind == HistoryKind::Action,
@@ -672,6 +711,30 @@ impl Core {
         None
     }
 
+    /// The replay after a rejoin is over: say so if it left out some of what we missed (the
+    /// server replays only its recent history).
+    fn replay_over(&mut self) {
+        let Some(away) = self.away.take() else {
+            return;
+        };
+        let (missed, left_out) = (away.missed, away.missed.saturating_sub(away.replayed));
+        let text = match (left_out, away.replayed) {
+            (0, _) => return,
+            (_, 0) => "none of them can be shown: the server keeps no history that far back \
+                       (or none at all)"
+                .to_owned(),
+            (1, _) => format!(
+                "1 of the {missed} messages said while you were away is not shown: \
+                 too many for the server to replay"
+            ),
+            (n, _) => format!(
+                "{n} of the {missed} messages said while you were away are not shown: \
+                 too many for the server to replay"
+            ),
+        };
+        self.emit(UpdateKind::Notice { text });
+    }
+
     /// The server is closing our connection and said why.
     fn server_bye(&mut self, code: ErrorCode, reason: &str) -> Option<End> {
         let reason = crate::client::display::clean(reason, 500);
@@ -739,6 +802,8 @@ impl Core {
         let target = self.config.target.clone();
         let key = self.config.key.clone();
         let nick = self.state.nick.clone();
+        // Only what we have not shown yet, please.
+        let since = self.state.last_message;
         let timeouts = self.config.timeouts;
         let setup = self.config.kex.clone();
         let spawned = thread::Builder::new()
@@ -746,7 +811,7 @@ impl Core {
             .spawn(move || {
                 // If the session has ended meanwhile, nobody receives this: the connection
                 // is dropped and closed here.
-                let opened = connection::open(&target, &key, &nick, &timeouts, &setup);
+                let opened = connection::open(&target, &key, &nick, since, &timeouts, &setup);
                 let _ = done.send(opened);
             });
         match spawned {
@@ -835,6 +900,19 @@ impl Core {
             target: self.config.target.to_string(),
             reconnected,
         });
+        // Back after a lost connection: mark the gap; the replay of it follows.
+        self.away = None;
+        if reconnected && let Some(missed) = welcome.missed {
+            self.emit(UpdateKind::Away { missed });
+            if missed > 0 {
+                self.away = Some(Away {
+                    missed,
+                    replayed: 0,
+                });
+                // The server answers after the replay: the pong tells us it is over.
+                self.keepalive();
+            }
+        }
     }
 
     /// The users online with their role marks (`@prof`, `%tom`), for lines that list them.

@@ -104,7 +104,7 @@ pub(crate) fn spawn(
                 id,
                 phase: Phase::Hello,
                 inbound,
-                flood: FloodGuard::new(config.flood, Instant::now()),
+                flood: counted.flood_guard(config.flood, Instant::now()),
                 config,
                 hub: reader_hub,
             };
@@ -185,16 +185,8 @@ impl Reader {
             Verdict::Allow => {}
             Verdict::Refuse { notify } => {
                 if notify {
-                    let limits = self.config.flood;
-                    self.reject(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "you are sending faster than {} messages per second (bursts of {}); \
-                             messages are being dropped, slow down",
-                            limits.per_second, limits.burst
-                        ),
-                        false,
-                    );
+                    let message = self.flood.refusal_message();
+                    self.reject(ErrorCode::RateLimited, message, false);
                 }
                 return Next::Continue;
             }

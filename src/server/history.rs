@@ -198,7 +198,7 @@ impl History {
             })?;
         }
         // A compaction interrupted by a crash leaves its unfinished copy; the original is intact.
-        let _ = fs::remove_file(compaction_path(&path));
+        remove_unfinished_copies(&path);
         let mut report = OpenReport::default();
         let mut entries = Vec::new();
         match fs::metadata(&path) {
@@ -420,15 +420,22 @@ fn parse_header(line: &[u8], key: &RoomKey) -> Option<Header> {
 
 /// Writes a complete history file (header and `entries` re-encrypted under `key`) beside
 /// `path`, flushes it to disk, and renames it over `path`.
+///
+/// The copy is a new file under an unpredictable name (never an existing file or a symbolic
+/// link someone planted under a name they guessed, which we would otherwise truncate and fill).
 fn write_new(path: &Path, key: &RoomKey, entries: &[Entry]) -> io::Result<()> {
-    let temporary = compaction_path(path);
-    let mut file = io::BufWriter::new(
-        crate::private_file::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temporary)?,
-    );
+    let (temporary, file) = crate::private_file::create_temporary(path, COMPACTING)?;
+    let written = write_entries(file, key, entries).and_then(|()| fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written?;
+    sync_folder(path);
+    Ok(())
+}
+
+fn write_entries(file: File, key: &RoomKey, entries: &[Entry]) -> io::Result<()> {
+    let mut file = io::BufWriter::new(file);
     writeln!(
         file,
         "{HEADER_PREFIX}{}; one Fernet token per line",
@@ -437,20 +444,41 @@ fn write_new(path: &Path, key: &RoomKey, entries: &[Entry]) -> io::Result<()> {
     for entry in entries {
         file.write_all(&seal(key, &entry.to_live_event()))?;
     }
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    fs::rename(&temporary, path)?;
-    sync_folder(path);
-    Ok(())
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 fn cut(path: &Path, len: u64) -> io::Result<()> {
     OpenOptions::new().write(true).open(path)?.set_len(len)
 }
 
-fn compaction_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".compacting");
-    PathBuf::from(name)
+/// The suffix of a compaction's copy: `room.log.compacting-<random>`.
+const COMPACTING: &str = "compacting";
+
+/// Removes the copies a crashed compaction left beside `path` (and the fixed-name copy older
+/// versions made). Removing a planted symbolic link removes the link, never its target.
+fn remove_unfinished_copies(path: &Path) {
+    let mut legacy = path.as_os_str().to_owned();
+    legacy.push(".compacting");
+    let _ = fs::remove_file(PathBuf::from(legacy));
+    let prefix = crate::private_file::temporary_prefix(path, COMPACTING);
+    let (Some(folder), Some(start)) = (prefix.parent(), prefix.file_name()) else {
+        return;
+    };
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    let start = start.as_encoded_bytes();
+    // Bounded: a folder with more entries than this is not ours to sweep.
+    for entry in entries.take(100_000).flatten() {
+        if entry.file_name().as_encoded_bytes().starts_with(start) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes the rename itself durable (Unix); elsewhere the rename is already as good as we get.

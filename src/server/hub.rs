@@ -26,10 +26,12 @@ use crossbeam_channel::{Receiver, select};
 use crate::crypto::RoomKey;
 use crate::kex::Nonce;
 use crate::protocol::codec::wrong_key_line;
+use crate::protocol::confusable::{self, Skeletons};
 use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::role::Role;
 use crate::server::ServerConfig;
+use crate::server::admission::Admission;
 use crate::server::history::{Entry, History};
 use crate::server::moderation::Moderation;
 use crate::server::outbound::Path;
@@ -200,6 +202,8 @@ pub struct Hub {
     clients: HashMap<u64, Client>,
     /// Registered nicks by [`nick_key`], so uniqueness ignores ASCII case.
     nicks: HashMap<String, u64>,
+    /// Their look-alike skeletons, so `aIice` is refused while `alice` is online.
+    skeletons: Skeletons,
     /// Writers of clients already removed, kept until they finish flushing.
     closing: Vec<JoinHandle<()>>,
     /// Clients found over budget while broadcasting, removed once the broadcast is done.
@@ -218,6 +222,9 @@ pub struct Hub {
     history_failing: bool,
     /// Mutes, bans, quiet and slow mode, the topic (see `hub/staff.rs`).
     moderation: Moderation,
+    /// The acceptor's admission, told of registered hellos; its tally logs what strangers
+    /// cause. `None` logs every line as it is.
+    admission: Option<Arc<Admission>>,
 }
 
 impl Hub {
@@ -240,12 +247,29 @@ impl Hub {
             config,
             clients: HashMap::new(),
             nicks: HashMap::new(),
+            skeletons: Skeletons::new(),
             closing: Vec::new(),
             too_slow: Vec::new(),
             staged: Vec::new(),
             next_ping: 1,
             history,
             history_failing: false,
+            admission: None,
+        }
+    }
+
+    /// Tells `admission` of registered hellos, and logs what strangers cause through its tally.
+    pub(crate) fn with_admission(mut self, admission: Arc<Admission>) -> Hub {
+        self.admission = Some(admission);
+        self
+    }
+
+    /// A log line that a stranger can cause at will: through the tally (a few lines per cause
+    /// and interval), or as it is without one.
+    fn log_stranger(&self, cause: &str, peer: SocketAddr, args: std::fmt::Arguments<'_>) {
+        match &self.admission {
+            Some(admission) => admission.tally.line(cause, peer.ip(), args),
+            None => self.config.log.line(args),
         }
     }
 
@@ -299,9 +323,7 @@ impl Hub {
                 writer,
             } => {
                 let now = Instant::now();
-                self.config
-                    .log
-                    .line(format_args!("connect #{id} from {peer}"));
+                self.log_stranger("connect", peer, format_args!("connect #{id} from {peer}"));
                 self.clients.insert(
                     id,
                     Client {
@@ -372,12 +394,16 @@ impl Hub {
                     self.remove(id, refusal, "refused");
                 } else {
                     if let Some(client) = self.clients.get(&id) {
-                        self.config.log.line(format_args!(
-                            "refused a message from #{id} {} ({}): {}",
+                        self.log_stranger(
+                            &format!("refused_message {}", code_name(code)),
                             client.peer,
-                            client.nick.as_deref().unwrap_or("-"),
-                            code_name(code)
-                        ));
+                            format_args!(
+                                "refused a message from #{id} {} ({}): {}",
+                                client.peer,
+                                client.nick.as_deref().unwrap_or("-"),
+                                code_name(code)
+                            ),
+                        );
                     }
                     self.send_error(id, code, message);
                 }
@@ -388,13 +414,19 @@ impl Hub {
                 }
             }
             HubEvent::WrongKey { id } => {
-                if let Some(client) = self.clients.get_mut(&id) {
-                    self.config.log.line(format_args!(
-                        "refused #{id} {}: its first message was not made with our key \
-                         (fingerprint {}); the client probably has a different keyfile",
+                if let Some(client) = self.clients.get(&id) {
+                    self.log_stranger(
+                        "wrong_key",
                         client.peer,
-                        self.config.key.fingerprint()
-                    ));
+                        format_args!(
+                            "refused #{id} {}: its first message was not made with our key \
+                             (fingerprint {}); the client probably has a different keyfile",
+                            client.peer,
+                            self.config.key.fingerprint()
+                        ),
+                    );
+                }
+                if let Some(client) = self.clients.get_mut(&id) {
                     let mut line = wrong_key_line(self.config.key.fingerprint()).into_bytes();
                     line.push(b'\n');
                     // Staged here, sent by `remove` as it closes the connection.
@@ -466,8 +498,14 @@ impl Hub {
             // Readers check confirmations themselves and never pass one on.
             ClientEvent::Pong { .. } | ClientEvent::Confirm { .. } => {}
             ClientEvent::Bye { reason } => {
+                // The reason is the user's own text: the room is told it, the log only its
+                // length (the log never holds what people wrote; issue 12 item 8).
+                let logged = match &reason {
+                    Some(r) => format!("bye ({} characters of reason)", r.chars().count()),
+                    None => "quit".to_owned(),
+                };
                 let reason = reason.unwrap_or_else(|| "quit".into());
-                self.remove(id, Departure::Gone, &reason);
+                self.remove_telling(id, Departure::Gone, &logged, &reason);
             }
             // The staff events, which `moderate` handled and never passes on.
             _ => {}
@@ -475,12 +513,14 @@ impl Hub {
     }
 
     /// Why `nick` cannot join now, if it cannot.
-    fn join_refusal(&self, nick: &str) -> Option<(ErrorCode, String)> {
+    fn join_refusal(&self, nick: &str, id: u64) -> Option<(ErrorCode, String)> {
         if self.nicks.contains_key(&nick_key(nick)) {
             Some((
                 ErrorCode::NickTaken,
                 format!("the nick {nick} is taken (nicks ignore upper/lower case); choose another"),
             ))
+        } else if let Some(online) = self.look_alike(nick, id) {
+            Some((ErrorCode::NickTaken, confusable::refusal(nick, &online)))
         } else if self.nicks.len() >= self.config.max_clients {
             Some((
                 ErrorCode::ServerFull,
@@ -517,7 +557,10 @@ impl Hub {
                 "you already said hello; use /nick to change your nick".into(),
             );
         }
-        if let Some((code, message)) = self.join_refusal(&nick).or_else(|| self.barred(id, &nick)) {
+        if let Some((code, message)) = self
+            .join_refusal(&nick, id)
+            .or_else(|| self.barred(id, &nick))
+        {
             let refusal = Departure::Refused {
                 code,
                 message,
@@ -530,6 +573,9 @@ impl Hub {
         };
         let frame = self.seal_for(client, handshake);
         self.offer(id, &frame);
+        if let Some(admission) = &self.admission {
+            admission.answered(id);
+        }
         if let Some(client) = self.clients.get_mut(&id) {
             client.joining = Some(nick);
             client.session = Some(session);
@@ -543,7 +589,7 @@ impl Hub {
         let Some(nick) = self.clients.get_mut(&id).and_then(|c| c.joining.take()) else {
             return;
         };
-        if let Some((code, message)) = self.join_refusal(&nick) {
+        if let Some((code, message)) = self.join_refusal(&nick, id) {
             let refusal = Departure::Refused {
                 code,
                 message,
@@ -560,6 +606,11 @@ impl Hub {
         let role = client.role;
         let since = client.since;
         self.nicks.insert(nick_key(&nick), id);
+        self.skeletons.insert(&nick, id);
+        if let Some(admission) = &self.admission {
+            // A user's seat now, no longer a place for connections waiting to say hello.
+            admission.seated(id);
+        }
         let welcome = ServerEvent::Welcome {
             nick,
             users: self.user_list(),
@@ -665,6 +716,13 @@ impl Hub {
         }
     }
 
+    /// The nick of someone else online whom `nick` could be mistaken for (issue 12 item 8).
+    fn look_alike(&self, nick: &str, id: u64) -> Option<String> {
+        let other = self.skeletons.clash(nick, id)?;
+        let client = self.clients.get(&other)?;
+        client.nick.clone().or_else(|| client.joining.clone())
+    }
+
     fn rename(&mut self, id: u64, old: String, new: String) {
         let (old_key, new_key) = (nick_key(&old), nick_key(&new));
         if old == new {
@@ -686,6 +744,12 @@ impl Hub {
                 ),
             );
         }
+        if let Some(online) = self.look_alike(&new, id) {
+            let message = confusable::refusal(&new, &online);
+            return self.send_error(id, ErrorCode::NickTaken, message);
+        }
+        self.skeletons.remove(&old, id);
+        self.skeletons.insert(&new, id);
         self.nicks.remove(&old_key);
         self.nicks.insert(new_key, id);
         if let Some(client) = self.clients.get_mut(&id) {
@@ -703,6 +767,11 @@ impl Hub {
 
     /// Removes a connection, tells it why if there is a why, and tells the room if it had joined.
     fn remove(&mut self, id: u64, departure: Departure, reason: &str) {
+        self.remove_telling(id, departure, reason, reason);
+    }
+
+    /// [`Hub::remove`], with one reason for the log and another (`told`) for the room.
+    fn remove_telling(&mut self, id: u64, departure: Departure, reason: &str, told: &str) {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
@@ -749,17 +818,21 @@ impl Hub {
             }
             Departure::Gone => String::new(),
         };
-        self.config.log.line(format_args!(
-            "leave #{id} {} {who}: {reason}{detail}",
-            client.peer
-        ));
+        let line = format_args!("leave #{id} {} {who}: {reason}{detail}", client.peer);
+        if client.nick.is_some() || client.joining.is_some() {
+            self.config.log.line(line);
+        } else {
+            // Never said hello: anyone can cause this line at will.
+            self.log_stranger(&format!("leave before hello{detail}"), client.peer, line);
+        }
         // The writer flushes what it holds, then closes the socket.
         self.closing.push(client.writer);
         if let Some(nick) = client.nick {
             self.nicks.remove(&nick_key(&nick));
+            self.skeletons.remove(&nick, id);
             self.broadcast(&ServerEvent::Left {
                 nick,
-                reason: reason.to_owned(),
+                reason: told.to_owned(),
                 time,
             });
         }
@@ -789,6 +862,10 @@ impl Hub {
     }
 
     fn tick(&mut self, now: Instant) {
+        if let Some(admission) = &self.admission {
+            // The hello timeout shortened under pressure, and the log's summaries.
+            admission.tick(now);
+        }
         let mut late_hello = Vec::new();
         let mut idle = Vec::new();
         let mut to_ping = Vec::new();

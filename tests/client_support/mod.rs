@@ -75,6 +75,8 @@ pub struct Peer {
     pub class_key: RoomKey,
     /// The client's nonce, from its hello.
     pub nonce: Option<Nonce>,
+    /// The hello's `since`: the last room message the client had shown.
+    pub since: Option<u64>,
 }
 
 impl Peer {
@@ -89,6 +91,7 @@ impl Peer {
             key: key.clone(),
             class_key: key.clone(),
             nonce: None,
+            since: None,
         }
     }
 
@@ -121,9 +124,11 @@ impl Peer {
                 version,
                 kex,
                 nonce,
+                since,
                 ..
             } => {
                 assert_eq!(version, fernchat::protocol::PROTOCOL_VERSION);
+                self.since = since;
                 assert_eq!(kex, "psk");
                 self.nonce = nonce.as_deref().and_then(Nonce::from_wire);
                 assert!(self.nonce.is_some(), "a version-2 hello has a nonce");
@@ -178,13 +183,24 @@ impl Peer {
 
     /// Answers a hello with a welcome listing `others` and the client.
     pub fn welcome(&mut self, nick: &str, others: &[&str], max_text: usize) {
+        self.welcome_missed(nick, others, max_text, None);
+    }
+
+    /// A welcome that says how many room messages came after the hello's `since`.
+    pub fn welcome_missed(
+        &mut self,
+        nick: &str,
+        others: &[&str],
+        max_text: usize,
+        missed: Option<u64>,
+    ) {
         let mut users: Vec<String> = others.iter().map(|s| s.to_string()).collect();
         users.push(nick.to_owned());
         users.sort_by_key(|u| u.to_ascii_lowercase());
         self.handshake();
         self.send(&ServerEvent::Welcome {
             room_key: None,
-            missed: None,
+            missed,
             nick: nick.to_owned(),
             users,
             version: fernchat::protocol::PROTOCOL_VERSION,

@@ -10,6 +10,7 @@ pub mod process;
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -108,6 +109,40 @@ pub fn quiet_config(key: RoomKey) -> ServerConfig {
     let mut config = ServerConfig::new(key);
     config.log = Log::Silent;
     config
+}
+
+/// A quiet server keeping the room's history in `path` and replaying at most `replay`
+/// messages to a joiner, on `port` (0: any free one; a stopped server's port is free again at
+/// once, as std sets SO_REUSEADDR on Unix).
+pub fn history_server(key: &RoomKey, path: &Path, replay: usize, port: u16) -> TestServer {
+    let mut config = quiet_config(key.clone());
+    config.history = Some(server::HistoryConfig {
+        replay,
+        ..server::HistoryConfig::at(path)
+    });
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the port");
+    TestServer::run(server::Server::new(listener, config).unwrap(), key.clone())
+}
+
+/// Restarts a [`history_server`] on its port, with `said` said by bob in the meantime on
+/// another server sharing the history file. Nothing listens on the port until all of it is
+/// said, so a client of the old server cannot be back before.
+pub fn restart_after(server: &mut TestServer, path: &Path, replay: usize, said: &[&str]) {
+    let port = server.addr.port();
+    server.shutdown();
+    let mut meanwhile = history_server(&server.key, path, replay, 0);
+    let mut bob = meanwhile.join("bob");
+    for text in said {
+        bob.say(text);
+        // Past the history replayed to him, to his own message: it is in the file.
+        bob.recv_until(
+            1000,
+            |e| matches!(e, ServerEvent::Message { text: t, .. } if t == text),
+        );
+    }
+    drop(bob);
+    meanwhile.shutdown();
+    *server = history_server(&server.key, path, replay, port);
 }
 
 /// What a peer got instead of an event.

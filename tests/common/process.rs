@@ -139,7 +139,7 @@ pub fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
-/// A `client` binary as its own process: stdin to type into, stdout and stderr line by line.
+/// A running client process fed through its stdin, with its stdout as a stream of lines.
 pub struct ClientProcess {
     pub child: Child,
     stdin: Option<ChildStdin>,
@@ -183,20 +183,13 @@ impl ClientProcess {
 
     /// Reads stdout until a line contains `needle`, returning it (bounded in lines and time).
     pub fn expect_line(&self, needle: &str) -> String {
-        let mut seen = Vec::new();
-        for _ in 0..50 {
-            match self.stdout.recv_timeout(STEP) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => break,
-            }
-        }
-        panic!("no line with {needle:?}; saw {seen:#?}");
+        let mut read = self.lines_until(needle);
+        read.pop().unwrap_or_default()
     }
 
-    /// Reads stdout until a line contains `needle`, returning every line read, that one last
-    /// (bounded in lines and time): a transcript of what the user saw.
-    pub fn read_until(&self, needle: &str) -> Vec<String> {
+    /// Every line of stdout up to and including the first that contains `needle` (bounded in
+    /// lines and time).
+    pub fn lines_until(&self, needle: &str) -> Vec<String> {
         let mut seen = Vec::new();
         for _ in 0..50 {
             match self.stdout.recv_timeout(STEP) {

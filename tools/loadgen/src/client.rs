@@ -10,11 +10,11 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::crypto::RoomKey;
-use crate::kex::{Nonce, psk_session_keys};
-use crate::load::LoadError;
-use crate::protocol::codec::{Decodable, decode_plaintext};
-use crate::protocol::{
+use crate::LoadError;
+use fernchat::crypto::RoomKey;
+use fernchat::kex::{Nonce, psk_session_keys};
+use fernchat::protocol::codec::{Decodable, decode_plaintext};
+use fernchat::protocol::{
     CLIENT_MAX_LINE, ClientEvent, FrameError, FrameReader, PROTOCOL_VERSION, ServerEvent, seal,
 };
 
@@ -113,6 +113,15 @@ impl Receiver {
         }
     }
 
+    /// The next frame as it came, not decrypted: `None` when the connection closed, failed or
+    /// was quiet for the read timeout (attacks that send the server's own frames back).
+    pub fn next_frame(&mut self) -> Option<Vec<u8>> {
+        match self.frames.read_frame() {
+            Ok(Some(frame)) => Some(frame.to_vec()),
+            _ => None,
+        }
+    }
+
     /// A receiver (and its sender) for a connection made elsewhere, which has said nothing
     /// yet: for clients that misbehave on purpose. Reads with the stream's own timeouts.
     pub fn from_stream(stream: TcpStream, key: &RoomKey, buffer: usize) -> io::Result<Receiver> {
@@ -181,6 +190,18 @@ pub fn join_with_buffer(
 ) -> Result<Joined, LoadError> {
     let stream = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|source| LoadError::Connect { addr, source })?;
+    join_stream(stream, key, nick, timeout, read_timeout, buffer)
+}
+
+/// [`join_with_buffer`] over a connection made elsewhere (from a chosen source address, say).
+pub fn join_stream(
+    stream: TcpStream,
+    key: &RoomKey,
+    nick: &str,
+    timeout: Duration,
+    read_timeout: Duration,
+    buffer: usize,
+) -> Result<Joined, LoadError> {
     // Nagle's algorithm would hold small frames back for tens of milliseconds and measure
     // the kernel's patience, not the server.
     stream.set_nodelay(true)?;
