@@ -237,6 +237,14 @@ impl Moderation {
         Ok(())
     }
 
+    /// Whether anything can refuse speech now (a mute, quiet or slow mode): when nothing can,
+    /// the hub skips the checks, so an unmoderated room pays nothing per message.
+    pub fn restricts_speech(&self) -> bool {
+        self.state.quiet
+            || self.state.slow_secs > 0
+            || self.state.sanctions.iter().any(|s| s.kind == Kind::Mute)
+    }
+
     /// Whether `who`, called `nick`, is muted now.
     pub fn is_muted(&mut self, who: &Identity, nick: &str, now: u64) -> bool {
         self.sanction_on(Kind::Mute, who, nick, now).is_some()
@@ -435,8 +443,10 @@ mod tests {
     #[test]
     fn quiet_mode_silences_students_not_staff() {
         let (mut m, _) = Moderation::open(None);
+        assert!(!m.restricts_speech());
         assert!(m.set_quiet(true).unwrap());
         assert!(!m.set_quiet(true).unwrap());
+        assert!(m.restricts_speech());
         let ann = student("192.0.2.1");
         for role in [Role::Student, Role::Guest] {
             let (code, _) = m.may_speak(1, (&ann, "ann"), role, true, 0).unwrap_err();

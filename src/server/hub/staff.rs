@@ -52,6 +52,7 @@ impl Hub {
             // Anyone may write privately to staff (a muted student asking why, a question
             // during an exam); to anyone else, mutes and quiet mode apply.
             // A mute follows the nick of a class-key user: it may not be changed meanwhile.
+            ClientEvent::Nick { .. } if !self.moderation.restricts_speech() => Some(event),
             ClientEvent::Nick { .. } => {
                 let muted = self.identity(id).is_some_and(|who| {
                     let now = self.config.clock.now();
@@ -66,6 +67,7 @@ impl Hub {
                 }
                 (!muted).then_some(event)
             }
+            ClientEvent::Msg { .. } if !self.moderation.restricts_speech() => Some(event),
             ClientEvent::Msg { ref to, .. } => {
                 let to_staff = self
                     .nicks
@@ -152,6 +154,9 @@ impl Hub {
 
     /// Whether `id` may say something now (to the room, or privately); if not, it is told why.
     fn may_speak(&mut self, id: u64, nick: &str, to_room: bool) -> bool {
+        if !self.moderation.restricts_speech() {
+            return true;
+        }
         let (Some(who), Some(role)) = (self.identity(id), self.clients.get(&id).map(|c| c.role))
         else {
             return false;
