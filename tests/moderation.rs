@@ -338,6 +338,13 @@ fn a_muted_student_is_refused_and_told_until_it_expires_or_is_lifted() {
         prof.recv_until(10, |e| matches!(e, ServerEvent::Private { .. })),
         ServerEvent::Private { text, .. } if text == "why?"
     ));
+    // Nor slip out of the mute under another nick.
+    ann.send(&ClientEvent::Nick {
+        nick: "notann".into(),
+    });
+    let (code, message) = next_error(&mut ann);
+    assert_eq!(code, ErrorCode::Muted);
+    assert!(message.contains("may not change your nick"), "{message}");
     // The staff's whois shows it.
     prof.send(&ClientEvent::Whois { nick: "ann".into() });
     match prof.recv_until(10, |e| matches!(e, ServerEvent::Whois { .. })) {

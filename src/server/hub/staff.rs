@@ -49,8 +49,6 @@ impl Hub {
             ClientEvent::Say { .. } | ClientEvent::Me { .. } => {
                 self.may_speak(id, nick, true).then_some(event)
             }
-            // Anyone may write privately to staff (a muted student asking why, a question
-            // during an exam); to anyone else, mutes and quiet mode apply.
             // A mute follows the nick of a class-key user: it may not be changed meanwhile.
             ClientEvent::Nick { .. } if !self.moderation.restricts_speech() => Some(event),
             ClientEvent::Nick { .. } => {
@@ -67,6 +65,8 @@ impl Hub {
                 }
                 (!muted).then_some(event)
             }
+            // Anyone may write privately to staff (a muted student asking why, a question
+            // during an exam); to anyone else, mutes and quiet mode apply.
             ClientEvent::Msg { .. } if !self.moderation.restricts_speech() => Some(event),
             ClientEvent::Msg { ref to, .. } => {
                 let to_staff = self
