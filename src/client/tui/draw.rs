@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn the_topic_bar_staff_marks_and_the_latest_announcement() {
-        let mut app = app(120, 40, false);
+        let mut app = app(120, 40, true);
         let mut state = app.state.clone();
         state.room.topic = Some(("Exam until 11:00".into(), "bob".into()));
         state.room.announcement = Some(("bob".into(), "pens down".into()));
@@ -468,6 +468,12 @@ mod tests {
             "{:?}",
             screen[37]
         );
+        // In its own style: bold bright yellow, like no other line.
+        let (buffer, _) = render(&app);
+        let x = u16::try_from(screen[37].find("***").unwrap()).unwrap();
+        assert_eq!(buffer[(x, 37)].fg, Color::LightYellow);
+        assert!(buffer[(x, 37)].modifier.contains(Modifier::BOLD));
+        assert_eq!(buffer[(0, 0)].bg, Color::Blue, "the topic bar");
     }
 
     #[test]
