@@ -729,3 +729,26 @@ fn an_exam_as_seen_from_a_students_terminal() {
     let (code, stderr) = prof.finish();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn a_full_class_does_not_lock_its_instructor_out() {
+    let staff = RoomKey::generate();
+    let mut config = quiet_config(RoomKey::generate());
+    config.max_clients = 2;
+    config.staff_keys = vec![staff.clone()];
+    let server = TestServer::start(config);
+    let _ann = server.join("ann");
+    let _bob = server.join("bob");
+    let mut carol = server.peer();
+    carol.hello("carol");
+    assert_eq!(next_error(&mut carol).0, ErrorCode::ServerFull);
+    let mut prof = Peer::connect(server.addr, staff);
+    prof.hello("prof");
+    assert!(matches!(
+        prof.recv(),
+        ServerEvent::Welcome {
+            role: Role::Instructor,
+            ..
+        }
+    ));
+}

@@ -521,7 +521,7 @@ impl Hub {
             ))
         } else if let Some(online) = self.look_alike(nick, id) {
             Some((ErrorCode::NickTaken, confusable::refusal(nick, &online)))
-        } else if self.nicks.len() >= self.config.max_clients {
+        } else if self.nicks.len() >= self.seats_for(id) {
             Some((
                 ErrorCode::ServerFull,
                 format!(

@@ -25,6 +25,9 @@ use crate::server::policy::{self, Action};
 /// The longest reason staff may give, in characters (it is shown in one line to everyone).
 const MAX_REASON: usize = 200;
 
+/// Seats past `max_clients` that only staff may take.
+const STAFF_SEATS: usize = 8;
+
 /// The longest slow-mode interval: an hour (longer is quiet mode).
 const MAX_SLOW_SECS: u64 = 3600;
 
@@ -181,6 +184,13 @@ impl Hub {
         let now = self.config.clock.now();
         let (code, message, _) = self.moderation.barred(&who, nick, now)?;
         Some((code, message))
+    }
+
+    /// How many users may be in the room when connection `id` joins: `max_clients`, and for
+    /// staff [`STAFF_SEATS`] more, so a full class never locks its instructor out.
+    pub(super) fn seats_for(&self, id: u64) -> usize {
+        let staff = self.clients.get(&id).is_some_and(|c| c.role.is_staff());
+        self.config.max_clients + if staff { STAFF_SEATS } else { 0 }
     }
 
     /// The role of every user online who is not a student, for `welcome` and `users`.
