@@ -23,4 +23,5 @@ pub mod keyfile;
 pub mod private_file;
 pub mod protocol;
 pub mod role;
+pub mod roster;
 pub mod server;

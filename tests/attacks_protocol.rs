@@ -562,6 +562,33 @@ fn a_forged_refusal_does_not_talk_a_pinned_client_into_a_weaker_mode() {
     );
 }
 
+/// With no pin yet (the first connection), a refusal cannot be verified: the client shows it
+/// marked as unverified, and advises nothing weaker.
+#[test]
+fn a_refusal_before_any_pin_is_shown_as_unverified() {
+    let pins = tempfile::tempdir().unwrap();
+    let server = TestServer::with_defaults();
+    let forged = serde_json::json!({
+        "type": "error", "code": "kex_unsupported", "time": fernchat::protocol::unix_millis(),
+        "message": "this server offers the key exchanges \"psk\"",
+    });
+    let mut answer = server
+        .key
+        .encrypt(forged.to_string().as_bytes())
+        .into_bytes();
+    answer.push(b'\n');
+    let (addr, forge) = forging_relay(server.addr, answer);
+    forge.store(1, Ordering::SeqCst);
+    match Session::connect(signed_config(addr, &server.key, "alice", pins.path())) {
+        Err(err @ ConnectError::RefusedUnverified { .. }) => {
+            let text = err.to_string();
+            assert!(text.contains("unverified"), "{text}");
+            assert!(text.contains("do not switch to a weaker --kex"), "{text}");
+        }
+        other => panic!("expected an unverified refusal, got {other:?}"),
+    }
+}
+
 /// Failed on the old main: the plaintext wrong-key line, which anyone can send, made a
 /// signed-mode client give up and blame the user's key.
 #[test]
@@ -731,6 +758,30 @@ fn tokens_from_other_connections_never_fill_a_users_replay_memory() {
     let mut newcomer = server.join("newcomer");
     newcomer.say("hi");
     assert_eq!(message_text(&newcomer.recv(), "newcomer"), "hi");
+}
+
+/// A connection over its own replay memory is refused with its own code (never `replayed`),
+/// and nobody else notices (here the memory is shrunk to 4 tokens: hello, confirm, two says).
+#[test]
+fn a_connection_over_its_replay_memory_is_refused_alone_with_its_own_code() {
+    let mut config = quiet_config(RoomKey::generate());
+    config.replay_capacity = 4;
+    let server = TestServer::start(config);
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.recv();
+    for text in ["one", "two"] {
+        alice.say(text);
+        assert_eq!(message_text(&alice.recv(), "alice"), text);
+    }
+    alice.say("three");
+    alice.expect_error(ErrorCode::ReplayMemoryFull);
+    bob.say("bob is fine");
+    let heard = bob.recv_until(
+        5,
+        |e| matches!(e, ServerEvent::Message { from, .. } if from == "bob"),
+    );
+    assert_eq!(message_text(&heard, "bob"), "bob is fine");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1097,3 +1097,82 @@ fn the_default_reconnect_gives_up_after_ten_tries_and_181_seconds_of_waiting() {
     let waited: Duration = (1..=10).map(|attempt| policy.delay(attempt)).sum();
     assert_eq!(waited, Duration::from_secs(181));
 }
+
+/// Protocol version 2, strict acceptance: what is meant for this client alone opens only under
+/// its session key; room broadcasts also under the room's key, which is the class key unless
+/// the welcome names another (`room_key`).
+#[test]
+fn broadcasts_open_under_the_room_key_and_nothing_else_does() {
+    let key = RoomKey::generate();
+    let room_key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let room = room_key.clone();
+    let (session, mut peer) =
+        connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
+            peer.expect_hello();
+            peer.handshake();
+            peer.send(&ServerEvent::Welcome {
+                nick: "alice".into(),
+                users: vec!["alice".into()],
+                version: fernchat::protocol::PROTOCOL_VERSION,
+                server: "fake".into(),
+                max_text: 100,
+                time: now_ms(),
+                room_key: Some(room.expose_secret().to_owned()),
+                missed: None,
+                role: Default::default(),
+                roles: Default::default(),
+            });
+            peer
+        });
+    let spawned = session.expect("joined").spawn().unwrap();
+    let said = |text: &str| ServerEvent::Message {
+        id: 1,
+        from: "bob".into(),
+        text: text.into(),
+        time: now_ms(),
+    };
+    // A private message and a room message under the class key: neither is this client's now.
+    peer.send_class(&ServerEvent::Private {
+        from: "bob".into(),
+        to: "alice".into(),
+        text: "private under the class key".into(),
+        time: now_ms(),
+    });
+    peer.send_class(&said("room message under the class key"));
+    // A private message under the room key: a broadcast key never seals one.
+    peer.send_raw(&seal(
+        &room_key,
+        &ServerEvent::Private {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "private under the room key".into(),
+            time: now_ms(),
+        },
+    ));
+    peer.send_raw(&seal(&room_key, &said("room message under the room key")));
+    let mut before = Vec::new();
+    let shown = loop {
+        match next(&spawned.updates) {
+            message @ UpdateKind::Message { .. } => break message,
+            other => before.push(other),
+        }
+        assert!(before.len() < 50, "no message shown: {before:?}");
+    };
+    assert!(
+        matches!(&shown, UpdateKind::Message { text, .. } if text == "room message under the room key"),
+        "{shown:?}"
+    );
+    // Everything before it was dropped (and said so), nothing shown as a private message.
+    assert!(
+        !before
+            .iter()
+            .any(|u| matches!(u, UpdateKind::Private { .. })),
+        "{before:?}"
+    );
+    let dropped = before
+        .iter()
+        .filter(|u| matches!(u, UpdateKind::Error { code: None, .. }))
+        .count();
+    assert_eq!(dropped, 3, "{before:?}");
+}

@@ -388,3 +388,57 @@ fn compaction_never_writes_through_a_planted_link() {
     assert_eq!(names, ["room.log", "victim"]);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "# victim\n");
 }
+
+/// Protocol version 2: room messages carry ids that increase per room and survive a restart
+/// (the history file keeps them); a hello with `since` gets only newer history, and the
+/// welcome says how many room messages were newer (`missed`).
+#[test]
+fn message_ids_survive_a_restart_and_since_replays_only_newer_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let path = dir.path().join("room.log");
+    let mut ids = Vec::new();
+    {
+        let server = TestServer::start(config_with_history(&key, &path));
+        let mut alice = server.join("alice");
+        for text in ["one", "two", "three"] {
+            alice.say(text);
+            match alice.recv() {
+                ServerEvent::Message { id, .. } => ids.push(id),
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let server = TestServer::start(config_with_history(&key, &path));
+    let mut bob = server.peer();
+    bob.hello_since("bob", ids[0]);
+    match bob.recv() {
+        ServerEvent::Welcome { missed, .. } => assert_eq!(missed, Some(2)),
+        other => panic!("expected the welcome, got {other:?}"),
+    }
+    bob.say("four");
+    let mut replayed = Vec::new();
+    for _ in 0..10 {
+        match bob.recv() {
+            ServerEvent::History { id, text, .. } => replayed.push((id, text)),
+            ServerEvent::Message { id, text, .. } => {
+                assert_eq!(text, "four");
+                assert!(id > ids[2], "ids go on increasing after a restart: {id}");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        replayed,
+        [(ids[1], "two".to_owned()), (ids[2], "three".to_owned())]
+    );
+    // Without `since`: the recent history, and no `missed`.
+    let mut carol = server.peer();
+    carol.hello("carol");
+    assert!(matches!(
+        carol.recv(),
+        ServerEvent::Welcome { missed: None, .. }
+    ));
+}

@@ -88,6 +88,21 @@ struct Args {
         conflicts_with_all = ["path", "fingerprint", "seal", "force"]
     )]
     identity: Option<PathBuf>,
+
+    /// Write one keyfile per student of this roster into --out (roster mode), creating the
+    /// roster secret if missing. Each roster line: LOGIN [GEN [ROLE [DISPLAY NAME]]], e.g.
+    /// `alice 1 student Alice Martin`; GEN (default 1) is raised to replace a lost keyfile;
+    /// ROLE is student (default), ta or instructor; `-alice` revokes; `#` starts a comment.
+    #[arg(long, value_name = "ROSTER", conflicts_with_all = ["fingerprint", "identity", "seal", "force"])]
+    roster: Option<PathBuf>,
+
+    /// With --roster: the folder for the students' keyfiles (LOGIN.key each).
+    #[arg(long, value_name = "DIR", default_value = fernchat::roster::issue::DEFAULT_OUT_DIR)]
+    out: PathBuf,
+
+    /// With --roster: the roster secret's file (only the server holds it).
+    #[arg(long, value_name = "PATH", default_value = fernchat::roster::keys::DEFAULT_SECRET_PATH)]
+    roster_secret: PathBuf,
 }
 
 /// Why keygen failed: a keyfile error, or one that only makes sense for writing a new key.
@@ -152,6 +167,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = &args.identity {
         return identity(path);
+    }
+    if let Some(roster) = &args.roster {
+        return roster_keyfiles(roster, &args);
     }
     let result = match &args.fingerprint {
         Some(path) => show_fingerprint(path, args.verify),
@@ -395,5 +413,32 @@ fn keyfile_hint(err: &KeyfileError) -> Option<&'static str> {
             Some("run keygen --seal again")
         }
         KeyfileError::AlreadyExists { .. } | KeyfileError::NoPassphrase { .. } => None,
+    }
+}
+
+/// `--roster`: a keyfile per student (the logic is in [`fernchat::roster::issue`]). The table of
+/// students goes to stdout, for scripts; the summary and next steps to stderr.
+fn roster_keyfiles(roster: &Path, args: &Args) -> ExitCode {
+    use fernchat::roster::issue::{IssueOptions, issue};
+    let options = IssueOptions {
+        roster: roster.to_owned(),
+        out_dir: args.out.clone(),
+        secret: args.roster_secret.clone(),
+    };
+    match issue(&options, &mut keyfile::passphrase_from_env_or_prompt) {
+        Ok(report) => {
+            print!("{}", report.table());
+            eprint!("{}", report.next_steps());
+            if report.all_issued() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("keygen: error: some keyfiles were not written (NOT WRITTEN above)");
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("keygen: error: {err}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -17,6 +17,8 @@ use fernchat::identity::{IdentityError, IdentityFingerprint, ServerIdentity};
 use fernchat::kex::{ALL_KEX, KEX_X25519_PSK_SIGNED};
 use fernchat::keyfile::{self, DEFAULT_KEY_PATH, KeyfileError, Overwrite};
 use fernchat::protocol::DEFAULT_PORT;
+use fernchat::roster::keys::RosterSecret;
+use fernchat::roster::reload::{LiveRoster, RosterMode, SighupWatch, on_sighup};
 use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
 use fernchat::server::moderation_state;
 use fernchat::server::{AddressLimits, FloodLimits, HistoryConfig, Log, Server, ServerConfig};
@@ -152,6 +154,22 @@ struct Args {
     /// always the hub, the writers only for sockets that are full.
     #[arg(long, default_value_t = fernchat::server::hub::DIRECT_ROUND)]
     direct_round: usize,
+
+    /// Roster mode: every student joins with a keyfile of their own (made by `keygen
+    /// --roster`), under their login as nick, which nobody else can take; the log says who
+    /// joined. To revoke or replace a key, edit the roster and send the server SIGHUP
+    /// (`kill -HUP PID`): the withdrawn key's connection is closed and the room key changes.
+    #[arg(long, value_name = "ROSTER")]
+    roster: Option<PathBuf>,
+
+    /// With --roster: the roster secret that `keygen --roster` made (only the server holds it).
+    #[arg(long, value_name = "PATH", default_value = fernchat::roster::keys::DEFAULT_SECRET_PATH)]
+    roster_secret: PathBuf,
+
+    /// With --roster: also admit holders of the class key (--key) as guests, whose nicks must
+    /// start with `guest-`.
+    #[arg(long, requires = "roster")]
+    allow_class_key: bool,
 }
 
 fn parse_kex(name: &str) -> Result<&'static str, String> {
@@ -179,8 +197,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: Args) -> Result<(), String> {
-    let key = load_keys(&args.keys)?;
+    let roster = load_roster(&args)?;
+    let key = match &roster {
+        // Roster mode: the server's own key seals the history; clients hold other keys.
+        Some(mode) => mode.live().secret().server_key(),
+        None => load_keys(&args.keys)?,
+    };
     let mut config = ServerConfig::new(key);
+    config.roster = roster;
     config.max_clients = args.max_clients;
     config.max_pending = args.max_pending;
     config.max_pending_per_address = args.max_pending_per_address;
@@ -233,10 +257,23 @@ fn serve(args: Args) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    let fingerprints = config.key.fingerprints();
+    let fingerprints = match &config.roster {
+        Some(mode) => mode
+            .current()
+            .guests()
+            .map(RoomKey::fingerprints)
+            .unwrap_or_default(),
+        None => config.key.fingerprints(),
+    };
+    let roster = config.roster.clone();
     // Opens the history before announcing anything: an unwritable path is a start-up error.
     let server = Server::new(listener, config).map_err(|e| e.to_string())?;
     print_banner(local, &fingerprints, identity, &offered);
+    // Kept alive while the server runs: SIGHUP reloads the roster.
+    let _reload = match &roster {
+        Some(mode) => Some(watch_roster(mode)?),
+        None => None,
+    };
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
     ctrlc::set_handler(move || {
@@ -244,6 +281,83 @@ fn serve(args: Args) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     server.run(stop_rx).map_err(|e| e.to_string())
+}
+
+/// Roster mode (`--roster`): the roster, the secret, and (with `--allow-class-key`) the class
+/// keys of guests. Prints what the instructor needs to know about it.
+fn load_roster(args: &Args) -> Result<Option<RosterMode>, String> {
+    let Some(path) = &args.roster else {
+        if args.allow_class_key {
+            return Err("--allow-class-key admits guests in roster mode; add --roster".into());
+        }
+        return Ok(None);
+    };
+    if !args.keys.is_empty() && !args.allow_class_key {
+        return Err(
+            "in roster mode students use their own keyfiles; --key names the class key for \
+             guests, which needs --allow-class-key"
+                .into(),
+        );
+    }
+    let (secret, warnings) = RosterSecret::load(
+        &args.roster_secret,
+        &mut keyfile::passphrase_from_env_or_prompt,
+    )
+    .map_err(|e| match e {
+        KeyfileError::NotFound { .. } => format!(
+            "{}: no roster secret. Make it (and the students' keyfiles) with \
+                     `cargo run --bin keygen -- --roster {}`",
+            args.roster_secret.display(),
+            path.display()
+        ),
+        other => other.to_string(),
+    })?;
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let guests = if args.allow_class_key {
+        Some(load_keys(&args.keys)?)
+    } else {
+        None
+    };
+    let live = LiveRoster::load(path, secret, guests).map_err(|e| e.to_string())?;
+    let keyring = live.current();
+    let entries = keyring.roster().entries();
+    println!(
+        "roster mode: {} students ({} revoked) from {}, roster secret fingerprint {}; {}",
+        entries.len(),
+        entries.iter().filter(|e| e.revoked).count(),
+        path.display(),
+        live.secret().fingerprint(),
+        if args.allow_class_key {
+            "class-key holders join as guests (nicks guest-...)"
+        } else {
+            "no guests"
+        }
+    );
+    println!(
+        "each student joins with their own keyfile and their login as nick: \
+         cargo run --bin client -- --nick LOGIN"
+    );
+    Ok(Some(RosterMode::new(live)))
+}
+
+/// Reloads the roster on each SIGHUP (Unix), logging the outcome; a roster that does not
+/// parse leaves the one in force.
+fn watch_roster(mode: &RosterMode) -> Result<SighupWatch, String> {
+    let mode = mode.clone();
+    let watch = on_sighup(move || {
+        if let Err(e) = mode.reload() {
+            Log::Stderr.line(format_args!(
+                "roster reload failed, the roster in force is unchanged: {e}"
+            ));
+        }
+    })
+    .map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
+    if cfg!(unix) {
+        println!("reload the roster with: kill -HUP {}", std::process::id());
+    }
+    Ok(watch)
 }
 
 /// Loads every `--key`, or the default keyfile (creating it on first start).
@@ -380,7 +494,9 @@ fn print_banner(
         "fernchat server {} listening on {local}",
         env!("CARGO_PKG_VERSION")
     );
-    println!("key fingerprint {}", fingerprints.join(", also accepting "));
+    if !fingerprints.is_empty() {
+        println!("key fingerprint {}", fingerprints.join(", also accepting "));
+    }
     if let Some(identity) = identity {
         println!(
             "server identity {identity}: publish it, so that students can check the one their \

@@ -1,12 +1,15 @@
 //! The connection: one TCP socket to the server, from dialling to closing.
 //!
-//! This module owns dialling (with the teaching errors for "no server here"), the handshake
-//! (`hello` → `welcome` or a refusal, within a time limit; with `--kex`, the key exchange,
-//! its key confirmation, the server's signature and the identity pin), and the two threads
-//! that run a joined connection:
+//! This module owns dialling (with the teaching errors for "no server here"), the handshake of
+//! protocol version 2 (`hello` with our nonce → `handshake` echoing it → our `confirm` under
+//! the new session key → `welcome`, or a refusal, within a time limit; with `--kex`, the key
+//! exchange, its key confirmation, the server's signature, the identity pin and signed
+//! refusals), and the two threads that run a joined connection:
 //!
-//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, replay, JSON),
-//!   answers the server's pings itself, and forwards everything else to the session;
+//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, this
+//!   connection's replay memory, JSON), accepts what is meant for us alone only under the
+//!   session key (room broadcasts also under the room's key), answers the server's pings
+//!   itself, and forwards everything else to the session;
 //! - the **writer** sends the frames the session queues, so a server that stops reading can
 //!   never block the session (the queue is bounded; when full, sending fails at once).
 //!
@@ -205,6 +208,9 @@ pub(crate) struct Connection {
     inbound: Inbound,
     /// Seals what we send: the class key, or the session's send key after a key exchange.
     send_key: RoomKey,
+    /// `psk` with a `room_key` in the welcome (a roster server): the session's receive key,
+    /// to pair with the new room key of a `rekey`.
+    rekeyable: Option<RoomKey>,
     pub(crate) welcome: Welcome,
 }
 
@@ -317,9 +323,8 @@ pub(crate) fn open(
         }
     };
 
-    // 1. The server's handshake (or a refusal), sealed with the class key.
-    let mut answer = None;
-    for _ in 0..MAX_HANDSHAKE_FRAMES {
+    // 1. The server's handshake (or a refusal), sealed with the class key: the first frame.
+    let answer = {
         let line = read(&mut reader)?;
         // The one plaintext line a fernchat server sends: checked before decrypting, because
         // it is by design not a token. Anyone can send it, so in the signed mode it is not
@@ -327,7 +332,9 @@ pub(crate) fn open(
         if let Some(server) = parse_wrong_key_line(&line) {
             if signed {
                 return Err(handshake.unverified(format!(
-                    "a plaintext line claiming that the server (key {server}) cannot read your hello"
+                    "a plaintext line claiming that the server (key {server}) cannot read your \
+                     hello (your key is {})",
+                    key.fingerprint()
                 )));
             }
             return Err(ConnectError::WrongKey {
@@ -336,10 +343,7 @@ pub(crate) fn open(
             });
         }
         match inbound.accept::<ServerEvent>(&line, unix_now()) {
-            Ok(event @ ServerEvent::Handshake { .. }) => {
-                answer = Some(event);
-                break;
-            }
+            Ok(event @ ServerEvent::Handshake { .. }) => event,
             Ok(ServerEvent::Error {
                 code,
                 message,
@@ -349,8 +353,15 @@ pub(crate) fn open(
             Ok(ServerEvent::Bye { code, reason, .. }) => {
                 return Err(handshake.refusal(code, &reason, None));
             }
-            // Nothing else means anything before the handshake.
-            Ok(_) => {}
+            // Nothing else may come before the handshake (its clock is the first we trust).
+            Ok(other) => {
+                return Err(ConnectError::BadReply {
+                    detail: format!(
+                        "expected the server's handshake, got a {:?} event",
+                        event_type(&other)
+                    ),
+                });
+            }
             Err(Refusal::Decode(DecodeError::Token(TokenError::WrongKeyOrTampered { .. })))
                 if signed =>
             {
@@ -376,11 +387,6 @@ pub(crate) fn open(
                 });
             }
         }
-    }
-    let Some(answer) = answer else {
-        return Err(ConnectError::BadReply {
-            detail: format!("no handshake among the first {MAX_HANDSHAKE_FRAMES} messages"),
-        });
     };
     let session = handshake.finish(&answer, ephemeral)?;
     // 2. Our confirm, the first frame under our new key: the server admits us only then.
@@ -440,6 +446,7 @@ pub(crate) fn open(
                         ),
                     });
                 }
+                let mut rekeyable = None;
                 if setup.kex == KexChoice::Psk
                     && let Some(room_key) = room_key
                 {
@@ -448,6 +455,7 @@ pub(crate) fn open(
                             detail: format!("the welcome's room_key: {e}"),
                         })?;
                     inbound.rekey(RoomKey::with_fallback(&session.receive, &room_key));
+                    rekeyable = Some(session.receive.clone());
                 }
                 let welcome = Welcome {
                     nick: given,
@@ -465,6 +473,7 @@ pub(crate) fn open(
                     reader,
                     inbound,
                     send_key: session.send,
+                    rekeyable,
                     welcome,
                 });
             }
@@ -805,6 +814,7 @@ impl Link {
             reader,
             inbound,
             send_key,
+            rekeyable,
             ..
         } = connection;
         stream.set_read_timeout(Some(timeouts.silence))?;
@@ -816,6 +826,7 @@ impl Link {
             reader,
             inbound,
             key: send_key.clone(),
+            rekeyable,
             class_fingerprint: key.fingerprint(),
             out: out.clone(),
             events: events.clone(),
@@ -864,6 +875,8 @@ struct ReaderThread {
     inbound: Inbound,
     /// Seals our pongs: the session's send key.
     key: RoomKey,
+    /// See [`Connection`]: set when the server may change the room key with `rekey`.
+    rekeyable: Option<RoomKey>,
     /// The class key's, for the wrong-key message.
     class_fingerprint: Fingerprint,
     out: Sender<Outgoing>,
@@ -923,6 +936,20 @@ impl ReaderThread {
                          seal what is meant for this connection alone",
                         event_type(&event)
                     ))
+                }
+                Ok((ServerEvent::Rekey { room_key, .. }, _)) => {
+                    // Only under the session key (checked above): from now on broadcasts come
+                    // under the new room key, and the old one opens nothing.
+                    match (&self.rekeyable, RoomKey::from_secret(&room_key)) {
+                        (Some(receive), Ok(room_key)) => {
+                            self.inbound
+                                .rekey(RoomKey::with_fallback(receive, &room_key));
+                            continue;
+                        }
+                        _ => Net::Dropped(
+                            "ignored a rekey: this session has no room key to change".into(),
+                        ),
+                    }
                 }
                 Ok((ServerEvent::Ping { id }, _)) => {
                     // Answered here, not by the session: a pong must not wait behind a busy

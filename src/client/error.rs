@@ -31,7 +31,7 @@ pub mod exit_code {
     pub const REFUSED: u8 = 5;
 }
 
-/// Why connecting and joining the room (the `hello` → `welcome` handshake) failed.
+/// Why connecting and joining the room (the handshake: `hello` to `welcome`) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The host name did not resolve.
@@ -138,8 +138,8 @@ pub enum ConnectError {
     #[error(
         "{target} sent {what}; in the signed mode that counts only when the server's pinned \
          identity signs it, so it is treated as a network fault (someone in the middle may have \
-         sent it). Your key and --kex are fine as they are: try again later, or ask your \
-         instructor if it persists"
+         sent it) and nothing was changed. Try again later; if it persists, compare your class \
+         key's fingerprint with your instructor's, and keep --kex x25519-psk-signed"
     )]
     Unverified {
         /// `host:port`.

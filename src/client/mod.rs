@@ -8,8 +8,8 @@
 //! - [`command`] parses what the user types into a [`Command`];
 //! - [`session`] is the core loop: it checks and sends commands, keeps the [`ChatState`],
 //!   turns server events into [`Update`]s, and reconnects when the connection drops;
-//! - [`connection`] dials, runs the `hello` → `welcome` handshake, and owns the reader
-//!   (which answers pings) and writer threads;
+//! - [`connection`] dials, runs the handshake (`hello`, `handshake`, `confirm`, `welcome`),
+//!   and owns the reader (which answers pings) and writer threads;
 //! - [`display`] renders an update as an irssi-style line, safely;
 //! - [`line`](mod@line) is the line-mode front end (rustyline on a terminal, plain lines in a pipe);
 //! - [`pins`] remembers each server's identity key (trust on first use, `--kex x25519-psk-signed`);

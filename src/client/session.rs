@@ -699,8 +699,9 @@ impl Core {
                 UpdateKind::Lag { millis }
             }
             ServerEvent::Bye { code, reason, .. } => return self.server_bye(code, &reason),
-            // The reader answers pings; a second welcome means nothing.
+            // The reader answers pings and applies rekeys; a second welcome means nothing.
             ServerEvent::Ping { .. }
+            | ServerEvent::Rekey { .. }
             | ServerEvent::Welcome { .. }
             | ServerEvent::Handshake { .. } => {
                 return None;

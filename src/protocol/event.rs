@@ -373,6 +373,18 @@ pub enum ServerEvent {
         /// When.
         time: u64,
     },
+    /// Roster mode, `psk`: the room key changed (a student's key was withdrawn by a roster
+    /// reload); from now on room broadcasts are sealed with this key instead of the welcome's
+    /// `room_key`. Sent to each remaining member alone, under its session key.
+    ///
+    /// # Format
+    /// `{"type":"rekey","room_key":"cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=","time":1763800000000}`
+    Rekey {
+        /// The new room key (a Fernet key).
+        room_key: String,
+        /// Server time.
+        time: u64,
+    },
     /// The answer to `who`.
     ///
     /// # Format
@@ -593,6 +605,7 @@ impl ServerEvent {
                 | ServerEvent::Ping { .. }
                 | ServerEvent::Error { .. }
                 | ServerEvent::Whois { .. }
+                | ServerEvent::Rekey { .. }
         )
     }
 }
@@ -665,6 +678,9 @@ pub enum ErrorCode {
     ClockSkew,
     /// The server is shutting down.
     Shutdown,
+    /// Roster mode: the key was revoked or replaced (at the hello, or by a roster reload,
+    /// which also closes the connection).
+    KeyRevoked,
     /// The client said bye.
     Quit,
     /// A staff command from someone whose role may not use it (see `crate::server::policy`).

@@ -1,8 +1,11 @@
 //! One client connection: a reader thread and a writer thread.
 //!
 //! The reader does the expensive, per-client work in parallel with every other reader:
-//! rate-limiting, decrypting, judging time and replays, decoding JSON, checking nicks and text.
-//! It hands the hub only events that are ready to act on, or a refusal to pass back.
+//! rate-limiting, decrypting, judging time and replays (in this connection's own replay
+//! memory), decoding JSON, checking nicks and text, and the server's half of the version-2
+//! handshake: it answers a hello with the session keys and waits for the client's `confirm`
+//! under them before anything of this client reaches the room. It hands the hub only events
+//! that are ready to act on, or a refusal to pass back.
 //!
 //! The writer drains what the hub hands off to the socket, coalescing what is waiting into
 //! one write; the hub sends directly while the socket takes it without blocking (see
@@ -34,6 +37,8 @@ use crate::protocol::{
     ClientEvent, DecodeError, ErrorCode, FrameError, FrameReader, Inbound, PROTOCOL_VERSION,
     Refusal, ServerEvent,
 };
+use crate::roster::admit::{Member, refused_key_message};
+use crate::roster::keys::Identified;
 use crate::server::LiveConnection;
 use crate::server::ServerConfig;
 use crate::server::flood::{FloodGuard, Verdict};
@@ -107,6 +112,8 @@ pub(crate) fn spawn(
                 flood: counted.flood_guard(config.flood, Instant::now()),
                 config,
                 hub: reader_hub,
+                hello_key: None,
+                member: None,
             };
             reader.run(stream);
             // Counted until the reader is done with the socket.
@@ -131,6 +138,11 @@ struct Reader {
     flood: FloodGuard,
     config: Arc<ServerConfig>,
     hub: Sender<HubEvent>,
+    /// Roster mode: the key that opened the hello (the `K` of PROTOCOL.md), found by the
+    /// roster lookup rather than in the server's ring.
+    hello_key: Option<RoomKey>,
+    /// Roster mode: the student (or guest) the hello's key belongs to.
+    member: Option<Member>,
 }
 
 /// Where a connection is in the version-2 handshake (PROTOCOL.md section 2).
@@ -201,6 +213,11 @@ impl Reader {
             }
         }
         let first = self.inbound.peer_clock().is_none();
+        if matches!(self.phase, Phase::Hello)
+            && let Next::Stop = self.identify(frame)
+        {
+            return Next::Stop;
+        }
         match self.inbound.accept_opened::<ClientEvent>(frame, unix_now()) {
             Ok((event, key_index)) => self.on_event(event, key_index),
             Err(Refusal::Decode(DecodeError::Token(_))) if first => {
@@ -292,7 +309,9 @@ impl Reader {
         }
         let max_text = self.config.max_text;
         let checked = match &event {
-            ClientEvent::Nick { nick } => nick_rule(nick).map_err(|e| (e, false)),
+            ClientEvent::Nick { nick } => nick_rule(nick)
+                .and_then(|()| self.member_may_use(nick))
+                .map_err(|e| (e, false)),
             ClientEvent::Say { text }
             | ClientEvent::Me { text }
             | ClientEvent::Msg { text, .. } => validate_text(text, max_text).map_err(|e| {
@@ -338,7 +357,11 @@ impl Reader {
         } = hello;
         // The key that opened the hello: everything we say before the session keys exist is
         // sealed with it, and in `psk` the session keys come from it (PROTOCOL.md).
-        let Some(class_key) = self.config.hello_ring().nth(key_index) else {
+        let Some(class_key) = self
+            .hello_key
+            .clone()
+            .or_else(|| self.config.hello_ring().nth(key_index))
+        else {
             return Next::Stop;
         };
         let client_nonce = nonce.as_deref().and_then(Nonce::from_wire);
@@ -376,7 +399,7 @@ impl Reader {
                 "a version-2 hello needs \"nonce\": 16 random bytes in URL-safe base64".into(),
             );
         };
-        if let Err((code, message)) = nick_rule(&nick) {
+        if let Err((code, message)) = nick_rule(&nick).and_then(|()| self.member_may_use(&nick)) {
             return refuse(self, code, message);
         }
         let offered = self.offered();
@@ -430,8 +453,12 @@ impl Reader {
             nick,
             since,
             key_index,
-            // From the key that opened the hello, never from anything the client said.
-            role: self.config.role_of_key(key_index),
+            // From the key that opened the hello, never from anything the client said: the
+            // roster's entry for a student's own key, else a staff or class key of the ring.
+            role: match &self.member {
+                Some(member) => role_of(member),
+                None => self.config.role_of_key(key_index),
+            },
             signer,
             handshake,
             session: Session {
@@ -442,6 +469,82 @@ impl Reader {
             },
         });
         Next::Continue
+    }
+
+    /// Roster mode: finds which key opened the hello (a student's, a guest's, or a withdrawn
+    /// one) and sets this connection up to open it; tells the hub whose key it is. A withdrawn
+    /// key is refused here, under that key, so its holder reads why. A key nobody holds falls
+    /// through to the ordinary wrong-key answer.
+    fn identify(&mut self, frame: &[u8]) -> Next {
+        let Some(roster) = &self.config.roster else {
+            return Next::Continue;
+        };
+        let keyring = roster.current();
+        let (key, member) = match keyring.identify(frame) {
+            Ok(Identified::Student { entry, key, .. }) => {
+                (key.clone(), Some(Member::student(entry)))
+            }
+            Ok(Identified::Guest { opened }) => {
+                let Some(guests) = keyring.guests() else {
+                    return Next::Continue;
+                };
+                self.inbound.rekey(guests.clone());
+                match guests.nth(opened.key_index) {
+                    Some(key) => (key, Some(Member::Guest)),
+                    None => return Next::Continue,
+                }
+            }
+            Ok(Identified::Refused {
+                entry,
+                generation,
+                fingerprint,
+                key,
+                why,
+            }) => {
+                let _ = self.hub.send(HubEvent::Identified {
+                    id: self.id,
+                    key: key.clone(),
+                    member: None,
+                    refused: Some(format!(
+                        "the key of {} (generation {generation}, fingerprint {fingerprint}) is \
+                         no longer accepted ({why})",
+                        entry.login
+                    )),
+                });
+                let _ = self.hub.send(HubEvent::RefuseHello {
+                    id: self.id,
+                    code: ErrorCode::KeyRevoked,
+                    message: refused_key_message(&entry.login, generation, fingerprint, why),
+                    key_index: 0,
+                    signer: None,
+                });
+                return Next::Stop;
+            }
+            Ok(Identified::Unknown) | Err(_) => return Next::Continue,
+        };
+        if matches!(member, Some(Member::Student { .. })) {
+            self.inbound.rekey(key.clone());
+        }
+        let _ = self.hub.send(HubEvent::Identified {
+            id: self.id,
+            key: key.clone(),
+            member: member.clone(),
+            refused: None,
+        });
+        self.hello_key = Some(key);
+        self.member = member;
+        Next::Continue
+    }
+
+    /// Roster mode: whether this connection's key may use `nick` (a student's nick is the
+    /// login; a guest's starts with `guest-`).
+    fn member_may_use(&self, nick: &str) -> Result<(), (ErrorCode, String)> {
+        match &self.member {
+            Some(member) => member
+                .may_use(nick)
+                .map_err(|message| (ErrorCode::NickReserved, message)),
+            None => Ok(()),
+        }
     }
 
     /// The key exchanges this server accepts: the configured ones it can serve (a signed
@@ -596,6 +699,14 @@ fn parse_public(kex: &str, kex_public: Option<&str>) -> Result<PublicShare, Stri
         .ok_or_else(|| format!("a hello with kex {kex:?} needs your public key in kex_public"))?;
     PublicShare::from_wire(text)
         .map_err(|_| "kex_public is not 32 bytes of URL-safe base64".to_owned())
+}
+
+/// A roster member's role: the roster's word (`student`, `ta`, `instructor`), or a guest.
+fn role_of(member: &Member) -> crate::role::Role {
+    match member {
+        Member::Student { role, .. } => role.parse().unwrap_or_default(),
+        Member::Guest => crate::role::Role::Guest,
+    }
 }
 
 /// The wire `type` of a client event, for messages.

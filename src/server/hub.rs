@@ -30,6 +30,9 @@ use crate::protocol::confusable::{self, Skeletons};
 use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::role::Role;
+use crate::roster::Withdrawal;
+use crate::roster::admit::{Member, withdrawn_message};
+use crate::roster::reload::Reloaded;
 use crate::server::ServerConfig;
 use crate::server::admission::Admission;
 use crate::server::history::{Entry, History};
@@ -119,6 +122,19 @@ pub enum HubEvent {
         /// Whether to end the connection.
         close: bool,
     },
+    /// Roster mode: which key opened the hello and whose it is. Comes before the `Hello` or
+    /// `RefuseHello` of the same connection, whose frames (before the session keys) are then
+    /// sealed with `key` instead of a key of the server's ring.
+    Identified {
+        /// Which connection.
+        id: u64,
+        /// The key that opened the hello (a student's, a guest's class key, or a refused key).
+        key: RoomKey,
+        /// The student or guest; `None` for a refused key.
+        member: Option<Member>,
+        /// For a refused key, whose it is and why, for the log (never the key).
+        refused: Option<String>,
+    },
     /// The client proved it derived the same session keys (its `confirm`): it may join.
     Confirmed {
         /// Which connection.
@@ -175,6 +191,11 @@ struct Client {
     role: Role,
     /// When it joined the room (server time, ms), for `whois`.
     joined_at: u64,
+    /// Roster mode: the key that opened the hello, which seals what comes before the session
+    /// keys (instead of `hello_key`).
+    hello_sealer: Option<RoomKey>,
+    /// Roster mode: the student (or guest) this connection is.
+    member: Option<Member>,
 }
 
 /// How a client leaves, for the room's `left` notice and the log.
@@ -222,6 +243,9 @@ pub struct Hub {
     history_failing: bool,
     /// Mutes, bans, quiet and slow mode, the topic (see `hub/staff.rs`).
     moderation: Moderation,
+    /// Roster mode: the index in `ring` of the room key, which seals room broadcasts to every
+    /// `psk` member (sent in the welcome, changed by [`Hub::on_roster_reloaded`]).
+    room: Option<usize>,
     /// The acceptor's admission, told of registered hellos; its tally logs what strangers
     /// cause. `None` logs every line as it is.
     admission: Option<Arc<Admission>>,
@@ -232,9 +256,16 @@ impl Hub {
     pub fn new(config: Arc<ServerConfig>, history: Option<History>) -> Hub {
         // Staff keys too: a staff member's `psk` broadcasts are sealed with their key.
         let hello_ring = config.hello_ring();
-        let ring = (0..hello_ring.len())
+        let mut ring: Vec<RoomKey> = (0..hello_ring.len())
             .filter_map(|i| hello_ring.nth(i))
             .collect();
+        // Roster mode: every student has a key of their own, so broadcasts sealed "once per
+        // key in use" would be sealed once per student; a room key, random per run, keeps it
+        // once for everyone.
+        let room = config.roster.as_ref().map(|_| {
+            ring.push(RoomKey::generate());
+            ring.len() - 1
+        });
         let last_id = history.as_ref().map_or(0, History::last_id);
         let (moderation, report) = Moderation::open(config.moderation_state.clone());
         if let Some(report) = report {
@@ -242,6 +273,7 @@ impl Hub {
         }
         Hub {
             moderation,
+            room,
             ring,
             last_id,
             config,
@@ -277,6 +309,11 @@ impl Hub {
     pub fn run(mut self, events: Receiver<HubEvent>, shutdown: Receiver<()>) {
         // Timers (hello timeout, pings, idle timeout) need a resolution of about a second.
         let ticker = crossbeam_channel::tick(Duration::from_millis(250));
+        let mut reloads = self
+            .config
+            .roster
+            .as_ref()
+            .map_or_else(crossbeam_channel::never, |r| r.reloads());
         loop {
             // Events handled in this round.
             let mut round = 1;
@@ -294,6 +331,10 @@ impl Hub {
                 },
                 recv(shutdown) -> _ => break,
                 recv(ticker) -> _ => self.tick(Instant::now()),
+                recv(reloads) -> reloaded => match reloaded {
+                    Ok(reloaded) => self.on_roster_reloaded(&reloaded),
+                    Err(_) => reloads = crossbeam_channel::never(),
+                },
             }
             self.remove_too_slow();
             self.send_staged(if round <= self.config.direct_round {
@@ -340,6 +381,8 @@ impl Hub {
                         since: None,
                         role: Role::Student,
                         joined_at: 0,
+                        hello_sealer: None,
+                        member: None,
                     },
                 );
             }
@@ -406,6 +449,26 @@ impl Hub {
                         );
                     }
                     self.send_error(id, code, message);
+                }
+            }
+            HubEvent::Identified {
+                id,
+                key,
+                member,
+                refused,
+            } => {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.hello_sealer = Some(key);
+                    client.member = member;
+                    let peer = client.peer;
+                    if let Some(refused) = refused {
+                        // Anyone holding an old keyfile can cause this at will: tallied.
+                        self.log_stranger(
+                            "key_revoked",
+                            peer,
+                            format_args!("refused #{id} {peer}: {refused}"),
+                        );
+                    }
                 }
             }
             HubEvent::Confirmed { id } => {
@@ -576,6 +639,10 @@ impl Hub {
         if let Some(admission) = &self.admission {
             admission.answered(id);
         }
+        let mut session = session;
+        if session.broadcast.is_some() && self.room.is_some() {
+            session.broadcast = self.room;
+        }
         if let Some(client) = self.clients.get_mut(&id) {
             client.joining = Some(nick);
             client.session = Some(session);
@@ -597,6 +664,16 @@ impl Hub {
             };
             return self.remove(id, refusal, "hello refused");
         }
+        if let Some(why) = self.withdrawn_since_hello(id) {
+            // A reload came between this client's hello and its confirm.
+            let refusal = Departure::Refused {
+                code: ErrorCode::KeyRevoked,
+                message: withdrawn_message(why),
+                signer: None,
+            };
+            return self.remove(id, refusal, "key withdrawn by a roster reload");
+        }
+        let room_key = self.room_key_for(id);
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
@@ -618,7 +695,7 @@ impl Hub {
             server: format!("fernchat {}", env!("CARGO_PKG_VERSION")),
             max_text: self.config.max_text,
             time: unix_millis(),
-            room_key: None,
+            room_key,
             missed: since.map(|since| self.last_id.saturating_sub(since)),
             role,
             roles: self.roles(),
@@ -638,8 +715,13 @@ impl Hub {
             return;
         };
         let (peer, role) = (client.peer, client.role);
+        // A roster member's description names their role; otherwise the key's role.
+        let member = client.member.as_ref().map_or_else(
+            || format!(", {role}"),
+            |m| format!(", {}", m.describe()),
+        );
         self.config.log.line(format_args!(
-            "join #{id} {peer} as {nick}, {role} ({} online)",
+            "join #{id} {peer} as {nick}{member} ({} online)",
             self.nicks.len()
         ));
         let time = unix_millis();
@@ -883,7 +965,7 @@ impl Hub {
         }
         for id in late_hello {
             let message = format!(
-                "no hello within {} s: a client must send hello first",
+                "no hello and confirm within {} s: a client must send hello first, then confirm the handshake",
                 self.config.hello_timeout.as_secs()
             );
             self.remove(
@@ -958,6 +1040,149 @@ impl Hub {
         }
     }
 
+    /// Roster mode, `psk`: the room key for `id`'s welcome, if broadcasts to it are sealed
+    /// with it.
+    fn room_key_for(&self, id: u64) -> Option<String> {
+        let room = self.room?;
+        let client = self.clients.get(&id)?;
+        if client.session.as_ref()?.broadcast != Some(room) {
+            return None;
+        }
+        Some(self.ring.get(room)?.expose_secret().to_owned())
+    }
+
+    /// Roster mode: why `id`'s key is no longer accepted, if a reload withdrew it after the
+    /// reader looked the hello up (a reader holds the keyring it started with).
+    fn withdrawn_since_hello(&self, id: u64) -> Option<Withdrawal> {
+        let roster = self.config.roster.as_ref()?;
+        let Member::Student {
+            login, generation, ..
+        } = self.clients.get(&id)?.member.as_ref()?
+        else {
+            return None;
+        };
+        let keyring = roster.current();
+        match keyring.roster().find(login) {
+            None => Some(Withdrawal::Removed),
+            Some(entry) if entry.revoked => Some(Withdrawal::Revoked),
+            Some(entry) if entry.generation != *generation => Some(Withdrawal::Replaced {
+                generation: entry.generation,
+            }),
+            Some(_) => None,
+        }
+    }
+
+    /// A roster reload: the connections of students whose key it withdrew are closed with the
+    /// reason, and (if any key was withdrawn) the room key changes for everyone else first, so
+    /// that the holder of a withdrawn key cannot read the room from then on, even from the
+    /// network.
+    fn on_roster_reloaded(&mut self, reloaded: &Reloaded) {
+        let withdrawn: Vec<String> = reloaded
+            .withdrawn
+            .iter()
+            .map(|w| format!("{} (generation {}: {:?})", w.login, w.generation, w.why))
+            .collect();
+        self.config.log.line(format_args!(
+            "roster reloaded: {} students, {} revoked; keys withdrawn: {}",
+            reloaded.students,
+            reloaded.revoked,
+            if withdrawn.is_empty() {
+                "none".to_owned()
+            } else {
+                withdrawn.join(", ")
+            }
+        ));
+        if reloaded.withdrawn.is_empty() {
+            return;
+        }
+        let mut closing = Vec::new();
+        for (&id, client) in &self.clients {
+            let Some(Member::Student {
+                login, generation, ..
+            }) = &client.member
+            else {
+                continue;
+            };
+            if let Some(w) = reloaded
+                .withdrawn
+                .iter()
+                .find(|w| w.login.eq_ignore_ascii_case(login) && w.generation == *generation)
+            {
+                closing.push((id, w.why));
+            }
+        }
+        // Out of the room first, so that no withdrawn member receives anything more of it
+        // (not even another's `left`); the room key changes; then each is told and closed,
+        // and the room hears who left under the new key.
+        let mut left = Vec::new();
+        for (id, _) in &closing {
+            if let Some(nick) = self.clients.get_mut(id).and_then(|c| c.nick.take()) {
+                self.nicks.remove(&nick_key(&nick));
+                left.push(nick);
+            }
+        }
+        self.rotate_room_key(&closing.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        for (id, why) in closing {
+            let login = self
+                .clients
+                .get(&id)
+                .and_then(|c| c.member.as_ref())
+                .and_then(Member::login)
+                .unwrap_or("-")
+                .to_owned();
+            self.remove(
+                id,
+                Departure::Removed {
+                    code: ErrorCode::KeyRevoked,
+                    message: withdrawn_message(why),
+                    retry_after: None,
+                },
+                &format!("the key of {login} was withdrawn by a roster reload"),
+            );
+        }
+        let time = unix_millis();
+        for nick in left {
+            self.broadcast(&ServerEvent::Left {
+                nick,
+                reason: "key withdrawn by the instructor".into(),
+                time,
+            });
+        }
+    }
+
+    /// A new room key: sent to every member in the room that uses it (but `except`), under its
+    /// own session key, before anything is sealed with it.
+    fn rotate_room_key(&mut self, except: &[u64]) {
+        let Some(room) = self.room else {
+            return;
+        };
+        let key = RoomKey::generate();
+        let rekey = ServerEvent::Rekey {
+            room_key: key.expose_secret().to_owned(),
+            time: unix_millis(),
+        };
+        let members: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(id, c)| {
+                c.nick.is_some()
+                    && !except.contains(id)
+                    && c.session.as_ref().and_then(|s| s.broadcast) == Some(room)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for &id in &members {
+            self.send(id, &rekey);
+        }
+        if let Some(slot) = self.ring.get_mut(room) {
+            *slot = key;
+        }
+        self.config.log.line(format_args!(
+            "room key changed; {} members told",
+            members.len()
+        ));
+    }
+
     fn user_list(&self) -> Vec<String> {
         let mut users: Vec<String> = self
             .clients
@@ -977,9 +1202,10 @@ impl Hub {
     /// Seals for one client alone: with its session key once the handshake is out, before
     /// that with the key that opened its hello.
     fn seal_for(&self, client: &Client, event: &ServerEvent) -> Frame {
-        match &client.session {
-            Some(session) => Frame::from(protocol::seal(&session.send, event)),
-            None => match self.ring.get(client.hello_key) {
+        match (&client.session, &client.hello_sealer) {
+            (Some(session), _) => Frame::from(protocol::seal(&session.send, event)),
+            (None, Some(key)) => Frame::from(protocol::seal(key, event)),
+            (None, None) => match self.ring.get(client.hello_key) {
                 Some(key) => Frame::from(protocol::seal(key, event)),
                 None => self.seal(event),
             },

@@ -125,6 +125,10 @@ pub struct ServerConfig {
     pub moderation_state: Option<PathBuf>,
     /// The clock of moderation (mute and ban expiry, slow mode): tests move it by hand.
     pub clock: moderation::Clock,
+    /// Roster mode (`--roster`): hellos are opened by the students' own keys, each nick is
+    /// bound to its student, and `key` is the server's own key (it seals the history) plus
+    /// nothing a client holds. See [`crate::roster`].
+    pub roster: Option<crate::roster::reload::RosterMode>,
 }
 
 impl ServerConfig {
@@ -153,6 +157,7 @@ impl ServerConfig {
             history: None,
             kex: crate::kex::ALL_KEX.to_vec(),
             identity: None,
+            roster: None,
             staff_keys: Vec::new(),
             moderation_state: None,
             clock: moderation::Clock::system(),

@@ -232,6 +232,20 @@ impl Peer {
         self.clock_at = Some(at as i64 - unix_now() as i64);
     }
 
+    /// [`Peer::hello`] with `since`: the id of the last room message this client saw.
+    pub fn hello_since(&mut self, nick: &str, since: u64) {
+        let nonce = Nonce::generate();
+        self.nonce = Some(nonce);
+        self.send(&ClientEvent::Hello {
+            kex_public: None,
+            nick: nick.into(),
+            version: PROTOCOL_VERSION,
+            kex: "psk".into(),
+            nonce: Some(nonce.to_wire()),
+            since: Some(since),
+        });
+    }
+
     /// A hello of any shape, sealed with the class key; the peer does not answer its handshake.
     pub fn hello_with(&mut self, nick: &str, kex: &str, kex_public: Option<String>) -> Nonce {
         let nonce = Nonce::generate();

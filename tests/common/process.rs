@@ -95,14 +95,24 @@ impl ServerProcess {
             let line = self
                 .stderr
                 .recv_timeout(STEP)
-                .unwrap_or_else(|_| panic!("no stderr line with {wanted:?}; read {read:#?}"));
+                .unwrap_or_else(|_| panic!("no log line with {wanted:?}; read {read:#?}"));
             let found = line.contains(wanted);
             read.push(line);
             if found {
                 return read;
             }
         }
-        panic!("no stderr line with {wanted:?} within 200 lines");
+        panic!("no log line with {wanted:?} within 200 lines");
+    }
+
+    /// Reads stderr (the log) until a line containing `wanted` (bounded), returning it.
+    pub fn stderr_line(&self, wanted: &str) -> String {
+        self.stderr_until(wanted).pop().unwrap_or_default()
+    }
+
+    /// The process id, to send the server a signal.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     pub fn stderr_text(&self) -> String {

@@ -34,20 +34,23 @@ def session_key(key, nonces, direction):
 class Connection:
     def __init__(self, host, port, key, timeout):
         self.room = self.mine = self.out = Fernet(key)  # until the handshake: the class key K
-        self.sock, self.buffer, self.seen = socket.create_connection((host, port), timeout), b"", set()
+        self.sock = socket.create_connection((host, port), timeout)
+        self.buffer, self.seen = b"", set()  # seen: this connection's replay memory
 
     def send(self, event):
         self.sock.sendall(self.out.encrypt(json.dumps(event).encode()) + b"\n")
 
     def receive(self):
-        """The next event (None when closed): ours under s2c, room broadcasts also under K."""
+        """The next event: ours under s2c, room broadcasts also under K (PROTOCOL.md section 2)."""
         while b"\n" not in self.buffer:
             chunk = self.sock.recv(65536)
-            self.buffer += chunk if chunk else sys.exit("the server closed the connection")
+            if not chunk:
+                sys.exit("the server closed the connection")
+            self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         if line.startswith(b"!fernchat wrong-key") or line in self.seen:
             sys.exit("wrong key, or a replayed frame: " + line[:80].decode(errors="replace"))
-        self.seen.add(line)  # this connection's replay memory
+        self.seen.add(line)
         try:
             return json.loads(self.mine.decrypt(line, ttl=60))
         except InvalidToken:
@@ -62,10 +65,13 @@ class Connection:
         if shake["type"] != "handshake" or base64.urlsafe_b64decode(shake["nonce"]) != nonce:
             sys.exit(f"not a handshake for this connection: {shake}")
         nonces = nonce + base64.urlsafe_b64decode(shake["server_nonce"])
-        self.out, self.mine = session_key(key, nonces, b"client->server"), session_key(key, nonces, b"server->client")
+        self.out = session_key(key, nonces, b"client->server")
+        self.mine = session_key(key, nonces, b"server->client")
         self.send({"type": "confirm"})
-        welcome = self.receive()
-        return welcome if welcome["type"] == "welcome" and welcome["nick"].lower() == nick.lower() else sys.exit(f"not welcomed: {welcome}")
+        welcome = self.receive()  # under s2c only, and for the nick we asked for
+        if welcome["type"] != "welcome" or welcome["nick"].lower() != nick.lower():
+            sys.exit(f"not welcomed: {welcome}")
+        return welcome
 
 
 def main():

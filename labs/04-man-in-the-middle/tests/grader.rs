@@ -38,9 +38,11 @@ fn seen_json(seen: &Option<String>) -> Option<Value> {
         .map(|text| serde_json::from_str(text).expect("seen holds the JSON plaintext"))
 }
 
-fn welcome_for(nick: &str) -> Value {
-    json!({"type": "welcome", "nick": nick, "users": [nick], "version": 1,
-           "server": "grader", "max_text": 2000, "time": 1_763_800_000_000u64})
+/// The server's answer to `hello` (protocol version 2's `handshake`, which carries the
+/// server's public key once `wire::with_public` has added it).
+fn welcome_for(hello: &Value) -> Value {
+    json!({"type": "handshake", "version": fernchat::protocol::PROTOCOL_VERSION,
+           "nonce": hello["nonce"], "server_nonce": "EBESExQVFhcYGRobHB0eHw==", "kex": "x25519"})
 }
 
 #[test]
@@ -79,7 +81,7 @@ fn the_proxy_answers_each_side_with_its_own_public_key() {
         );
 
         let welcome = wire::with_public(
-            &serde_json::from_value(welcome_for(&nick)).unwrap(),
+            &serde_json::from_value(welcome_for(&hello)).unwrap(),
             server.public(),
         );
         let relayed = proxy.from_server(&frame(&class_key, &welcome));
@@ -117,13 +119,14 @@ fn after_the_handshake_the_proxy_reads_and_relays_both_directions() {
         let mut proxy = Interceptor::new(class_key.clone());
 
         // The handshake, each honest side using the public key it actually received.
-        let hello = proxy.from_client(&frame(&class_key, &wire::hello(&nick, Some(client_public))));
+        let said_hello = wire::hello(&nick, Some(client_public));
+        let hello = proxy.from_client(&frame(&class_key, &said_hello));
         let to_server = PublicShare::from_wire(
             wire::public_of(&open(&class_key, &hello.forward)).unwrap_or(""),
         )
         .unwrap_or(client_public);
         let welcome = wire::with_public(
-            &serde_json::from_value(welcome_for(&nick)).unwrap(),
+            &serde_json::from_value(welcome_for(&said_hello)).unwrap(),
             server_public,
         );
         let welcome = proxy.from_server(&frame(&class_key, &welcome));
@@ -222,7 +225,7 @@ fn a_conversation_through_the_proxy_is_logged_exactly_as_it_was_said() {
         let nick = rng.nick();
         let mut client = Client::join_x25519(addr, &class_key, &nick)
             .expect("the client joins through the proxy");
-        let mut received = vec![client.welcome.clone()];
+        let mut received = vec![client.handshake.clone(), client.welcome.clone()];
         for _ in 0..4 {
             client.say(&rng.chat_line()).unwrap();
             receive_until_message(&mut client, &mut received);
@@ -288,7 +291,7 @@ fn a_psk_session_is_read_with_the_class_key_alone() {
             .expect("the client joins through the proxy");
         let line = rng.chat_line();
         client.say(&line).unwrap();
-        let mut received = vec![client.welcome.clone()];
+        let mut received = vec![client.handshake.clone(), client.welcome.clone()];
         receive_until_message(&mut client, &mut received);
         let (up, down) = drain(&seen);
         assert_eq!(up, client.sent, "seed {seed}");

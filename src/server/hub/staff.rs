@@ -18,6 +18,7 @@ use super::{Departure, Hub};
 use crate::protocol::event::{nick_key, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, ServerEvent, unix_millis};
 use crate::role::Role;
+use crate::roster::admit::Member;
 use crate::server::moderation::{DEFAULT_MUTE_MINUTES, KICK_SECS, lasting};
 use crate::server::moderation_state::{Identity, Kind, Sanction, Stamped};
 use crate::server::policy::{self, Action};
@@ -129,28 +130,29 @@ impl Hub {
                 None
             }
             ClientEvent::Reload => {
-                if self.permitted(id, nick, Action::Reload, None) {
-                    self.notice_to(
-                        id,
-                        "this server has no roster to reload (it was started without --roster)",
-                    );
-                }
+                self.reload(id, nick);
                 None
             }
             other => Some(other),
         }
     }
 
-    /// Who a connection is, as sanctions match it: its roster login, else the fingerprint of
-    /// the key that opened it and its address.
+    /// Who a connection is, as sanctions match it: its roster login, else (a class key, or a
+    /// staff key) the fingerprint of the key that opened it and its address.
     fn identity(&self, id: u64) -> Option<Identity> {
         let client = self.clients.get(&id)?;
+        // Roster mode: the key found by the roster lookup, else the ring's key of the hello.
+        let key = client
+            .hello_sealer
+            .as_ref()
+            .or_else(|| self.ring.get(client.hello_key));
         Some(Identity {
-            login: None,
-            fingerprint: self
-                .ring
-                .get(client.hello_key)
-                .map(|k| k.fingerprint().to_string()),
+            login: client
+                .member
+                .as_ref()
+                .and_then(Member::login)
+                .map(str::to_owned),
+            fingerprint: key.map(|k| k.fingerprint().to_string()),
             address: Some(client.peer.ip()),
         })
     }
@@ -555,6 +557,50 @@ impl Hub {
             format!("{nick} turned slow mode on: one message per {seconds} s each")
         };
         self.announce_action(nick, Action::Slow, None, None, (line, None));
+    }
+
+    /// `/reload`: re-reads the roster as SIGHUP does; the hub closes withdrawn students'
+    /// connections when the result comes back to it (next round).
+    fn reload(&mut self, id: u64, nick: &str) {
+        if !self.permitted(id, nick, Action::Reload, None) {
+            return;
+        }
+        let Some(roster) = &self.config.roster else {
+            return self.notice_to(
+                id,
+                "this server has no roster to reload (it was started without --roster)",
+            );
+        };
+        let role = self.clients.get(&id).map_or(Role::Student, |c| c.role);
+        match roster.reload() {
+            Ok(reloaded) => {
+                self.audit(format_args!(
+                    "{nick} ({role}) reloaded the roster: {} students, {} revoked, {} keys withdrawn",
+                    reloaded.students,
+                    reloaded.revoked,
+                    reloaded.withdrawn.len()
+                ));
+                self.notice_to(
+                    id,
+                    &format!(
+                        "roster reloaded: {} students, {} revoked, {} keys withdrawn",
+                        reloaded.students,
+                        reloaded.revoked,
+                        reloaded.withdrawn.len()
+                    ),
+                );
+            }
+            Err(e) => {
+                self.audit(format_args!(
+                    "{nick} ({role}) could not reload the roster: {e}"
+                ));
+                self.send_error(
+                    id,
+                    ErrorCode::BadField,
+                    format!("the roster was not reloaded, the one in force is unchanged: {e}"),
+                );
+            }
+        }
     }
 
     fn whois(&mut self, id: u64, nick: &str, whom: &str) {
