@@ -716,10 +716,10 @@ impl Hub {
         };
         let (peer, role) = (client.peer, client.role);
         // A roster member's description names their role; otherwise the key's role.
-        let member = client.member.as_ref().map_or_else(
-            || format!(", {role}"),
-            |m| format!(", {}", m.describe()),
-        );
+        let member = client
+            .member
+            .as_ref()
+            .map_or_else(|| format!(", {role}"), |m| format!(", {}", m.describe()));
         self.config.log.line(format_args!(
             "join #{id} {peer} as {nick}{member} ({} online)",
             self.nicks.len()
