@@ -28,7 +28,10 @@ use zeroize::Zeroizing;
 use crate::kex::{Nonce, Transcript, refusal_to_be_signed};
 
 /// Where the server keeps its identity by default: next to the default class key.
+#[cfg(not(windows))]
 pub const DEFAULT_IDENTITY_PATH: &str = "keys/server.identity";
+#[cfg(windows)]
+pub const DEFAULT_IDENTITY_PATH: &str = r"keys\server.identity";
 
 /// An identity file is a few comment lines and one key line; anything larger is refused
 /// unread (the same bound as a keyfile's).

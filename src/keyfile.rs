@@ -63,8 +63,12 @@ pub use strength::weakness as passphrase_weakness;
 /// mean starting the server or client again.
 pub const PASSPHRASE_TRIES: usize = 3;
 
-/// Where `keygen`, the server and the client look for the class key by default.
+/// Where `keygen`, the server and the client look for the class key by default (written the
+/// platform's way, as messages show it).
+#[cfg(not(windows))]
 pub const DEFAULT_KEY_PATH: &str = "keys/class.key";
+#[cfg(windows)]
+pub const DEFAULT_KEY_PATH: &str = r"keys\class.key";
 
 /// The environment variable that supplies a sealed keyfile's passphrase to scripts and tests.
 pub const PASSPHRASE_ENV: &str = "FERNCHAT_PASSPHRASE";

@@ -178,6 +178,22 @@ pub fn temporary_prefix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// What a Windows user must do so that a new secret file (`path`) is theirs alone: nothing
+/// here sets an ACL (that needs the Win32 security API, i.e. `unsafe` or an unmaintained
+/// crate; see docs/PLATFORMS.md), so the file has its folder's permissions. keygen and the
+/// server print this after creating a key.
+#[cfg(windows)]
+pub fn windows_privacy_note(path: &std::path::Path) -> String {
+    let path = path.display();
+    format!(
+        "Windows: {path} has the permissions of its folder. Inside your user folder \
+         (C:\\Users\\<you>) only you and administrators can read it; anywhere else (C:\\code, \
+         a USB stick, a shared drive) make it yours alone with\n  \
+         icacls {path} /inheritance:r /grant:r \"%USERNAME%:F\"        (Command Prompt)\n  \
+         icacls {path} /inheritance:r /grant:r \"${{env:USERNAME}}:F\"   (PowerShell)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use fernchat::crypto::{KeyError, RoomKey};
-use fernchat::keyfile::{
-    self, KeyfileError, KeyfileKind, KeyfileWarning, LoadedKey, Overwrite, SealParams,
-};
+#[cfg(unix)]
+use fernchat::keyfile::KeyfileWarning;
+use fernchat::keyfile::{self, KeyfileError, KeyfileKind, LoadedKey, Overwrite, SealParams};
 use tempfile::TempDir;
 use zeroize::Zeroizing;
 

@@ -3,11 +3,15 @@
 
 mod common;
 
+#[cfg(unix)]
 use std::process::Command;
 
+#[cfg(unix)]
 use common::Peer;
 use common::process::ServerProcess;
+#[cfg(unix)]
 use fernchat::keyfile;
+#[cfg(unix)]
 use fernchat::protocol::ServerEvent;
 
 #[test]
@@ -225,4 +229,32 @@ fn the_log_holds_the_length_of_a_bye_reason_never_its_text() {
         "{stderr}"
     );
     assert!(!stderr.contains("tulip"), "{stderr}");
+}
+
+/// SIGTERM (`kill`, systemd, `docker stop`) stops the server like Ctrl-C: every client is
+/// told. Before the server handled it, SIGTERM ended the process and clients only saw the
+/// connection drop.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_and_tells_every_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &["--port", "0"]);
+    let addr = server.address();
+    let key_path = dir.path().join(keyfile::DEFAULT_KEY_PATH);
+    let loaded = keyfile::load(&key_path, &mut |_| panic!("not sealed")).unwrap();
+    let mut peer = Peer::connect(addr, loaded.key.clone());
+    peer.hello("alice");
+    assert!(matches!(peer.recv(), ServerEvent::Welcome { .. }));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.as_ref().unwrap().id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let seen = peer.expect_closed(5);
+    assert!(
+        seen.iter().any(|e| matches!(e, ServerEvent::Bye { .. })),
+        "saw {seen:?}"
+    );
+    assert_eq!(server.exit_code(), Some(0));
 }

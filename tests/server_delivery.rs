@@ -66,8 +66,10 @@ fn a_reader_that_pauses_then_catches_up_gets_everything_in_order() {
         talker
     });
     // Not a byte read until everything was sent, and a moment for the hub to relay it.
+    // 4000 messages of 2 KB through a debug build: seconds on a quiet machine, more on a loaded
+    // one (CI shares its two cores), so this bound is for the whole stream, not one step.
     sent_rx
-        .recv_timeout(common::STEP)
+        .recv_timeout(6 * common::STEP)
         .expect("the talker sent everything");
     thread::sleep(Duration::from_millis(200));
     expect_in_order(&mut paused, "talker", total);

@@ -16,7 +16,7 @@ use fernchat::keyfile::{self, FingerprintView, KeyfileError, KeyfileKind, Overwr
 
 /// Makes a new fernchat class key, or shows the fingerprint of an existing one.
 ///
-/// The new keyfile is created with mode 0600 and never replaces an existing file unless
+/// The new keyfile is created with mode 0600 (on Windows: see what keygen prints) and never replaces an existing file unless
 /// --force is given. Only the key's fingerprint is shown, never the key.
 #[derive(Debug, Parser)]
 #[command(
@@ -242,6 +242,8 @@ fn print_next_steps(path: &Path, key: &RoomKey, sealed: bool, replaced: bool) {
         eprintln!("Wrote a new {kind}: {shown}{mode}");
     }
     eprintln!("Fingerprint: {}", key.fingerprint());
+    #[cfg(windows)]
+    eprintln!("{}", fernchat::private_file::windows_privacy_note(path));
     if replaced {
         eprintln!(
             "The previous key is gone: anyone who holds only the old file can no longer join. \
@@ -321,6 +323,8 @@ fn identity(path: &Path) -> ExitCode {
             }
             let mode = if cfg!(unix) { " (mode 0600)" } else { "" };
             eprintln!("Wrote a new server identity: {}{mode}", path.display());
+            #[cfg(windows)]
+            eprintln!("{}", fernchat::private_file::windows_privacy_note(path));
             eprintln!(
                 "Start the server with: cargo run --bin server -- --kex x25519-psk-signed --identity {}",
                 path.display()

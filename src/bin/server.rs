@@ -276,6 +276,10 @@ fn serve(args: Args) -> Result<(), String> {
     };
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+    #[cfg(unix)]
+    stop_on_sigterm(stop_tx.clone())?;
+    // Ctrl-C; on Windows also Ctrl-Break and closing the console window (the ctrlc crate
+    // answers every console control event there; see docs/PLATFORMS.md).
     ctrlc::set_handler(move || {
         let _ = stop_tx.try_send(());
     })
@@ -360,6 +364,33 @@ fn watch_roster(mode: &RosterMode) -> Result<SighupWatch, String> {
     Ok(watch)
 }
 
+/// How a new secret file is protected, for the messages that announce one (Windows has no
+/// mode: the server prints what to do instead, see `private_file::windows_privacy_note`).
+#[cfg(unix)]
+const NEW_FILE_MODE: &str = ", mode 0600";
+#[cfg(not(unix))]
+const NEW_FILE_MODE: &str = "";
+
+/// SIGTERM (what `kill`, systemd and `docker stop` send) stops the server the way Ctrl-C
+/// does, so the clients are told. SIGHUP keeps its default (it ends the server at once).
+#[cfg(unix)]
+fn stop_on_sigterm(stop: crossbeam_channel::Sender<()>) -> Result<(), String> {
+    use signal_hook::consts::SIGTERM;
+    use signal_hook::iterator::Signals;
+    let mut signals =
+        Signals::new([SIGTERM]).map_err(|e| format!("cannot install the SIGTERM handler: {e}"))?;
+    std::thread::Builder::new()
+        .name("fernchat-sigterm".to_owned())
+        .spawn(move || {
+            // One signal is enough: the server is stopping.
+            if signals.forever().next().is_some() {
+                let _ = stop.try_send(());
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start the SIGTERM thread: {e}"))
+}
+
 /// Loads every `--key`, or the default keyfile (creating it on first start).
 fn load_keys(paths: &[PathBuf]) -> Result<RoomKey, String> {
     let mut ring = Vec::new();
@@ -439,9 +470,11 @@ fn load_or_create_default() -> Result<RoomKey, String> {
             let key = RoomKey::generate();
             keyfile::write_plain(path, &key, Overwrite::Never).map_err(|e| e.to_string())?;
             eprintln!(
-                "created a new class key in {DEFAULT_KEY_PATH} (fingerprint {}, mode 0600)",
+                "created a new class key in {DEFAULT_KEY_PATH} (fingerprint {}{NEW_FILE_MODE})",
                 key.fingerprint()
             );
+            #[cfg(windows)]
+            eprintln!("{}", fernchat::private_file::windows_privacy_note(path));
             eprintln!(
                 "hand a copy of {DEFAULT_KEY_PATH} to every student; they save it as {DEFAULT_KEY_PATH} in their fernchat folder"
             );
@@ -474,11 +507,13 @@ fn load_identity(args: &Args) -> Result<ServerIdentity, String> {
     let (identity, created) = ServerIdentity::load_or_create(&path).map_err(|e| e.to_string())?;
     if created {
         eprintln!(
-            "created the server's identity key in {} (fingerprint {}, mode 0600); keep it on \
+            "created the server's identity key in {} (fingerprint {}{NEW_FILE_MODE}); keep it on \
              this computer: clients pin it, and a new one makes every pinned client refuse the server",
             path.display(),
             identity.public().fingerprint()
         );
+        #[cfg(windows)]
+        eprintln!("{}", fernchat::private_file::windows_privacy_note(&path));
     }
     Ok(identity)
 }

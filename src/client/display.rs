@@ -75,10 +75,12 @@ pub fn colour_wanted_from(no_color: Option<&OsStr>, stdout_is_terminal: bool) ->
 
 #[cfg(windows)]
 fn console_has_ansi() -> bool {
-    // The classic Windows console shows escape codes as garbage unless a program switches on
-    // "virtual terminal processing", which needs unsafe calls this crate forbids. Windows
-    // Terminal (WT_SESSION) and mintty/ConEmu-style terminals (TERM) understand ANSI.
-    std::env::var_os("WT_SESSION").is_some() || std::env::var_os("TERM").is_some()
+    // The classic Windows console shows escape codes as garbage unless the program switches on
+    // "virtual terminal processing". crossterm does that (it holds the unsafe call this crate
+    // forbids itself) and says whether it worked: yes in the console of Windows 10 and later;
+    // otherwise it answers whether TERM names a terminal that understands ANSI (Git Bash's
+    // mintty, ConEmu). Windows Terminal (WT_SESSION) always does. See docs/PLATFORMS.md.
+    std::env::var_os("WT_SESSION").is_some() || crossterm::ansi_support::supports_ansi()
 }
 
 #[cfg(not(windows))]

@@ -33,7 +33,10 @@ use std::path::{Path, PathBuf};
 use crate::identity::{IdentityFingerprint, IdentityKey};
 
 /// Where the client keeps its pins by default (beside the class keyfile; `keys/` is not in git).
+#[cfg(not(windows))]
 pub const DEFAULT_KNOWN_SERVERS: &str = "keys/known_servers";
+#[cfg(windows)]
+pub const DEFAULT_KNOWN_SERVERS: &str = r"keys\known_servers";
 
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

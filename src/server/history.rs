@@ -34,8 +34,11 @@ use crate::protocol::codec::decode_plaintext;
 use crate::protocol::event::HistoryKind;
 use crate::protocol::{ServerEvent, seal};
 
-/// Where the history is kept unless `--history` says otherwise.
+/// Where the history is kept unless `--history` says otherwise (written the platform's way).
+#[cfg(not(windows))]
 pub const DEFAULT_HISTORY_PATH: &str = "history/room.log";
+#[cfg(windows)]
+pub const DEFAULT_HISTORY_PATH: &str = r"history\room.log";
 /// Messages shown to someone who joins, unless `--history-replay` says otherwise.
 pub const DEFAULT_REPLAY: usize = 50;
 /// Records the file may hold before it is compacted to half of them.

@@ -30,7 +30,9 @@
 //! - **Parking.** An idle writer parks at once (no spinning), and the hub unparks it when it
 //!   hands something off; see [`OutState`].
 
-use std::io::{self, IoSlice, Write};
+#[cfg(unix)]
+use std::io::IoSlice;
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
@@ -46,6 +48,7 @@ pub type Frame = Arc<[u8]>;
 const MAX_BATCH: usize = 64 * 1024;
 
 /// Frames one vectored `send` may carry (Linux's `IOV_MAX` is 1024).
+#[cfg(unix)]
 const MAX_IOV: usize = 256;
 
 /// Who sends a round's frames when the writer holds nothing.
