@@ -10,6 +10,7 @@
 //!   pre-shared key and confirmed (lab 5), signed by the server (lab 6);
 //! - [`identity`]: the server's Ed25519 identity key and its file;
 //! - [`protocol`]: frames, the codec and the events of the wire protocol;
+//! - [`role`]: instructor, TA, student, guest (from the key of a session, never claimed);
 //! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub);
 //! - [`client`]: the chat client's core (session, connection, state) and its line front end.
 #![forbid(unsafe_code)]
@@ -21,5 +22,6 @@ pub mod kex;
 pub mod keyfile;
 pub mod private_file;
 pub mod protocol;
+pub mod role;
 pub mod roster;
 pub mod server;

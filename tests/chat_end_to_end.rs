@@ -4,106 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 
-use common::process::lines;
-use common::{STEP, TestServer, history_server, message_text, quiet_config, restart_after};
-use crossbeam_channel::Receiver;
+use common::process::ClientProcess;
+use common::{TestServer, history_server, message_text, quiet_config, restart_after};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
 use fernchat::protocol::ServerEvent;
-
-/// A running client process fed through its stdin, with its stdout as a stream of lines.
-struct ClientProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-}
-
-impl ClientProcess {
-    fn start(port: u16, key_path: &Path, extra: &[&str]) -> ClientProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
-        for var in [
-            "FERNCHAT_HOST",
-            "FERNCHAT_PORT",
-            "FERNCHAT_KEYFILE",
-            "FERNCHAT_NICK",
-        ] {
-            command.env_remove(var);
-        }
-        let mut child = command
-            .args(["--port", &port.to_string()])
-            .arg("--key")
-            .arg(key_path)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the client binary");
-        ClientProcess {
-            stdin: child.stdin.take(),
-            stdout: lines(child.stdout.take().unwrap()),
-            stderr: lines(child.stderr.take().unwrap()),
-            child,
-        }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        writeln!(stdin, "{line}").expect("write to the client");
-    }
-
-    /// Reads stdout until a line contains `needle`, returning it (bounded in lines and time).
-    fn expect_line(&self, needle: &str) -> String {
-        let mut read = self.lines_until(needle);
-        read.pop().unwrap_or_default()
-    }
-
-    /// Every line of stdout up to and including the first that contains `needle` (bounded in
-    /// lines and time).
-    fn lines_until(&self, needle: &str) -> Vec<String> {
-        let mut seen = Vec::new();
-        for _ in 0..50 {
-            match self.stdout.recv_timeout(STEP) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    seen.push(line);
-                    if found {
-                        return seen;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no line with {needle:?}; saw {seen:#?}");
-    }
-
-    /// Closes stdin and waits (bounded) for the exit code; returns it with stderr.
-    fn finish(mut self) -> (Option<i32>, String) {
-        drop(self.stdin.take());
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let mut child = self.child;
-        thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let status = rx
-            .recv_timeout(STEP)
-            .expect("the client exits in time")
-            .unwrap();
-        // The process has exited, but the thread reading its stderr may not have passed the
-        // last lines on yet: read until that thread ends at the pipe's end (bounded).
-        let mut stderr = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(STEP) {
-            stderr.push(line);
-        }
-        (status.code(), stderr.join("\n"))
-    }
-}
 
 fn keyfile_for(key: &RoomKey) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -180,6 +180,7 @@ fn nick_taken_is_a_refusal_about_the_nick() {
             code: ErrorCode::NickTaken,
             reason: "nick taken".into(),
             time: now_ms(),
+            retry_after: None,
         });
     });
     let err = result.expect_err("refused");
@@ -369,6 +370,7 @@ fn server_events_become_updates_and_state() {
         ServerEvent::Joined {
             nick: "carol".into(),
             time: t,
+            role: Default::default(),
         },
         ServerEvent::Renamed {
             from: "carol".into(),
@@ -465,6 +467,7 @@ fn server_events_become_updates_and_state() {
     peer.send(&ServerEvent::Users {
         users: vec!["zed".into(), "alice2".into()],
         time: t,
+        roles: Default::default(),
     });
     assert_eq!(
         next(updates),
@@ -644,6 +647,7 @@ fn a_dropped_connection_reconnects_under_the_current_nick() {
         code: ErrorCode::Shutdown,
         reason: "the server is shutting down".into(),
         time: now_ms(),
+        retry_after: None,
     });
     drop(peer);
     assert!(matches!(
@@ -722,6 +726,7 @@ fn restart(mut peer: Peer) {
         code: ErrorCode::Shutdown,
         reason: "the server is shutting down".into(),
         time: now_ms(),
+        retry_after: None,
     });
 }
 
@@ -933,6 +938,7 @@ fn removal_for_flooding_is_not_retried() {
         code: ErrorCode::Flooding,
         reason: "too many messages".into(),
         time: now_ms(),
+        retry_after: None,
     });
     until(&spawned.updates, |u| {
         matches!(u, UpdateKind::Disconnected { .. })
@@ -1114,6 +1120,8 @@ fn broadcasts_open_under_the_room_key_and_nothing_else_does() {
                 time: now_ms(),
                 room_key: Some(room.expose_secret().to_owned()),
                 missed: None,
+                role: Default::default(),
+                roles: Default::default(),
             });
             peer
         });

@@ -23,6 +23,7 @@ use fernchat::protocol::codec::parse_wrong_key_line;
 use fernchat::protocol::{
     ClientEvent, ErrorCode, FrameReader, Inbound, PROTOCOL_VERSION, ServerEvent, seal,
 };
+use fernchat::role::Role;
 use fernchat::roster::keys::RosterSecret;
 use tempfile::TempDir;
 use zeroize::Zeroizing;
@@ -601,4 +602,131 @@ fn the_client_binary_follows_a_rekey_after_a_revocation() {
     drop(stdin);
     let _ = client.kill();
     let _ = client.wait();
+}
+
+/// Issue 15 on a roster server: roles come from the roster, a TA moderates students but not an
+/// instructor, a student holding their own key is refused every staff command, a ban names the
+/// student's login (so it holds whatever address they come back from), and `/reload` re-reads
+/// the roster as SIGHUP does.
+#[test]
+fn roster_roles_moderate_and_a_ban_holds_the_login() {
+    let class = Class::new(
+        "prof 1 instructor Pat Roe\nbob 1 ta Bob Okafor\nalice 1 student\nmallory 1 student\n",
+    );
+    let mut server = class.server(&[]);
+    let mut prof = Peer::join(server.addr, &class.key("prof"), "prof").expect("prof joins");
+    let mut bob = Peer::join(server.addr, &class.key("bob"), "bob").expect("bob joins");
+    let mut mallory =
+        Peer::join(server.addr, &class.key("mallory"), "mallory").expect("mallory joins");
+    let mut alice = Peer::connect(server.addr, &class.key("alice"));
+    let nonce = Nonce::generate();
+    alice.send(&ClientEvent::Hello {
+        nick: "alice".into(),
+        version: PROTOCOL_VERSION,
+        kex: "psk".into(),
+        nonce: Some(nonce.to_wire()),
+        kex_public: None,
+        since: None,
+    });
+    let server_nonce = match alice.next_raw() {
+        Ok((ServerEvent::Handshake { server_nonce, .. }, _)) => server_nonce,
+        other => panic!("expected a handshake, got {other:?}"),
+    };
+    let keys = psk_session_keys(
+        &alice.key,
+        &nonce,
+        &Nonce::from_wire(&server_nonce).unwrap(),
+    );
+    alice.send = keys.client_to_server;
+    alice.inbound.rekey(keys.server_to_client.clone());
+    alice.s2c = Some(keys.server_to_client);
+    alice.send(&ClientEvent::Confirm { mac: None });
+    match alice.next_raw() {
+        Ok((
+            ServerEvent::Welcome {
+                role,
+                roles,
+                room_key,
+                ..
+            },
+            _,
+        )) => {
+            assert_eq!(role, Role::Student);
+            assert_eq!(roles.get("prof"), Some(&Role::Instructor));
+            assert_eq!(roles.get("bob"), Some(&Role::Ta));
+            alice.set_room(RoomKey::from_secret(&room_key.unwrap()).unwrap());
+        }
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+    let error = |peer: &mut Peer| -> (ErrorCode, String) {
+        for _ in 0..20 {
+            if let (ServerEvent::Error { code, message, .. }, _) = peer.recv() {
+                return (code, message);
+            }
+        }
+        panic!("no error");
+    };
+    let line = |peer: &mut Peer| -> String {
+        for _ in 0..20 {
+            if let (ServerEvent::Moderation { text, .. }, _) = peer.recv() {
+                return text;
+            }
+        }
+        panic!("no moderation line");
+    };
+    // A student with their own key is refused every staff command.
+    alice.send(&ClientEvent::Kick {
+        nick: "bob".into(),
+        reason: None,
+    });
+    assert_eq!(error(&mut alice).0, ErrorCode::NotPermitted);
+    // A TA moderates a student, not an instructor.
+    bob.send(&ClientEvent::Mute {
+        nick: "prof".into(),
+        minutes: None,
+        reason: None,
+    });
+    let (code, message) = error(&mut bob);
+    assert_eq!(code, ErrorCode::NotPermitted);
+    assert!(
+        message.contains("a TA cannot mute an instructor"),
+        "{message}"
+    );
+    bob.send(&ClientEvent::Mute {
+        nick: "alice".into(),
+        minutes: Some(5),
+        reason: None,
+    });
+    assert_eq!(line(&mut prof), "bob muted alice for 5 min");
+    // A ban names the login.
+    prof.send(&ClientEvent::Ban {
+        nick: "mallory".into(),
+        minutes: None,
+        reason: Some("cheating".into()),
+    });
+    assert!(line(&mut prof).starts_with("prof banned mallory (cheating)"));
+    mallory.until_closed();
+    let audit = server.log_line("audit: prof banned mallory");
+    assert!(audit.contains("[by prof, instructor;"), "{audit}");
+    match refusal(Peer::join(server.addr, &class.key("mallory"), "mallory")) {
+        Refused::Error(code, message) => {
+            assert_eq!(code, ErrorCode::Banned, "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // /reload re-reads the roster (mallory revoked meanwhile).
+    class.write_roster(
+        "prof 1 instructor Pat Roe\nbob 1 ta Bob Okafor\nalice 1 student\n-mallory 1 student\n",
+    );
+    prof.send(&ClientEvent::Reload);
+    for _ in 0..20 {
+        if let (ServerEvent::Notice { text, .. }, _) = prof.recv() {
+            assert!(
+                text.starts_with("roster reloaded: 4 students, 1 revoked"),
+                "{text}"
+            );
+            break;
+        }
+    }
+    server.log_line("audit: prof (instructor) reloaded the roster");
 }

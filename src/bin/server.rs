@@ -20,6 +20,7 @@ use fernchat::protocol::DEFAULT_PORT;
 use fernchat::roster::keys::RosterSecret;
 use fernchat::roster::reload::{LiveRoster, RosterMode, SighupWatch, on_sighup};
 use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
+use fernchat::server::moderation_state;
 use fernchat::server::{AddressLimits, FloodLimits, HistoryConfig, Log, Server, ServerConfig};
 
 /// The fernchat server: a chat room in which every message is a Fernet token made with the
@@ -137,6 +138,17 @@ struct Args {
     #[arg(long, value_name = "PATH", env = "FERNCHAT_IDENTITY")]
     identity: Option<PathBuf>,
 
+    /// A staff keyfile (repeatable): whoever connects with it (`client --key PATH`) has the
+    /// instructor role and may moderate the room (/announce, /mute, /kick, /ban, /quiet ...).
+    /// Make one with `keygen PATH`; give it only to staff, never the class key's file.
+    #[arg(long = "staff-key", value_name = "PATH")]
+    staff_keys: Vec<PathBuf>,
+
+    /// Where mutes, bans, quiet/slow mode and the topic are kept across restarts. Default:
+    /// `moderation.json` beside the history file (in memory only with --no-history).
+    #[arg(long, value_name = "PATH")]
+    moderation_state: Option<PathBuf>,
+
     /// Tuning experiments: the hub sends a round of at most this many events itself and
     /// hands larger rounds to the writer threads. 0: always the writers; 64 (the default):
     /// always the hub, the writers only for sockets that are full.
@@ -223,6 +235,10 @@ fn serve(args: Args) -> Result<(), String> {
     if !args.kex.is_empty() {
         config.kex = args.kex.clone();
     }
+    config.staff_keys = load_staff_keys(&args.staff_keys, &config.key)?;
+    config.moderation_state = args.moderation_state.clone().or_else(|| {
+        (!args.no_history).then(|| args.history.with_file_name(moderation_state::FILE_NAME))
+    });
     // The identity is needed (and made on first start) only if signed sessions are offered.
     if config.kex.contains(&KEX_X25519_PSK_SIGNED) {
         config.identity = Some(load_identity(&args)?);
@@ -394,6 +410,26 @@ fn load_keys(paths: &[PathBuf]) -> Result<RoomKey, String> {
         })?);
     }
     RoomKey::ring(ring).map_err(|e| e.to_string())
+}
+
+/// Loads every `--staff-key`. A staff key that is also a class key would make every student
+/// an instructor (or no staff member one): refused.
+fn load_staff_keys(paths: &[PathBuf], class: &RoomKey) -> Result<Vec<RoomKey>, String> {
+    let mut staff = Vec::new();
+    for path in paths {
+        let key = load_one(path)
+            .map_err(|e| format!("--staff-key {}: {}", path.display(), keyfile_message(&e)))?;
+        if class.fingerprints().contains(&key.fingerprint()) {
+            return Err(format!(
+                "--staff-key {}: this is a class key (fingerprint {}), which every student holds; \
+                 make a separate staff key with `cargo run --bin keygen -- keys/staff.key`",
+                path.display(),
+                key.fingerprint()
+            ));
+        }
+        staff.push(key);
+    }
+    Ok(staff)
 }
 
 /// A keyfile error with its fix, as the client names it (`fernchat::client::error`).

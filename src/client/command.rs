@@ -34,6 +34,9 @@ pub enum Command {
     Ping,
     /// `/save FILE`: write what this session has shown to a new file (plaintext).
     Save(std::path::PathBuf),
+    /// A staff command (`/announce`, `/mute`, ...: see [`crate::client::room`]), sent as is;
+    /// the server decides whether we may.
+    Staff(crate::protocol::ClientEvent),
     /// Measure the lag without showing a line for it, for a status line right after joining.
     /// Sent by a front end, never typed: no line parses to it.
     MeasureLag,
@@ -156,12 +159,15 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
             }
             Command::Save(args.into())
         }
-        _ => {
-            return Err(ParseError::Unknown {
-                // Bounded and printable: this ends up on the user's screen.
-                name: name.chars().filter(|c| !c.is_control()).take(32).collect(),
-            });
-        }
+        other => match crate::client::room::parse(other, args) {
+            Some(parsed) => Command::Staff(parsed?),
+            None => {
+                return Err(ParseError::Unknown {
+                    // Bounded and printable: this ends up on the user's screen.
+                    name: name.chars().filter(|c| !c.is_control()).take(32).collect(),
+                });
+            }
+        },
     };
     Ok(Some(command))
 }

@@ -188,6 +188,10 @@ pub struct Welcome {
     pub max_text: usize,
     /// The session's key exchange and the server's identity.
     pub security: Security,
+    /// Our role, from the key we joined with.
+    pub role: crate::role::Role,
+    /// The role of everyone listed who is not a student.
+    pub roles: std::collections::BTreeMap<String, crate::role::Role>,
     /// When we rejoined with `since`: how many room messages were said after it (the server
     /// replays the newest of them, perhaps not all).
     pub missed: Option<u64>,
@@ -428,6 +432,8 @@ pub(crate) fn open(
                 server,
                 max_text,
                 room_key,
+                role,
+                roles,
                 missed,
                 ..
             } => {
@@ -458,6 +464,8 @@ pub(crate) fn open(
                     server,
                     max_text,
                     security: session.security,
+                    role,
+                    roles,
                     missed,
                 };
                 return Ok(Connection {

@@ -197,6 +197,17 @@ pub fn render_highlighted(update: &Update, colour: bool, mention: bool) -> Strin
         .join("\n")
 }
 
+/// `/help`'s lines: a title, then each usage and what it does, in two columns.
+fn help_lines(info: &str, title: &str, help: &[(&str, &str)]) -> Vec<String> {
+    let width = help.iter().map(|(usage, _)| usage.len()).max().unwrap_or(0);
+    std::iter::once(format!("{info} {title}"))
+        .chain(
+            help.iter()
+                .map(|(usage, what)| format!("{info}   {usage:<width$}  {what}")),
+        )
+        .collect()
+}
+
 /// An update as text without the time stamp, one string per line.
 pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
     let info = sgr("36", "-!-", colour);
@@ -310,14 +321,24 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
         UpdateKind::Error { text: said, .. } => format!("{alert} {}", text(said)),
         UpdateKind::Users { users } => format!("{info} {}", users_online(users, colour)),
         UpdateKind::Lag { millis } => format!("{info} lag: {millis} ms"),
-        UpdateKind::Help => {
-            let width = HELP.iter().map(|(usage, _)| usage.len()).max().unwrap_or(0);
-            return std::iter::once(format!("{info} commands:"))
-                .chain(
-                    HELP.iter()
-                        .map(|(usage, what)| format!("{info}   {usage:<width$}  {what}")),
-                )
-                .collect();
+        UpdateKind::Help => return help_lines(&info, "commands:", HELP),
+        UpdateKind::StaffHelp => {
+            return help_lines(&info, "staff commands:", crate::client::room::STAFF_HELP);
+        }
+        // Bold yellow on the whole line: an announcement must not scroll by unnoticed.
+        UpdateKind::Announcement { from, text: said } => sgr(
+            "1;93",
+            &format!("*** ANNOUNCEMENT from {}: {}", text(from), text(said)),
+            colour,
+        ),
+        UpdateKind::Topic { text: said, by } if said.is_empty() => {
+            format!("{info} {} cleared the topic", text(by))
+        }
+        UpdateKind::Topic { text: said, by } => {
+            format!("{info} topic: {} (set by {})", text(said), text(by))
+        }
+        UpdateKind::Moderation { text: said } => {
+            format!("{} {}", sgr("95", "-!-", colour), text(said))
         }
         UpdateKind::Disconnected { reason } => format!("{alert} disconnected: {}", text(reason)),
         UpdateKind::Reconnecting {
@@ -529,6 +550,47 @@ mod tests {
         for (kind, expected) in cases {
             assert_eq!(plain(kind), expected);
         }
+    }
+
+    #[test]
+    fn moderation_lines_stand_out() {
+        assert_eq!(
+            plain(UpdateKind::Announcement {
+                from: "prof".into(),
+                text: "exam starts".into()
+            }),
+            "*** ANNOUNCEMENT from prof: exam starts"
+        );
+        let coloured = render(
+            &at(UpdateKind::Announcement {
+                from: "prof".into(),
+                text: "x".into(),
+            }),
+            true,
+        );
+        assert!(coloured.contains("\x1b[1;93m"), "{coloured:?}");
+        assert_eq!(
+            plain(UpdateKind::Topic {
+                text: "Exam".into(),
+                by: "prof".into()
+            }),
+            "-!- topic: Exam (set by prof)"
+        );
+        assert_eq!(
+            plain(UpdateKind::Topic {
+                text: String::new(),
+                by: "prof".into()
+            }),
+            "-!- prof cleared the topic"
+        );
+        assert_eq!(
+            plain(UpdateKind::Moderation {
+                text: "prof muted ann \u{1b}[2J".into()
+            }),
+            "-!- prof muted ann ^[[2J"
+        );
+        let staff = render(&at(UpdateKind::StaffHelp), false);
+        assert!(staff.contains("/mute NICK [MIN] [REASON]"), "{staff}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod display;
 pub mod error;
 pub mod line;
 pub mod pins;
+pub mod room;
 pub mod session;
 pub mod state;
 pub mod transcript;

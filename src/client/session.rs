@@ -454,6 +454,9 @@ impl Core {
     fn command(&mut self, command: Command) {
         if let Command::Help = command {
             self.emit(UpdateKind::Help);
+            if self.state.room.role.is_staff() {
+                self.emit(UpdateKind::StaffHelp);
+            }
             return;
         }
         if let Command::MeasureLag = command {
@@ -515,6 +518,7 @@ impl Core {
                 }
             }
             Command::Who => self.send(ClientEvent::Who),
+            Command::Staff(event) => self.send(event),
             Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
             Command::Ping => {
                 let id = self.next_ping;
@@ -623,14 +627,16 @@ impl Core {
                 to,
                 text,
             },
-            ServerEvent::Users { users, .. } => {
+            ServerEvent::Users { users, roles, .. } => {
                 self.state.set_users(&users);
+                self.state.room.set_roles(&roles);
                 UpdateKind::Users {
-                    users: self.state.users.clone(),
+                    users: self.marked_users(),
                 }
             }
-            ServerEvent::Joined { nick, .. } => {
+            ServerEvent::Joined { nick, role, .. } => {
                 self.state.add_user(&nick);
+                self.state.room.set_role(&nick, role);
                 UpdateKind::Joined { nick }
             }
             ServerEvent::Left { nick, reason, .. } => {
@@ -638,10 +644,37 @@ impl Core {
                 UpdateKind::Left { nick, reason }
             }
             ServerEvent::Renamed { from, to, .. } => {
+                self.state.room.rename(&from, &to);
                 let own = self.state.rename(&from, &to);
                 UpdateKind::Renamed { from, to, own }
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
+            // Moderation (issue 15): the latest announcement and the topic stay in the state.
+            ServerEvent::Announcement { from, text, .. } => {
+                self.state.room.announcement = Some((from.clone(), text.clone()));
+                UpdateKind::Announcement { from, text }
+            }
+            ServerEvent::Topic { text, by, .. } => {
+                self.state.room.topic = (!text.is_empty()).then(|| (text.clone(), by.clone()));
+                UpdateKind::Topic { text, by }
+            }
+            ServerEvent::Moderation { text, .. } => UpdateKind::Moderation { text },
+            ServerEvent::Whois {
+                nick,
+                role,
+                login,
+                address,
+                key,
+                since,
+                muted,
+            } => UpdateKind::Notice {
+                text: format!(
+                    "whois {nick}: {role}{}, from {address}, key {key}, joined {}{}",
+                    login.map_or(String::new(), |l| format!(" (roster login {l})")),
+                    crate::client::display::hhmm(since),
+                    if muted { ", muted" } else { "" }
+                ),
+            },
             ServerEvent::Error { code, message, .. } => {
                 self.state.last_error = Some(message.clone());
                 UpdateKind::Error {
@@ -858,10 +891,12 @@ impl Core {
             welcome.max_text,
             &welcome.server,
         );
+        self.state.room.role = welcome.role;
+        self.state.room.set_roles(&welcome.roles);
         self.view.publish(&self.state);
         self.emit(UpdateKind::Connected {
             nick: welcome.nick.clone(),
-            users: self.state.users.clone(),
+            users: self.marked_users(),
             server: welcome.server.clone(),
             target: self.config.target.to_string(),
             reconnected,
@@ -879,6 +914,12 @@ impl Core {
                 self.keepalive();
             }
         }
+    }
+
+    /// The users online with their role marks (`@prof`, `%tom`), for lines that list them.
+    fn marked_users(&self) -> Vec<String> {
+        let room = &self.state.room;
+        self.state.users.iter().map(|n| room.marked(n)).collect()
     }
 
     /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued

@@ -39,6 +39,8 @@ pub struct ChatState {
     /// The last measured round trip to the server in milliseconds, from `/ping` or the
     /// keepalive pings; `None` until measured, and again after a disconnect.
     pub lag_millis: Option<u64>,
+    /// Roles, the topic and the latest announcement (issue 15).
+    pub room: crate::client::room::RoomInfo,
     /// The id of the last room message shown (live or replayed): a rejoin sends it as
     /// `since`, so the server replays only what came after. Kept across reconnects.
     pub last_message: Option<u64>,
@@ -59,6 +61,7 @@ impl ChatState {
             target: String::new(),
             fingerprint: None,
             lag_millis: None,
+            room: Default::default(),
             last_message: None,
             shown_since_welcome: false,
         }

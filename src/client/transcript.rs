@@ -146,7 +146,7 @@ impl Transcript {
 /// An update as transcript lines: the local date and time (transcripts span days), then the
 /// same text as on screen, without colour. Help is not part of the conversation.
 fn lines(update: &Update) -> Vec<String> {
-    if let UpdateKind::Help = update.kind {
+    if let UpdateKind::Help | UpdateKind::StaffHelp = update.kind {
         return Vec::new();
     }
     let stamp = date_time(update.at);

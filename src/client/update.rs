@@ -140,6 +140,27 @@ pub enum UpdateKind {
     },
     /// The list of commands (the answer to `/help`).
     Help,
+    /// The staff commands, after [`UpdateKind::Help`] for staff only.
+    StaffHelp,
+    /// An announcement by staff: shown so that it stands out.
+    Announcement {
+        /// The staff member.
+        from: String,
+        /// What they announced.
+        text: String,
+    },
+    /// The room's topic changed (or was sent on joining).
+    Topic {
+        /// The topic; empty: cleared.
+        text: String,
+        /// Who set it.
+        by: String,
+    },
+    /// A moderation action, as the server put it in one line.
+    Moderation {
+        /// Who did what to whom and why.
+        text: String,
+    },
     /// The connection was lost or closed by the server.
     Disconnected {
         /// Why, for people.

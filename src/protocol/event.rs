@@ -7,7 +7,11 @@
 //! Unknown fields are ignored (so a newer peer can add some); a missing or wrongly typed field
 //! is an error. `time` fields are the server's clock in milliseconds since the Unix epoch.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+pub use crate::role::Role;
 
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +123,110 @@ pub enum ClientEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Staff: an announcement to the room (everyone gets `announcement`). Everyone else gets
+    /// `not_permitted`, as for every staff event below.
+    ///
+    /// # Format
+    /// `{"type":"announce","text":"The exam starts now"}`
+    Announce {
+        /// The announcement (the rules of message text).
+        text: String,
+    },
+    /// Staff: sets the room's topic (`""` clears it); everyone gets `topic`.
+    ///
+    /// # Format
+    /// `{"type":"topic","text":"Exam until 11:00"}`
+    Topic {
+        /// The topic (the rules of message text), or empty.
+        text: String,
+    },
+    /// Staff: `nick` may read but not speak, for `minutes` (absent: 10; 0: until `unmute`).
+    ///
+    /// # Format
+    /// `{"type":"mute","nick":"mallory","minutes":15,"reason":"spamming"}`
+    Mute {
+        /// Who (online).
+        nick: String,
+        /// How long.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u64>,
+        /// Why, shown to the room and to them (at most 200 characters).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Staff: lifts a mute.
+    ///
+    /// # Format
+    /// `{"type":"unmute","nick":"mallory"}`
+    Unmute {
+        /// Who (online, or their nick when muted).
+        nick: String,
+    },
+    /// Staff: disconnects `nick` (`bye` with code `kicked`); they may not rejoin for
+    /// `retry_after` seconds.
+    ///
+    /// # Format
+    /// `{"type":"kick","nick":"mallory","reason":"posting answers"}`
+    Kick {
+        /// Who (online).
+        nick: String,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Staff: disconnects `nick` and refuses their key (roster) or their key and address
+    /// (class key) for `minutes` (absent or 0: until `unban`).
+    ///
+    /// # Format
+    /// `{"type":"ban","nick":"mallory","minutes":60,"reason":"cheating"}`
+    Ban {
+        /// Who (online).
+        nick: String,
+        /// How long.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u64>,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Staff: lifts a ban (or a kick's wait).
+    ///
+    /// # Format
+    /// `{"type":"unban","nick":"mallory"}`
+    Unban {
+        /// The nick they had when banned.
+        nick: String,
+    },
+    /// Staff: quiet (exam) mode on or off: only staff may speak while it is on.
+    ///
+    /// # Format
+    /// `{"type":"quiet","on":true}`
+    Quiet {
+        /// On or off.
+        on: bool,
+    },
+    /// Staff: slow mode: each student may send one room message per `seconds` (0: off).
+    ///
+    /// # Format
+    /// `{"type":"slow","seconds":30}`
+    Slow {
+        /// The interval.
+        seconds: u64,
+    },
+    /// Staff: asks about a user; answered with `whois`.
+    ///
+    /// # Format
+    /// `{"type":"whois","nick":"mallory"}`
+    Whois {
+        /// Who (online).
+        nick: String,
+    },
+    /// Staff: re-read the roster (revocations, new students). A server without a roster
+    /// answers with an `error` saying so.
+    ///
+    /// # Format
+    /// `{"type":"reload"}`
+    Reload,
 }
 
 fn default_kex() -> String {
@@ -131,7 +239,8 @@ pub const KEX_PSK: &str = "psk";
 impl ClientEvent {
     /// Every `type` a client may send: anything else is `unknown_type`.
     pub const TYPES: &'static [&'static str] = &[
-        "hello", "say", "me", "msg", "who", "nick", "ping", "pong", "confirm", "bye",
+        "hello", "say", "me", "msg", "who", "nick", "ping", "pong", "confirm", "bye", "announce",
+        "topic", "mute", "unmute", "kick", "ban", "unban", "quiet", "slow", "whois", "reload",
     ];
 }
 
@@ -194,6 +303,13 @@ pub enum ServerEvent {
         /// more than the history replayed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         missed: Option<u64>,
+        /// This session's role, from the key that opened it (absent from older servers:
+        /// `student`).
+        #[serde(default)]
+        role: Role,
+        /// The role of every user in `users` who is not a student (absent: everyone is).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        roles: BTreeMap<String, Role>,
     },
     /// A room message.
     ///
@@ -278,6 +394,9 @@ pub enum ServerEvent {
         users: Vec<String>,
         /// When.
         time: u64,
+        /// The role of every user who is not a student (as in `welcome`).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        roles: BTreeMap<String, Role>,
     },
     /// Someone joined the room.
     ///
@@ -288,6 +407,9 @@ pub enum ServerEvent {
         nick: String,
         /// When.
         time: u64,
+        /// Their role (absent: `student`).
+        #[serde(default, skip_serializing_if = "is_student")]
+        role: Role,
     },
     /// Someone left the room (quit, lost connection, or removed by the server).
     ///
@@ -366,7 +488,81 @@ pub enum ServerEvent {
         reason: String,
         /// When.
         time: u64,
+        /// `kicked`, `banned`: seconds before the server will take this user back, so a client
+        /// must not reconnect before then (absent: no wait, or a ban until lifted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
+    /// Staff made an announcement: shown so it stands out. Also sent, the latest one, to each
+    /// joiner after the welcome.
+    ///
+    /// # Format
+    /// `{"type":"announcement","from":"prof","text":"The exam starts now","time":1763800000000}`
+    Announcement {
+        /// The staff member's nick.
+        from: String,
+        /// The announcement.
+        text: String,
+        /// When it was made.
+        time: u64,
+    },
+    /// The room's topic: sent to everyone when it changes and to each joiner after the welcome.
+    ///
+    /// # Format
+    /// `{"type":"topic","text":"Exam until 11:00","by":"prof","time":1763800000000}`
+    Topic {
+        /// The topic; empty: there is none.
+        text: String,
+        /// Who set it.
+        by: String,
+        /// When it was set.
+        time: u64,
+    },
+    /// A moderation action, announced to the room in one line (who did what to whom and why).
+    ///
+    /// # Format
+    /// `{"type":"moderation","by":"prof","action":"mute","target":"mallory","reason":"spamming","text":"prof muted mallory for 10 min (spamming)","time":1763800000000}`
+    Moderation {
+        /// The staff member's nick.
+        by: String,
+        /// `mute`, `unmute`, `kick`, `ban`, `unban`, `quiet`, `slow`.
+        action: String,
+        /// Whom, for actions on a user.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        /// Why, as staff said it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The whole line, for people (and for clients that show only this).
+        text: String,
+        /// When.
+        time: u64,
+    },
+    /// The answer to `whois` (staff only).
+    ///
+    /// # Format
+    /// `{"type":"whois","nick":"mallory","role":"student","address":"192.0.2.7","key":"3f1c...","since":1763800000000,"muted":false}`
+    Whois {
+        /// The user's nick.
+        nick: String,
+        /// Their role.
+        role: Role,
+        /// Their roster login, on a roster server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        login: Option<String>,
+        /// Their IP address.
+        address: String,
+        /// Fingerprint of the key that opened their session.
+        key: String,
+        /// When they joined (server time).
+        since: u64,
+        /// Whether they are muted.
+        muted: bool,
+    },
+}
+
+fn is_student(role: &Role) -> bool {
+    *role == Role::Student
 }
 
 impl ServerEvent {
@@ -387,6 +583,10 @@ impl ServerEvent {
         "ping",
         "pong",
         "bye",
+        "announcement",
+        "topic",
+        "moderation",
+        "whois",
     ];
 }
 
@@ -404,6 +604,7 @@ impl ServerEvent {
                 | ServerEvent::Pong { .. }
                 | ServerEvent::Ping { .. }
                 | ServerEvent::Error { .. }
+                | ServerEvent::Whois { .. }
                 | ServerEvent::Rekey { .. }
         )
     }
@@ -482,6 +683,19 @@ pub enum ErrorCode {
     KeyRevoked,
     /// The client said bye.
     Quit,
+    /// A staff command from someone whose role may not use it (see `crate::server::policy`).
+    NotPermitted,
+    /// The sender is muted: they may read but not speak (the message says by whom, why and for
+    /// how long).
+    Muted,
+    /// The room is in quiet (exam) mode: only staff may speak.
+    Quiet,
+    /// Slow mode: the sender must wait before their next room message.
+    SlowMode,
+    /// Banned from the room: the hello is refused.
+    Banned,
+    /// Kicked: removed (a `bye`), and refused for a while (`retry_after` in the bye).
+    Kicked,
     /// A code this program does not know (from a newer peer).
     #[serde(other)]
     Unknown,
@@ -647,6 +861,25 @@ mod tests {
     }
 
     #[test]
+    fn a_welcome_from_an_older_server_has_a_student_and_no_roles() {
+        let old = r#"{"type":"welcome","nick":"al","users":["al"],"version":2,"server":"x","max_text":9,"time":1}"#;
+        let ServerEvent::Welcome { role, roles, .. } = serde_json::from_str(old).unwrap() else {
+            panic!("not a welcome");
+        };
+        assert_eq!((role, roles.len()), (Role::Student, 0));
+        // And what a newer server adds is ignored by an older reader: roles are extra fields.
+        let joined = ServerEvent::Joined {
+            nick: "al".into(),
+            time: 1,
+            role: Role::Student,
+        };
+        assert_eq!(
+            serde_json::to_string(&joined).unwrap(),
+            r#"{"type":"joined","nick":"al","time":1}"#
+        );
+    }
+
+    #[test]
     fn type_lists_match_the_enums() {
         let samples = [
             r#"{"type":"hello","nick":"al","version":2}"#,
@@ -659,6 +892,17 @@ mod tests {
             r#"{"type":"pong","id":1}"#,
             r#"{"type":"confirm","mac":"x"}"#,
             r#"{"type":"bye"}"#,
+            r#"{"type":"announce","text":"x"}"#,
+            r#"{"type":"topic","text":"x"}"#,
+            r#"{"type":"mute","nick":"al"}"#,
+            r#"{"type":"unmute","nick":"al"}"#,
+            r#"{"type":"kick","nick":"al"}"#,
+            r#"{"type":"ban","nick":"al","minutes":3}"#,
+            r#"{"type":"unban","nick":"al"}"#,
+            r#"{"type":"quiet","on":true}"#,
+            r#"{"type":"slow","seconds":3}"#,
+            r#"{"type":"whois","nick":"al"}"#,
+            r#"{"type":"reload"}"#,
         ];
         assert_eq!(samples.len(), ClientEvent::TYPES.len());
         for (sample, name) in samples.iter().zip(ClientEvent::TYPES) {

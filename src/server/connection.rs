@@ -66,7 +66,7 @@ pub(crate) fn inbound_for(config: &ServerConfig) -> Inbound {
     let capacity = (by_rate.ceil() as usize)
         .saturating_add(16)
         .min(config.replay_capacity);
-    Inbound::per_connection(config.key.clone(), config.time_policy, capacity)
+    Inbound::per_connection(config.hello_ring(), config.time_policy, capacity)
 }
 
 /// Starts the reader and writer threads for a new connection and introduces it to the hub.
@@ -360,7 +360,7 @@ impl Reader {
         let Some(class_key) = self
             .hello_key
             .clone()
-            .or_else(|| self.config.key.nth(key_index))
+            .or_else(|| self.config.hello_ring().nth(key_index))
         else {
             return Next::Stop;
         };
@@ -453,6 +453,12 @@ impl Reader {
             nick,
             since,
             key_index,
+            // From the key that opened the hello, never from anything the client said: the
+            // roster's entry for a student's own key, else a staff or class key of the ring.
+            role: match &self.member {
+                Some(member) => role_of(member),
+                None => self.config.role_of_key(key_index),
+            },
             signer,
             handshake,
             session: Session {
@@ -693,6 +699,14 @@ fn parse_public(kex: &str, kex_public: Option<&str>) -> Result<PublicShare, Stri
         .ok_or_else(|| format!("a hello with kex {kex:?} needs your public key in kex_public"))?;
     PublicShare::from_wire(text)
         .map_err(|_| "kex_public is not 32 bytes of URL-safe base64".to_owned())
+}
+
+/// A roster member's role: the roster's word (`student`, `ta`, `instructor`), or a guest.
+fn role_of(member: &Member) -> crate::role::Role {
+    match member {
+        Member::Student { role, .. } => role.parse().unwrap_or_default(),
+        Member::Guest => crate::role::Role::Guest,
+    }
 }
 
 /// The wire `type` of a client event, for messages.

@@ -29,14 +29,20 @@ use crate::protocol::codec::wrong_key_line;
 use crate::protocol::confusable::{self, Skeletons};
 use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
+use crate::role::Role;
 use crate::roster::Withdrawal;
 use crate::roster::admit::{Member, withdrawn_message};
 use crate::roster::reload::Reloaded;
 use crate::server::ServerConfig;
 use crate::server::admission::Admission;
 use crate::server::history::{Entry, History};
+use crate::server::moderation::Moderation;
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
+
+/// Staff commands and the checks before anyone speaks or joins (`hub/staff.rs`): the hub's
+/// side of moderation, kept out of this file so the room's flow stays readable.
+mod staff;
 
 /// Events the hub handles in one round before it sends what they produced. Large enough to
 /// turn a flood into few system calls, small enough that the first event of a round is not
@@ -82,6 +88,8 @@ pub enum HubEvent {
         /// Which key of the ring opened the hello: the handshake and refusals are sealed
         /// with it.
         key_index: usize,
+        /// The session's role, from the key that opened the hello.
+        role: Role,
         /// The client's nonce, when refusals of this hello are to be signed (signed mode).
         signer: Option<Nonce>,
         /// The answer, ready to seal.
@@ -179,6 +187,10 @@ struct Client {
     joining: Option<String>,
     /// The hello's `since`, for the welcome and the history.
     since: Option<u64>,
+    /// From the key that opened the hello (`student` until then).
+    role: Role,
+    /// When it joined the room (server time, ms), for `whois`.
+    joined_at: u64,
     /// Roster mode: the key that opened the hello, which seals what comes before the session
     /// keys (instead of `hello_key`).
     hello_sealer: Option<RoomKey>,
@@ -196,8 +208,13 @@ enum Departure {
         message: String,
         signer: Option<Nonce>,
     },
-    /// Removed by the server: send a `bye` event, then close.
-    Removed { code: ErrorCode, message: String },
+    /// Removed by the server: send a `bye` event, then close. `retry_after`: seconds before
+    /// the server takes them back (kicks and bans).
+    Removed {
+        code: ErrorCode,
+        message: String,
+        retry_after: Option<u64>,
+    },
 }
 
 /// The room's state and the hub thread's loop.
@@ -224,6 +241,8 @@ pub struct Hub {
     last_id: u64,
     /// Whether the last history write failed (so a full disk is reported once, not per message).
     history_failing: bool,
+    /// Mutes, bans, quiet and slow mode, the topic (see `hub/staff.rs`).
+    moderation: Moderation,
     /// Roster mode: the index in `ring` of the room key, which seals room broadcasts to every
     /// `psk` member (sent in the welcome, changed by [`Hub::on_roster_reloaded`]).
     room: Option<usize>,
@@ -235,8 +254,10 @@ pub struct Hub {
 impl Hub {
     /// An empty room, with its history if it keeps one.
     pub fn new(config: Arc<ServerConfig>, history: Option<History>) -> Hub {
-        let mut ring: Vec<RoomKey> = (0..config.key.len())
-            .filter_map(|i| config.key.nth(i))
+        // Staff keys too: a staff member's `psk` broadcasts are sealed with their key.
+        let hello_ring = config.hello_ring();
+        let mut ring: Vec<RoomKey> = (0..hello_ring.len())
+            .filter_map(|i| hello_ring.nth(i))
             .collect();
         // Roster mode: every student has a key of their own, so broadcasts sealed "once per
         // key in use" would be sealed once per student; a room key, random per run, keeps it
@@ -246,7 +267,12 @@ impl Hub {
             ring.len() - 1
         });
         let last_id = history.as_ref().map_or(0, History::last_id);
+        let (moderation, report) = Moderation::open(config.moderation_state.clone());
+        if let Some(report) = report {
+            config.log.line(format_args!("{report}"));
+        }
         Hub {
+            moderation,
             room,
             ring,
             last_id,
@@ -353,6 +379,8 @@ impl Hub {
                         session: None,
                         joining: None,
                         since: None,
+                        role: Role::Student,
+                        joined_at: 0,
                         hello_sealer: None,
                         member: None,
                     },
@@ -364,6 +392,7 @@ impl Hub {
                 nick,
                 since,
                 key_index,
+                role,
                 signer,
                 handshake,
                 session,
@@ -372,6 +401,7 @@ impl Hub {
                     client.last_heard = Instant::now();
                     client.hello_key = key_index;
                     client.since = since;
+                    client.role = role;
                 }
                 self.answer_hello(id, nick, signer, &handshake, session);
             }
@@ -491,6 +521,10 @@ impl Hub {
                 "no hello",
             );
         };
+        // Staff commands end here; so does speech that a mute or a mode refuses.
+        let Some(event) = self.moderate(id, &nick, event) else {
+            return;
+        };
         let time = unix_millis();
         match event {
             ClientEvent::Hello { .. } => self.send_error(
@@ -519,7 +553,8 @@ impl Hub {
             ClientEvent::Msg { to, text } => self.private(id, nick, &to, text),
             ClientEvent::Who => {
                 let users = self.user_list();
-                self.send(id, &ServerEvent::Users { users, time });
+                let roles = self.roles();
+                self.send(id, &ServerEvent::Users { users, time, roles });
             }
             ClientEvent::Nick { nick: new } => self.rename(id, nick, new),
             ClientEvent::Ping { id: ping } => self.send(id, &ServerEvent::Pong { id: ping }),
@@ -535,6 +570,8 @@ impl Hub {
                 let reason = reason.unwrap_or_else(|| "quit".into());
                 self.remove_telling(id, Departure::Gone, &logged, &reason);
             }
+            // The staff events, which `moderate` handled and never passes on.
+            _ => {}
         }
     }
 
@@ -547,7 +584,7 @@ impl Hub {
             ))
         } else if let Some(online) = self.look_alike(nick, id) {
             Some((ErrorCode::NickTaken, confusable::refusal(nick, &online)))
-        } else if self.nicks.len() >= self.config.max_clients {
+        } else if self.nicks.len() >= self.seats_for(id) {
             Some((
                 ErrorCode::ServerFull,
                 format!(
@@ -583,7 +620,10 @@ impl Hub {
                 "you already said hello; use /nick to change your nick".into(),
             );
         }
-        if let Some((code, message)) = self.join_refusal(&nick, id) {
+        if let Some((code, message)) = self
+            .join_refusal(&nick, id)
+            .or_else(|| self.barred(id, &nick))
+        {
             let refusal = Departure::Refused {
                 code,
                 message,
@@ -639,6 +679,8 @@ impl Hub {
         };
         client.nick = Some(nick.clone());
         client.last_heard = Instant::now();
+        client.joined_at = unix_millis();
+        let role = client.role;
         let since = client.since;
         self.nicks.insert(nick_key(&nick), id);
         self.skeletons.insert(&nick, id);
@@ -655,9 +697,12 @@ impl Hub {
             time: unix_millis(),
             room_key,
             missed: since.map(|since| self.last_id.saturating_sub(since)),
+            role,
+            roles: self.roles(),
         };
         self.send(id, &welcome);
         self.admit(id);
+        self.greet(id);
     }
 
     /// Puts a client that has just been welcomed in the room: the log line, the history, and
@@ -669,12 +714,12 @@ impl Hub {
         let Some(nick) = client.nick.clone() else {
             return;
         };
-        let peer = client.peer;
+        let (peer, role) = (client.peer, client.role);
+        // A roster member's description names their role; otherwise the key's role.
         let member = client
             .member
             .as_ref()
-            .map(|m| format!(", {}", m.describe()))
-            .unwrap_or_default();
+            .map_or_else(|| format!(", {role}"), |m| format!(", {}", m.describe()));
         self.config.log.line(format_args!(
             "join #{id} {peer} as {nick}{member} ({} online)",
             self.nicks.len()
@@ -683,7 +728,7 @@ impl Hub {
         for frame in self.catch_up(id) {
             self.offer(id, &frame);
         }
-        self.broadcast_except(Some(id), &ServerEvent::Joined { nick, time });
+        self.broadcast_except(Some(id), &ServerEvent::Joined { nick, time, role });
     }
 
     /// The history frames for a joining client, oldest first: the newest messages that fit in
@@ -827,10 +872,15 @@ impl Hub {
                     Some(identity.sign_refusal(nonce, &code_name(*code), message))
                 }),
             }),
-            Departure::Removed { code, message } => Some(ServerEvent::Bye {
+            Departure::Removed {
+                code,
+                message,
+                retry_after,
+            } => Some(ServerEvent::Bye {
                 code: *code,
                 reason: message.clone(),
                 time,
+                retry_after: *retry_after,
             }),
             Departure::Gone => None,
         };
@@ -885,6 +935,7 @@ impl Hub {
                     Departure::Removed {
                         code: ErrorCode::TooSlow,
                         message,
+                        retry_after: None,
                     },
                     "too slow: could not keep up with the room",
                 );
@@ -937,6 +988,7 @@ impl Hub {
                 Departure::Removed {
                     code: ErrorCode::IdleTimeout,
                     message,
+                    retry_after: None,
                 },
                 "timed out",
             );
@@ -962,6 +1014,7 @@ impl Hub {
             code: ErrorCode::Shutdown,
             reason: "the server is shutting down".into(),
             time: unix_millis(),
+            retry_after: None,
         };
         let mut by_key = vec![None; self.ring.len()];
         let mut sockets = Vec::new();
@@ -1082,6 +1135,7 @@ impl Hub {
                 Departure::Removed {
                     code: ErrorCode::KeyRevoked,
                     message: withdrawn_message(why),
+                    retry_after: None,
                 },
                 &format!("the key of {login} was withdrawn by a roster reload"),
             );

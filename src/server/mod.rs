@@ -18,6 +18,8 @@
 //! - `admission`: which connections the acceptor takes: users' seats apart from connections
 //!   waiting for their hello, limits per source address, the hello timeout under pressure.
 //! - `log`: the log, and the tally that keeps what strangers cause to a few lines.
+//! - [`policy`]: who may moderate whom; [`moderation`]: mutes, bans, kicks, quiet and slow mode,
+//!   the topic, kept by the hub; [`moderation_state`]: their file, so they survive a restart.
 //!
 //! [`run`] takes an already-bound listener, so tests bind port 0 and the binary binds
 //! `--bind`/`--port`. This module must not read keyfiles or parse arguments: `src/bin/server.rs`
@@ -29,10 +31,14 @@ pub mod flood;
 pub mod history;
 pub mod hub;
 mod log;
+pub mod moderation;
+pub mod moderation_state;
 pub mod outbound;
+pub mod policy;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -43,6 +49,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::crypto::{RoomKey, TimePolicy};
 use crate::identity::ServerIdentity;
 use crate::protocol::{self, ErrorCode};
+use crate::role::Role;
 use admission::Admission;
 
 pub use flood::{AddressLimits, FloodLimits};
@@ -111,6 +118,13 @@ pub struct ServerConfig {
     /// The server's identity key, which signs `x25519-psk-signed` handshakes; without one that
     /// exchange is refused with `kex_unsupported`.
     pub identity: Option<ServerIdentity>,
+    /// Staff keys (`--staff-key`): a hello opened by one of these gives its session the
+    /// instructor role. Tried after the class keys; never used to seal anything for students.
+    pub staff_keys: Vec<RoomKey>,
+    /// Where mutes, bans, modes and the topic are saved (`None`: in memory only).
+    pub moderation_state: Option<PathBuf>,
+    /// The clock of moderation (mute and ban expiry, slow mode): tests move it by hand.
+    pub clock: moderation::Clock,
     /// Roster mode (`--roster`): hellos are opened by the students' own keys, each nick is
     /// bound to its student, and `key` is the server's own key (it seals the history) plus
     /// nothing a client holds. See [`crate::roster`].
@@ -144,6 +158,29 @@ impl ServerConfig {
             kex: crate::kex::ALL_KEX.to_vec(),
             identity: None,
             roster: None,
+            staff_keys: Vec::new(),
+            moderation_state: None,
+            clock: moderation::Clock::system(),
+        }
+    }
+
+    /// Every key that may open a hello: the class ring, then the staff keys. A hello's
+    /// `key_index` counts in this ring.
+    pub fn hello_ring(&self) -> RoomKey {
+        let mut ring = vec![self.key.clone()];
+        ring.extend(self.staff_keys.iter().cloned());
+        // Never empty: the class ring holds at least one key.
+        RoomKey::ring(ring).unwrap_or_else(|_| self.key.clone())
+    }
+
+    /// The role a hello opened by key `key_index` of [`ServerConfig::hello_ring`] gives: a staff
+    /// key makes an instructor, a class key a student. (Roster mode sets roles from its own
+    /// keys in the reader, where it finds the student.)
+    pub fn role_of_key(&self, key_index: usize) -> Role {
+        if key_index >= self.key.len() {
+            Role::Instructor
+        } else {
+            Role::Student
         }
     }
 }
@@ -311,6 +348,12 @@ fn serve(
             "server identity fingerprint {} (signs {} handshakes)",
             identity.public().fingerprint(),
             crate::kex::KEX_X25519_PSK_SIGNED
+        ));
+    }
+    for staff in &config.staff_keys {
+        config.log.line(format_args!(
+            "staff key fingerprint {} (its holders are instructors)",
+            staff.fingerprint()
         ));
     }
     let admission = Arc::new(Admission::new(&config));

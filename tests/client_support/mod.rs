@@ -207,6 +207,8 @@ impl Peer {
             server: "fake 0.0.0".to_owned(),
             max_text,
             time: now_ms(),
+            role: Default::default(),
+            roles: Default::default(),
         });
     }
 

@@ -1,9 +1,9 @@
 //! A `server` binary running as its own process, with its output read line by line.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 
 use crossbeam_channel::Receiver;
@@ -87,18 +87,27 @@ impl ServerProcess {
         status.code()
     }
 
-    /// Reads stderr (the log) until a line containing `wanted` (bounded), returning it.
-    pub fn stderr_line(&self, wanted: &str) -> String {
+    /// Reads stderr until a line containing `wanted` (at most 200 lines, each within the
+    /// step timeout), returning every line read, the matching one last.
+    pub fn stderr_until(&self, wanted: &str) -> Vec<String> {
+        let mut read = Vec::new();
         for _ in 0..200 {
             let line = self
                 .stderr
                 .recv_timeout(STEP)
-                .unwrap_or_else(|_| panic!("no log line with {wanted:?}"));
-            if line.contains(wanted) {
-                return line;
+                .unwrap_or_else(|_| panic!("no log line with {wanted:?}; read {read:#?}"));
+            let found = line.contains(wanted);
+            read.push(line);
+            if found {
+                return read;
             }
         }
-        panic!("no log line with {wanted:?}");
+        panic!("no log line with {wanted:?} within 200 lines");
+    }
+
+    /// Reads stderr (the log) until a line containing `wanted` (bounded), returning it.
+    pub fn stderr_line(&self, wanted: &str) -> String {
+        self.stderr_until(wanted).pop().unwrap_or_default()
     }
 
     /// The process id, to send the server a signal.
@@ -138,4 +147,93 @@ pub fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
         }
     });
     rx
+}
+
+/// A running client process fed through its stdin, with its stdout as a stream of lines.
+pub struct ClientProcess {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl ClientProcess {
+    pub fn start(port: u16, key_path: &Path, extra: &[&str]) -> ClientProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
+        for var in [
+            "FERNCHAT_HOST",
+            "FERNCHAT_PORT",
+            "FERNCHAT_KEYFILE",
+            "FERNCHAT_NICK",
+        ] {
+            command.env_remove(var);
+        }
+        let mut child = command
+            .args(["--port", &port.to_string()])
+            .arg("--key")
+            .arg(key_path)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the client binary");
+        ClientProcess {
+            stdin: child.stdin.take(),
+            stdout: lines(child.stdout.take().unwrap()),
+            stderr: lines(child.stderr.take().unwrap()),
+            child,
+        }
+    }
+
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to the client");
+    }
+
+    /// Reads stdout until a line contains `needle`, returning it (bounded in lines and time).
+    pub fn expect_line(&self, needle: &str) -> String {
+        let mut read = self.lines_until(needle);
+        read.pop().unwrap_or_default()
+    }
+
+    /// Every line of stdout up to and including the first that contains `needle` (bounded in
+    /// lines and time).
+    pub fn lines_until(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        for _ in 0..50 {
+            match self.stdout.recv_timeout(STEP) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    seen.push(line);
+                    if found {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {needle:?}; saw {seen:#?}");
+    }
+
+    /// Closes stdin and waits (bounded) for the exit code; returns it with stderr.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        drop(self.stdin.take());
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let mut child = self.child;
+        thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx
+            .recv_timeout(STEP)
+            .expect("the client exits in time")
+            .unwrap();
+        // The process has exited, but the thread reading its stderr may not have passed the
+        // last lines on yet: read until that thread ends at the pipe's end (bounded).
+        let mut stderr = Vec::new();
+        while let Ok(line) = self.stderr.recv_timeout(STEP) {
+            stderr.push(line);
+        }
+        (status.code(), stderr.join("\n"))
+    }
 }

@@ -15,7 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-ROOM_EVENTS = {"message", "action", "joined", "left", "renamed", "notice", "bye"}
+ROOM_EVENTS = {"message", "action", "joined", "left", "renamed", "notice", "bye",
+               "announcement", "topic", "moderation"}  # the last three: PROTOCOL.md section 8
 
 
 def read_key(path):

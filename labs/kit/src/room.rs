@@ -372,6 +372,9 @@ impl Session<'_> {
                 time: unix_millis(),
                 room_key: None,
                 missed: None,
+                // The toy room has no staff: everyone is a student.
+                role: Default::default(),
+                roles: Default::default(),
             }
         };
         lock(&shared.heard).extend([value, confirm].map(|event| Heard {
@@ -385,6 +388,7 @@ impl Session<'_> {
             &ServerEvent::Joined {
                 nick: nick.clone(),
                 time: unix_millis(),
+                role: Default::default(),
             },
         );
         Some((nick, inbound))
@@ -436,7 +440,11 @@ impl Session<'_> {
                         .map(|m| m.nick.clone())
                         .collect();
                     users.sort_by_key(|n| nick_key(n));
-                    self.reply(&ServerEvent::Users { users, time });
+                    self.reply(&ServerEvent::Users {
+                        users,
+                        time,
+                        roles: Default::default(),
+                    });
                 }
                 Ok(ClientEvent::Ping { id }) => self.reply(&ServerEvent::Pong { id }),
                 Ok(ClientEvent::Pong { .. }) => {}
@@ -454,6 +462,11 @@ impl Session<'_> {
                         "the toy room has no private messages or nick changes".into(),
                     );
                 }
+                // Staff commands (PROTOCOL.md section 9): the toy room has no staff.
+                Ok(_) => self.error(
+                    ErrorCode::NotPermitted,
+                    "the toy room has no staff commands".into(),
+                ),
                 Err(e) => self.error(ErrorCode::BadField, e.to_string()),
             }
         }

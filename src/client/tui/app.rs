@@ -653,6 +653,17 @@ impl App {
             }
         };
         items.push((0, state));
+        // The latest announcement stays in view until the next one (issue 15).
+        if let Some((from, text)) = &self.state.room.announcement {
+            items.push((
+                2,
+                format!(
+                    "announced by {}: {}",
+                    display::clean(from, 16),
+                    display::clean(text, 40)
+                ),
+            ));
+        }
         if self.link == Link::Up {
             items.push((2, format!("{} online", self.state.users.len())));
             if let Some(lag) = self.state.lag_millis {

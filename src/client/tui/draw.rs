@@ -18,9 +18,35 @@ use crate::client::tui::lines::{self, plain_style};
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
-    let areas = app.areas();
+    let mut areas = app.areas();
     if let Some(area) = areas.pinned {
         pinned(frame, app, area);
+    }
+    // The topic, when there is one, takes the top row (as in weechat and irssi).
+    if let Some((topic, by)) = &app.state.room.topic
+        && areas.messages.height > 2
+    {
+        let top = areas.messages.y;
+        let beside = areas
+            .nicks
+            .filter(|nicks| nicks.y == top)
+            .map_or(0, |n| n.width);
+        let bar = Rect::new(areas.messages.x, top, areas.messages.width + beside, 1);
+        let text = format!(
+            " {} (set by {})",
+            display::clean(topic, 200),
+            display::clean(by, 32)
+        );
+        let style = tone(app, Style::new().fg(Color::White).bg(Color::Blue));
+        let padded = format!("{text:<width$}", width = usize::from(bar.width));
+        frame.render_widget(Paragraph::new(Line::from(Span::styled(padded, style))), bar);
+        // The nick list moves down with the messages when it starts on the same row (pinned
+        // warnings take rows from the messages alone).
+        let nicks = areas.nicks.as_mut().filter(|nicks| nicks.y == top);
+        for area in std::iter::once(&mut areas.messages).chain(nicks) {
+            area.y += 1;
+            area.height = area.height.saturating_sub(1);
+        }
     }
     messages(frame, app, areas.messages);
     if let Some(area) = areas.nicks {
@@ -162,6 +188,11 @@ fn nick_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         rows.push(Line::from(vec![
             Span::styled("│", border),
+            // `@` instructor, `%` TA, as IRC clients mark operators.
+            Span::styled(
+                app.state.room.role_of(nick).mark(),
+                tone(app, Style::new().add_modifier(Modifier::BOLD)),
+            ),
             Span::styled(display::clean(nick, 32), tone(app, style)),
         ]));
     }
@@ -392,6 +423,57 @@ mod tests {
 
     fn app_sized(w: u16, h: u16) -> App {
         app(w, h, true)
+    }
+
+    #[test]
+    fn the_topic_bar_staff_marks_and_the_latest_announcement() {
+        let mut app = app(120, 40, true);
+        let mut state = app.state.clone();
+        state.room.topic = Some(("Exam until 11:00".into(), "bob".into()));
+        state.room.announcement = Some(("bob".into(), "pens down".into()));
+        state.room.set_role("bob", crate::role::Role::Instructor);
+        state.room.set_role("carol", crate::role::Role::Ta);
+        app.apply(
+            &Update::now(UpdateKind::Announcement {
+                from: "bob".into(),
+                text: "pens down".into(),
+            }),
+            state,
+        );
+        let screen = screen_of(&app);
+        assert!(
+            screen[0].starts_with(" Exam until 11:00 (set by bob)"),
+            "{:?}",
+            screen[0]
+        );
+        assert!(
+            screen.iter().any(|row| row.contains("│@bob")),
+            "{screen:#?}"
+        );
+        assert!(
+            screen.iter().any(|row| row.contains("│%carol")),
+            "{screen:#?}"
+        );
+        assert!(
+            screen.iter().any(|row| row.contains("│alice")),
+            "{screen:#?}"
+        );
+        assert!(
+            screen[38].contains("[announced by bob: pens down]"),
+            "{:?}",
+            screen[38]
+        );
+        assert!(
+            screen[37].contains("*** ANNOUNCEMENT from bob: pens down"),
+            "{:?}",
+            screen[37]
+        );
+        // In its own style: bold bright yellow, like no other line.
+        let (buffer, _) = render(&app);
+        let x = u16::try_from(screen[37].find("***").unwrap()).unwrap();
+        assert_eq!(buffer[(x, 37)].fg, Color::LightYellow);
+        assert!(buffer[(x, 37)].modifier.contains(Modifier::BOLD));
+        assert_eq!(buffer[(0, 0)].bg, Color::Blue, "the topic bar");
     }
 
     #[test]
