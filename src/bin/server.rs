@@ -18,6 +18,7 @@ use fernchat::kex::{ALL_KEX, KEX_X25519_PSK_SIGNED};
 use fernchat::keyfile::{self, DEFAULT_KEY_PATH, KeyfileError, Overwrite};
 use fernchat::protocol::DEFAULT_PORT;
 use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
+use fernchat::server::rotation::{self, Rotation};
 use fernchat::server::{AddressLimits, FloodLimits, HistoryConfig, Log, Server, ServerConfig};
 
 /// The fernchat server: a chat room in which every message is a Fernet token made with the
@@ -41,6 +42,14 @@ struct Args {
     /// Without --key, keys/class.key is used, and created if missing.
     #[arg(long = "key", env = "FERNCHAT_KEYFILE", value_delimiter = ',')]
     keys: Vec<PathBuf>,
+
+    /// During a key rotation, until when the old keys (every --key but the first) are
+    /// accepted: an RFC 3339 date-time (2026-12-04T18:00:00Z) or a time from the server's
+    /// start (7d, 36h, 90m). Clients of an old key are told the new key's fingerprint and this
+    /// deadline when they join; from then on their hellos are refused and those still
+    /// connected are closed. Without it, old keys are accepted as long as they are given.
+    #[arg(long, value_name = "WHEN", env = "FERNCHAT_KEY_UNTIL", value_parser = parse_key_until)]
+    key_until: Option<u64>,
 
     /// Most users online at once.
     #[arg(long, env = "FERNCHAT_MAX_CLIENTS", default_value_t = 200)]
@@ -142,6 +151,11 @@ struct Args {
     direct_round: usize,
 }
 
+/// `--key-until`, judged from now (the server's start).
+fn parse_key_until(text: &str) -> Result<u64, String> {
+    rotation::parse_key_until(text, chrono::Utc::now())
+}
+
 fn parse_kex(name: &str) -> Result<&'static str, String> {
     ALL_KEX
         .iter()
@@ -168,7 +182,16 @@ fn main() -> ExitCode {
 
 fn serve(args: Args) -> Result<(), String> {
     let key = load_keys(&args.keys)?;
+    if args.key_until.is_some() && key.len() < 2 {
+        return Err(
+            "--key-until says until when the old keys of a rotation are accepted, but \
+                    only one key is given: name the new key first and the old one after it \
+                    (--key keys/new.key --key keys/old.key), or leave out --key-until"
+                .to_owned(),
+        );
+    }
     let mut config = ServerConfig::new(key);
+    config.old_keys_until = args.key_until;
     config.max_clients = args.max_clients;
     config.max_pending = args.max_pending;
     config.max_pending_per_address = args.max_pending_per_address;
@@ -218,9 +241,13 @@ fn serve(args: Args) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let fingerprints = config.key.fingerprints();
+    let plan = Rotation::of(&config).plan(config.clock.now_millis());
     // Opens the history before announcing anything: an unwritable path is a start-up error.
     let server = Server::new(listener, config).map_err(|e| e.to_string())?;
     print_banner(local, &fingerprints, identity, &offered);
+    if let Some(plan) = plan {
+        println!("{plan}");
+    }
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
     ctrlc::set_handler(move || {

@@ -34,6 +34,7 @@ use crate::server::admission::Admission;
 use crate::server::history::{Entry, History};
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
+use crate::server::rotation::{Rotation, rfc3339};
 
 /// Events the hub handles in one round before it sends what they produced. Large enough to
 /// turn a flood into few system calls, small enough that the first event of a round is not
@@ -206,6 +207,10 @@ pub struct Hub {
     /// The acceptor's admission, told of registered hellos; its tally logs what strangers
     /// cause. `None` logs every line as it is.
     admission: Option<Arc<Admission>>,
+    /// The key rotation: the old keys' deadline, and what the clients of an old key are told.
+    rotation: Rotation,
+    /// Whether the old keys' deadline has been logged as passed (once).
+    deadline_logged: bool,
 }
 
 impl Hub {
@@ -216,6 +221,8 @@ impl Hub {
             .collect();
         let last_id = history.as_ref().map_or(0, History::last_id);
         Hub {
+            rotation: Rotation::of(&config),
+            deadline_logged: false,
             ring,
             last_id,
             config,
@@ -563,6 +570,7 @@ impl Hub {
         client.nick = Some(nick.clone());
         client.last_heard = Instant::now();
         let since = client.since;
+        let hello_key = client.hello_key;
         self.nicks.insert(nick_key(&nick), id);
         self.skeletons.insert(&nick, id);
         if let Some(admission) = &self.admission {
@@ -580,6 +588,20 @@ impl Hub {
             missed: since.map(|since| self.last_id.saturating_sub(since)),
         };
         self.send(id, &welcome);
+        // A client of an old key learns once, first thing, that a new one is in use. A
+        // `notice`, so that every client shows it (PROTOCOL.md, key rotation).
+        if let Some(text) = self
+            .rotation
+            .notice(hello_key, self.config.clock.now_millis())
+        {
+            self.send(
+                id,
+                &ServerEvent::Notice {
+                    text,
+                    time: unix_millis(),
+                },
+            );
+        }
         self.admit(id);
     }
 
@@ -818,9 +840,15 @@ impl Hub {
         let mut late_hello = Vec::new();
         let mut idle = Vec::new();
         let mut to_ping = Vec::new();
+        let mut retired = Vec::new();
+        let past_deadline = self.rotation.past_deadline(self.config.clock.now_millis());
         for (&id, client) in &self.clients {
             let silent = now.saturating_duration_since(client.last_heard);
-            if client.nick.is_none() {
+            // Every connection whose hello opened under an old key, joined or still
+            // confirming (a hello the reader let through just before the deadline).
+            if past_deadline && client.hello_key != 0 && client.session.is_some() {
+                retired.push((id, client.hello_key));
+            } else if client.nick.is_none() {
                 if now.saturating_duration_since(client.connected_at) > self.config.hello_timeout {
                     late_hello.push(id);
                 }
@@ -829,6 +857,26 @@ impl Hub {
             } else if silent > self.config.ping_interval && !client.pinged {
                 to_ping.push(id);
             }
+        }
+        if past_deadline && !self.deadline_logged {
+            self.deadline_logged = true;
+            self.config.log.line(format_args!(
+                "key rotation: the old keys' deadline {} has passed; closing {} connections \
+                 under an old key, refusing old keys from now on",
+                self.config.old_keys_until.map_or_else(String::new, rfc3339),
+                retired.len()
+            ));
+        }
+        for (id, key_index) in retired {
+            let message = self.rotation.bye(key_index);
+            self.remove(
+                id,
+                Departure::Removed {
+                    code: ErrorCode::KeyRetired,
+                    message,
+                },
+                "old class key past its deadline",
+            );
         }
         for id in late_hello {
             let message = format!(
