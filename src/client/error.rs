@@ -280,7 +280,7 @@ fn wrong_key_message(ours: Fingerprint, server: Option<&str>) -> String {
     match server {
         Some(server) => format!(
             "the server could not read your hello: your key (fingerprint {ours}) differs from \
-             the server's ({server}); ask your instructor for the class keyfile"
+             the server's current key ({server}); ask your instructor for the class keyfile"
         ),
         None => format!(
             "the server's answer was not made with your key (fingerprint {ours}): your key \

@@ -397,7 +397,8 @@ impl Hub {
                         client.peer,
                         format_args!(
                             "refused #{id} {}: its first message was not made with our key \
-                             (fingerprint {}); the client probably has a different keyfile",
+                             (current fingerprint {}, the one the client is told); the client \
+                             probably has a different keyfile",
                             client.peer,
                             self.config.key.fingerprint()
                         ),
