@@ -109,7 +109,11 @@ fn old_and_new_key_clients_chat_until_the_deadline_then_the_old_one_is_closed_an
         .recv_timeout(STEP)
         .expect("the old key's session ends")
     {
-        Err(SessionError::Removed { code, reason }) => {
+        Err(removed @ SessionError::Removed { .. }) => {
+            assert_eq!(removed.exit_code(), 4, "a key problem: {removed}");
+            let SessionError::Removed { code, reason } = removed else {
+                unreachable!()
+            };
             assert_eq!(code, ErrorCode::KeyRetired);
             assert!(reason.contains(&new_fp), "{reason}");
             assert!(reason.contains(&old_fp), "{reason}");
@@ -258,6 +262,16 @@ fn client_binary(port: u16, key: &Path, input: &str) -> (i32, String, String) {
     (status.code().unwrap_or(-1), out, err)
 }
 
+/// The server binary in `dir` on a free port, without history, with `--key` for each of
+/// `keys` and `--key-until until`.
+fn server_binary(dir: &Path, keys: &[&str], until: &str) -> ServerProcess {
+    let mut args = vec!["--port", "0", "--no-history", "--key-until", until];
+    for key in keys {
+        args.extend(["--key", key]);
+    }
+    ServerProcess::start(dir, &args)
+}
+
 #[test]
 fn the_server_binary_says_its_rotation_plan_and_refuses_an_old_key_past_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,18 +281,8 @@ fn the_server_binary_says_its_rotation_plan_and_refuses_an_old_key_past_its_dead
     let new_path = keyfile(dir.path(), "new.key", &new);
     let old_path = keyfile(dir.path(), "old.key", &old);
     let stranger_path = keyfile(dir.path(), "stranger.key", &stranger);
-    let server = ServerProcess::start(
-        dir.path(),
-        &[
-            "--port",
-            "0",
-            "--no-history",
-            "--key",
-            "new.key,old.key",
-            "--key-until",
-            "2020-01-01T00:00:00Z",
-        ],
-    );
+    // Given as one comma-separated --key, as the README shows.
+    let server = server_binary(dir.path(), &["new.key,old.key"], "2020-01-01T00:00:00Z");
     let port = server.address().port();
     let plan = server.stdout_line("key rotation");
     for part in [
@@ -323,35 +327,13 @@ fn a_bad_key_until_is_explained_and_one_key_alone_is_refused() {
     let old = RoomKey::generate();
     keyfile(dir.path(), "new.key", &new);
     keyfile(dir.path(), "old.key", &old);
-    let server = ServerProcess::start(
-        dir.path(),
-        &[
-            "--port",
-            "0",
-            "--no-history",
-            "--key",
-            "new.key,old.key",
-            "--key-until",
-            "next friday",
-        ],
-    );
+    let server = server_binary(dir.path(), &["new.key", "old.key"], "next friday");
     let log = server.stderr_text();
     assert_eq!(server.exit_code(), Some(2), "{log}");
     assert!(log.contains("2026-12-04T18:00:00Z"), "{log}");
     assert!(log.contains("7d"), "{log}");
 
-    let server = ServerProcess::start(
-        dir.path(),
-        &[
-            "--port",
-            "0",
-            "--no-history",
-            "--key",
-            "new.key",
-            "--key-until",
-            "7d",
-        ],
-    );
+    let server = server_binary(dir.path(), &["new.key"], "7d");
     let log = server.stderr_text();
     assert_eq!(server.exit_code(), Some(1), "{log}");
     assert!(log.contains("only one key"), "{log}");
@@ -364,20 +346,7 @@ fn an_old_key_still_joins_before_a_deadline_given_as_a_duration() {
     let old = RoomKey::generate();
     keyfile(dir.path(), "new.key", &new);
     let old_path = keyfile(dir.path(), "old.key", &old);
-    let server = ServerProcess::start(
-        dir.path(),
-        &[
-            "--port",
-            "0",
-            "--no-history",
-            "--key",
-            "new.key",
-            "--key",
-            "old.key",
-            "--key-until",
-            "7d",
-        ],
-    );
+    let server = server_binary(dir.path(), &["new.key", "old.key"], "7d");
     let port = server.address().port();
     let plan = server.stdout_line("key rotation");
     assert!(
