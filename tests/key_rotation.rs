@@ -14,10 +14,13 @@ use std::time::{Duration, Instant};
 
 use common::process::ServerProcess;
 use common::{Peer, STEP, TestServer, quiet_config};
+use fernchat::client::pins::KnownServers;
 use fernchat::client::{
-    ClientConfig, Command as Say, ConnectError, ServerAddr, Session, SessionError, Spawned,
+    ClientConfig, Command as Say, ConnectError, KexChoice, KexSetup, ServerAddr, Session,
+    SessionError, Spawned,
 };
 use fernchat::crypto::RoomKey;
+use fernchat::identity::ServerIdentity;
 use fernchat::keyfile::{Overwrite, write_plain};
 use fernchat::protocol::{ErrorCode, ServerEvent};
 use fernchat::server::rotation::rfc3339;
@@ -362,4 +365,55 @@ fn an_old_key_still_joins_before_a_deadline_given_as_a_duration() {
         .unwrap_or_else(|| panic!("no rotation notice in {stdout}"));
     assert!(notice.contains(&new.fingerprint().to_string()), "{notice}");
     assert!(notice.contains("accepted until"), "{notice}");
+}
+
+/// The signed mode: the old key's client is told and closed like any other, and once the
+/// server is pinned its `key_retired` refusal (signed over the client's nonce) is believed.
+#[test]
+fn in_the_signed_mode_an_old_key_is_told_closed_and_refused_with_a_signed_refusal() {
+    let pins = tempfile::tempdir().unwrap();
+    let new = RoomKey::generate();
+    let old = RoomKey::generate();
+    let clock = Clock::manual(START);
+    let mut config = quiet_config(RoomKey::ring(vec![new.clone(), old.clone()]).unwrap());
+    config.old_keys_until = Some(START + WEEK);
+    config.clock = clock.clone();
+    config.identity = Some(ServerIdentity::generate());
+    let server = TestServer::start(config);
+    let signed = |key: &RoomKey, nick: &str| {
+        let mut config = client_config(server.addr, key, nick);
+        config.kex = KexSetup {
+            kex: KexChoice::X25519PskSigned,
+            known_servers: KnownServers::new(pins.path().join("known_servers")),
+        };
+        config
+    };
+    let on_old = Session::connect(signed(&old, "oldie"))
+        .expect("the old key joins in the signed mode before the deadline (and pins the server)")
+        .spawn()
+        .unwrap();
+    let notice = shown(&on_old, "new class key", STEP).expect("told of the new key");
+    assert!(notice.contains(&new.fingerprint().to_string()), "{notice}");
+    clock.set(START + WEEK);
+    let Spawned { thread, .. } = on_old;
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    thread::spawn(move || {
+        let _ = done_tx.send(thread.join());
+    });
+    assert!(matches!(
+        done_rx
+            .recv_timeout(STEP)
+            .expect("the old key's session ends"),
+        Err(SessionError::Removed {
+            code: ErrorCode::KeyRetired,
+            ..
+        })
+    ));
+    match Session::connect(signed(&old, "oldie")) {
+        Err(error @ ConnectError::KeyRetired { .. }) => {
+            assert!(error.to_string().contains(&new.fingerprint().to_string()))
+        }
+        Err(other) => panic!("expected a verified key_retired, got {other}"),
+        Ok(_) => panic!("the old key joined after its deadline"),
+    }
 }
