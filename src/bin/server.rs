@@ -240,11 +240,12 @@ fn serve(args: Args) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    let fingerprints = config.key.fingerprints();
+    let current = config.key.fingerprint();
     let plan = Rotation::of(&config).plan(config.clock.now_millis());
     // Opens the history before announcing anything: an unwritable path is a start-up error.
     let server = Server::new(listener, config).map_err(|e| e.to_string())?;
-    print_banner(local, &fingerprints, identity, &offered);
+    // During a rotation the plan, printed after the banner, names the old keys.
+    print_banner(local, current, identity, &offered);
     if let Some(plan) = plan {
         println!("{plan}");
     }
@@ -362,16 +363,15 @@ fn load_identity(args: &Args) -> Result<ServerIdentity, String> {
 
 fn print_banner(
     local: SocketAddr,
-    fingerprints: &[Fingerprint],
+    current: Fingerprint,
     identity: Option<IdentityFingerprint>,
     offered: &[&str],
 ) {
-    let fingerprints: Vec<String> = fingerprints.iter().map(|f| f.to_string()).collect();
     println!(
         "fernchat server {} listening on {local}",
         env!("CARGO_PKG_VERSION")
     );
-    println!("key fingerprint {}", fingerprints.join(", also accepting "));
+    println!("key fingerprint {current}");
     if let Some(identity) = identity {
         println!(
             "server identity {identity}: publish it, so that students can check the one their \

@@ -375,9 +375,11 @@ impl Reader {
         }
         // An old key of a rotation, past its deadline: refused under that key, so that the
         // client can read why and whose keyfile to get.
-        let rotation = Rotation::of(&self.config);
-        if rotation.retired(key_index, self.config.clock.now_millis()) {
-            return refuse(self, ErrorCode::KeyRetired, rotation.refusal(key_index));
+        if key_index != 0 {
+            let rotation = Rotation::of(&self.config);
+            if rotation.retired(key_index, self.config.clock.now_millis()) {
+                return refuse(self, ErrorCode::KeyRetired, rotation.refusal(key_index));
+            }
         }
         let Some(client_nonce) = client_nonce else {
             return refuse(
