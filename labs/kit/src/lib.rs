@@ -12,13 +12,15 @@
 //! - [`mitm`]: reference men in the middle (lab 4's, and an insider who knows the PSK
 //!   derivation), for the graders of labs 5 and 6;
 //! - [`recorder`]: a passive wiretap that keeps every frame (lab 7);
-//! - [`args`]: the few command-line flags the live steps take.
+//! - [`args`]: the few command-line flags the live steps take;
+//! - [`limit`]: time limits on every grader test, and memory the grader measures itself.
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod class_server;
 pub mod client;
 pub mod conn;
+pub mod limit;
 pub mod mitm;
 pub mod recorder;
 pub mod rng;
