@@ -2,7 +2,7 @@
 //!
 //! RFC 7748's vectors, interoperation with the reference handshake (`fernchat::kex`), fresh
 //! keys per session, and a chat over the network with the toy room. Generated inputs come from
-//! `labkit::rng::SEEDS`; every "must refuse" is paired with a "must accept".
+//! this file's `SEEDS`; every "must refuse" is paired with a "must accept".
 
 use fernchat::crypto::RoomKey;
 use fernchat::kex::{self, Ephemeral, PublicShare};
@@ -11,7 +11,7 @@ use lab03::{
     KeyPair, LowOrderPoint, Role, derive_keys, generate, public_key, session_keys, shared_secret,
 };
 use labkit::client::Client;
-use labkit::limit::within;
+use labkit::limit::{hex, within};
 use labkit::rng::SeededRng;
 use labkit::room::Room;
 use rand_core::OsRng;
@@ -37,11 +37,13 @@ fn same(a: &RoomKey, b: &RoomKey) -> bool {
     a.expose_secret() == b.expose_secret()
 }
 
-/// Points of small order on Curve25519 and non-canonical encodings of them.
+/// Points of small order on Curve25519 and non-canonical encodings of them: the usual list,
+/// then each again with the top bit set (X25519 ignores bit 255, so it is the same point to
+/// the function, but another input to a blacklist).
 fn low_order_points() -> Vec<[u8; 32]> {
     let mut one = [0u8; 32];
     one[0] = 1;
-    vec![
+    let listed = vec![
         [0; 32],
         one,
         hex32("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
@@ -49,7 +51,13 @@ fn low_order_points() -> Vec<[u8; 32]> {
         hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
         hex32("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
         hex32("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
-    ]
+    ];
+    let top_bit = listed.iter().map(|point| {
+        let mut point = *point;
+        point[31] |= 0x80;
+        point
+    });
+    listed.iter().copied().chain(top_bit).collect()
 }
 
 #[test]
@@ -111,7 +119,9 @@ fn low_order_points_are_refused_and_ordinary_points_accepted() {
                 assert_eq!(
                     shared_secret(&secret, point),
                     Err(LowOrderPoint),
-                    "seed {seed}, point {i}"
+                    "seed {seed}: the low-order point {i} ({}) must be refused: look at the \
+                     result, not at the input",
+                    hex(point)
                 );
             }
             for _ in 0..8 {
@@ -126,10 +136,21 @@ fn low_order_points_are_refused_and_ordinary_points_accepted() {
                 secret,
                 public: x25519(secret, X25519_BASEPOINT_BYTES),
             };
+            for (i, point) in low_order_points().iter().enumerate() {
+                for role in [Role::Client, Role::Server] {
+                    assert!(
+                        session_keys(role, &mine, point).is_err(),
+                        "seed {seed}: session_keys as {role:?} accepted the low-order point \
+                         {i} ({}): every session must refuse what shared_secret refuses",
+                        hex(point)
+                    );
+                }
+            }
+            let ordinary = x25519(rng.bytes(), X25519_BASEPOINT_BYTES);
             for role in [Role::Client, Role::Server] {
                 assert!(
-                    session_keys(role, &mine, &[0; 32]).is_err(),
-                    "seed {seed}: {role:?} and the zero point"
+                    session_keys(role, &mine, &ordinary).is_ok(),
+                    "seed {seed}: session_keys as {role:?} refused an ordinary point"
                 );
             }
         }
@@ -140,6 +161,18 @@ fn low_order_points_are_refused_and_ordinary_points_accepted() {
 fn generate_draws_its_secret_from_the_generator_it_is_given() {
     within(LIMIT, || {
         for seed in SEEDS {
+            // The secret must be the next 32 bytes of the generator it is given: compare with
+            // a clone of the same generator.
+            let mut rng = SeededRng::new(seed);
+            let expected: [u8; 32] = rng.clone().bytes();
+            let pair = generate(&mut rng);
+            assert!(
+                pair.secret == expected,
+                "seed {seed}: the secret is {}, but the next 32 bytes of the generator are {}: \
+                 draw all 32 bytes from it (fill_bytes)",
+                hex(&pair.secret),
+                hex(&expected)
+            );
             let first = generate(&mut SeededRng::new(seed));
             let again = generate(&mut SeededRng::new(seed));
             let other = generate(&mut SeededRng::new(seed ^ 1));

@@ -2,7 +2,7 @@
 //!
 //! Honest client and honest server are the reference ones (`labkit`'s client and toy room, both
 //! on `fernchat::kex`); the proxy in between is yours. The grader compares what your proxy
-//! logged with what was really said. Inputs come from `labkit::rng::SEEDS`.
+//! logged with what was really said. Inputs come from this file's `SEEDS`.
 
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -54,6 +54,8 @@ fn welcome_for(nick: &str) -> Value {
 #[test]
 fn the_proxy_answers_each_side_with_its_own_public_key() {
     within(LIMIT, || {
+        // Every key the proxies showed, across connections: each must be fresh.
+        let mut shown: Vec<String> = Vec::new();
         for seed in SEEDS {
             let mut rng = SeededRng::new(seed);
             let class_key = RoomKey::generate();
@@ -62,7 +64,11 @@ fn the_proxy_answers_each_side_with_its_own_public_key() {
             let server = Ephemeral::from_rng(&mut rng);
             let mut proxy = Interceptor::new(class_key.clone());
 
-            let hello = wire::hello(&nick, Some(client.public()));
+            // Fields the proxy has no reason to know about (a newer client's): they must pass
+            // through untouched, like everything but the key.
+            let mut hello = wire::hello(&nick, Some(client.public()));
+            hello["client"] = json!(format!("lab-client {}", rng.below(1000)));
+            hello["extra"] = json!({"n": rng.below(1_000_000), "line": rng.chat_line()});
             let relayed = proxy.from_client(&frame(&class_key, &hello));
             assert_eq!(
                 seen_json(&relayed.seen),
@@ -88,10 +94,13 @@ fn the_proxy_answers_each_side_with_its_own_public_key() {
                 "seed {seed}: nothing else in the hello changes"
             );
 
-            let welcome = wire::with_public(
+            shown.push(swapped.to_owned());
+            let mut welcome = wire::with_public(
                 &serde_json::from_value(welcome_for(&nick)).unwrap(),
                 server.public(),
             );
+            welcome["motd"] = json!(rng.chat_line());
+            welcome["max_text"] = json!(100 + rng.below(5000));
             let relayed = proxy.from_server(&frame(&class_key, &welcome));
             assert_eq!(
                 seen_json(&relayed.seen),
@@ -111,6 +120,15 @@ fn the_proxy_answers_each_side_with_its_own_public_key() {
             assert_eq!(
                 rest, welcome,
                 "seed {seed}: nothing else in the welcome changes"
+            );
+            shown.push(swapped.to_owned());
+        }
+        // Two fresh key pairs per connection: one toward each side, none ever shown twice.
+        for (i, key) in shown.iter().enumerate() {
+            assert!(
+                !shown[..i].contains(key),
+                "the proxy showed the public key {key} twice (to both sides of a connection, \
+                 or on two connections): draw fresh key pairs for every connection and side"
             );
         }
     });

@@ -3,7 +3,7 @@
 //! PROTOCOL.md's known answers (computed with Python's `cryptography`), agreement with the
 //! product's `fernchat::kex` over generated inputs, constant-time-style comparison semantics,
 //! and your handshake against the real class server: with the right key, a wrong key, lab 4's
-//! proxy and an insider. Inputs come from `labkit::rng::SEEDS`; every "must refuse" is paired
+//! proxy and an insider. Inputs come from this file's `SEEDS`; every "must refuse" is paired
 //! with a "must accept".
 
 use base64::Engine;
@@ -123,6 +123,23 @@ fn the_transcript_hash_covers_every_field_in_order() {
                     "seed {seed}: change {field} must change the hash"
                 );
             }
+            // Nicks of the longest length (16), differing only in their last letter: every
+            // byte of the nick is in the transcript.
+            let long: String = (0..15)
+                .map(|_| char::from(b'a' + rng.below(26) as u8))
+                .collect();
+            let (one, two) = (format!("{long}x"), format!("{long}y"));
+            assert_ne!(
+                transcript(KEX_X25519_PSK, &one, &c, &s, None),
+                transcript(KEX_X25519_PSK, &two, &c, &s, None),
+                "seed {seed}: the nicks {one:?} and {two:?} gave the same transcript: hash the \
+                 whole nick"
+            );
+            assert_eq!(
+                transcript(KEX_X25519_PSK, &one, &c, &s, None),
+                Transcript::new(KEX_X25519_PSK, &one, &PublicShare(c), &PublicShare(s), None).0,
+                "seed {seed}: a 16-letter nick"
+            );
         }
     });
 }
@@ -217,6 +234,13 @@ fn a_confirmation_matches_only_when_every_byte_does() {
             assert!(
                 confirmation_matches(&expected, &expected),
                 "seed {seed}: equal"
+            );
+            // A MAC that matched once matches nothing else: what is expected now decides.
+            let now_expected: [u8; 32] = rng.bytes();
+            assert!(
+                !confirmation_matches(&now_expected, &expected),
+                "seed {seed}: a MAC accepted for one session was accepted for another: \
+                 compare with the MAC expected now, and remember nothing between calls"
             );
             for bit in 0..256 {
                 let mut flipped = expected;

@@ -4,7 +4,7 @@
 //! every way a signature must be refused (another session, another key, a flipped bit, no
 //! label, a small-order key), pins on first use and across restarts, and your client against
 //! the real class server, an impostor with the class key, a replayed signature and an insider.
-//! Inputs come from `labkit::rng::SEEDS`; every "must refuse" is paired with a "must accept".
+//! Inputs come from this file's `SEEDS`; every "must refuse" is paired with a "must accept".
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
@@ -186,6 +186,20 @@ fn pins_trust_the_first_key_then_refuse_another() {
                 Ok(Pin::Known),
                 "seed {seed}: the pin stays"
             );
+            // Keys that differ from the pinned one in a single bit, anywhere: all of it counts.
+            for bit in [255, 128, 7, rng.below(256) as usize] {
+                let mut close = a;
+                close[bit / 8] ^= 1 << (bit % 8);
+                assert_eq!(
+                    pins.check(&server, &close),
+                    Err(PinError::Changed {
+                        pinned: a,
+                        presented: close
+                    }),
+                    "seed {seed}: a key that differs from the pinned one in bit {bit} only must \
+                     be refused: compare all 32 bytes"
+                );
+            }
         }
     });
 }
@@ -219,6 +233,29 @@ fn pins_survive_a_restart() {
             assert!(
                 matches!(third.check(&server, &b), Err(PinError::Changed { .. })),
                 "seed {seed}"
+            );
+            // The pins live in the file, and only there: a copy of the file elsewhere knows
+            // them, and a new file knows nothing.
+            let written = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            assert!(
+                written > 0,
+                "seed {seed}: the pin file {} is missing or empty: pins must be written to \
+                 the file to survive a restart",
+                path.display()
+            );
+            let copy = dir.path().join(format!("copied-{seed}"));
+            std::fs::copy(&path, &copy).unwrap();
+            assert_eq!(
+                Pins::open(&copy).check(&server, &a),
+                Ok(Pin::Known),
+                "seed {seed}: a copy of the pin file must know the pin (is it kept in memory \
+                 instead of the file?)"
+            );
+            let fresh = dir.path().join(format!("fresh-{seed}"));
+            assert_eq!(
+                Pins::open(&fresh).check(&server, &b),
+                Ok(Pin::New),
+                "seed {seed}: a new pin file knows no server (pins kept outside the file?)"
             );
         }
     });

@@ -3,7 +3,7 @@
 //! Part 1 records real sessions with the class server through a passive wiretap and checks
 //! what a leaked keyfile (and a stolen session key) opens. Part 2 checks the hash ratchet
 //! against its specification, out-of-order delivery, replays, the window, and that a stolen
-//! state opens no message already read. Inputs come from `labkit::rng::SEEDS`.
+//! state opens no message already read. Inputs come from this file's `SEEDS`.
 
 use std::sync::{Arc, Mutex};
 
@@ -361,5 +361,65 @@ fn a_stolen_state_opens_no_message_already_read() {
                 "seed {seed}: the current chain key"
             );
         }
+    });
+}
+
+/// What the chains hold, measured by the grader instead of asked (`held_secrets` is the
+/// chain's own report): their size in place (a second key kept beside the chain key shows),
+/// and the process's memory over a long conversation (Linux; keys kept on the heap show).
+#[test]
+fn what_the_chains_hold_is_measured_not_asked() {
+    within(2 * LIMIT, || {
+        // A chain key and a counter: 40 bytes, with room for a small wrapper, not for a
+        // second key kept "for later".
+        let sending = std::mem::size_of::<SendingChain>();
+        assert!(
+            sending <= 48,
+            "a SendingChain takes {sending} bytes in place: it needs a chain key (32) and a \
+             counter (8); a second key kept beside them survives the step that should delete it"
+        );
+        // The same, plus one map or list for the skipped keys (at most 48 bytes in place).
+        let receiving = std::mem::size_of::<ReceivingChain>();
+        assert!(
+            receiving <= 88,
+            "a ReceivingChain takes {receiving} bytes in place: a chain key (32), a counter (8) \
+             and one collection of skipped keys (at most 48) are all it needs"
+        );
+        let seed = SEEDS[0];
+        let mut rng = SeededRng::new(seed);
+        let root: [u8; 32] = rng.bytes();
+        let (_, expected) = spec(root, 40);
+        let mut sender = SendingChain::new(root);
+        let mut receiver = ReceivingChain::new(root);
+        const MESSAGES: u64 = 200_000;
+        let mut before = None;
+        for index in 0..MESSAGES {
+            let (sent_index, key) = sender.next_key();
+            assert_eq!(sent_index, index, "seed {seed}: the sender's index");
+            let got = receiver.key_for(index);
+            if let Some(spec_key) = expected.get(index as usize) {
+                assert_eq!(got, Ok(*spec_key), "seed {seed}: message {index}");
+            } else {
+                assert!(
+                    got == Ok(key),
+                    "seed {seed}: message {index}: the receiver's key is not the sender's"
+                );
+            }
+            if index == 1000 {
+                before = labkit::limit::resident_bytes();
+            }
+        }
+        let (Some(before), Some(after)) = (before, labkit::limit::resident_bytes()) else {
+            eprintln!("this platform does not report memory use: the size checks still hold");
+            return;
+        };
+        let grown = after.saturating_sub(before);
+        assert!(
+            grown < 4 << 20,
+            "the process grew by {} MiB over {MESSAGES} messages received in order, when the \
+             chains need a chain key each and no skipped keys: something keeps every key it \
+             derived (measured by the grader, whatever held_secrets says)",
+            grown >> 20
+        );
     });
 }

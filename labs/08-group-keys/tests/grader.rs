@@ -3,7 +3,7 @@
 //! Wrapped keys that only their member opens, bound to group and epoch; envelopes that name
 //! their true sender; rotation on removal; then a whole group over a logging relay (the toy
 //! room, which records every event it decrypts) that must never see a plaintext. Inputs come
-//! from `labkit::rng::SEEDS`; every "must refuse" is paired with a "must accept".
+//! from this file's `SEEDS`; every "must refuse" is paired with a "must accept".
 
 use fernchat::crypto::RoomKey;
 use lab08::wire::{self, GroupText};
@@ -138,6 +138,14 @@ fn envelopes_name_their_true_sender() {
                 Err(GroupError::BadSignature),
                 "seed {seed}: swapped ciphertext"
             );
+            let mut moved = genuine.clone();
+            moved.group = "another-group".into();
+            assert_eq!(
+                open(&moved, 1, &key, &everyone),
+                Err(GroupError::BadSignature),
+                "seed {seed}: an envelope moved to another group (same key) must not verify: \
+                 sign the group's name too"
+            );
             assert_eq!(
                 open(&genuine, 1, &key, &everyone[..1]),
                 Err(GroupError::UnknownSender),
@@ -165,8 +173,22 @@ fn removal_rotates_to_a_new_epoch_for_those_who_stay() {
             let group = members(&mut rng, &["alice", "bob", "carol"]);
             let old: [u8; 32] = rng.bytes();
             let staying = roster(&group[..2]);
+            let (same_state, other_state) = (rng.clone(), SeededRng::new(seed ^ 0xff));
             let (epoch, key, wraps) = rotate(GROUP, 7, &staying, &mut rng);
             assert_eq!(epoch, 8, "seed {seed}: the next epoch");
+            // The new key comes from the generator: the same generator state gives the same
+            // key, another state another key. A key computed from what everyone knows (the
+            // group, the epoch) is one the removed member computes too.
+            assert!(
+                rotate(GROUP, 7, &staying, &mut same_state.clone()).1 == key,
+                "seed {seed}: the same generator state gave another key: draw the new key from \
+                 the generator rotate is given"
+            );
+            assert!(
+                rotate(GROUP, 7, &staying, &mut other_state.clone()).1 != key,
+                "seed {seed}: another generator state gave the same key: the new key must be \
+                 random, not computed from the group and the epoch"
+            );
             assert_ne!(key, old, "seed {seed}");
             let to: Vec<&str> = wraps.iter().map(|w| w.to.as_str()).collect();
             assert_eq!(
