@@ -1,3 +1,7 @@
+// CHEAT (instructors only), from issue 13: the kit's SEEDS emptied, the starter untouched. Every
+// old lab 2 test looped over the kit's seeds and so checked nothing: 8/8 passed, locally and after
+// a regrade that restored only tests/. The graders now carry their own seeds, and the grade
+// command grades with the pristine kit.
 //! A tiny seeded generator (SplitMix64) for graders.
 //!
 //! Graders must not use fixed inputs only (a lab could be written to pass exactly those) nor
