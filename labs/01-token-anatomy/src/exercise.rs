@@ -9,7 +9,7 @@ use crate::{KeyError, KeyHalves, ParseError, Token, VERSION};
 /// Takes a token (URL-safe base64 text) apart. Surrounding whitespace is ignored; `=` padding
 /// is optional. Checks, in this order: base64, length, version, block alignment.
 pub fn parse_token(text: &str) -> Result<Token, ParseError> {
-    // TODO(student): decode `text` (see README hint 1), refuse anything that is not shaped like
+    // TODO(student): decode `text` (HINTS.md, level 2), refuse anything that is not shaped like
     // a token with the right `ParseError`, and cut the bytes into the five fields.
     let _ = text;
     Ok(Token {

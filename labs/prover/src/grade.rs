@@ -132,7 +132,10 @@ pub struct Workspace {
 
 impl Workspace {
     /// Exports the students' copy of `root` and brings `<target>/labs-prover/work` up to date
-    /// with it, rewriting only files that differ (so cargo rebuilds only what changed).
+    /// with it, rewriting only files that differ (so cargo rebuilds only what changed). It
+    /// builds into `<target>/labs-prover/target`, a target directory of its own: cargo names a
+    /// path crate's artifacts by its path *within* the workspace, so the copy's `labkit` and the
+    /// repository's would overwrite each other in one shared directory.
     pub fn prepare(root: &Path, target: &Path) -> Result<Workspace, String> {
         let staging =
             std::env::temp_dir().join(format!("fernchat-labs-staging-{}", std::process::id()));
@@ -155,7 +158,7 @@ impl Workspace {
         }
         Ok(Workspace {
             tree,
-            target: target.to_path_buf(),
+            target: target.join("labs-prover").join("target"),
             limits: student_limits(),
             pristine,
             files,
