@@ -39,3 +39,22 @@ pub fn compute_hmac(signing_key: &[u8; 16], token: &Token) -> [u8; 32] {
     let _ = (signing_key, token);
     [0; 32]
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+/// The shortest and the longest plaintext that a token of this size can hold, read without any
+/// key. `None` if it is not a token.
+pub fn plaintext_len_range(token: &str) -> Option<(usize, usize)> {
+    // TODO(stretch)
+    let _ = token;
+    None
+}
+
+/// The same token with its timestamp replaced by `timestamp`, made without the key (the HMAC
+/// is left as it was). `None` if it is not a token.
+pub fn redate(token: &str, timestamp: u64) -> Option<String> {
+    // TODO(stretch)
+    let _ = timestamp;
+    Some(token.to_owned())
+}

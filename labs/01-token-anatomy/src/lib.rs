@@ -9,7 +9,7 @@
 #[cfg_attr(feature = "reference", path = "reference.rs")]
 mod exercise;
 
-pub use exercise::{compute_hmac, parse_token, split_key};
+pub use exercise::{compute_hmac, parse_token, plaintext_len_range, redate, split_key};
 
 /// The only version byte Fernet has.
 pub const VERSION: u8 = 0x80;

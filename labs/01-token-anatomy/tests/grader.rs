@@ -8,7 +8,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use fernchat::crypto::RoomKey;
 use hmac::{Hmac, Mac};
-use lab01::{KeyError, KeyHalves, ParseError, Token, compute_hmac, parse_token, split_key};
+use lab01::{
+    KeyError, KeyHalves, ParseError, Token, compute_hmac, parse_token, plaintext_len_range, redate,
+    split_key,
+};
 use labkit::limit::{hex, within};
 use labkit::rng::SeededRng;
 use sha2::Sha256;
@@ -167,7 +170,7 @@ fn the_protocol_worked_example_is_read_the_same_way() {
             hex(&token.iv)
         );
         assert!(
-            token.ciphertext.len() % 16 == 0,
+            token.ciphertext.len().is_multiple_of(16),
             "ciphertext: {} bytes is not whole 16-byte blocks",
             token.ciphertext.len()
         );
@@ -442,6 +445,56 @@ fn keys_of_32_bytes_split_and_other_lengths_are_refused() {
                 );
             }
             assert_eq!(split_key("this is not a key!"), Err(KeyError::NotBase64));
+        }
+    });
+}
+
+// Stretch part: tokens made by the grader with keys it never shows.
+
+#[test]
+fn stretch_the_plaintext_length_is_known_to_within_a_block_without_the_key() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let key = RoomKey::from_secret(&URL_SAFE.encode(rng.bytes::<32>())).unwrap();
+            for _ in 0..20 {
+                let len = rng.below(100) as usize;
+                let token = key.encrypt(&rng.vec(len));
+                let blocks = (len / 16 + 1) * 16;
+                assert_eq!(
+                    plaintext_len_range(&token),
+                    Some((blocks - 16, blocks - 1)),
+                    "seed {seed}: a plaintext of {len} bytes made {blocks} bytes of ciphertext"
+                );
+            }
+        }
+        assert_eq!(plaintext_len_range("not a token"), None);
+    });
+}
+
+#[test]
+fn stretch_a_redated_token_carries_the_new_time_and_is_refused() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let key = RoomKey::from_secret(&URL_SAFE.encode(rng.bytes::<32>())).unwrap();
+            let made = 1_700_000_000 + rng.below(100_000_000);
+            let token = key.encrypt_at(rng.chat_line().as_bytes(), made);
+            let later = made + 1 + rng.below(1_000_000);
+            let redated = redate(&token, later).expect("a token can be re-dated");
+            let raw = raw_token(&token);
+            let new = URL_SAFE_NO_PAD
+                .decode(redated.trim_end_matches('='))
+                .expect("redate returns base64");
+            assert_eq!(new.len(), raw.len(), "seed {seed}: the same length");
+            assert!(
+                new[1..9] == later.to_be_bytes() && new[..1] == raw[..1] && new[9..] == raw[9..],
+                "seed {seed}: only the timestamp (bytes 1 to 8) changes, to {later}"
+            );
+            assert!(
+                key.decrypt(redated.as_bytes()).is_err(),
+                "seed {seed}: the key refuses it (the HMAC covers the timestamp)"
+            );
         }
     });
 }

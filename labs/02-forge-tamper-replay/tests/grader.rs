@@ -11,7 +11,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use lab02::{
-    FUTURE_GRACE_SECS, ReplayGuard, TokenId, Verdict, flip_bit, forge_message, is_authentic,
+    FUTURE_GRACE_SECS, ReplayGuard, TokenId, Verdict, flip_bit, forge_message, forge_private,
+    is_authentic,
 };
 use labkit::limit::within;
 use labkit::rng::SeededRng;
@@ -415,5 +416,35 @@ fn memory_measured_by_the_grader_stays_flat_over_a_long_stream() {
             grown >> 20,
             (TTL + 1) * PER_SECOND
         );
+    });
+}
+
+// Stretch part: a private message nobody sent.
+
+#[test]
+fn stretch_a_forged_private_message_is_accepted_by_its_recipient() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let (class_key, _) = key(&mut rng);
+            for text in [rng.chat_line(), r#"meet me "here" \ now"#.to_owned()] {
+                let (from, to) = (rng.nick(), rng.nick());
+                let time = unix_now() * 1000 + rng.below(1000);
+                let token = forge_private(&class_key, &from, &to, &text, time);
+                let policy = TimePolicy::default();
+                let mut client =
+                    Inbound::new(class_key.clone(), policy, Inbound::shared_guard(policy, 10));
+                assert_eq!(
+                    client.accept::<ServerEvent>(token.as_bytes(), unix_now()),
+                    Ok(ServerEvent::Private {
+                        from: from.clone(),
+                        to: to.clone(),
+                        text: text.clone(),
+                        time
+                    }),
+                    "seed {seed}"
+                );
+            }
+        }
     });
 }

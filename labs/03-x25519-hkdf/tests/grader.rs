@@ -4,11 +4,13 @@
 //! keys per session, and a chat over the network with the toy room. Generated inputs come from
 //! this file's `SEEDS`; every "must refuse" is paired with a "must accept".
 
+use base64::Engine;
 use fernchat::crypto::RoomKey;
 use fernchat::kex::{self, Ephemeral, PublicShare};
 use lab03::live::StudentHandshake;
 use lab03::{
-    KeyPair, LowOrderPoint, Role, derive_keys, generate, public_key, session_keys, shared_secret,
+    KeyPair, LowOrderPoint, Role, derive_keys, derive_keys_without_transcript, generate,
+    other_encoding, public_key, session_keys, shared_secret,
 };
 use labkit::client::Client;
 use labkit::limit::{hex, within};
@@ -43,7 +45,7 @@ fn same(a: &RoomKey, b: &RoomKey) -> bool {
 fn low_order_points() -> Vec<[u8; 32]> {
     let mut one = [0u8; 32];
     one[0] = 1;
-    let listed = vec![
+    let listed = [
         [0; 32],
         one,
         hex32("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
@@ -353,5 +355,60 @@ fn a_chat_over_the_network_with_the_toy_room() {
             .filter(|h| h.event["type"] == "say")
             .count();
         assert_eq!(said, 3 * SEEDS.len(), "the room heard every line");
+    });
+}
+
+// Stretch part: a transcript attack with a second encoding of the same key.
+
+#[test]
+fn stretch_another_encoding_of_a_key_gives_the_same_secret_and_another_transcript() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            for _ in 0..8 {
+                let (ours, theirs): ([u8; 32], [u8; 32]) = (rng.bytes(), rng.bytes());
+                let public = x25519(theirs, X25519_BASEPOINT_BYTES);
+                let other = other_encoding(&public);
+                assert!(
+                    other != public,
+                    "seed {seed}: other_encoding({}) returned the same bytes",
+                    hex(&public)
+                );
+                assert!(
+                    x25519(ours, other) == x25519(ours, public),
+                    "seed {seed}: X25519 with {} is not X25519 with {}: not the same point",
+                    hex(&other),
+                    hex(&public)
+                );
+                let shared = x25519(ours, public);
+                // Without the transcript, both sessions get one set of keys ...
+                let (a, b) = (
+                    derive_keys_without_transcript(&shared),
+                    derive_keys_without_transcript(&x25519(ours, other)),
+                );
+                assert!(
+                    same(&a.client_to_server, &b.client_to_server),
+                    "seed {seed}"
+                );
+                let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, &shared);
+                let mut expected = [0u8; 32];
+                hkdf.expand(lab03::INFO_CLIENT_TO_SERVER, &mut expected)
+                    .unwrap();
+                assert_eq!(
+                    a.client_to_server.expose_secret(),
+                    base64::engine::general_purpose::URL_SAFE.encode(expected),
+                    "seed {seed}: HKDF with the label alone as info"
+                );
+                // ... with it, the two encodings give two sessions.
+                let server = x25519(ours, X25519_BASEPOINT_BYTES);
+                assert!(
+                    !same(
+                        &derive_keys(&shared, &public, &server).client_to_server,
+                        &derive_keys(&shared, &other, &server).client_to_server
+                    ),
+                    "seed {seed}: the transcript tells the encodings apart"
+                );
+            }
+        }
     });
 }

@@ -177,3 +177,20 @@ fn x25519_event(plaintext: &[u8], kind: &str) -> Option<Value> {
 fn public_of(event: &Value) -> Option<PublicShare> {
     PublicShare::from_wire(event.get(PUBLIC_FIELD)?.as_str()?).ok()
 }
+
+impl Interceptor {
+    // Stretch part.
+
+    pub fn inject(&mut self, text: &str) -> Option<Vec<u8>> {
+        // The server opens what the client sends with the key it shares with *us*: anything we
+        // seal with it is, to the server, the client speaking. Nothing binds a frame to the
+        // person who typed it, only to whoever holds the session key.
+        let sessions = self.sessions.as_ref()?;
+        let event = fernchat::protocol::ClientEvent::Say {
+            text: text.to_owned(),
+        };
+        let mut frame = fernchat::protocol::seal(&sessions.with_server.send, &event);
+        frame.pop(); // the newline: frames here are without it
+        Some(frame)
+    }
+}

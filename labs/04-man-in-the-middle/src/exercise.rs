@@ -37,4 +37,15 @@ impl Interceptor {
         // and hand the client *your* other public key instead. After that, re-seal as above.
         Relayed::unchanged(frame)
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+    /// After the handshake: a frame for the server in which the client "says" `text`, though
+    /// the client never did. `None` before the handshake is done.
+    pub fn inject(&mut self, text: &str) -> Option<Vec<u8>> {
+        // TODO(stretch)
+        let _ = text;
+        None
+    }
 }

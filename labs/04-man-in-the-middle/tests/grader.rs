@@ -332,3 +332,46 @@ fn a_psk_session_is_read_with_the_class_key_alone() {
         }
     });
 }
+
+// Stretch part: words the client never said.
+
+#[test]
+fn stretch_the_proxy_makes_the_client_say_what_it_never_said() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let class_key = RoomKey::generate();
+            let nick = rng.nick();
+            let client = Ephemeral::from_rng(&mut rng);
+            let server = Ephemeral::from_rng(&mut rng);
+            let (client_public, server_public) = (client.public(), server.public());
+            let mut proxy = Interceptor::new(class_key.clone());
+            assert_eq!(
+                proxy.inject("too early"),
+                None,
+                "seed {seed}: nothing to inject before the handshake"
+            );
+            let hello =
+                proxy.from_client(&frame(&class_key, &wire::hello(&nick, Some(client_public))));
+            let to_server = PublicShare::from_wire(
+                wire::public_of(&open(&class_key, &hello.forward)).unwrap_or(""),
+            )
+            .unwrap_or(client_public);
+            let welcome = wire::with_public(
+                &serde_json::from_value(welcome_for(&nick)).unwrap(),
+                server_public,
+            );
+            proxy.from_server(&frame(&class_key, &welcome));
+            let server_keys = server.finish(Role::Server, &to_server).unwrap();
+            let line = rng.chat_line();
+            let injected = proxy
+                .inject(&line)
+                .expect("after the handshake, inject makes a frame");
+            assert_eq!(
+                open(&server_keys.receive, &injected),
+                serde_json::to_value(ClientEvent::Say { text: line }).unwrap(),
+                "seed {seed}: the server reads the client saying the injected line"
+            );
+        }
+    });
+}

@@ -13,7 +13,7 @@ use fernchat::kex::{self, Psk, PublicShare, Transcript};
 use lab05::live::StudentPsk;
 use lab05::{
     KEX_X25519_PSK, Side, confirmation, confirmation_matches, derive_keys, psk_from_class_key,
-    transcript,
+    transcript, which_class_key,
 };
 use labkit::class_server::ClassServer;
 use labkit::client::{Client, ClientError};
@@ -389,6 +389,47 @@ fn an_insider_who_knows_the_derivation_still_reads_x25519_psk() {
                 "seed {seed}: the insider read the line"
             );
             client.bye();
+        }
+    });
+}
+
+// Stretch part: one active session, then guesses offline.
+
+#[test]
+fn stretch_one_session_lets_a_man_in_the_middle_test_class_key_guesses_offline() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let nick = rng.nick();
+            let (client, server) = (
+                fernchat::kex::Ephemeral::from_rng(&mut rng),
+                fernchat::kex::Ephemeral::from_rng(&mut rng),
+            );
+            let (c, s): ([u8; 32], [u8; 32]) = (client.public().0, server.public().0);
+            let shared = x25519_dalek::x25519(rng.bytes(), rng.bytes());
+            let mut candidates: Vec<[u8; 32]> = (0..40).map(|_| rng.bytes()).collect();
+            let real = rng.below(40) as usize;
+            let class_key = candidates[real];
+            let t = Transcript::new(
+                KEX_X25519_PSK,
+                &nick,
+                &PublicShare(c),
+                &PublicShare(s),
+                None,
+            );
+            let keys = kex::derive_psk(&shared, &Psk::from_raw_class_key(&class_key), &t);
+            let mac = kex::confirmation_mac(&keys.confirm, kex::CONFIRM_CLIENT, &t);
+            assert_eq!(
+                which_class_key(&candidates, &nick, &c, &s, &shared, &mac),
+                Some(real),
+                "seed {seed}: the class key is candidate {real}"
+            );
+            candidates.remove(real);
+            assert_eq!(
+                which_class_key(&candidates, &nick, &c, &s, &shared, &mac),
+                None,
+                "seed {seed}: without the class key among them"
+            );
         }
     });
 }

@@ -76,3 +76,17 @@ impl Pins {
         }
     }
 }
+
+impl Pins {
+    // Stretch part, as the rest: in the process-wide table.
+
+    pub fn forget(&mut self, server: &str) -> Result<bool, PinError> {
+        let mut pinned = PINNED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(pinned
+            .get_or_insert_with(HashMap::new)
+            .remove(server)
+            .is_some())
+    }
+}

@@ -414,3 +414,51 @@ fn an_old_signature_and_an_insider_with_the_class_key_are_refused() {
         }
     });
 }
+
+// Stretch part: a confirmed key change.
+
+#[test]
+fn stretch_a_forgotten_pin_is_pinned_anew_and_stays_forgotten_after_a_restart() {
+    within(LIMIT, || {
+        let dir = tempfile::tempdir().unwrap();
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let (a, b, c): ([u8; 32], [u8; 32], [u8; 32]) = (rng.bytes(), rng.bytes(), rng.bytes());
+            let (server, other) = (rng.nick(), format!("{}x", rng.nick()));
+            let path = dir.path().join(format!("pins-{seed}"));
+            let mut pins = Pins::open(&path);
+            assert_eq!(pins.check(&server, &a), Ok(Pin::New), "seed {seed}");
+            assert_eq!(pins.check(&other, &c), Ok(Pin::New), "seed {seed}");
+            assert_eq!(
+                pins.forget(&server),
+                Ok(true),
+                "seed {seed}: a pin to forget"
+            );
+            assert_eq!(
+                pins.forget(&server),
+                Ok(false),
+                "seed {seed}: forgotten already"
+            );
+            assert_eq!(
+                pins.check(&server, &b),
+                Ok(Pin::New),
+                "seed {seed}: pinned anew"
+            );
+            let mut again = Pins::open(&path);
+            assert_eq!(
+                again.check(&server, &b),
+                Ok(Pin::Known),
+                "seed {seed}: after a restart"
+            );
+            assert!(
+                matches!(again.check(&server, &a), Err(PinError::Changed { .. })),
+                "seed {seed}: the old key is not pinned any more, after a restart either"
+            );
+            assert_eq!(
+                again.check(&other, &c),
+                Ok(Pin::Known),
+                "seed {seed}: other pins stay"
+            );
+        }
+    });
+}

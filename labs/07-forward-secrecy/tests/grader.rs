@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use fernchat::crypto::RoomKey;
 use fernchat::kex::PublicShare;
 use hmac::{Hmac, Mac};
-use lab07::{RatchetError, ReceivingChain, SendingChain, WINDOW, open_recording};
+use lab07::{RatchetError, ReceivingChain, SendingChain, WINDOW, future_key, open_recording};
 use labkit::class_server::ClassServer;
 use labkit::client::{Client, Confirmed, ConfirmedHandshake, ReferencePsk};
 use labkit::limit::within;
@@ -421,5 +421,26 @@ fn what_the_chains_hold_is_measured_not_asked() {
              derived (measured by the grader, whatever held_secrets says)",
             grown >> 20
         );
+    });
+}
+
+// Stretch part: what a stolen chain key still opens.
+
+#[test]
+fn stretch_a_stolen_chain_key_opens_every_later_message() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let (chains, messages) = spec(rng.bytes(), 60);
+            for _ in 0..8 {
+                let k = rng.below(30) as usize;
+                let steps = rng.below(29);
+                assert_eq!(
+                    future_key(&chains[k], steps),
+                    messages[k + steps as usize],
+                    "seed {seed}: the chain key of step {k}, {steps} steps on"
+                );
+            }
+        }
     });
 }

@@ -8,7 +8,7 @@
 use fernchat::crypto::RoomKey;
 use lab08::wire::{self, GroupText};
 use lab08::{
-    Envelope, GroupError, Member, PublicMember, Wrapped, open, rotate, seal, unwrap, wrap,
+    Envelope, GroupError, Member, PublicMember, Wrapped, add, open, rotate, seal, unwrap, wrap,
 };
 use labkit::client::Client;
 use labkit::limit::within;
@@ -413,6 +413,48 @@ fn a_group_over_a_logging_relay_that_never_sees_a_plaintext() {
             for inbox in inboxes {
                 inbox.client.bye();
             }
+        }
+    });
+}
+
+// Stretch part: a newcomer does not read the past.
+
+#[test]
+fn stretch_a_newcomer_gets_a_new_epoch_not_the_old_key() {
+    within(LIMIT, || {
+        for seed in SEEDS {
+            let mut rng = SeededRng::new(seed);
+            let group = members(&mut rng, &["alice", "bob", "dave"]);
+            let old: [u8; 32] = rng.bytes();
+            let before = seal(GROUP, 4, &old, &group[0], &rng.chat_line());
+            let (epoch, key, wraps) =
+                add(GROUP, 4, &roster(&group[..2]), &group[2].public, &mut rng);
+            assert_eq!(epoch, 5, "seed {seed}: a join starts a new epoch");
+            assert_ne!(key, old, "seed {seed}: with a new key");
+            let to: Vec<&str> = wraps.iter().map(|w| w.to.as_str()).collect();
+            assert_eq!(
+                to,
+                ["alice", "bob", "dave"],
+                "seed {seed}: one wrap per member after the join"
+            );
+            for (wrapped, member) in wraps.iter().zip(&group) {
+                assert_eq!(
+                    unwrap(wrapped, member),
+                    Ok(key),
+                    "seed {seed}: {}",
+                    member.nick
+                );
+            }
+            // Dave can open what is said from now on, and nothing from before he came.
+            let after = seal(GROUP, epoch, &key, &group[0], "welcome dave");
+            assert_eq!(
+                open(&after, epoch, &key, &roster(&group)),
+                Ok("welcome dave".to_owned())
+            );
+            assert!(
+                open(&before, 4, &key, &roster(&group)).is_err(),
+                "seed {seed}: the new key opens nothing of the epoch before the join"
+            );
         }
     });
 }

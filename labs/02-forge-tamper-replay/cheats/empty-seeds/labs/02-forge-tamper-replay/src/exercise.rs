@@ -65,3 +65,20 @@ impl ReplayGuard {
         0
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+/// A private message "from" `from` to `to` that `to`'s client accepts as one the server
+/// relayed, made with the class key alone.
+pub fn forge_private(
+    class_key: &RoomKey,
+    from: &str,
+    to: &str,
+    text: &str,
+    time_ms: u64,
+) -> String {
+    // TODO(stretch)
+    let _ = (from, to, text, time_ms);
+    class_key.encrypt(b"{}")
+}
