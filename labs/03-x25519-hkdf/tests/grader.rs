@@ -223,11 +223,13 @@ fn derived_keys_match_the_reference_derivation() {
         let keys = derive_keys(&[3; 32], &[1; 32], &[2; 32]);
         assert_eq!(
             keys.client_to_server.expose_secret(),
-            "GY0p5qUhkmeXv_nm4ZMNvrEWTb594sgVQV9WubfCPO0="
+            "GY0p5qUhkmeXv_nm4ZMNvrEWTb594sgVQV9WubfCPO0=",
+            "PROTOCOL.md's known answer (shared [3; 32], client [1; 32], server [2; 32]): the client->server key"
         );
         assert_eq!(
             keys.server_to_client.expose_secret(),
-            "-Nnd-VdJ8ChCSFsA5lBMXObvnfSuBBwzYoxndzSmPDI="
+            "-Nnd-VdJ8ChCSFsA5lBMXObvnfSuBBwzYoxndzSmPDI=",
+            "PROTOCOL.md's known answer (shared [3; 32], client [1; 32], server [2; 32]): the server->client key"
         );
     });
 }

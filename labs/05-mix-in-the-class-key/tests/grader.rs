@@ -84,11 +84,13 @@ fn the_transcript_hash_covers_every_field_in_order() {
         let (alice, bob, identity) = (hex::<32>(ALICE), hex::<32>(BOB), hex::<32>(IDENTITY));
         assert_eq!(
             transcript(KEX_X25519_PSK, "alice", &alice, &bob, None),
-            hex::<32>("a9dde92905ec26aaab8510c757109bfaa5a49c4161a53418cf6ea92b8e6b3aa2")
+            hex::<32>("a9dde92905ec26aaab8510c757109bfaa5a49c4161a53418cf6ea92b8e6b3aa2"),
+            "PROTOCOL.md's known answer: the transcript of x25519-psk, alice, RFC 7748's Alice and Bob"
         );
         assert_eq!(
             transcript("x25519-psk-signed", "alice", &alice, &bob, Some(&identity)),
-            hex::<32>("1ba7ce2d4521fea98f6abea182286ce20d910e8281736ff8b29a6c381fed7568")
+            hex::<32>("1ba7ce2d4521fea98f6abea182286ce20d910e8281736ff8b29a6c381fed7568"),
+            "PROTOCOL.md's known answer: the transcript of x25519-psk-signed with an identity key"
         );
         for seed in SEEDS {
             let mut rng = SeededRng::new(seed);
@@ -153,11 +155,13 @@ fn session_keys_match_the_reference_and_need_the_psk() {
         let keys = derive_keys(&hex(SHARED), &psk, &t);
         assert_eq!(
             keys.client_to_server.expose_secret(),
-            "tlhlPwhCgylIMfgQTNRY_C-7uAf13RthD44_MPsYSdY="
+            "tlhlPwhCgylIMfgQTNRY_C-7uAf13RthD44_MPsYSdY=",
+            "PROTOCOL.md's known answer: the client->server key"
         );
         assert_eq!(
             keys.server_to_client.expose_secret(),
-            "lh-UVkU8Ns3kJF6qmcxXPyd3aq6VKIMROCmbkTkdlkI="
+            "lh-UVkU8Ns3kJF6qmcxXPyd3aq6VKIMROCmbkTkdlkI=",
+            "PROTOCOL.md's known answer: the server->client key"
         );
         for seed in SEEDS {
             let mut rng = SeededRng::new(seed);
@@ -199,11 +203,13 @@ fn each_side_has_its_own_confirmation() {
         let keys = derive_keys(&hex(SHARED), &psk_from_class_key(&raw(&spec)), &t);
         assert_eq!(
             URL_SAFE.encode(confirmation(&keys.confirm, Side::Server, &t)),
-            "Pm_uk02tqgNkXOWe0lyOm2DcIo34YbpRQvCaYpxpcl0="
+            "Pm_uk02tqgNkXOWe0lyOm2DcIo34YbpRQvCaYpxpcl0=",
+            "PROTOCOL.md's known answer: the server's confirmation MAC"
         );
         assert_eq!(
             URL_SAFE.encode(confirmation(&keys.confirm, Side::Client, &t)),
-            "HTXC37jX9GiGJ_HnTJnZfZFdbXOOFCbQSNz77s1zZVs="
+            "HTXC37jX9GiGJ_HnTJnZfZFdbXOOFCbQSNz77s1zZVs=",
+            "PROTOCOL.md's known answer: the client's confirmation MAC"
         );
         for seed in SEEDS {
             let mut rng = SeededRng::new(seed);
@@ -282,7 +288,7 @@ fn who(watcher: &mut Client) -> Vec<String> {
 fn says_and_hears(client: &mut Client, line: &str) -> Result<(), ClientError> {
     client.say(line)?;
     let echo = client.recv_type("message")?;
-    assert_eq!(echo["text"], line);
+    assert_eq!(echo["text"], line, "the room echoes the line said");
     Ok(())
 }
 

@@ -278,7 +278,7 @@ fn join(
 fn chat(client: &mut Client, line: &str) {
     client.say(line).unwrap();
     let echo = client.recv_type("message").expect("our echo");
-    assert_eq!(echo["text"], line);
+    assert_eq!(echo["text"], line, "the room echoes the line said");
 }
 
 #[test]
@@ -308,7 +308,8 @@ fn the_real_server_is_pinned_an_impostor_refused_and_a_restart_accepted() {
             watcher.send(&fernchat::protocol::ClientEvent::Who).unwrap();
             assert_eq!(
                 watcher.recv_type("users").unwrap()["users"],
-                serde_json::json!(["watcher"])
+                serde_json::json!(["watcher"]),
+                "the room's users"
             );
 
             // The real server restarted on its address (same identity): accepted.

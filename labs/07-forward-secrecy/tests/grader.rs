@@ -67,7 +67,11 @@ fn recorded_session(
         .unwrap(),
     };
     client.say(line).unwrap();
-    assert_eq!(client.recv_type("message").unwrap()["text"], line);
+    assert_eq!(
+        client.recv_type("message").unwrap()["text"],
+        line,
+        "the room echoes the line said"
+    );
     let frames: Vec<Vec<u8>> = tap.frames.try_iter().map(|f| f.token).collect();
     client.bye();
     frames

@@ -449,7 +449,8 @@ fn stretch_a_newcomer_gets_a_new_epoch_not_the_old_key() {
             let after = seal(GROUP, epoch, &key, &group[0], "welcome dave");
             assert_eq!(
                 open(&after, epoch, &key, &roster(&group)),
-                Ok("welcome dave".to_owned())
+                Ok("welcome dave".to_owned()),
+                "a member opens what is sealed after the join"
             );
             assert!(
                 open(&before, 4, &key, &roster(&group)).is_err(),
