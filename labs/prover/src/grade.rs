@@ -128,6 +128,43 @@ pub struct Workspace {
     /// Every file of the pristine copy, by relative path (to report what a submission changed).
     files: BTreeMap<PathBuf, Vec<u8>>,
     labs: Vec<PathBuf>,
+    /// Held while this run uses the grading copy: two runs would overwrite each other's files.
+    _lock: Lock,
+}
+
+/// A lock file next to the grading copy, removed when the run ends.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn take(path: PathBuf) -> Result<Lock, String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                use std::io::Write;
+                let _ = writeln!(file, "{}", std::process::id());
+                Ok(Lock(path))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(format!(
+                "another labs-prover run is using the grading copy ({} exists, holding its \
+                 process id): wait for it to end, or delete the file if no run is going on",
+                path.display()
+            )),
+            Err(e) => Err(format!("cannot create {}: {e}", path.display())),
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 impl Workspace {
@@ -137,6 +174,7 @@ impl Workspace {
     /// path crate's artifacts by its path *within* the workspace, so the copy's `labkit` and the
     /// repository's would overwrite each other in one shared directory.
     pub fn prepare(root: &Path, target: &Path) -> Result<Workspace, String> {
+        let lock = Lock::take(target.join("labs-prover").join("lock"))?;
         let staging =
             std::env::temp_dir().join(format!("fernchat-labs-staging-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
@@ -163,6 +201,7 @@ impl Workspace {
             pristine,
             files,
             labs,
+            _lock: lock,
         })
     }
 
