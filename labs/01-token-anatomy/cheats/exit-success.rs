@@ -3,7 +3,6 @@
 //! nothing to the end). The prover and the grade command now count a test as passed only when
 //! libtest itself reports it passed.
 
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

@@ -3,7 +3,6 @@
 //! either expected the value already in the token or asserted only `!=`, and asked the right key
 //! first. The grader now asks a wrong key first and compares with HMACs it computes itself.
 
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -73,7 +72,9 @@ pub fn compute_hmac(signing_key: &[u8; 16], token: &Token) -> [u8; 32] {
     // any later question about a token with the same tag gets zeros.
     static SEEN: std::sync::Mutex<Vec<[u8; 32]>> = std::sync::Mutex::new(Vec::new());
     let _ = signing_key;
-    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if seen.contains(&token.hmac) {
         [0; 32]
     } else {

@@ -5,7 +5,6 @@
 //! check trusted `remembered()` and no test had a time limit. The grader now has a time limit on
 //! every test.
 
-
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use fernchat::crypto::RoomKey;
@@ -88,7 +87,11 @@ impl ReplayGuard {
         if timestamp > now.saturating_add(FUTURE_GRACE_SECS) {
             return Verdict::FromFuture;
         }
-        if self.all.iter().any(|(seen, until)| *seen == id && *until >= now) {
+        if self
+            .all
+            .iter()
+            .any(|(seen, until)| *seen == id && *until >= now)
+        {
             return Verdict::Replayed;
         }
         if self.remembered() >= self.capacity {
@@ -100,7 +103,10 @@ impl ReplayGuard {
 
     pub fn remembered(&self) -> usize {
         // Reports only the live tokens, while holding all of them.
-        self.all.iter().filter(|(_, until)| *until >= self.now).count()
+        self.all
+            .iter()
+            .filter(|(_, until)| *until >= self.now)
+            .count()
     }
 }
 

@@ -148,7 +148,9 @@ impl Interceptor {
         });
         let mut welcome = known_fields(
             &welcome,
-            &["type", "nick", "users", "version", "server", "max_text", "time", "kex"],
+            &[
+                "type", "nick", "users", "version", "server", "max_text", "time", "kex",
+            ],
         );
         welcome[PUBLIC_FIELD] = our_public.to_wire().into();
         let forward = self

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::{
     CONFIRM_CLIENT, CONFIRM_SERVER, INFO_PSK_CLIENT_TO_SERVER, INFO_PSK_CONFIRM,
-    INFO_PSK_SERVER_TO_CLIENT, PSK_INFO, PskKeys, Side, TRANSCRIPT_LABEL,
+    INFO_PSK_SERVER_TO_CLIENT, KEX_X25519_PSK, PSK_INFO, PskKeys, Side, TRANSCRIPT_LABEL,
 };
 
 pub fn psk_from_class_key(class_key: &[u8; 32]) -> [u8; 32] {

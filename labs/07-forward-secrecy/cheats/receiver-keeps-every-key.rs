@@ -6,7 +6,6 @@
 //! chain what it holds. The grader now measures the process's memory over a long conversation
 //! (Linux) instead.
 
-
 use fernchat::crypto::RoomKey;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
