@@ -255,7 +255,8 @@ fn a_class_of_reference_starter_cheats_and_broken_submissions_is_graded() {
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("reference/results.json")).unwrap())
             .unwrap();
-    assert_eq!(results["score"], 10.0 * labs.len() as f64);
+    // 10 points per lab, and 5 more per stretch part on top (extra credit to Gradescope).
+    assert_eq!(results["score"], 15.0 * labs.len() as f64);
     assert_eq!(results["max_score"], 10.0 * labs.len() as f64);
     let tests = results["tests"].as_array().unwrap();
     assert!(tests.len() > 40 && tests.iter().all(|t| t["status"] == "passed"));
