@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ulimit -n "$(ulimit -Hn)"
-cargo build --release --bin server --bin loadgen
+# loadgen is its own workspace member (tools/loadgen); both packages build into target/release.
+cargo build --release -p fernchat -p loadgen --bin server --bin loadgen
 echo "uptime before: $(uptime)"
 target/release/loadgen bench "$@"
 echo "uptime after: $(uptime)"

@@ -5,7 +5,8 @@
 # Loopback only; every run is bounded by loadgen's --duration and message count.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo build --release --bin server --bin loadgen --bin keygen
+# loadgen is its own workspace member (tools/loadgen); both packages build into target/release.
+cargo build --release -p fernchat -p loadgen --bin server --bin loadgen --bin keygen
 bin=$PWD/target/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/fernchat-history-bench.XXXXXX")
 server=

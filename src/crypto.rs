@@ -289,6 +289,43 @@ impl RoomKey {
         &self.keys[0].secret
     }
 
+    /// How many keys the ring holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Always `false`: a ring holds at least one key. (For clippy's `len_without_is_empty`.)
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key at `index` of the ring (as [`Opened::key_index`] names it) as a ring of its own:
+    /// protocol version 2 answers a client under the one key that opened its hello, so that
+    /// during a rotation a client holding only the old key is answered under the old key.
+    pub fn nth(&self, index: usize) -> Option<RoomKey> {
+        let entry = self.keys.get(index)?;
+        RoomKey::from_secret(&entry.secret).ok()
+    }
+
+    /// The encrypting key's 32 raw bytes, for key derivation (HKDF input). Never log them.
+    pub fn raw_secret(&self) -> Zeroizing<[u8; 32]> {
+        let mut raw = Zeroizing::new([0u8; 32]);
+        // A RoomKey's text is canonical URL-safe base64 of 32 bytes (checked when it was made).
+        if let Ok(bytes) = URL_SAFE.decode(self.keys[0].secret.as_bytes())
+            && bytes.len() == 32
+        {
+            raw.copy_from_slice(&bytes);
+        }
+        raw
+    }
+
+    /// A ring of `first` then `then`'s keys, for a receiver that accepts two keys and must know
+    /// which one opened a token (index 0 is `first`).
+    pub fn with_fallback(first: &RoomKey, then: &RoomKey) -> RoomKey {
+        let keys = first.keys.iter().chain(then.keys.iter()).cloned().collect();
+        RoomKey { keys }
+    }
+
     /// Encrypts `plaintext` into a token stamped with the current time.
     pub fn encrypt(&self, plaintext: &[u8]) -> String {
         self.encrypt_at(plaintext, unix_now())
@@ -457,6 +494,13 @@ impl TimePolicy {
         Ok(())
     }
 
+    /// How long a per-connection replay memory must remember a token: inside one connection
+    /// the peer's clock offset is measured once and kept, so a token can pass the policy only
+    /// while it is at most the TTL old and at most the grace ahead.
+    pub fn connection_window_secs(&self) -> u64 {
+        self.ttl_secs.saturating_add(self.future_grace_secs)
+    }
+
     /// How long a replay guard must remember a token so that no replay of it can pass this
     /// policy: a replayer on a new connection may present any clock offset within the limit,
     /// so the window spans the TTL, the grace and the offset allowed on either side.
@@ -502,6 +546,34 @@ impl ReplayGuard {
             window_secs,
             capacity,
         }
+    }
+
+    /// Refuses `id` if it was remembered inside the window (or if the clock went back past
+    /// what was forgotten), without remembering it: a receiver calls this before it has
+    /// checked the rest of the frame, and [`ReplayGuard::remember`] once the frame is accepted,
+    /// so that nothing refused takes memory.
+    pub fn check(&mut self, id: ReplayId, now: u64) -> Result<(), ReplayError> {
+        self.prune(now);
+        if self.expires_at.contains_key(&id) {
+            return Err(ReplayError::Replayed);
+        }
+        if self.forgotten_through.is_some_and(|through| now <= through) {
+            return Err(ReplayError::ClockWentBack);
+        }
+        Ok(())
+    }
+
+    /// Remembers `id` (after [`ReplayGuard::check`] passed and the frame was accepted).
+    /// Fails closed with [`ReplayError::Full`] when at capacity.
+    pub fn remember(&mut self, id: ReplayId, now: u64) -> Result<(), ReplayError> {
+        self.check(id, now)?;
+        if self.expires_at.len() >= self.capacity {
+            return Err(ReplayError::Full);
+        }
+        let expiry = now.saturating_add(self.window_secs);
+        self.expires_at.insert(id, expiry);
+        self.order.push_back((expiry, id));
+        Ok(())
     }
 
     /// Accepts `id` once: refuses it if seen inside the window, remembers it otherwise.

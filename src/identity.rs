@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -25,10 +25,14 @@ use rand_core::{CryptoRng, OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::kex::Transcript;
+use crate::kex::{Nonce, Transcript, refusal_to_be_signed};
 
 /// Where the server keeps its identity by default: next to the default class key.
 pub const DEFAULT_IDENTITY_PATH: &str = "keys/server.identity";
+
+/// An identity file is a few comment lines and one key line; anything larger is refused
+/// unread (the same bound as a keyfile's).
+const MAX_IDENTITY_FILE: u64 = 64 * 1024;
 
 /// The label hashed before an identity key for its fingerprint: not the class key's label, so
 /// the two kinds of fingerprint can never be confused for one another.
@@ -67,6 +71,26 @@ pub enum IdentityError {
         path: PathBuf,
         /// What is wrong, without the secret.
         detail: String,
+    },
+    /// The file is not safe to use: a symbolic link, another user's, or open to others.
+    #[error(
+        "{}: refusing this server identity file: {source}. Whoever can change it can make \
+         this server sign as them, and whoever can read it can pose as this server",
+        path.display()
+    )]
+    Unsafe {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong, and the fix.
+        source: io::Error,
+    },
+    /// Larger than any identity file.
+    #[error("{}: {len} bytes is too large for a server identity file", path.display())]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// How many bytes were read before stopping.
+        len: u64,
     },
     /// The file could not be read or written.
     #[error("{}: {source}", path.display())]
@@ -118,6 +142,23 @@ impl IdentityKey {
         let key = VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidKey)?;
         key.verify_strict(&transcript.to_be_signed(), &Signature::from_bytes(&raw))
             .map_err(|_| IdentityError::BadSignature(self.fingerprint()))
+    }
+
+    /// Checks the signature of a refusal (see [`crate::kex::refusal_to_be_signed`]).
+    pub fn verify_refusal(
+        &self,
+        client: &Nonce,
+        code: &str,
+        message: &str,
+        signature: &str,
+    ) -> Result<(), IdentityError> {
+        let raw = decode_fixed::<64>(signature, "signature")?;
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidKey)?;
+        key.verify_strict(
+            &refusal_to_be_signed(client, code, message),
+            &Signature::from_bytes(&raw),
+        )
+        .map_err(|_| IdentityError::BadSignature(self.fingerprint()))
     }
 }
 
@@ -186,16 +227,37 @@ impl ServerIdentity {
 
     /// Signs a handshake transcript: `Ed25519(SIGNATURE_LABEL || T)`, as it travels.
     pub fn sign(&self, transcript: &Transcript) -> String {
-        URL_SAFE.encode(self.signing.sign(&transcript.to_be_signed()).to_bytes())
+        self.sign_bytes(&transcript.to_be_signed())
     }
 
-    /// Reads an identity file.
+    /// Signs the refusal of an `x25519-psk-signed` hello (see
+    /// [`crate::kex::refusal_to_be_signed`]), as it travels.
+    pub fn sign_refusal(&self, client: &Nonce, code: &str, message: &str) -> String {
+        self.sign_bytes(&refusal_to_be_signed(client, code, message))
+    }
+
+    fn sign_bytes(&self, message: &[u8]) -> String {
+        URL_SAFE.encode(self.signing.sign(message).to_bytes())
+    }
+
+    /// Reads an identity file, with the rules of a secret key file (issue 12 item 7): not a
+    /// symbolic link, ours, readable and writable by us only (on Unix), and small. A planted
+    /// `server.identity` in a shared folder would otherwise let its planter sign as the server.
     pub fn load(path: &Path) -> Result<ServerIdentity, IdentityError> {
-        let text = match fs::read_to_string(path) {
-            Ok(text) => Zeroizing::new(text),
+        use crate::private_file::{Others, is_refusal, open_checked};
+        let mut read = fs::OpenOptions::new();
+        read.read(true);
+        let file = match open_checked(path, read, Others::NoAccess) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(IdentityError::NotFound {
                     path: path.to_owned(),
+                });
+            }
+            Err(source) if is_refusal(&source) => {
+                return Err(IdentityError::Unsafe {
+                    path: path.to_owned(),
+                    source,
                 });
             }
             Err(source) => {
@@ -205,6 +267,19 @@ impl ServerIdentity {
                 });
             }
         };
+        let mut text = Zeroizing::new(String::new());
+        file.take(MAX_IDENTITY_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(|source| IdentityError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        if text.len() as u64 > MAX_IDENTITY_FILE {
+            return Err(IdentityError::TooLarge {
+                path: path.to_owned(),
+                len: text.len() as u64,
+            });
+        }
         let bad = |detail: &str| IdentityError::BadFile {
             path: path.to_owned(),
             detail: detail.to_owned(),
@@ -374,6 +449,12 @@ mod tests {
             Err(IdentityError::NotFound { .. })
         ));
         fs::write(dir.path().join("junk"), "# only a comment\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = fs::Permissions::from_mode(0o600);
+            fs::set_permissions(dir.path().join("junk"), private).unwrap();
+        }
         assert!(matches!(
             ServerIdentity::load(&dir.path().join("junk")),
             Err(IdentityError::BadFile { .. })

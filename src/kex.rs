@@ -121,6 +121,93 @@ pub const INFO_CLIENT_TO_SERVER: &[u8] = b"fernchat x25519 v1 client->server";
 /// See [`INFO_CLIENT_TO_SERVER`].
 pub const INFO_SERVER_TO_CLIENT: &[u8] = b"fernchat x25519 v1 server->client";
 
+/// HKDF `info` of the client-to-server key of a protocol-version-2 `psk` session.
+pub const INFO_PSK_V2_CLIENT_TO_SERVER: &[u8] = b"fernchat psk v2 client->server";
+/// HKDF `info` of the server-to-client key of a protocol-version-2 `psk` session.
+pub const INFO_PSK_V2_SERVER_TO_CLIENT: &[u8] = b"fernchat psk v2 server->client";
+/// What the server's identity signs before a refusal of an `x25519-psk-signed` hello.
+pub const REFUSAL_LABEL: &[u8] = b"fernchat refusal v2";
+
+/// A handshake nonce: 16 fresh random bytes from each side (`Nc` in the hello, `Ns` in the
+/// handshake). Both go into the `psk` session keys, and the client's is echoed, so nothing
+/// recorded on one connection can be accepted on another.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Nonce(pub [u8; 16]);
+
+impl fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Nonce({})", self.to_wire())
+    }
+}
+
+impl Nonce {
+    /// A fresh nonce from the operating system's generator.
+    pub fn generate() -> Nonce {
+        Nonce::from_rng(&mut OsRng)
+    }
+
+    /// A nonce from `rng` (tests inject a seeded one).
+    pub fn from_rng<R: RngCore + CryptoRng>(rng: &mut R) -> Nonce {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Nonce(bytes)
+    }
+
+    /// The JSON form: URL-safe base64 with padding (24 characters).
+    pub fn to_wire(&self) -> String {
+        URL_SAFE.encode(self.0)
+    }
+
+    /// Reads the JSON form (padding optional); `None` unless it is 16 bytes of base64.
+    pub fn from_wire(text: &str) -> Option<Nonce> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(text.trim().trim_end_matches('='))
+            .ok()?;
+        Some(Nonce(raw.as_slice().try_into().ok()?))
+    }
+}
+
+/// The session keys of a protocol-version-2 `psk` session (PROTOCOL.md):
+///
+/// ```text
+/// c2s = HKDF-SHA256(ikm = K, salt = Nc || Ns, info = "fernchat psk v2 client->server", 32)
+/// s2c = HKDF-SHA256(ikm = K, salt = Nc || Ns, info = "fernchat psk v2 server->client", 32)
+/// ```
+///
+/// `K` is the 32 raw bytes of the class key that opened the hello (the ring's encrypting key
+/// of `key`). Fresh nonces from both sides make keys of this connection alone: a recorded
+/// session opens under none of them, and a frame sealed for one direction never opens in the
+/// other.
+pub fn psk_session_keys(key: &RoomKey, client: &Nonce, server: &Nonce) -> DirectionKeys {
+    let raw = key.raw_secret();
+    let salt = [client.0, server.0].concat();
+    let hkdf = Hkdf::<Sha256>::new(Some(&salt), raw.as_slice());
+    let expand = |label: &[u8]| {
+        let mut okm = Zeroizing::new([0u8; 32]);
+        hkdf.expand(label, okm.as_mut())
+            .expect("32 bytes is far below HKDF-SHA256's 8160-byte limit");
+        fernet_key(&okm)
+    };
+    DirectionKeys {
+        client_to_server: expand(INFO_PSK_V2_CLIENT_TO_SERVER),
+        server_to_client: expand(INFO_PSK_V2_SERVER_TO_CLIENT),
+    }
+}
+
+/// The bytes a server's identity signs to refuse an `x25519-psk-signed` hello:
+/// `"fernchat refusal v2" || Nc || code || 0 || message`. The client's nonce makes it this
+/// connection's refusal; the code and message are what the client will show.
+pub fn refusal_to_be_signed(client: &Nonce, code: &str, message: &str) -> Vec<u8> {
+    [
+        REFUSAL_LABEL,
+        &client.0,
+        code.as_bytes(),
+        &[0],
+        message.as_bytes(),
+    ]
+    .concat()
+}
+
 /// Which end of the exchange we are: it decides which derived key sends and which receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -823,6 +910,86 @@ mod tests {
             "6WKuh_JM8RY6slDVIY0xT3dtttENnolCiQ5UUkvccfmNU3_8sNLZJBB63uhn6NWQtIaGESg_5FtAxcSFiEWLAA=="
         );
         assert!(identity_key.verify(&signed, &signature).is_ok());
+    }
+
+    /// Protocol version 2's `psk` session keys and a signed refusal, computed independently
+    /// with Python's `cryptography` (the snippet in PROTOCOL.md section 3): the Fernet
+    /// specification's key as the class key, `Nc` = bytes 0..16, `Ns` = bytes 16..32, and
+    /// RFC 8032's test 1 key as the server's identity.
+    #[test]
+    fn psk_v2_session_keys_known_answer() {
+        let class_key =
+            RoomKey::from_secret("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap();
+        let mut counting = [0u8; 32];
+        for (i, byte) in counting.iter_mut().enumerate() {
+            *byte = i as u8;
+        }
+        let client = Nonce(counting[..16].try_into().unwrap());
+        let server = Nonce(counting[16..].try_into().unwrap());
+        assert_eq!(client.to_wire(), "AAECAwQFBgcICQoLDA0ODw==");
+        assert_eq!(server.to_wire(), "EBESExQVFhcYGRobHB0eHw==");
+        assert_eq!(Nonce::from_wire("AAECAwQFBgcICQoLDA0ODw"), Some(client));
+        assert_eq!(Nonce::from_wire("AAAA"), None);
+        let keys = psk_session_keys(&class_key, &client, &server);
+        assert_eq!(
+            keys.client_to_server.expose_secret(),
+            "HAFtz7Wlb95s4Fh4YbnQn2M6fE1G22F6gYoV4OQYIOw="
+        );
+        assert_eq!(
+            keys.server_to_client.expose_secret(),
+            "m4YsZmrSyqbfzq5f-GAYNi4Y6rv4RiDhjyuNhh1Bbf0="
+        );
+        // PROTOCOL.md's worked example: the hello under K, the confirm under c2s.
+        let hello = class_key
+            .decrypt(b"gAAAAABpIXPAAAECAwQFBgcICQoLDA0OD8NZ8aRCRv7GyeS1CAYXVJn21D4T6PPw0zl1YpzTGG73iN3J-Se_N051MRlr5_KZ1jC3_hnYREpv8sXDJRChc7EvLF-Kv7ojhxKzaSmsRouivt8AgYGr0T8DZaJ_E_wVf8Zrn2FcBVGu93TrC_0gCYBEeis0tL-felTRNyxAZFwI")
+            .unwrap();
+        assert_eq!(
+            hello.plaintext,
+            br#"{"type":"hello","nick":"alice","version":2,"kex":"psk","nonce":"AAECAwQFBgcICQoLDA0ODw=="}"#
+        );
+        let confirm = keys
+            .client_to_server
+            .decrypt(b"gAAAAABpIXPBEBESExQVFhcYGRobHB0eHy4F3DTXGejYFH63R_ObBAq6cfCK_eYbPtRKFrDjoJ6LY6ZizXZfomiTO1urwbUaF9IxSs7rLVF7XLDbcObvaFY=")
+            .unwrap();
+        assert_eq!(confirm.plaintext, br#"{"type":"confirm"}"#);
+        assert!(
+            keys.server_to_client
+                .decrypt(b"gAAAAABpIXPBEBESExQVFhcYGRobHB0eHy4F3DTXGejYFH63R_ObBAq6cfCK_eYbPtRKFrDjoJ6LY6ZizXZfomiTO1urwbUaF9IxSs7rLVF7XLDbcObvaFY=")
+                .is_err(),
+            "a frame for one direction never opens in the other"
+        );
+        // Either nonce changed, other keys: nothing recorded on another connection opens.
+        let again = psk_session_keys(&class_key, &client, &client);
+        assert_ne!(
+            again.server_to_client.expose_secret(),
+            keys.server_to_client.expose_secret()
+        );
+        let identity = crate::identity::ServerIdentity::from_seed(&hex32(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        ));
+        let message = "this server offers the key exchanges \"x25519-psk-signed\"";
+        let signature = identity.sign_refusal(&client, "kex_unsupported", message);
+        assert_eq!(
+            signature,
+            "S-Q_j4KFvgewYpWHZvqpUUMa8Wr-I5nIo3k5T-CR-rI-6YmTOpyPIqpthEXLQWhwEKy3SJkrMK2iNkdWCPYvCQ=="
+        );
+        let public = identity.public();
+        assert!(
+            public
+                .verify_refusal(&client, "kex_unsupported", message, &signature)
+                .is_ok()
+        );
+        // Another connection's nonce, or another code: the signature does not verify.
+        assert!(
+            public
+                .verify_refusal(&server, "kex_unsupported", message, &signature)
+                .is_err()
+        );
+        assert!(
+            public
+                .verify_refusal(&client, "nick_taken", message, &signature)
+                .is_err()
+        );
     }
 
     #[test]

@@ -56,6 +56,13 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{Fingerprint, KeyError, RoomKey, TokenHeader};
 
+mod strength;
+pub use strength::weakness as passphrase_weakness;
+
+/// How many times a passphrase is asked for on a terminal before giving up: a typo should not
+/// mean starting the server or client again.
+pub const PASSPHRASE_TRIES: usize = 3;
+
 /// Where `keygen`, the server and the client look for the class key by default.
 pub const DEFAULT_KEY_PATH: &str = "keys/class.key";
 
@@ -87,13 +94,29 @@ impl SealParams {
         p: 1,
     };
 
-    /// Refuses parameters that would make opening a file take absurd memory or time: a file
-    /// could otherwise ask for terabytes.
+    /// How many times [`SealParams::OWASP`]'s work and memory a sealed file may ask for.
+    pub const MAX_COST_FACTOR: u64 = 4;
+
+    /// scrypt's work, in units of one block mix: N·r·p (the default is 2^17·8·1 = 2^20).
+    pub fn work(self) -> u64 {
+        (1u64 << self.log_n.min(63)) * u64::from(self.r) * u64::from(self.p)
+    }
+
+    /// scrypt's memory in bytes: 128·N·r (the default needs 128 MiB).
+    pub fn memory(self) -> u64 {
+        128 * (1u64 << self.log_n.min(56)) * u64::from(self.r)
+    }
+
+    /// Refuses parameters that would make opening a file take absurd memory or time, before any
+    /// passphrase is asked for: a file could otherwise ask for terabytes, or for p = 16 at
+    /// N = 2^20 (72 s and 1 GiB to find out the passphrase was wrong). The cap is
+    /// [`SealParams::MAX_COST_FACTOR`] times the default's work and memory.
     fn check(self) -> Result<(), KeyfileError> {
         let fits = (10..=22).contains(&self.log_n)
             && (1..=32).contains(&self.r)
             && (1..=16).contains(&self.p)
-            && 128u64 * u64::from(self.r) * (1u64 << self.log_n) <= 1 << 30;
+            && self.work() <= SealParams::OWASP.work() * SealParams::MAX_COST_FACTOR
+            && self.memory() <= SealParams::OWASP.memory() * SealParams::MAX_COST_FACTOR;
         if fits {
             Ok(())
         } else {
@@ -185,7 +208,12 @@ pub enum KeyfileError {
         found: String,
     },
     /// scrypt parameters outside what we are willing to compute.
-    #[error("sealing parameters log_n={log_n} r={r} p={p} are out of the accepted range")]
+    #[error(
+        "the sealing parameters log_n={log_n} r={r} p={p} ask for more scrypt work or memory \
+         than fernchat accepts (at most {} times keygen's log_n=17 r=8 p=1, 512 MiB); \
+         refused before asking for the passphrase",
+        SealParams::MAX_COST_FACTOR
+    )]
     SealParamsOutOfRange {
         /// log2 of N.
         log_n: u8,
@@ -227,6 +255,21 @@ pub enum KeyfileWarning {
         /// Its Unix permission bits.
         mode: u32,
     },
+    /// Other users of the machine can change the key (a keyfile planted, or left writable, in
+    /// a shared folder: they could swap in a key of their choosing).
+    WritableByOthers {
+        /// The file.
+        path: PathBuf,
+        /// Its Unix permission bits.
+        mode: u32,
+    },
+    /// The file belongs to another user, who can replace it at any time.
+    OwnedByOther {
+        /// The file.
+        path: PathBuf,
+        /// The owner's user id.
+        uid: u32,
+    },
 }
 
 impl std::fmt::Display for KeyfileWarning {
@@ -238,6 +281,21 @@ impl std::fmt::Display for KeyfileWarning {
                  fix it with: chmod 600 {}",
                 path.display(),
                 mode & 0o777,
+                path.display()
+            ),
+            KeyfileWarning::WritableByOthers { path, mode } => write!(
+                f,
+                "{} can be changed by other users of this computer (mode {:o}), who could \
+                 swap in a key of their own; fix it with: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ),
+            KeyfileWarning::OwnedByOther { path, uid } => write!(
+                f,
+                "{} belongs to another user (uid {uid}), who can replace the key at any time; \
+                 keep your own copy: cp {} mine.key && chmod 600 mine.key, then use --key mine.key",
+                path.display(),
                 path.display()
             ),
         }
@@ -269,20 +327,138 @@ pub fn load(
     path: &Path,
     passphrase: &mut dyn FnMut(&Path) -> Result<Zeroizing<String>, KeyfileError>,
 ) -> Result<LoadedKey, KeyfileError> {
+    load_with_tries(path, &mut |_| passphrase(path), 1)
+}
+
+/// Reads a keyfile as the binaries do: a sealed file's passphrase comes from
+/// [`PASSPHRASE_ENV`] (one try: a script cannot type another) or else from the terminal,
+/// without echo, with [`PASSPHRASE_TRIES`] tries.
+pub fn load_from_env_or_terminal(path: &Path) -> Result<LoadedKey, KeyfileError> {
+    if let Ok(phrase) = std::env::var(PASSPHRASE_ENV) {
+        let phrase = Zeroizing::new(phrase);
+        return load(path, &mut |_| Ok(phrase.clone()));
+    }
+    load_asking(
+        path,
+        &mut |prompt| rpassword::prompt_password(prompt).map(Zeroizing::new),
+        PASSPHRASE_TRIES,
+    )
+}
+
+/// Reads a keyfile, asking `ask(prompt)` for a sealed file's passphrase up to `tries` times;
+/// after a wrong one the next prompt says so and how many tries are left. `ask` failing (no
+/// terminal) is [`KeyfileError::NoPassphrase`]; the last wrong passphrase is
+/// [`KeyfileError::WrongPassphrase`]. Tests pass a closure that reads from a buffer.
+pub fn load_asking(
+    path: &Path,
+    ask: &mut dyn FnMut(&str) -> io::Result<Zeroizing<String>>,
+    tries: usize,
+) -> Result<LoadedKey, KeyfileError> {
+    let mut ask = |prompt: &str| {
+        ask(prompt).map_err(|_| KeyfileError::NoPassphrase {
+            path: path.to_owned(),
+        })
+    };
+    load_with_tries(path, &mut ask, tries)
+}
+
+/// [`load`] and [`load_asking`]: `ask(prompt)` gives a sealed file's passphrase, up to `tries`
+/// times (at least once) while it is wrong.
+fn load_with_tries(
+    path: &Path,
+    ask: &mut dyn FnMut(&str) -> Result<Zeroizing<String>, KeyfileError>,
+    tries: usize,
+) -> Result<LoadedKey, KeyfileError> {
     let contents = read_small(path)?;
     let warnings = permission_warnings(path);
-    let (key, kind) = match parse(path, &contents)? {
-        ParsedKeyfile::Plain(key) => (key, KeyfileKind::Plain),
-        ParsedKeyfile::Sealed(sealed) => {
-            let phrase = passphrase(path)?;
-            (sealed.open(path, &phrase)?, KeyfileKind::Sealed)
+    let sealed = match parse(path, &contents)? {
+        ParsedKeyfile::Plain(key) => {
+            return Ok(LoadedKey {
+                key,
+                kind: KeyfileKind::Plain,
+                warnings,
+            });
         }
+        ParsedKeyfile::Sealed(sealed) => sealed,
     };
-    Ok(LoadedKey {
-        key,
-        kind,
-        warnings,
+    let tries = tries.max(1);
+    for attempt in 1..=tries {
+        let prompt = if attempt == 1 {
+            format!("Passphrase for {}: ", path.display())
+        } else {
+            let left = tries + 1 - attempt;
+            let plural = if left == 1 { "try" } else { "tries" };
+            format!(
+                "Wrong passphrase ({left} {plural} left; it is case-sensitive). \
+                 Passphrase for {}: ",
+                path.display()
+            )
+        };
+        let phrase = ask(&prompt)?;
+        match sealed.open(path, &phrase) {
+            Ok(key) => {
+                return Ok(LoadedKey {
+                    key,
+                    kind: KeyfileKind::Sealed,
+                    warnings,
+                });
+            }
+            Err(KeyfileError::WrongPassphrase { .. }) if attempt < tries => continue,
+            Err(other) => return Err(other),
+        }
+    }
+    Err(KeyfileError::WrongPassphrase {
+        path: path.to_owned(),
     })
+}
+
+/// What can be said about a keyfile's fingerprint without its passphrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FingerprintView {
+    /// A plain file: computed from the key itself.
+    Verified(Fingerprint),
+    /// A sealed file: what its `# fingerprint:` comment says. Anyone can edit a comment, so
+    /// only opening the file with the passphrase confirms it.
+    Claimed(String),
+    /// A sealed file without a well-formed `# fingerprint:` comment.
+    Unknown,
+}
+
+/// The fingerprint of the key in `path` without asking for a passphrase (`keygen
+/// --fingerprint`), with the file's warnings.
+pub fn fingerprint_without_passphrase(
+    path: &Path,
+) -> Result<(FingerprintView, Vec<KeyfileWarning>), KeyfileError> {
+    let contents = read_small(path)?;
+    let warnings = permission_warnings(path);
+    let view = match parse(path, &contents)? {
+        ParsedKeyfile::Plain(key) => FingerprintView::Verified(key.fingerprint()),
+        ParsedKeyfile::Sealed(_) => match claimed_fingerprint(&contents) {
+            Some(claimed) => FingerprintView::Claimed(claimed),
+            None => FingerprintView::Unknown,
+        },
+    };
+    Ok((view, warnings))
+}
+
+/// The `# fingerprint: XXXX-XXXX-XXXX-XXXX` comment keygen writes, if there is exactly such a
+/// line: 4 groups of 4 upper-case hexadecimal digits, so that nothing else in a comment (let
+/// alone a key) is ever shown.
+pub fn claimed_fingerprint(contents: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(contents);
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("# fingerprint:"))
+        .map(str::trim)
+        .find(|f| {
+            let groups: Vec<&str> = f.split('-').collect();
+            groups.len() == 4
+                && groups.iter().all(|g| {
+                    g.len() == 4
+                        && g.chars()
+                            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
+                })
+        })
+        .map(str::to_owned)
 }
 
 /// A keyfile's contents after parsing, before any passphrase is asked for.
@@ -612,12 +788,11 @@ fn write_secret_file(path: &Path, body: &str, overwrite: Overwrite) -> Result<()
         Overwrite::Never => create_new_secret(path, body),
         // The new key goes to a temporary file first and then replaces the old one in one
         // rename, so a failed write (disk full) leaves the old key intact, not a truncated file.
+        // Its name is unpredictable and it is created new, so nobody can plant it.
         Overwrite::Replace => {
-            let mut temporary = path.as_os_str().to_owned();
-            temporary.push(format!(".tmp-{}", std::process::id()));
-            let temporary = PathBuf::from(temporary);
-            let _ = fs::remove_file(&temporary);
-            let written = create_new_secret(&temporary, body)
+            let (temporary, file) =
+                crate::private_file::create_temporary(path, "tmp").map_err(io_err)?;
+            let written = write_durably(file, &temporary, body)
                 .and_then(|()| fs::rename(&temporary, path).map_err(io_err));
             if written.is_err() {
                 let _ = fs::remove_file(&temporary);
@@ -633,7 +808,7 @@ fn create_new_secret(path: &Path, body: &str) -> Result<(), KeyfileError> {
         path: path.to_owned(),
         source,
     };
-    let mut file: File = crate::private_file::options()
+    let file: File = crate::private_file::options()
         .write(true)
         .create_new(true)
         .open(path)
@@ -646,22 +821,44 @@ fn create_new_secret(path: &Path, body: &str) -> Result<(), KeyfileError> {
                 io_err(source)
             }
         })?;
+    write_durably(file, path, body)
+}
+
+/// Writes `body` to the new `file` (at `path`, for errors) and flushes it to disk.
+fn write_durably(mut file: File, path: &Path, body: &str) -> Result<(), KeyfileError> {
+    let io_err = |source| KeyfileError::Io {
+        path: path.to_owned(),
+        source,
+    };
     file.write_all(body.as_bytes()).map_err(io_err)?;
     file.sync_all().map_err(io_err)
 }
 
+/// The one warning a keyfile's owner and mode deserve, the most serious first. Warnings, not
+/// refusals: a class key is shared with the whole class anyway, and a student's copy in a
+/// shared lab folder should still work; the server's identity file, which must stay secret,
+/// is refused instead (`crate::identity`).
 #[cfg(unix)]
 fn permission_warnings(path: &Path) -> Vec<KeyfileWarning> {
-    use std::os::unix::fs::PermissionsExt;
-    match fs::metadata(path) {
-        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-            vec![KeyfileWarning::ReadableByOthers {
-                path: path.to_owned(),
-                mode: meta.permissions().mode(),
-            }]
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::metadata(path) else {
+        return Vec::new();
+    };
+    let path = path.to_owned();
+    let mode = meta.mode();
+    let warning = if meta.uid() != rustix::process::geteuid().as_raw() {
+        KeyfileWarning::OwnedByOther {
+            path,
+            uid: meta.uid(),
         }
-        _ => Vec::new(),
-    }
+    } else if mode & 0o022 != 0 {
+        KeyfileWarning::WritableByOthers { path, mode }
+    } else if mode & 0o077 != 0 {
+        KeyfileWarning::ReadableByOthers { path, mode }
+    } else {
+        return Vec::new();
+    };
+    vec![warning]
 }
 
 #[cfg(not(unix))]

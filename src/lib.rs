@@ -12,7 +12,6 @@
 //! - [`protocol`]: frames, the codec and the events of the wire protocol;
 //! - [`server`]: the threaded chat server (acceptor, readers, writers, the hub);
 //! - [`client`]: the chat client's core (session, connection, state) and its line front end.
-//! - [`load`]: the load generator, benchmarks and soak test (`src/bin/loadgen.rs`).
 #![forbid(unsafe_code)]
 
 pub mod client;
@@ -20,7 +19,6 @@ pub mod crypto;
 pub mod identity;
 pub mod kex;
 pub mod keyfile;
-pub mod load;
 pub mod private_file;
 pub mod protocol;
 pub mod server;

@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 
 use common::process::lines;
-use common::{STEP, TestServer, message_text, quiet_config};
+use common::{STEP, TestServer, history_server, message_text, quiet_config, restart_after};
 use crossbeam_channel::Receiver;
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
@@ -60,11 +60,23 @@ impl ClientProcess {
 
     /// Reads stdout until a line contains `needle`, returning it (bounded in lines and time).
     fn expect_line(&self, needle: &str) -> String {
+        let mut read = self.lines_until(needle);
+        read.pop().unwrap_or_default()
+    }
+
+    /// Every line of stdout up to and including the first that contains `needle` (bounded in
+    /// lines and time).
+    fn lines_until(&self, needle: &str) -> Vec<String> {
         let mut seen = Vec::new();
         for _ in 0..50 {
             match self.stdout.recv_timeout(STEP) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    seen.push(line);
+                    if found {
+                        return seen;
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -254,4 +266,114 @@ fn history_is_shown_as_such_and_the_transcript_is_logged_and_saved() {
     }
     // The log goes on to the end; the saved copy is what had been seen when it was made.
     assert!(std::fs::read_to_string(&log).unwrap().contains("you left"));
+}
+
+#[test]
+fn a_client_back_from_two_restarts_shows_each_message_once_and_marks_the_gaps() {
+    // On the old main each reconnect replayed the last 50 messages again, so after two the
+    // screen, the log and /save held "before alice came" three times (issue 18).
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let (_key_dir, key_path) = keyfile_for(&key);
+    let room = dir.path().join("room.log");
+    let mut server = history_server(&key, &room, 4, 0);
+    let port = server.addr.port();
+    let mut bob = server.join("bob");
+    bob.say("before alice came");
+    bob.recv();
+
+    let log = dir.path().join("alice.log");
+    let mut alice = ClientProcess::start(
+        port,
+        &key_path,
+        &["--nick", "alice", "--log", log.to_str().unwrap()],
+    );
+    // Every line alice's screen showed, in order.
+    let mut shown = alice.lines_until("[history] <bob> before alice came");
+    bob.say("live before the restart");
+    shown.extend(alice.lines_until("<bob> live before the restart"));
+
+    // Away twice. Each time the server stops; while nothing listens on alice's port, bob says
+    // `said` on a server sharing the history file (so alice cannot be back before he is done);
+    // then the server comes back on her port.
+    for (round, said) in [
+        &["while away 1a", "while away 1b", "while away 1c"][..],
+        &[
+            "away 2a", "away 2b", "away 2c", "away 2d", "away 2e", "away 2f",
+        ][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        drop(bob);
+        restart_after(&mut server, &room, 4, said);
+        shown.extend(alice.lines_until("reconnected to"));
+        shown.extend(alice.lines_until("while you were away"));
+        let gap = shown.last().unwrap();
+        assert!(
+            gap.ends_with(&format!(
+                "-- {} messages while you were away --",
+                said.len()
+            )),
+            "{gap}"
+        );
+        // The replay: the newest four at most, and a word about the rest.
+        let replayed = &said[said.len().saturating_sub(4)..];
+        for text in replayed {
+            shown.extend(alice.lines_until(&format!("[history] <bob> {text}")));
+        }
+        if round == 1 {
+            shown.extend(alice.lines_until("not shown"));
+            let notice = shown.last().unwrap();
+            assert!(
+                notice.contains("2 of the 6 messages said while you were away are not shown"),
+                "{notice}"
+            );
+        }
+        bob = server.join("bob");
+        let live = format!("live after return {}", round + 1);
+        bob.say(&live);
+        shown.extend(alice.lines_until(&format!("<bob> {live}")));
+        alice.type_line(&format!("alice back {}", round + 1));
+        shown.extend(alice.lines_until(&format!("<alice> alice back {}", round + 1)));
+    }
+    let saved = dir.path().join("saved.txt");
+    alice.type_line(&format!("/save {}", saved.display()));
+    alice.expect_line("saved");
+    let (code, stderr) = alice.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // The screen, the log and the saved copy each show every room line exactly once.
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let saved_text = std::fs::read_to_string(&saved).unwrap();
+    let screen = shown.join("\n");
+    for text in [
+        "before alice came",
+        "live before the restart",
+        "while away 1a",
+        "while away 1c",
+        "live after return 1",
+        "alice back 1",
+        "away 2c",
+        "away 2f",
+        "live after return 2",
+        "alice back 2",
+    ] {
+        for (what, all) in [
+            ("screen", &screen),
+            ("log", &log_text),
+            ("/save", &saved_text),
+        ] {
+            let times = all.lines().filter(|l| l.ends_with(text)).count();
+            assert_eq!(times, 1, "{text:?} on the {what} {times} times:\n{all}");
+        }
+    }
+    // Too many to replay: never shown, and said so.
+    for all in [&screen, &log_text, &saved_text] {
+        assert!(
+            !all.contains("away 2a") && !all.contains("away 2b"),
+            "{all}"
+        );
+        assert_eq!(all.matches("while you were away --").count(), 2, "{all}");
+    }
 }

@@ -69,7 +69,11 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
 fn run(mut command: Command, input: &str) -> (i32, String, String) {
     let mut child = command.spawn().expect("spawn client");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input.as_bytes()).expect("write stdin");
+    // A client that refuses to start (a bad --log, say) may exit before reading a byte: its
+    // closed stdin is then part of what the test expects, not a failure.
+    if let Err(e) = stdin.write_all(input.as_bytes()) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
     drop(stdin);
     let stdout = read_all_in_background(child.stdout.take().expect("stdout"));
     let stderr = read_all_in_background(child.stderr.take().expect("stderr"));
@@ -143,6 +147,7 @@ fn pipe_mode_prints_what_the_room_says() {
             let mut peer = server.accept();
             peer.join(&["bob"], 100);
             peer.send(&ServerEvent::Message {
+                id: 0,
                 from: "bob".into(),
                 text: "hi \u{1b}[2Jalice".into(),
                 time: now_ms(),
@@ -258,6 +263,7 @@ fn a_taken_nick_in_a_pipe_exits_5_without_retrying() {
             let mut peer = server.accept();
             peer.expect_hello();
             peer.send(&ServerEvent::Error {
+                signature: None,
                 code: ErrorCode::NickTaken,
                 message: "the nick bob is taken; choose another".into(),
                 time: now_ms(),
@@ -351,4 +357,41 @@ fn help_documents_the_exit_codes_and_flags() {
             "{needle} missing from --help:\n{help}"
         );
     }
+}
+
+/// Issue 12 item 7: `--log` followed a symbolic link (a link to a shell start-up file got the
+/// chat appended to it) and reused a file others could write (a pre-created 0666 log stayed
+/// 0666 and got the chat). Failed on the old main: the client joined and wrote into both. Now
+/// it refuses both before connecting, naming the fix, and leaves them as they were.
+#[cfg(unix)]
+#[test]
+fn the_log_is_never_written_through_a_link_or_into_a_file_others_may_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let key = RoomKey::generate();
+    let (dir, key_path) = keyfile(&key);
+    let rc = dir.path().join("bashrc");
+    std::fs::write(&rc, "# my shell\n").unwrap();
+    let link = dir.path().join("chat.log");
+    std::os::unix::fs::symlink(&rc, &link).unwrap();
+    let open = dir.path().join("open.log");
+    std::fs::write(&open, "").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    for (log, fix) in [(&link, "symbolic link"), (&open, "chmod 600")] {
+        let server = FakeServer::start(&key, 1);
+        // Plays the server if the client connects (the old one did; this one never does, and
+        // the script's thread then ends at its accept timeout, unwaited).
+        let script = server.clone();
+        thread::spawn(move || {
+            let mut peer = script.accept();
+            peer.join(&[], 100);
+            let _ = peer.recv();
+        });
+        let log = log.to_str().unwrap();
+        let command = client(server.port, &key_path, &["--nick", "alice", "--log", log]);
+        let (code, _, stderr) = run(command, "hello\n");
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(fix), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), "# my shell\n");
+    assert_eq!(std::fs::read_to_string(&open).unwrap(), "");
 }

@@ -14,6 +14,7 @@ use fernchat::client::{
 };
 use fernchat::crypto::RoomKey;
 use fernchat::protocol::codec::wrong_key_line;
+use fernchat::protocol::event::HistoryKind;
 use fernchat::protocol::{ClientEvent, ErrorCode, ServerEvent, seal};
 
 fn config(server: &FakeServer, key: &RoomKey, nick: &str) -> ClientConfig {
@@ -170,6 +171,7 @@ fn nick_taken_is_a_refusal_about_the_nick() {
     let (result, ()) = connect_with(&server, config(&server, &key, "bob"), |mut peer| {
         peer.expect_hello();
         peer.send(&ServerEvent::Error {
+            signature: None,
             code: ErrorCode::NickTaken,
             message: "the nick bob is taken; choose another".into(),
             time: now_ms(),
@@ -205,6 +207,7 @@ fn server_full_and_clock_skew_refusals_keep_their_codes() {
             connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
                 peer.expect_hello();
                 peer.send(&ServerEvent::Error {
+                    signature: None,
                     code,
                     message: "no".into(),
                     time: now_ms(),
@@ -226,21 +229,20 @@ fn a_server_clock_far_off_is_reported_as_clock_skew() {
     let server = FakeServer::start(&key, 1);
     let ahead = fernchat::crypto::unix_now() + 3600;
     let (result, ()) = connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
-        let nick = peer.expect_hello();
-        let welcome = ServerEvent::Welcome {
-            nick,
-            users: vec![],
-            version: 1,
-            server: "fake".into(),
-            max_text: 100,
-            time: now_ms(),
-            kex: None,
+        peer.expect_hello();
+        // The handshake is the first fresh token (it echoes the client's nonce): the client
+        // measures the server's clock from it.
+        let handshake = ServerEvent::Handshake {
+            version: fernchat::protocol::PROTOCOL_VERSION,
+            nonce: peer.nonce.unwrap().to_wire(),
+            server_nonce: fernchat::kex::Nonce::generate().to_wire(),
+            kex: "psk".into(),
             kex_public: None,
             kex_confirm: None,
             kex_identity: None,
             kex_signature: None,
         };
-        peer.send_at(&welcome, ahead);
+        peer.send_at(&handshake, ahead);
     });
     match result {
         Err(err @ ConnectError::ClockSkew(_)) => {
@@ -335,16 +337,19 @@ fn server_events_become_updates_and_state() {
     let t = now_ms();
     let script = [
         ServerEvent::Message {
+            id: 0,
             from: "bob".into(),
             text: "hi".into(),
             time: t,
         },
         ServerEvent::Message {
+            id: 0,
             from: "Alice".into(),
             text: "mine".into(),
             time: t,
         },
         ServerEvent::Action {
+            id: 0,
             from: "bob".into(),
             text: "waves".into(),
             time: t,
@@ -380,6 +385,7 @@ fn server_events_become_updates_and_state() {
             time: t,
         },
         ServerEvent::Error {
+            signature: None,
             code: ErrorCode::RateLimited,
             message: "slow down".into(),
             time: t,
@@ -689,6 +695,196 @@ fn a_dropped_connection_reconnects_under_the_current_nick() {
     spawned.thread.join().expect("a clean end");
 }
 
+/// The room lines among the updates up to (and including) the room message `last`, as text:
+/// what a reader of the screen or a transcript would count.
+fn room_lines_until(updates: &Receiver<Update>, last: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        let line = match next(updates) {
+            UpdateKind::History { text, .. } => format!("[history] {text}"),
+            UpdateKind::Message { text, .. } => text,
+            UpdateKind::Action { text, .. } => format!("* {text}"),
+            UpdateKind::Away { missed } => format!("-- {missed} missed --"),
+            _ => continue,
+        };
+        let done = line == last;
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+    panic!("{last:?} never came; saw {lines:?}");
+}
+
+/// The server going away for a restart: the client sees the bye, and dials again.
+fn restart(mut peer: Peer) {
+    peer.send(&ServerEvent::Bye {
+        code: ErrorCode::Shutdown,
+        reason: "the server is shutting down".into(),
+        time: now_ms(),
+    });
+}
+
+#[test]
+fn a_rejoin_asks_since_the_last_message_shown_and_shows_none_twice() {
+    // On the old main every rejoin replayed the whole recent history again (issue 18).
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 3);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let updates = &spawned.updates;
+    assert_eq!(
+        peer.since, None,
+        "started afresh: the recent history, as before"
+    );
+    let history = |id, text: &str| ServerEvent::History {
+        id,
+        kind: HistoryKind::Message,
+        from: "bob".into(),
+        text: text.into(),
+        time: now_ms(),
+    };
+    let message = |id, text: &str| ServerEvent::Message {
+        id,
+        from: "bob".into(),
+        text: text.into(),
+        time: now_ms(),
+    };
+    peer.send(&history(1, "one"));
+    peer.send(&message(2, "two"));
+    // The same id in a new token: a repeat all the same.
+    peer.send(&message(2, "two"));
+    peer.send(&ServerEvent::Action {
+        id: 3,
+        from: "bob".into(),
+        text: "three".into(),
+        time: now_ms(),
+    });
+    assert_eq!(
+        room_lines_until(updates, "* three"),
+        ["[history] one", "two", "* three"]
+    );
+    restart(peer);
+
+    // Back: the hello names the last message shown. This server replays too much (as one
+    // that ignored `since` would) and repeats a live one: each is shown once all the same.
+    let mut again = server.accept();
+    again.expect_hello();
+    assert_eq!(again.since, Some(3));
+    again.welcome_missed("alice", &["bob"], 100, Some(2));
+    for event in [
+        history(2, "two"),
+        history(3, "three"),
+        history(4, "four"),
+        history(5, "five"),
+        message(5, "five"),
+        message(6, "six"),
+    ] {
+        again.send(&event);
+    }
+    assert_eq!(
+        room_lines_until(updates, "six"),
+        ["-- 2 missed --", "[history] four", "[history] five", "six"]
+    );
+    assert!(
+        matches!(again.recv(), ClientEvent::Ping { .. }),
+        "the end-of-replay probe"
+    );
+    restart(again);
+
+    // A server restarted without its history file counts from 1 again: nothing was missed
+    // as far as it knows, and its messages are new, not repeats of 1 and 2.
+    let mut third = server.accept();
+    third.expect_hello();
+    assert_eq!(third.since, Some(6));
+    third.welcome_missed("alice", &["bob"], 100, Some(0));
+    for event in [
+        message(1, "counting again"),
+        message(1, "counting again"),
+        message(2, "on"),
+    ] {
+        third.send(&event);
+    }
+    assert_eq!(
+        room_lines_until(updates, "on"),
+        ["-- 0 missed --", "counting again", "on"]
+    );
+    assert_eq!(spawned.state.snapshot().last_message, Some(2));
+    spawned.commands.send(Command::Quit(None)).unwrap();
+    assert_eq!(third.recv(), ClientEvent::Bye { reason: None });
+    drop(third);
+    spawned.thread.join().expect("a clean end");
+}
+
+#[test]
+fn a_rejoin_says_how_many_missed_messages_were_too_many_to_replay() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 3);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let updates = &spawned.updates;
+    peer.send(&ServerEvent::Message {
+        id: 10,
+        from: "bob".into(),
+        text: "ten".into(),
+        time: now_ms(),
+    });
+    assert_eq!(room_lines_until(updates, "ten"), ["ten"]);
+    restart(peer);
+
+    let mut again = server.accept();
+    again.expect_hello();
+    assert_eq!(again.since, Some(10));
+    // 5 were said, the server keeps only its last 2 to replay.
+    again.welcome_missed("alice", &["bob"], 100, Some(5));
+    for (id, text) in [(14, "fourteen"), (15, "fifteen")] {
+        again.send(&ServerEvent::History {
+            id,
+            kind: HistoryKind::Message,
+            from: "bob".into(),
+            text: text.into(),
+            time: now_ms(),
+        });
+    }
+    // The pong to the client's probe ends the replay.
+    let ClientEvent::Ping { id } = again.recv() else {
+        panic!("expected the end-of-replay probe");
+    };
+    again.send(&ServerEvent::Pong { id });
+    assert_eq!(
+        room_lines_until(updates, "[history] fifteen"),
+        ["-- 5 missed --", "[history] fourteen", "[history] fifteen"]
+    );
+    match until(updates, |u| matches!(u, UpdateKind::Notice { .. })) {
+        UpdateKind::Notice { text } => assert!(
+            text.starts_with("3 of the 5 messages said while you were away are not shown"),
+            "{text}"
+        ),
+        other => panic!("expected a notice, got {other:?}"),
+    }
+    restart(again);
+
+    // A server without history: it knows how many, and can replay none.
+    let mut third = server.accept();
+    third.expect_hello();
+    assert_eq!(third.since, Some(15));
+    third.welcome_missed("alice", &["bob"], 100, Some(1));
+    let ClientEvent::Ping { id } = third.recv() else {
+        panic!("expected the end-of-replay probe");
+    };
+    third.send(&ServerEvent::Pong { id });
+    assert_eq!(
+        until(updates, |u| matches!(u, UpdateKind::Away { .. })),
+        UpdateKind::Away { missed: 1 }
+    );
+    match until(updates, |u| matches!(u, UpdateKind::Notice { .. })) {
+        UpdateKind::Notice { text } => assert!(text.starts_with("none of them"), "{text}"),
+        other => panic!("expected a notice, got {other:?}"),
+    }
+    spawned.commands.send(Command::Quit(None)).unwrap();
+    assert_eq!(third.recv(), ClientEvent::Bye { reason: None });
+    drop(third);
+    spawned.thread.join().expect("a clean end");
+}
+
 #[test]
 fn reconnecting_gives_up_after_the_last_attempt() {
     let key = RoomKey::generate();
@@ -765,6 +961,7 @@ fn a_refusal_on_rejoin_ends_the_session() {
     let mut again = server.accept();
     again.expect_hello();
     again.send(&ServerEvent::Error {
+        signature: None,
         code: ErrorCode::ServerFull,
         message: "the server is full".into(),
         time: now_ms(),
@@ -883,4 +1080,91 @@ fn a_quiet_connection_is_kept_alive_with_pings() {
     // The pong was handled before the notice behind it: its lag is in the state, for a
     // status line.
     assert!(spawned.state.snapshot().lag_millis.is_some());
+}
+
+/// The README promises a client gives up after 10 tries, about 3 minutes after a drop: the
+/// default policy's waits add up to 181 s.
+#[test]
+fn the_default_reconnect_gives_up_after_ten_tries_and_181_seconds_of_waiting() {
+    let policy = ReconnectPolicy::default();
+    assert_eq!(policy.max_attempts, Some(10));
+    let waited: Duration = (1..=10).map(|attempt| policy.delay(attempt)).sum();
+    assert_eq!(waited, Duration::from_secs(181));
+}
+
+/// Protocol version 2, strict acceptance: what is meant for this client alone opens only under
+/// its session key; room broadcasts also under the room's key, which is the class key unless
+/// the welcome names another (`room_key`).
+#[test]
+fn broadcasts_open_under_the_room_key_and_nothing_else_does() {
+    let key = RoomKey::generate();
+    let room_key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let room = room_key.clone();
+    let (session, mut peer) =
+        connect_with(&server, config(&server, &key, "alice"), move |mut peer| {
+            peer.expect_hello();
+            peer.handshake();
+            peer.send(&ServerEvent::Welcome {
+                nick: "alice".into(),
+                users: vec!["alice".into()],
+                version: fernchat::protocol::PROTOCOL_VERSION,
+                server: "fake".into(),
+                max_text: 100,
+                time: now_ms(),
+                room_key: Some(room.expose_secret().to_owned()),
+                missed: None,
+            });
+            peer
+        });
+    let spawned = session.expect("joined").spawn().unwrap();
+    let said = |text: &str| ServerEvent::Message {
+        id: 1,
+        from: "bob".into(),
+        text: text.into(),
+        time: now_ms(),
+    };
+    // A private message and a room message under the class key: neither is this client's now.
+    peer.send_class(&ServerEvent::Private {
+        from: "bob".into(),
+        to: "alice".into(),
+        text: "private under the class key".into(),
+        time: now_ms(),
+    });
+    peer.send_class(&said("room message under the class key"));
+    // A private message under the room key: a broadcast key never seals one.
+    peer.send_raw(&seal(
+        &room_key,
+        &ServerEvent::Private {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "private under the room key".into(),
+            time: now_ms(),
+        },
+    ));
+    peer.send_raw(&seal(&room_key, &said("room message under the room key")));
+    let mut before = Vec::new();
+    let shown = loop {
+        match next(&spawned.updates) {
+            message @ UpdateKind::Message { .. } => break message,
+            other => before.push(other),
+        }
+        assert!(before.len() < 50, "no message shown: {before:?}");
+    };
+    assert!(
+        matches!(&shown, UpdateKind::Message { text, .. } if text == "room message under the room key"),
+        "{shown:?}"
+    );
+    // Everything before it was dropped (and said so), nothing shown as a private message.
+    assert!(
+        !before
+            .iter()
+            .any(|u| matches!(u, UpdateKind::Private { .. })),
+        "{before:?}"
+    );
+    let dropped = before
+        .iter()
+        .filter(|u| matches!(u, UpdateKind::Error { code: None, .. }))
+        .count();
+    assert_eq!(dropped, 3, "{before:?}");
 }

@@ -14,6 +14,7 @@ use fernchat::client::tui::{App, Driver, Finish, Target};
 use fernchat::client::{KexSetup, ReconnectPolicy, ServerAddr, Timeouts, UpdateKind};
 use fernchat::crypto::RoomKey;
 use fernchat::protocol::{ClientEvent, ServerEvent};
+use fernchat::server::{FloodLimits, HistoryConfig};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
@@ -31,15 +32,30 @@ impl Screen {
     }
 
     fn open_at(port: u16, key: RoomKey, nick: Option<&str>, reconnect: ReconnectPolicy) -> Screen {
-        let (width, height) = (100, 24);
+        Screen::open_with(port, key, nick, reconnect, (100, 24), &[])
+    }
+
+    /// A `width`x`height` screen whose app starts with `warnings` pinned, as the binary pins
+    /// a keyfile's warnings before joining.
+    fn open_with(
+        port: u16,
+        key: RoomKey,
+        nick: Option<&str>,
+        reconnect: ReconnectPolicy,
+        (width, height): (u16, u16),
+        warnings: &[&str],
+    ) -> Screen {
         let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         let addr = ServerAddr::new("127.0.0.1", port);
-        let app = App::new(
+        let mut app = App::new(
             &addr.to_string(),
             nick,
             Rect::new(0, 0, width, height),
             true,
         );
+        for warning in warnings {
+            app.pin_warning((*warning).to_owned());
+        }
         let target = Target {
             addr,
             key,
@@ -226,5 +242,140 @@ fn no_server_ends_at_once_with_line_modes_error() {
             assert!(e.to_string().contains("no fernchat server"), "{e}");
         }
         other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+/// Issue 18: a startup warning (a keyfile others can read, with its fix) used to be the first
+/// line of the pane, pushed off the top by the history replay at 100x30. Now it stays pinned
+/// above the messages after a replay of 60 lines, until Esc dismisses it.
+#[test]
+fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::quiet_config(RoomKey::generate());
+    config.history = Some(HistoryConfig::at(dir.path().join("room.log")));
+    config.flood = FloodLimits {
+        burst: 1000,
+        per_second: 1000.0,
+        strikes: 10,
+    };
+    let server = TestServer::start(config);
+    let mut bob = server.join("bob");
+    for n in 0..60 {
+        bob.say(&format!("old line {n}"));
+    }
+    // The server writes a message to the history before it sends it to anyone: once bob
+    // has his last one back, all 60 are in the file.
+    bob.recv_until(
+        200,
+        |e| matches!(e, ServerEvent::Message { text, .. } if text == "old line 59"),
+    );
+
+    let warning = "warning: keys/class.key can be read by other users of this computer \
+                   (mode 644); fix it with: chmod 600 keys/class.key";
+    let mut screen = Screen::open_with(
+        server.addr.port(),
+        server.key.clone(),
+        Some("alice"),
+        ReconnectPolicy::default(),
+        (100, 30),
+        &[warning],
+    );
+    screen.wait_for("[alice] [connected] [2 online]");
+    screen.wait_for("old line 59");
+    let rows = screen.rows();
+    let shown = rows.join("\n");
+    assert!(
+        !shown.contains("old line 0 "),
+        "the replay is longer than the screen: {shown}"
+    );
+    assert!(
+        rows[0].starts_with("! warning: keys/class.key can be read by other users"),
+        "{shown}"
+    );
+    assert!(shown.contains("chmod 600 keys/class.key"), "{shown}");
+    assert!(shown.contains("[Esc: dismiss]"), "{shown}");
+
+    // Chat goes on under it.
+    screen.type_line("hello");
+    screen.wait_for("<alice> hello");
+    assert!(screen.rows()[0].starts_with("! warning:"));
+
+    screen.key(KeyCode::Esc, KeyModifiers::NONE);
+    screen.settle();
+    screen.driver.draw().unwrap();
+    let shown = screen.rows().join("\n");
+    assert!(!shown.contains("[Esc: dismiss]"), "{shown}");
+    assert!(shown.contains("<alice> hello"), "{shown}");
+}
+
+/// Issue 18: the lag used to appear in the status line only after the first keepalive ping
+/// (30 s); it is measured as soon as the client joins.
+#[test]
+fn the_lag_shows_in_the_status_line_right_after_joining() {
+    let server = TestServer::with_defaults();
+    let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
+    screen.wait_for("[alice] [connected] [1 online] [lag ");
+}
+
+/// Issue 18: each reconnect used to replay the recent history again, so the pane showed what
+/// alice had seen live once more after every restart. Now the full screen, back from two
+/// restarts, shows each room line once, with the gaps marked, and so does its `/save`.
+#[test]
+fn back_from_two_restarts_the_pane_shows_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = dir.path().join("room.log");
+    let mut server = common::history_server(&RoomKey::generate(), &room, 50, 0);
+    let mut bob = server.join("bob");
+    bob.say("before alice came");
+    bob.recv();
+    let mut screen = Screen::open_with(
+        server.addr.port(),
+        server.key.clone(),
+        Some("alice"),
+        ReconnectPolicy::default(),
+        (100, 40),
+        &[],
+    );
+    screen.wait_for("[history] <bob> before alice came");
+    screen.type_line("seen live");
+    screen.wait_for("<alice> seen live");
+    for round in 1..=2 {
+        drop(bob);
+        let said = [format!("away {round}a"), format!("away {round}b")];
+        let said: Vec<&str> = said.iter().map(String::as_str).collect();
+        common::restart_after(&mut server, &room, 50, &said);
+        screen.wait_for(&format!("[history] <bob> away {round}b"));
+        bob = server.join("bob");
+        screen.type_line(&format!("back {round}"));
+        screen.wait_for(&format!("<alice> back {round}"));
+    }
+    let saved = dir.path().join("saved.txt");
+    screen.type_line(&format!("/save {}", saved.display()));
+    // Not "saved": the input line shows that while the command is typed.
+    screen.wait_for("-!- saved ");
+    let rows = screen.rows();
+    let shown = rows.join("\n");
+    assert_eq!(
+        shown
+            .matches("-- 2 messages while you were away --")
+            .count(),
+        2,
+        "{shown}"
+    );
+    let saved = std::fs::read_to_string(&saved).unwrap();
+    for line in [
+        "[history] <bob> before alice came",
+        "<alice> seen live",
+        "[history] <bob> away 1a",
+        "[history] <bob> away 1b",
+        "<alice> back 1",
+        "[history] <bob> away 2a",
+        "[history] <bob> away 2b",
+        "<alice> back 2",
+    ] {
+        let on_screen = rows.iter().filter(|r| r.contains(line)).count();
+        assert_eq!(on_screen, 1, "{line:?} shown {on_screen} times:\n{shown}");
+        let in_file = saved.lines().filter(|l| l.ends_with(line)).count();
+        assert_eq!(in_file, 1, "{line:?} saved {in_file} times:\n{saved}");
     }
 }

@@ -155,6 +155,7 @@ fn a_torn_last_record_is_reported_and_cut_off() {
     let token = fernchat::protocol::seal(
         &key,
         &ServerEvent::Message {
+            id: 0,
             from: "alice".into(),
             text: "three".into(),
             time: 1,
@@ -332,4 +333,112 @@ fn a_long_history_never_gets_a_newcomer_evicted_as_too_slow() {
         Some("39"),
         "the newest are the ones shown"
     );
+}
+
+/// Issue 12 item 7: the compaction wrote its copy to the fixed name `room.log.compacting`
+/// (create, truncate, following links), so a link planted under that name made the server
+/// truncate and fill the file it pointed to. Failed on the old main: the victim file was
+/// overwritten with the history. Now the copy is a new file under an unpredictable name.
+#[cfg(unix)]
+#[test]
+fn compaction_never_writes_through_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("room.log");
+    let victim = dir.path().join("victim");
+    fs::write(&victim, "# victim\n").unwrap();
+    let key = RoomKey::generate();
+    let mut config = config_with_history(&key, &path);
+    config.history = Some(HistoryConfig {
+        path: path.clone(),
+        replay: 3,
+        max_records: 10,
+    });
+    let server = TestServer::start(config);
+    // Planted after the start (which sweeps leftovers), before the first compaction.
+    let planted = dir.path().join("room.log.compacting");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let mut alice = server.join("alice");
+    for i in 0..25 {
+        alice.say(&format!("m{i}"));
+        assert_eq!(message_text(&alice.recv(), "alice"), format!("m{i}"));
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "# victim\n");
+    assert!(
+        !fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let texts: Vec<String> = catch_up(&server, "bob").into_iter().map(|e| e.2).collect();
+    assert_eq!(texts, ["m22", "m23", "m24"]);
+    drop(server);
+    // Nothing but the files we made and the history: no copy left behind. A crashed
+    // compaction's copy (random name) is swept at the next start, the planted link too.
+    fs::write(
+        dir.path().join("room.log.compacting-0123456789abcdef"),
+        "half",
+    )
+    .unwrap();
+    History::open(HistoryConfig::at(&path), &key).unwrap();
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["room.log", "victim"]);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "# victim\n");
+}
+
+/// Protocol version 2: room messages carry ids that increase per room and survive a restart
+/// (the history file keeps them); a hello with `since` gets only newer history, and the
+/// welcome says how many room messages were newer (`missed`).
+#[test]
+fn message_ids_survive_a_restart_and_since_replays_only_newer_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let path = dir.path().join("room.log");
+    let mut ids = Vec::new();
+    {
+        let server = TestServer::start(config_with_history(&key, &path));
+        let mut alice = server.join("alice");
+        for text in ["one", "two", "three"] {
+            alice.say(text);
+            match alice.recv() {
+                ServerEvent::Message { id, .. } => ids.push(id),
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let server = TestServer::start(config_with_history(&key, &path));
+    let mut bob = server.peer();
+    bob.hello_since("bob", ids[0]);
+    match bob.recv() {
+        ServerEvent::Welcome { missed, .. } => assert_eq!(missed, Some(2)),
+        other => panic!("expected the welcome, got {other:?}"),
+    }
+    bob.say("four");
+    let mut replayed = Vec::new();
+    for _ in 0..10 {
+        match bob.recv() {
+            ServerEvent::History { id, text, .. } => replayed.push((id, text)),
+            ServerEvent::Message { id, text, .. } => {
+                assert_eq!(text, "four");
+                assert!(id > ids[2], "ids go on increasing after a restart: {id}");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        replayed,
+        [(ids[1], "two".to_owned()), (ids[2], "three".to_owned())]
+    );
+    // Without `since`: the recent history, and no `missed`.
+    let mut carol = server.peer();
+    carol.hello("carol");
+    assert!(matches!(
+        carol.recv(),
+        ServerEvent::Welcome { missed: None, .. }
+    ));
 }

@@ -106,10 +106,11 @@ fn a_signed_class_pins_the_server_and_refuses_a_new_identity() {
     let (code, _, stderr) = client(dir.path(), port, "x25519-psk-signed", "again\n");
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("matches your pin"), "{stderr}");
-    // The class requires the signed exchange: a plain psk client is refused.
+    // The server is pinned as a signed server: the client itself refuses a weaker exchange
+    // with it (issue 12 item 5), before anything is sent.
     let (code, _, stderr) = client(dir.path(), port, "psk", "hi\n");
-    assert_eq!(code, 5, "{stderr}");
-    assert!(stderr.contains("kex_unsupported"), "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("weaker psk"), "{stderr}");
     drop(server);
 
     // The identity file lost, the server restarted: it makes a new identity, and the pinned

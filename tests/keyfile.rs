@@ -279,7 +279,9 @@ fn a_keyfile_others_can_read_loads_with_a_warning() {
     let loaded = load_plain(&path).expect("still loads");
     assert!(same_key(&loaded.key, &key));
     assert_eq!(loaded.warnings.len(), 1);
-    let KeyfileWarning::ReadableByOthers { path: warned, mode } = &loaded.warnings[0];
+    let KeyfileWarning::ReadableByOthers { path: warned, mode } = &loaded.warnings[0] else {
+        panic!("{:?}", loaded.warnings);
+    };
     assert_eq!(warned, &path);
     assert_eq!(mode & 0o777, 0o644);
     let shown = loaded.warnings[0].to_string();
@@ -291,6 +293,49 @@ fn a_keyfile_others_can_read_loads_with_a_warning() {
     // Group-readable alone is enough to warn.
     set_mode(&path, 0o640);
     assert_eq!(load_plain(&path).expect("load").warnings.len(), 1);
+
+    // Writable by others (the keyfile rules the identity file now has too, issue 12 item 7):
+    // a different, stronger warning.
+    set_mode(&path, 0o666);
+    let loaded = load_plain(&path).expect("still loads");
+    assert!(
+        matches!(
+            &loaded.warnings[..],
+            [KeyfileWarning::WritableByOthers { .. }]
+        ),
+        "{:?}",
+        loaded.warnings
+    );
+    assert!(loaded.warnings[0].to_string().contains("swap in a key"));
+}
+
+/// A keyfile that belongs to another user loads with a warning that says how to keep one's
+/// own copy (only root can make one in a test).
+#[cfg(unix)]
+#[test]
+fn a_keyfile_of_another_user_loads_with_a_warning() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tmp();
+    if fs::metadata(dir.path()).expect("metadata").uid() != 0 {
+        return;
+    }
+    let path = dir.path().join("class.key");
+    keyfile::write_plain(&path, &RoomKey::generate(), Overwrite::Never).expect("write");
+    let status = Command::new("chown")
+        .args(["65534", path.to_str().expect("utf-8")])
+        .status()
+        .expect("chown");
+    assert!(status.success());
+    let loaded = load_plain(&path).expect("still loads");
+    assert!(
+        matches!(
+            &loaded.warnings[..],
+            [KeyfileWarning::OwnedByOther { uid: 65534, .. }]
+        ),
+        "{:?}",
+        loaded.warnings
+    );
+    assert!(loaded.warnings[0].to_string().contains("--key mine.key"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -689,7 +734,11 @@ fn keygen_seals_with_the_passphrase_from_the_environment() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("{fingerprint}\n"));
 
-    let out = keygen(dir.path(), &["--fingerprint", "sealed.key"], Some("not it"));
+    let out = keygen(
+        dir.path(),
+        &["--fingerprint", "sealed.key", "--verify"],
+        Some("not it"),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).contains("wrong passphrase"));
@@ -889,4 +938,261 @@ fn an_unsupported_seal_error_never_shows_what_looks_like_a_key() {
         load_plain(&path),
         Err(KeyfileError::UnsupportedSeal { found, .. }) if found == "v2:scrypt"
     ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 12 item 7 and issue 14 item 3: scrypt's cost, keygen's advice, sealed fingerprints,
+// passphrase tries and strength
+
+/// Issue 12 item 7: a sealed keyfile could ask for p = 16 at N = 2^20 (72 s and 1 GiB to find
+/// out a passphrase was wrong). Failed on the old main, which accepted up to 1 GiB and p = 16
+/// and asked for the passphrase. Now total work and memory are capped at four times keygen's
+/// own parameters, and the refusal comes before any passphrase is asked for.
+#[test]
+fn scrypt_work_is_capped_at_four_times_the_default_before_the_passphrase() {
+    let dir = tmp();
+    let (_, fields) = sealed_fields(dir.path());
+    let with_params = |log_n: u8, r: u32, p: u32| {
+        let mut f = fields.clone();
+        f[3] = log_n.to_string();
+        f[4] = r.to_string();
+        f[5] = p.to_string();
+        f.join(":")
+    };
+    for (log_n, r, p) in [(20, 8, 16), (20, 8, 1), (19, 8, 2), (17, 8, 5), (17, 32, 2)] {
+        let (result, asked) = load_line(dir.path(), "costly.key", &with_params(log_n, r, p));
+        let err = result.expect_err("refused");
+        assert!(
+            matches!(err, KeyfileError::SealParamsOutOfRange { .. }),
+            "log_n={log_n} r={r} p={p}: {err:?}"
+        );
+        assert!(err.to_string().contains("before asking"), "{err}");
+        assert_eq!(asked, 0, "no passphrase was asked for");
+    }
+    // Up to four times the default is accepted (parsed only: no scrypt runs here).
+    for (log_n, r, p) in [(17, 8, 1), (17, 8, 4), (19, 8, 1), (18, 16, 1)] {
+        let contents = format!("{}\n", with_params(log_n, r, p));
+        assert!(
+            matches!(
+                keyfile::parse(Path::new("ok.key"), contents.as_bytes()),
+                Ok(keyfile::ParsedKeyfile::Sealed(_))
+            ),
+            "log_n={log_n} r={r} p={p}"
+        );
+    }
+}
+
+/// Issue 14 item 3: a wrong passphrase ended the program at once. On a terminal there are
+/// three tries; each new prompt says how many are left. Tested through the function that
+/// takes the prompt's answers (tests have no terminal), fed from a buffer; the binaries pass
+/// rpassword's terminal prompt.
+#[test]
+fn a_wrong_passphrase_gets_three_tries() {
+    let dir = tmp();
+    let path = dir.path().join("sealed.key");
+    let key = RoomKey::generate();
+    keyfile::write_sealed(&path, &key, "right one", FAST, Overwrite::Never).expect("seal");
+
+    let answer = |typed: &str| {
+        let mut reader = std::io::Cursor::new(typed.as_bytes().to_vec());
+        let mut prompts = Vec::new();
+        let result = keyfile::load_asking(
+            &path,
+            &mut |prompt: &str| {
+                prompts.push(prompt.to_owned());
+                // What a terminal gives: one line, without its newline; the end of input
+                // is an error, as when there is no terminal.
+                let mut line = String::new();
+                match std::io::BufRead::read_line(&mut reader, &mut line)? {
+                    0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    _ => Ok(Zeroizing::new(line.trim_end_matches('\n').to_owned())),
+                }
+            },
+            keyfile::PASSPHRASE_TRIES,
+        );
+        (result, prompts)
+    };
+    let (result, prompts) = answer("wrong\nwrong again\nright one\n");
+    assert!(same_key(&result.expect("third try opens it").key, &key));
+    assert_eq!(prompts.len(), 3);
+    assert!(prompts[0].starts_with("Passphrase for"), "{prompts:?}");
+    assert!(prompts[1].contains("2 tries left"), "{prompts:?}");
+    assert!(prompts[2].contains("1 try left"), "{prompts:?}");
+
+    let (result, prompts) = answer("a\nb\nc\nright one\n");
+    assert!(matches!(result, Err(KeyfileError::WrongPassphrase { .. })));
+    assert_eq!(prompts.len(), 3, "never a fourth try");
+
+    // The end of input (no terminal) is "no passphrase", not a wrong one.
+    let (result, _) = answer("wrong\n");
+    assert!(matches!(result, Err(KeyfileError::NoPassphrase { .. })));
+    // A plain file asks nothing.
+    let plain = dir.path().join("plain.key");
+    keyfile::write_plain(&plain, &key, Overwrite::Never).expect("write");
+    let loaded = keyfile::load_asking(&plain, &mut |_| panic!("asked"), 3).expect("plain");
+    assert_eq!(loaded.kind, KeyfileKind::Plain);
+}
+
+/// Issue 14 item 3: `keygen --fingerprint` on a sealed file asked for the passphrase, though
+/// the header shows the fingerprint. Failed on the old main (no terminal, no passphrase: an
+/// error). Now it prints the header's fingerprint, saying it is not verified; `--verify`
+/// opens the file and catches an edited header.
+#[test]
+fn keygen_fingerprint_of_a_sealed_file_reads_its_header_and_verify_opens_it() {
+    let dir = tmp();
+    let phrase = "purple otter drinks tea";
+    let out = keygen(dir.path(), &["--seal", "sealed.key"], Some(phrase));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let path = dir.path().join("sealed.key");
+    let real = load_with(&path, phrase)
+        .expect("opens")
+        .key
+        .fingerprint()
+        .to_string();
+
+    let out = keygen(dir.path(), &["--fingerprint", "sealed.key"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{real}\n"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("NOT verified") && stderr.contains("--verify"),
+        "{stderr}"
+    );
+
+    let out = keygen(
+        dir.path(),
+        &["--fingerprint", "sealed.key", "--verify"],
+        Some(phrase),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{real}\n"));
+    assert!(text(&out.stderr).contains("verified"));
+
+    // Someone edits the header: --fingerprint repeats the claim (unverified), --verify tells.
+    let edited = fs::read_to_string(&path)
+        .expect("read")
+        .replace(&real, "0000-1111-2222-3333");
+    write_file(&path, edited);
+    let out = keygen(dir.path(), &["--fingerprint", "sealed.key"], None);
+    assert_eq!(text(&out.stdout), "0000-1111-2222-3333\n");
+    let out = keygen(
+        dir.path(),
+        &["--fingerprint", "sealed.key", "--verify"],
+        Some(phrase),
+    );
+    assert_eq!(text(&out.stdout), format!("{real}\n"));
+    assert!(
+        text(&out.stderr).contains("header was edited"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Without a header line, it says how to find out instead of guessing.
+    let bare: String = fs::read_to_string(&path)
+        .expect("read")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_file(&path, bare);
+    let out = keygen(dir.path(), &["--fingerprint", "sealed.key"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("--verify"),
+        "{}",
+        text(&out.stderr)
+    );
+    // --verify needs --fingerprint.
+    assert_eq!(
+        keygen(dir.path(), &["--verify"], None).status.code(),
+        Some(2)
+    );
+}
+
+/// Issue 14 item 3: `keygen --seal` accepted a 3-character passphrase for a file the README
+/// suggests publishing. Failed on the old main (all three were sealed). Now short or common
+/// passphrases are refused unless --weak-passphrase is given.
+#[test]
+fn keygen_seal_refuses_weak_passphrases_unless_told() {
+    let dir = tmp();
+    for weak in ["abc", "Password2024!", "aaaaaaaaaaaaaaaa"] {
+        let out = keygen(dir.path(), &["--seal", "weak.key"], Some(weak));
+        assert_eq!(out.status.code(), Some(1), "{weak}: {}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("too weak") && stderr.contains("--weak-passphrase"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(weak), "the passphrase is never shown");
+        assert!(!dir.path().join("weak.key").exists());
+    }
+    let out = keygen(
+        dir.path(),
+        &["--seal", "--weak-passphrase", "weak.key"],
+        Some("abc"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(load_with(&dir.path().join("weak.key"), "abc").is_ok());
+    // Without --seal the override means nothing: a usage error.
+    let out = keygen(dir.path(), &["--weak-passphrase", "other.key"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Issue 14 item 3: keygen's "Next:" advice told to "copy it to keys/class.key first" for any
+/// other path, which during a rotation overwrites the key students hold; and `--force` said
+/// "Replaced a new class key". Failed on the old main. Now the advice names `--key PATH`, and
+/// the rotation command when a class key already exists.
+#[test]
+fn keygen_advice_names_the_path_written_and_the_rotation_command() {
+    let dir = tmp();
+    let out = keygen(dir.path(), &["other.key"], None);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cargo run --bin server -- --key other.key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("copy it to"), "{stderr}");
+
+    let out = keygen(dir.path(), &[], None);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Start the server with: cargo run --bin server\n"),
+        "{stderr}"
+    );
+
+    // A class key exists: a new key elsewhere is offered as a rotation.
+    let new: PathBuf = ["keys", "new.key"].iter().collect();
+    let new = new.to_str().expect("utf-8").to_owned();
+    let out = keygen(dir.path(), &[&new], None);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cargo run --bin server -- --key {new} --key {}",
+            keyfile::DEFAULT_KEY_PATH
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("copy it to"), "{stderr}");
+
+    let out = keygen(dir.path(), &["--force", keyfile::DEFAULT_KEY_PATH], None);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "Replaced the class key in {} with a new one",
+            keyfile::DEFAULT_KEY_PATH
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Replaced a new"), "{stderr}");
+    assert!(stderr.contains("--key NEW --key OLD"), "{stderr}");
+
+    let out = keygen(
+        dir.path(),
+        &["--seal", "sealed.key"],
+        Some("purple otter drinks tea"),
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--key sealed.key"), "{stderr}");
+    assert!(stderr.contains("asks for the passphrase"), "{stderr}");
 }

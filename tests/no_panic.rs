@@ -516,6 +516,8 @@ fn random_text(rng: &mut Rng) -> String {
 fn random_client_event(rng: &mut Rng) -> ClientEvent {
     match rng.below(9) {
         0 => ClientEvent::Hello {
+            nonce: None,
+            since: None,
             kex_public: None,
             nick: random_text(rng),
             version: rng.next() as u32,

@@ -48,6 +48,8 @@ fn connection(key: &RoomKey) -> Inbound {
 fn synced(key: &RoomKey) -> Inbound {
     let mut inbound = connection(key);
     let hello = ClientEvent::Hello {
+        nonce: None,
+        since: None,
         kex_public: None,
         nick: "alice".to_owned(),
         version: 1,
@@ -483,7 +485,8 @@ fn a_full_replay_guard_refuses_rather_than_forgets() {
     }
     let refusal = refused(&mut inbound, &frame(&key, &say("x"), NOW + 2), NOW + 2);
     assert_eq!(refusal, Refusal::Replay(ReplayError::Full));
-    assert_eq!(refusal.code(), ErrorCode::Replayed);
+    // Its own code, never `replayed`: the token was not a replay (issue 12 item 1).
+    assert_eq!(refusal.code(), ErrorCode::ReplayMemoryFull);
     // Once the window has passed, the remembered tokens expire and there is room again.
     let later = NOW + policy.replay_window_secs() + 10;
     let mut fresh = Inbound::new(key.clone(), policy, Inbound::shared_guard(policy, 2));

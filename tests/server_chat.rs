@@ -156,7 +156,9 @@ fn a_client_cannot_speak_as_someone_else() {
     // Extra fields are ignored; the server stamps the registered nick and its own time.
     mallory.send_json(r#"{"type":"say","text":"I am alice","from":"alice","time":1}"#);
     match alice.recv() {
-        ServerEvent::Message { from, text, time } => {
+        ServerEvent::Message {
+            from, text, time, ..
+        } => {
             assert_eq!(from, "mallory");
             assert_eq!(text, "I am alice");
             assert!(
@@ -198,7 +200,7 @@ fn leaving_is_announced_with_the_reason() {
     let mut carol = server.join("carol");
     alice.recv();
     let frame = fernchat::protocol::seal(
-        &server.key,
+        &carol.key,
         &ClientEvent::Say {
             text: "half".into(),
         },
@@ -259,6 +261,8 @@ fn hello_must_come_first_and_speak_our_version() {
 
     let mut future = server.peer();
     future.send(&ClientEvent::Hello {
+        nonce: None,
+        since: None,
         kex_public: None,
         nick: "future".into(),
         version: 99,
@@ -272,13 +276,18 @@ fn hello_must_come_first_and_speak_our_version() {
     future.expect_closed(5);
 
     let mut labber = server.peer();
-    labber.send_json(r#"{"type":"hello","nick":"labber","version":1,"kex":"noise-ik"}"#);
+    labber.send_json(
+        r#"{"type":"hello","nick":"labber","version":2,"nonce":"AAECAwQFBgcICQoLDA0ODw==","kex":"noise-ik"}"#,
+    );
     labber.expect_error(ErrorCode::KexUnsupported);
     labber.expect_closed(5);
 
     // `kex` may be left out: it defaults to the pre-shared key.
     let mut plain = server.peer();
-    plain.send_json(r#"{"type":"hello","nick":"plain","version":1}"#);
+    plain.nonce = fernchat::kex::Nonce::from_wire("AAECAwQFBgcICQoLDA0ODw==");
+    plain.send_json(
+        r#"{"type":"hello","nick":"plain","version":2,"nonce":"AAECAwQFBgcICQoLDA0ODw=="}"#,
+    );
     assert!(matches!(plain.recv(), ServerEvent::Welcome { .. }));
 }
 

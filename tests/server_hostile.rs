@@ -44,14 +44,16 @@ fn a_slowloris_trickling_bytes_is_cut_off_at_the_hello_timeout() {
 }
 
 #[test]
-fn a_silent_crowd_beyond_the_capacity_is_refused_then_timed_out() {
+fn a_silent_crowd_from_one_address_is_refused_beyond_its_limit_then_timed_out() {
     let mut config = quiet_config(RoomKey::generate());
     config.max_clients = 2;
     config.max_pending = 3;
+    config.max_pending_per_address = 2;
     config.hello_timeout = Duration::from_millis(800);
     let server = TestServer::start(config);
     let mut alice = server.join("alice");
-    // Capacity is 5 connections; alice holds one.
+    // alice holds a user's seat, not a pending place: two of the crowd may wait for their
+    // hello (the limit per address), the other eight are refused at once.
     let mut crowd: Vec<_> = (0..10).map(|_| server.peer()).collect();
     let mut full = 0;
     let mut timed_out = 0;
@@ -59,8 +61,12 @@ fn a_silent_crowd_beyond_the_capacity_is_refused_then_timed_out() {
         match peer.recv() {
             fernchat::protocol::ServerEvent::Error {
                 code: ErrorCode::ServerFull,
+                message,
                 ..
-            } => full += 1,
+            } => {
+                assert!(message.contains("--max-pending-per-address"), "{message}");
+                full += 1;
+            }
             fernchat::protocol::ServerEvent::Error {
                 code: ErrorCode::HelloTimeout,
                 ..
@@ -69,7 +75,7 @@ fn a_silent_crowd_beyond_the_capacity_is_refused_then_timed_out() {
         }
         peer.expect_closed(5);
     }
-    assert_eq!((full, timed_out), (6, 4));
+    assert_eq!((full, timed_out), (8, 2));
     // Their slots come free again (each when its reader thread has ended, just after the
     // close we saw): a latecomer joins, retrying a bounded number of times, and alice talks.
     let mut bob = None;
@@ -89,6 +95,35 @@ fn a_silent_crowd_beyond_the_capacity_is_refused_then_timed_out() {
         };
     }
     let mut bob = bob.expect("a slot came free");
+    alice.say("hi bob");
+    assert_eq!(message_text(&bob.recv(), "alice"), "hi bob");
+}
+
+/// Pending connections are counted apart from users: when all pending places are taken, a
+/// newcomer still gets in and the oldest silent connection is closed to make room, so a silent
+/// crowd cannot keep a user out (issue 12 item 6; tests/attacks_dos.rs runs it at scale).
+#[test]
+fn a_full_pending_pool_closes_its_oldest_silent_connection_for_a_newcomer() {
+    let mut config = quiet_config(RoomKey::generate());
+    config.max_clients = 2;
+    config.max_pending = 3;
+    let server = TestServer::start(config);
+    let mut crowd: Vec<_> = (0..3).map(|_| server.peer()).collect();
+    // Three silent connections fill the pending places; a newcomer joins anyway.
+    let mut bob = server.join("bob");
+    match crowd[0].recv() {
+        fernchat::protocol::ServerEvent::Error {
+            code: ErrorCode::HelloTimeout,
+            message,
+            ..
+        } => assert!(message.contains("to make room"), "{message}"),
+        other => panic!("expected hello_timeout for the oldest, got {other:?}"),
+    }
+    crowd[0].expect_closed(5);
+    let mut alice = server.join("alice");
+    bob.recv_until(5, |e| {
+        matches!(e, fernchat::protocol::ServerEvent::Joined { .. })
+    });
     alice.say("hi bob");
     assert_eq!(message_text(&bob.recv(), "alice"), "hi bob");
 }

@@ -9,6 +9,8 @@ use fernchat::protocol::{ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent};
 
 fn x25519_hello(peer: &mut Peer, nick: &str, kex_public: Option<String>) {
     peer.send(&ClientEvent::Hello {
+        nonce: Some(fernchat::kex::Nonce::generate().to_wire()),
+        since: None,
         nick: nick.into(),
         version: PROTOCOL_VERSION,
         kex: "x25519".into(),
@@ -22,19 +24,23 @@ fn join_x25519(server: &TestServer, nick: &str) -> (Peer, SessionKeys, String) {
     let mut peer = server.peer();
     let ours = Ephemeral::generate();
     x25519_hello(&mut peer, nick, Some(ours.public().to_wire()));
-    // The welcome comes under the class key: we cannot know the session key before it.
+    // The handshake comes under the class key: we cannot know the session key before it.
     let server_public = match peer.recv() {
-        ServerEvent::Welcome {
+        ServerEvent::Handshake {
             kex, kex_public, ..
         } => {
-            assert_eq!(kex.as_deref(), Some("x25519"));
+            assert_eq!(kex, "x25519");
             kex_public.expect("the server's public key")
         }
-        other => panic!("expected welcome, got {other:?}"),
+        other => panic!("expected handshake, got {other:?}"),
     };
     let theirs = PublicShare::from_wire(&server_public).unwrap();
     let keys = ours.finish(Role::Client, &theirs).unwrap();
     peer.switch_keys(keys.send.clone(), keys.receive.clone());
+    // The confirm (no MAC in plain x25519: opening under the new key is the proof), then
+    // the welcome under the session key.
+    peer.send(&ClientEvent::Confirm { mac: None });
+    assert!(matches!(peer.recv(), ServerEvent::Welcome { nick: n, .. } if n == nick));
     (peer, keys, server_public)
 }
 
@@ -123,7 +129,9 @@ fn bad_exchanges_are_refused_with_their_codes_under_the_class_key() {
         peer.expect_closed(5);
     }
     let mut peer = server.peer();
-    peer.send_json(r#"{"type":"hello","nick":"eve","version":1,"kex":"rsa-1024"}"#);
+    peer.send_json(
+        r#"{"type":"hello","nick":"eve","version":2,"nonce":"AAECAwQFBgcICQoLDA0ODw==","kex":"rsa-1024"}"#,
+    );
     let message = peer.expect_error(ErrorCode::KexUnsupported);
     assert!(
         message.contains("x25519") && message.contains("psk"),

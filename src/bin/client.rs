@@ -58,7 +58,7 @@ struct Args {
     nick: Option<String>,
 
     /// Exit when the connection drops instead of reconnecting (1, 2, 4 ... 30 s apart, 10
-    /// attempts).
+    /// attempts: about 3 minutes).
     #[arg(long)]
     no_reconnect: bool,
 
@@ -74,7 +74,8 @@ struct Args {
 
     /// The key exchange: psk (every frame under the class key), x25519 (per-session keys),
     /// x25519-psk (mixed with the class key, confirmed before any message), x25519-psk-signed
-    /// (and signed by the server, whose identity is pinned on first use). See README's table.
+    /// (and signed by the server, whose identity is pinned on first use). docs/SECURITY.md says
+    /// what each protects.
     #[arg(long, env = "FERNCHAT_KEX", default_value = "psk", value_parser = parse_kex)]
     kex: KexChoice,
 

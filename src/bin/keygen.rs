@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fernchat::crypto::RoomKey;
-use fernchat::keyfile::{self, KeyfileError, KeyfileKind, Overwrite, SealParams};
+use fernchat::keyfile::{self, FingerprintView, KeyfileError, KeyfileKind, Overwrite, SealParams};
 
 /// Makes a new fernchat class key, or shows the fingerprint of an existing one.
 ///
@@ -27,7 +27,13 @@ Examples:
   cargo run --bin keygen                          write keys/class.key
   cargo run --bin keygen -- --seal                the same, encrypted under a passphrase
   cargo run --bin keygen -- --fingerprint keys/class.key
-                                                  which key does this file hold?
+                                                  which key does this file hold? (a sealed
+                                                  file: what its header says, unverified)
+  cargo run --bin keygen -- --fingerprint keys/class.key --verify
+                                                  the same, opening a sealed file with its
+                                                  passphrase to check
+  cargo run --bin keygen -- keys/new.key          a new key for rotation, beside the old one:
+                                                  then `server --key keys/new.key --key keys/class.key`
   cargo run --bin keygen -- --identity            write keys/server.identity, the server's
                                                   Ed25519 key for --kex x25519-psk-signed
 
@@ -50,14 +56,25 @@ struct Args {
     #[arg(long, conflicts_with = "fingerprint")]
     force: bool,
 
-    /// Encrypt the key under a passphrase (asked twice) with scrypt at OWASP's cost.
+    /// Encrypt the key under a passphrase (asked twice) with scrypt at OWASP's cost. Short or
+    /// common passphrases are refused (at least 12 characters, not a common password).
     #[arg(long, conflicts_with = "fingerprint")]
     seal: bool,
 
-    /// Print the fingerprint of the key in this existing keyfile (plain or sealed) to stdout,
-    /// and write nothing.
+    /// With --seal: accept a passphrase that the strength rule refuses.
+    #[arg(long, requires = "seal")]
+    weak_passphrase: bool,
+
+    /// Print the fingerprint of the key in this existing keyfile to stdout, and write nothing.
+    /// For a sealed file this is what its header says, without asking for the passphrase (and
+    /// not verified); add --verify to open it and check.
     #[arg(long, value_name = "KEYFILE", conflicts_with = "path")]
     fingerprint: Option<PathBuf>,
+
+    /// With --fingerprint: open a sealed file with its passphrase and print the fingerprint of
+    /// the key inside (three tries on a terminal).
+    #[arg(long, requires = "fingerprint")]
+    verify: bool,
 
     /// Write a new server identity key (Ed25519, for `--kex x25519-psk-signed`) to PATH
     /// (default keys/server.identity) and print its fingerprint; or, if PATH exists, print the
@@ -80,6 +97,10 @@ enum Failure {
     /// `--seal` with neither a terminal to ask on nor the environment variable. The library's
     /// own message for this speaks of opening an existing sealed file.
     NoPassphraseToSeal,
+    /// `--seal` with a passphrase the strength rule refuses: why.
+    WeakPassphrase(String),
+    /// `--fingerprint` on a sealed file whose header names no fingerprint.
+    NoClaimedFingerprint(PathBuf),
 }
 
 impl Failure {
@@ -87,7 +108,9 @@ impl Failure {
     fn hint(&self) -> Option<&'static str> {
         match self {
             Failure::Keyfile(err) => keyfile_hint(err),
-            Failure::NoPassphraseToSeal => None,
+            Failure::NoPassphraseToSeal
+            | Failure::WeakPassphrase(_)
+            | Failure::NoClaimedFingerprint(_) => None,
         }
     }
 }
@@ -108,6 +131,19 @@ impl std::fmt::Display for Failure {
                  run keygen in a terminal, or set {} for scripts",
                 keyfile::PASSPHRASE_ENV
             ),
+            Failure::WeakPassphrase(why) => write!(
+                f,
+                "that passphrase is too weak to seal a class key under: {why}. Nothing was \
+                 written. Choose another, or pass --weak-passphrase if you accept that a \
+                 published sealed file could be opened by guessing"
+            ),
+            Failure::NoClaimedFingerprint(path) => write!(
+                f,
+                "{} is sealed and its header names no fingerprint; open it with \
+                 `cargo run --bin keygen -- --fingerprint {} --verify` (asks for the passphrase)",
+                path.display(),
+                path.display()
+            ),
         }
     }
 }
@@ -118,7 +154,7 @@ fn main() -> ExitCode {
         return identity(path);
     }
     let result = match &args.fingerprint {
-        Some(path) => show_fingerprint(path),
+        Some(path) => show_fingerprint(path, args.verify),
         None => write_new_key(&args),
     };
     match result {
@@ -157,53 +193,93 @@ fn write_new_key(args: &Args) -> Result<(), Failure> {
             KeyfileError::NoPassphrase { .. } => Failure::NoPassphraseToSeal,
             other => Failure::Keyfile(other),
         })?;
+        if !args.weak_passphrase
+            && let Some(why) = keyfile::passphrase_weakness(&phrase)
+        {
+            return Err(Failure::WeakPassphrase(why));
+        }
         keyfile::write_sealed(path, &key, &phrase, SealParams::OWASP, overwrite)?;
     } else {
         keyfile::write_plain(path, &key, overwrite)?;
     }
+    print_next_steps(path, &key, args.seal, existed);
+    Ok(())
+}
 
-    let kind = if args.seal {
+/// What was written and what to do next. The advice names the file actually written: a key
+/// written elsewhere is started with `--key PATH` (never "copy it over keys/class.key", which
+/// during a rotation would destroy the key the students still hold), and a key written beside
+/// an existing class key is offered as a rotation.
+fn print_next_steps(path: &Path, key: &RoomKey, sealed: bool, replaced: bool) {
+    let kind = if sealed {
         "sealed class key"
     } else {
         "class key"
     };
     let mode = if cfg!(unix) { " (mode 0600)" } else { "" };
-    let verb = if existed { "Replaced" } else { "Wrote" };
-    eprintln!("{verb} a new {kind}: {}{mode}", path.display());
+    let shown = path.display();
+    if replaced {
+        eprintln!("Replaced the {kind} in {shown} with a new one{mode}");
+    } else {
+        eprintln!("Wrote a new {kind}: {shown}{mode}");
+    }
     eprintln!("Fingerprint: {}", key.fingerprint());
-    if existed {
+    if replaced {
         eprintln!(
-            "The previous key is gone: anyone who holds the old file can no longer join. \
-             Hand out the new one."
+            "The previous key is gone: anyone who holds only the old file can no longer join. \
+             Hand out the new one. (To let students move at their own pace instead, write the \
+             new key to another file and give the server both: --key NEW --key OLD.)"
         );
     }
+    let default = Path::new(keyfile::DEFAULT_KEY_PATH);
+    let is_default = path == default;
+    // Another class key is already in use: the new one is (probably) its successor.
+    let rotating = !is_default && default.is_file();
     eprintln!();
     eprintln!("Next:");
     eprintln!(
-        "  1. Hand this file to your students; they save it as {} in their fernchat folder.",
+        "  1. Hand {shown} to your students; they save it as {} in their fernchat folder \
+         (or start the client with --key and the path where they saved it).",
         keyfile::DEFAULT_KEY_PATH
     );
-    if args.seal {
+    if sealed {
         eprintln!(
             "     Tell them the passphrase another way than the file (not in the same email)."
         );
     }
-    let server_key = if path == Path::new(keyfile::DEFAULT_KEY_PATH) {
+    let key_args = if is_default {
         String::new()
     } else {
-        format!(" (copy it to {} first)", keyfile::DEFAULT_KEY_PATH)
+        format!(" -- --key {shown}")
     };
-    eprintln!("  2. Start the server with: cargo run --bin server{server_key}");
+    if rotating {
+        eprintln!(
+            "  2. Rotate to it: cargo run --bin server -- --key {shown} --key {}",
+            keyfile::DEFAULT_KEY_PATH
+        );
+        eprintln!(
+            "     The server accepts both keys, so students move to the new one at their own \
+             pace; drop the old --key once everyone has."
+        );
+        eprintln!("     Or, for the new key alone: cargo run --bin server{key_args}");
+    } else {
+        eprintln!("  2. Start the server with: cargo run --bin server{key_args}");
+    }
+    if sealed {
+        eprintln!(
+            "     It asks for the passphrase on its terminal (or reads {} in scripts).",
+            keyfile::PASSPHRASE_ENV
+        );
+    }
     eprintln!(
         "  3. Everyone checks they hold this key: \
-         cargo run --bin keygen -- --fingerprint {}",
+         cargo run --bin keygen -- --fingerprint {} (or their path)",
         keyfile::DEFAULT_KEY_PATH
     );
     eprintln!(
         "     must print {}, the fingerprint the server shows too.",
         key.fingerprint()
     );
-    Ok(())
 }
 
 /// `--identity`: makes the server's identity key, or shows the fingerprint of an existing one
@@ -244,15 +320,49 @@ fn identity(path: &Path) -> ExitCode {
     }
 }
 
-fn show_fingerprint(path: &Path) -> Result<(), Failure> {
-    let loaded = keyfile::load(path, &mut keyfile::passphrase_from_env_or_prompt)?;
-    for warning in &loaded.warnings {
+/// `--fingerprint`: from the key itself for a plain file; from a sealed file's header
+/// (unverified) unless `verify`, which opens it with the passphrase.
+fn show_fingerprint(path: &Path, verify: bool) -> Result<(), Failure> {
+    let (view, warnings) = keyfile::fingerprint_without_passphrase(path)?;
+    for warning in &warnings {
         eprintln!("keygen: warning: {warning}");
     }
-    if loaded.kind == KeyfileKind::Sealed {
-        eprintln!("{} is sealed; its passphrase opened it.", path.display());
+    if !verify {
+        match view {
+            FingerprintView::Verified(fingerprint) => println!("{fingerprint}"),
+            FingerprintView::Claimed(claimed) => {
+                eprintln!(
+                    "{} is sealed: this fingerprint is read from its header and was NOT \
+                     verified (anyone can edit a comment). To check it, open the file with \
+                     its passphrase: cargo run --bin keygen -- --fingerprint {} --verify",
+                    path.display(),
+                    path.display()
+                );
+                println!("{claimed}");
+            }
+            FingerprintView::Unknown => {
+                return Err(Failure::NoClaimedFingerprint(path.to_owned()));
+            }
+        }
+        return Ok(());
     }
-    println!("{}", loaded.key.fingerprint());
+    let loaded = keyfile::load_from_env_or_terminal(path)?;
+    let fingerprint = loaded.key.fingerprint();
+    if loaded.kind == KeyfileKind::Sealed {
+        eprintln!(
+            "{} is sealed; its passphrase opened it, and this is the key inside (verified).",
+            path.display()
+        );
+        if let FingerprintView::Claimed(claimed) = view
+            && claimed != fingerprint.to_string()
+        {
+            eprintln!(
+                "keygen: warning: the file's header claims {claimed}, but the key inside is \
+                 {fingerprint}: the header was edited; trust the key's fingerprint"
+            );
+        }
+    }
+    println!("{fingerprint}");
     Ok(())
 }
 

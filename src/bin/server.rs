@@ -5,7 +5,7 @@
 //! (bad keyfile, port in use), 2 on bad arguments.
 #![forbid(unsafe_code)]
 
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use fernchat::kex::{ALL_KEX, KEX_X25519_PSK_SIGNED};
 use fernchat::keyfile::{self, DEFAULT_KEY_PATH, KeyfileError, Overwrite};
 use fernchat::protocol::DEFAULT_PORT;
 use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
-use fernchat::server::{FloodLimits, HistoryConfig, Log, Server, ServerConfig};
+use fernchat::server::{AddressLimits, FloodLimits, HistoryConfig, Log, Server, ServerConfig};
 
 /// The fernchat server: a chat room in which every message is a Fernet token made with the
 /// class key.
@@ -43,12 +43,44 @@ struct Args {
     keys: Vec<PathBuf>,
 
     /// Most users online at once.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, env = "FERNCHAT_MAX_CLIENTS", default_value_t = 200)]
     max_clients: usize,
 
-    /// Most connections waiting for their hello at once, on top of --max-clients.
-    #[arg(long, default_value_t = 200)]
+    /// Most connections waiting for their hello at once, counted apart from --max-clients
+    /// (silent connections never take a user's seat). When all are taken, a new connection
+    /// still gets in and the oldest waiting one of the busiest address is closed.
+    #[arg(long, env = "FERNCHAT_MAX_PENDING", default_value_t = 200)]
     max_pending: usize,
+
+    /// Most connections from one address that may wait for their hello at once; more are
+    /// refused (server_full).
+    #[arg(long, env = "FERNCHAT_MAX_PENDING_PER_ADDRESS", default_value_t = 10)]
+    max_pending_per_address: usize,
+
+    /// Most connections from one address at once, users and waiting ones together; more are
+    /// refused (server_full). Raise it for a class that reaches the server through one
+    /// address (a school's NAT). Here and below, IPv6 addresses count by their /64 prefix.
+    #[arg(long, env = "FERNCHAT_MAX_PER_ADDRESS", default_value_t = 64)]
+    max_per_address: usize,
+
+    /// Messages per second that the connections of one address may send together before
+    /// their hello is registered (after it, only --flood-rate applies). 0: no such limit.
+    #[arg(long, env = "FERNCHAT_ADDRESS_RATE", default_value_t = AddressLimits::default().per_second)]
+    address_rate: f64,
+
+    /// Messages the connections of one address may send together in a burst before their
+    /// hello is registered.
+    #[arg(long, env = "FERNCHAT_ADDRESS_BURST", default_value_t = AddressLimits::default().burst)]
+    address_burst: u32,
+
+    /// Seconds a new connection has to say hello while at most half of --max-pending is taken.
+    #[arg(long, env = "FERNCHAT_HELLO_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    hello_timeout: u64,
+
+    /// Seconds a new connection has to say hello when all of --max-pending is taken; between
+    /// half and all taken, the timeout shrinks from --hello-timeout to this.
+    #[arg(long, env = "FERNCHAT_HELLO_TIMEOUT_MIN", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    hello_timeout_min: u64,
 
     /// Longest message text, in characters.
     #[arg(long, default_value_t = fernchat::protocol::event::DEFAULT_MAX_TEXT)]
@@ -139,6 +171,14 @@ fn serve(args: Args) -> Result<(), String> {
     let mut config = ServerConfig::new(key);
     config.max_clients = args.max_clients;
     config.max_pending = args.max_pending;
+    config.max_pending_per_address = args.max_pending_per_address;
+    config.max_per_address = args.max_per_address;
+    config.address_limits = AddressLimits {
+        burst: args.address_burst,
+        per_second: args.address_rate,
+    };
+    config.hello_timeout = Duration::from_secs(args.hello_timeout);
+    config.hello_timeout_min = Duration::from_secs(args.hello_timeout_min.min(args.hello_timeout));
     config.direct_round = args.direct_round;
     config.max_text = args.max_text;
     config.max_line = args.max_line;
@@ -166,13 +206,14 @@ fn serve(args: Args) -> Result<(), String> {
     let identity = config.identity.as_ref().map(|i| i.public().fingerprint());
     let offered = config.kex.clone();
 
-    let listener = TcpListener::bind(SocketAddr::new(args.bind, args.port)).map_err(|e| {
-        format!(
-            "cannot listen on {}:{}: {e}. Is another server already running there? \
+    let listener =
+        fernchat::server::listen(SocketAddr::new(args.bind, args.port)).map_err(|e| {
+            format!(
+                "cannot listen on {}:{}: {e}. Is another server already running there? \
              Stop it, or choose another port with --port",
-            args.bind, args.port
-        )
-    })?;
+                args.bind, args.port
+            )
+        })?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
@@ -204,14 +245,36 @@ fn load_keys(paths: &[PathBuf]) -> Result<RoomKey, String> {
                 path.display(),
                 path.display()
             ),
-            other => other.to_string(),
+            other => keyfile_message(&other),
         })?);
     }
     RoomKey::ring(ring).map_err(|e| e.to_string())
 }
 
+/// A keyfile error with its fix, as the client names it (`fernchat::client::error`).
+fn keyfile_message(error: &KeyfileError) -> String {
+    match error {
+        KeyfileError::WrongPassphrase { .. } => format!(
+            "{error}. Start the server again and type the passphrase chosen at `keygen --seal` \
+             (it is case-sensitive; three tries on a terminal), or set {} for scripts and \
+             services",
+            keyfile::PASSPHRASE_ENV
+        ),
+        KeyfileError::BadKey { .. }
+        | KeyfileError::NoKey { .. }
+        | KeyfileError::ExtraLine { .. }
+        | KeyfileError::BadSealedLine { .. } => format!(
+            "{error}. The keyfile looks damaged: restore it from your copy, or make a new key \
+             with `cargo run --bin keygen`"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// One keyfile; a sealed one asks for its passphrase (three tries) or reads
+/// FERNCHAT_PASSPHRASE.
 fn load_one(path: &Path) -> Result<RoomKey, KeyfileError> {
-    let loaded = keyfile::load(path, &mut keyfile::passphrase_from_env_or_prompt)?;
+    let loaded = keyfile::load_from_env_or_terminal(path)?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
@@ -234,7 +297,7 @@ fn load_or_create_default() -> Result<RoomKey, String> {
             );
             Ok(key)
         }
-        Err(other) => Err(other.to_string()),
+        Err(other) => Err(keyfile_message(&other)),
     }
 }
 

@@ -34,6 +34,9 @@ pub enum Command {
     Ping,
     /// `/save FILE`: write what this session has shown to a new file (plaintext).
     Save(std::path::PathBuf),
+    /// Measure the lag without showing a line for it, for a status line right after joining.
+    /// Sent by a front end, never typed: no line parses to it.
+    MeasureLag,
 }
 
 /// Why a line is not a valid command. Shown locally; nothing is sent.

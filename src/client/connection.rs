@@ -1,12 +1,15 @@
 //! The connection: one TCP socket to the server, from dialling to closing.
 //!
-//! This module owns dialling (with the teaching errors for "no server here"), the handshake
-//! (`hello` → `welcome` or a refusal, within a time limit; with `--kex`, the key exchange,
-//! its key confirmation, the server's signature and the identity pin), and the two threads
-//! that run a joined connection:
+//! This module owns dialling (with the teaching errors for "no server here"), the handshake of
+//! protocol version 2 (`hello` with our nonce → `handshake` echoing it → our `confirm` under
+//! the new session key → `welcome`, or a refusal, within a time limit; with `--kex`, the key
+//! exchange, its key confirmation, the server's signature, the identity pin and signed
+//! refusals), and the two threads that run a joined connection:
 //!
-//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, replay, JSON),
-//!   answers the server's pings itself, and forwards everything else to the session;
+//! - the **reader** decodes every frame through [`Inbound`] (key, freshness, this
+//!   connection's replay memory, JSON), accepts what is meant for us alone only under the
+//!   session key (room broadcasts also under the room's key), answers the server's pings
+//!   itself, and forwards everything else to the session;
 //! - the **writer** sends the frames the session queues, so a server that stops reading can
 //!   never block the session (the queue is bounded; when full, sending fails at once).
 //!
@@ -16,25 +19,24 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::client::error::ConnectError;
+use crate::client::error::{ConnectError, code_name};
 use crate::client::pins::{KnownServers, Pin};
-use crate::crypto::{Fingerprint, ReplayGuard, RoomKey, TimePolicy, TokenError, unix_now};
+use crate::crypto::{Fingerprint, RoomKey, TimePolicy, TokenError, unix_now};
 use crate::identity::{IdentityFingerprint, IdentityKey};
 use crate::kex::{
-    Ephemeral, KEX_X25519, KEX_X25519_PSK, KEX_X25519_PSK_SIGNED, Psk, PublicShare, Role,
-    Transcript,
+    Ephemeral, KEX_X25519, KEX_X25519_PSK, KEX_X25519_PSK_SIGNED, Nonce, Psk, PublicShare, Role,
+    Transcript, psk_session_keys,
 };
 use crate::protocol::codec::parse_wrong_key_line;
 use crate::protocol::event::KEX_PSK;
 use crate::protocol::{
-    CLIENT_MAX_LINE, ClientEvent, DecodeError, FrameError, FrameReader, Inbound, PROTOCOL_VERSION,
-    Refusal, ServerEvent, seal,
+    CLIENT_MAX_LINE, ClientEvent, DecodeError, ErrorCode, FrameError, FrameReader, Inbound,
+    PROTOCOL_VERSION, Refusal, ServerEvent, seal,
 };
 
 /// Where the server is: a host name or IP address, and a port.
@@ -186,6 +188,9 @@ pub struct Welcome {
     pub max_text: usize,
     /// The session's key exchange and the server's identity.
     pub security: Security,
+    /// When we rejoined with `since`: how many room messages were said after it (the server
+    /// replays the newest of them, perhaps not all).
+    pub missed: Option<u64>,
 }
 
 /// A joined connection, between the handshake and [`Link::start`].
@@ -223,18 +228,42 @@ impl Default for KexSetup {
     }
 }
 
-/// Dials `target`, sends `hello` as `nick`, and waits for `welcome`; with a key exchange, also
-/// checks the server's confirmation (and signature and pin) and sends ours.
+/// How many tokens one connection's replay memory may hold (it dies with the connection).
+const REPLAY_CAPACITY: usize = 100_000;
+
+/// Dials `target` and runs the version-2 handshake (PROTOCOL.md): `hello` with our nonce,
+/// the server's `handshake` (which must echo it), our `confirm` under the new session key,
+/// and the `welcome` under the server's. With a key exchange, also checks the server's
+/// confirmation (and signature and pin). `since` is the id of the last room message shown
+/// (when rejoining): the server then replays only newer ones.
 pub(crate) fn open(
     target: &ServerAddr,
     key: &RoomKey,
     nick: &str,
+    since: Option<u64>,
     timeouts: &Timeouts,
-    replay: Arc<Mutex<ReplayGuard>>,
     setup: &KexSetup,
 ) -> Result<Connection, ConnectError> {
-    let stream = dial(target, timeouts.connect)?;
     let shown = target.to_string();
+    let signed = setup.kex == KexChoice::X25519PskSigned;
+    // A server pinned as a signed server is never spoken to in a weaker mode: someone in the
+    // middle could have talked the user into it (issue 12 item 5). An unreadable pin file
+    // does not stop the other modes; the signed mode reports it when it checks the pin.
+    let pinned = setup.known_servers.get(&shown);
+    if !signed && let Ok(Some(identity)) = &pinned {
+        return Err(ConnectError::WeakerThanPin {
+            target: shown,
+            asked: setup.kex.name(),
+            fingerprint: identity.fingerprint(),
+            path: setup.known_servers.path().display().to_string(),
+        });
+    }
+    let pinned = if signed {
+        pinned.map_err(ConnectError::Pin)?
+    } else {
+        None
+    };
+    let stream = dial(target, timeouts.connect)?;
     let io_err = |source: io::Error| handshake_io_error(&shown, timeouts, source);
     let deadline = Instant::now() + timeouts.handshake;
     // Chat lines are small and typed by people: send each at once instead of letting Nagle's
@@ -243,101 +272,95 @@ pub(crate) fn open(
     stream
         .set_write_timeout(Some(timeouts.handshake))
         .map_err(io_err)?;
+    let nonce = Nonce::generate();
     let ephemeral = (setup.kex != KexChoice::Psk).then(Ephemeral::generate);
     let hello = ClientEvent::Hello {
         kex_public: ephemeral.as_ref().map(|e| e.public().to_wire()),
         nick: nick.to_owned(),
         version: PROTOCOL_VERSION,
         kex: setup.kex.name().to_owned(),
+        nonce: Some(nonce.to_wire()),
+        since,
     };
     (&stream).write_all(&seal(key, &hello)).map_err(io_err)?;
 
     let mut reader = FrameReader::new(stream.try_clone().map_err(io_err)?, CLIENT_MAX_LINE);
-    let mut inbound = Inbound::new(key.clone(), TimePolicy::default(), replay);
-    for _ in 0..MAX_HANDSHAKE_FRAMES {
+    let mut inbound = Inbound::per_connection(key.clone(), TimePolicy::default(), REPLAY_CAPACITY);
+    let handshake = Handshake {
+        setup,
+        class_key: key,
+        nick,
+        target: &shown,
+        nonce,
+        pinned,
+    };
+    let read = |reader: &mut FrameReader<TcpStream>| -> Result<Vec<u8>, ConnectError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(handshake_timeout(&shown, timeouts));
         }
         stream.set_read_timeout(Some(remaining)).map_err(io_err)?;
-        let line = match reader.read_frame() {
-            Ok(Some(line)) => line,
+        match reader.read_frame() {
+            Ok(Some(line)) => Ok(line.to_vec()),
             Ok(None) | Err(FrameError::TruncatedAtEof) => {
-                return Err(ConnectError::ClosedDuringHandshake { target: shown });
+                Err(ConnectError::ClosedDuringHandshake {
+                    target: shown.clone(),
+                })
             }
-            Err(e) if e.is_timeout() => return Err(handshake_timeout(&shown, timeouts)),
-            Err(FrameError::LineTooLong { limit }) => {
-                return Err(ConnectError::NotFernchat {
-                    target: shown,
-                    detail: format!("it sent a line longer than {limit} bytes"),
-                });
-            }
-            Err(FrameError::Io(e)) => return Err(io_err(e)),
-        };
+            Err(e) if e.is_timeout() => Err(handshake_timeout(&shown, timeouts)),
+            Err(FrameError::LineTooLong { limit }) => Err(ConnectError::NotFernchat {
+                target: shown.clone(),
+                detail: format!("it sent a line longer than {limit} bytes"),
+            }),
+            Err(FrameError::Io(e)) => Err(io_err(e)),
+        }
+    };
+
+    // 1. The server's handshake (or a refusal), sealed with the class key: the first frame.
+    let answer = {
+        let line = read(&mut reader)?;
         // The one plaintext line a fernchat server sends: checked before decrypting, because
-        // it is by design not a token.
-        if let Some(server) = parse_wrong_key_line(line) {
+        // it is by design not a token. Anyone can send it, so in the signed mode it is not
+        // enough to blame the user's key.
+        if let Some(server) = parse_wrong_key_line(&line) {
+            if signed {
+                return Err(handshake.unverified(format!(
+                    "a plaintext line claiming that the server (key {server}) cannot read your \
+                     hello (your key is {})",
+                    key.fingerprint()
+                )));
+            }
             return Err(ConnectError::WrongKey {
                 ours: key.fingerprint(),
                 server: Some(server),
             });
         }
-        match inbound.accept::<ServerEvent>(line, unix_now()) {
-            Ok(event @ ServerEvent::Welcome { .. }) => {
-                let handshake = Handshake {
-                    setup,
-                    class_key: key,
-                    nick,
-                    target: &shown,
-                };
-                let (send_key, security) = handshake.finish(&event, ephemeral, &mut inbound)?;
-                if let Some(confirm) = security.1 {
-                    // Our proof that we derived the same keys, as the first frame under them:
-                    // the server accepts nothing else from us before it.
-                    (&stream)
-                        .write_all(&seal(&send_key, &ClientEvent::Confirm { mac: confirm }))
-                        .map_err(io_err)?;
-                }
-                let ServerEvent::Welcome {
-                    nick,
-                    users,
-                    version,
-                    server,
-                    max_text,
-                    ..
-                } = event
-                else {
-                    unreachable!("matched as a welcome above");
-                };
-                let welcome = Welcome {
-                    nick,
-                    users,
-                    version,
-                    server,
-                    max_text,
-                    security: security.0,
-                };
-                return Ok(Connection {
-                    stream,
-                    reader,
-                    inbound,
-                    send_key,
-                    welcome,
+        match inbound.accept::<ServerEvent>(&line, unix_now()) {
+            Ok(event @ ServerEvent::Handshake { .. }) => event,
+            Ok(ServerEvent::Error {
+                code,
+                message,
+                signature,
+                ..
+            }) => return Err(handshake.refusal(code, &message, signature.as_deref())),
+            Ok(ServerEvent::Bye { code, reason, .. }) => {
+                return Err(handshake.refusal(code, &reason, None));
+            }
+            // Nothing else may come before the handshake (its clock is the first we trust).
+            Ok(other) => {
+                return Err(ConnectError::BadReply {
+                    detail: format!(
+                        "expected the server's handshake, got a {:?} event",
+                        event_type(&other)
+                    ),
                 });
             }
-            Ok(ServerEvent::Error { code, message, .. }) => {
-                return Err(ConnectError::refused(code, &message));
+            Err(Refusal::Decode(DecodeError::Token(TokenError::WrongKeyOrTampered { .. })))
+                if signed =>
+            {
+                return Err(handshake
+                    .unverified("an answer that does not open with your class key".to_owned()));
             }
-            Ok(ServerEvent::Bye { code, reason, .. }) => {
-                return Err(ConnectError::refused(code, &reason));
-            }
-            Ok(ServerEvent::Ping { id }) => {
-                (&stream)
-                    .write_all(&seal(key, &ClientEvent::Pong { id }))
-                    .map_err(io_err)?;
-            }
-            // Nothing else means anything before we are in the room.
-            Ok(_) => {}
             Err(Refusal::Decode(DecodeError::Token(TokenError::WrongKeyOrTampered { .. }))) => {
                 return Err(ConnectError::WrongKey {
                     ours: key.fingerprint(),
@@ -357,62 +380,225 @@ pub(crate) fn open(
                 });
             }
         }
+    };
+    let session = handshake.finish(&answer, ephemeral)?;
+    // 2. Our confirm, the first frame under our new key: the server admits us only then.
+    (&stream)
+        .write_all(&seal(
+            &session.send,
+            &ClientEvent::Confirm {
+                mac: session.confirm.clone(),
+            },
+        ))
+        .map_err(io_err)?;
+    // 3. The welcome, under the server-to-client key alone. In `psk`, room broadcasts come
+    //    sealed with the class key (once for everyone): that key opens those, and only those.
+    let receive = match setup.kex {
+        KexChoice::Psk => RoomKey::with_fallback(&session.receive, key),
+        _ => session.receive.clone(),
+    };
+    inbound.rekey(receive);
+    for _ in 0..MAX_HANDSHAKE_FRAMES {
+        let line = read(&mut reader)?;
+        let (event, key_index) = match inbound.accept_opened::<ServerEvent>(&line, unix_now()) {
+            Ok(opened) => opened,
+            Err(Refusal::Decode(DecodeError::Token(_))) => {
+                return Err(handshake.failed(
+                    "the answer to our confirm does not open with the session key".into(),
+                ));
+            }
+            Err(other) => {
+                return Err(ConnectError::BadReply {
+                    detail: other.to_string(),
+                });
+            }
+        };
+        if key_index != 0 {
+            // Only broadcasts may come under the class key, and we are not in the room yet.
+            continue;
+        }
+        match event {
+            ServerEvent::Welcome {
+                nick: given,
+                users,
+                version,
+                server,
+                max_text,
+                room_key,
+                missed,
+                ..
+            } => {
+                // The nick we asked for, or a refusal: a welcome that names another would
+                // have us speak (and rejoin) as someone else.
+                if !given.eq_ignore_ascii_case(nick) {
+                    return Err(ConnectError::BadReply {
+                        detail: format!(
+                            "we asked for the nick {nick:?} and the welcome names {given:?}"
+                        ),
+                    });
+                }
+                if setup.kex == KexChoice::Psk
+                    && let Some(room_key) = room_key
+                {
+                    let room_key =
+                        RoomKey::from_secret(&room_key).map_err(|e| ConnectError::BadReply {
+                            detail: format!("the welcome's room_key: {e}"),
+                        })?;
+                    inbound.rekey(RoomKey::with_fallback(&session.receive, &room_key));
+                }
+                let welcome = Welcome {
+                    nick: given,
+                    users,
+                    version,
+                    server,
+                    max_text,
+                    security: session.security,
+                    missed,
+                };
+                return Ok(Connection {
+                    stream,
+                    reader,
+                    inbound,
+                    send_key: session.send,
+                    welcome,
+                });
+            }
+            ServerEvent::Error { code, message, .. } => {
+                return Err(ConnectError::refused(code, &message));
+            }
+            ServerEvent::Bye { code, reason, .. } => {
+                return Err(ConnectError::refused(code, &reason));
+            }
+            _ => {}
+        }
     }
     Err(ConnectError::BadReply {
         detail: format!("no welcome among the first {MAX_HANDSHAKE_FRAMES} messages"),
     })
 }
 
-/// The client's side of the key exchange, once the welcome is in.
+/// The keys a handshake agreed on, and what to show and send about them.
+struct Agreed {
+    /// Seals what we send.
+    send: RoomKey,
+    /// Opens what the server sends us alone.
+    receive: RoomKey,
+    security: Security,
+    /// The MAC of our `confirm` (the `x25519-psk` modes).
+    confirm: Option<String>,
+}
+
+/// The client's side of the handshake.
 struct Handshake<'a> {
     setup: &'a KexSetup,
     class_key: &'a RoomKey,
     nick: &'a str,
     target: &'a str,
+    /// Our `Nc`: the handshake must echo it, and signed refusals cover it.
+    nonce: Nonce,
+    /// The server's pinned identity (signed mode), to check refusals with.
+    pinned: Option<IdentityKey>,
 }
 
 impl Handshake<'_> {
-    /// Checks the welcome's key-exchange fields and derives the session's keys. Switches
-    /// `inbound` to the receive key; returns the send key, what to show about the session,
-    /// and (for the PSK exchanges) the confirmation MAC to send.
+    /// A refusal of our hello. In the signed mode it counts only if the pinned identity
+    /// signed it over our nonce; with no pin yet it is shown as unverified; anything else is
+    /// a network fault, never a reason to change key or mode (issue 12 item 5).
+    fn refusal(&self, code: ErrorCode, message: &str, signature: Option<&str>) -> ConnectError {
+        if self.setup.kex != KexChoice::X25519PskSigned {
+            return ConnectError::refused(code, message);
+        }
+        match (&self.pinned, signature) {
+            (Some(identity), Some(signature))
+                if identity
+                    .verify_refusal(&self.nonce, &code_name(code), message, signature)
+                    .is_ok() =>
+            {
+                ConnectError::refused(code, message)
+            }
+            (Some(_), _) => self.unverified(format!(
+                "a refusal ({}) not signed by the server's pinned identity",
+                code_name(code)
+            )),
+            (None, _) => ConnectError::RefusedUnverified {
+                code,
+                message: crate::client::display::clean(message, 500),
+            },
+        }
+    }
+
+    fn unverified(&self, what: String) -> ConnectError {
+        ConnectError::Unverified {
+            target: self.target.to_owned(),
+            what,
+        }
+    }
+
+    /// Checks the server's `handshake` (our nonce echoed, the version, the key exchange's
+    /// fields) and derives the session's keys.
     fn finish(
         &self,
-        welcome: &ServerEvent,
+        answer: &ServerEvent,
         ephemeral: Option<Ephemeral>,
-        inbound: &mut Inbound,
-    ) -> Result<(RoomKey, (Security, Option<String>)), ConnectError> {
-        let ServerEvent::Welcome {
+    ) -> Result<Agreed, ConnectError> {
+        let ServerEvent::Handshake {
+            version,
+            nonce,
+            server_nonce,
             kex,
             kex_public,
             kex_confirm,
             kex_identity,
             kex_signature,
-            ..
-        } = welcome
+        } = answer
         else {
-            return Err(self.failed("the server's answer is not a welcome".into()));
+            return Err(self.failed("the server's answer is not a handshake".into()));
         };
+        // A handshake recorded on another connection echoes another nonce: refused before
+        // anything in it is used (issue 12 item 2).
+        if Nonce::from_wire(nonce) != Some(self.nonce) {
+            return Err(ConnectError::BadReply {
+                detail: "the handshake does not answer our hello (its nonce is not ours): a \
+                         recorded or replayed session"
+                    .into(),
+            });
+        }
+        if *version != PROTOCOL_VERSION {
+            return Err(ConnectError::BadReply {
+                detail: format!(
+                    "the server speaks protocol version {version}, we speak {PROTOCOL_VERSION}"
+                ),
+            });
+        }
         let asked = self.setup.kex;
-        let answered = kex.as_deref().unwrap_or(KEX_PSK);
         let security = |identity| Security {
             kex: asked,
             identity,
         };
-        let Some(ephemeral) = ephemeral else {
-            return Ok((self.class_key.clone(), (security(None), None)));
-        };
         // Exactly what we asked for, or nothing: a server (or someone in the middle) that
         // answers with a weaker exchange must not get a session we did not agree to.
-        if answered != asked.name() {
+        if kex != asked.name() {
             return Err(self.failed(format!(
-                "we asked for {:?} and the server answered {answered:?}; a server that does not                  offer {:?} refuses it instead, so someone may have changed the handshake",
+                "we asked for {:?} and the server answered {kex:?}; a server that does not \
+                 offer {:?} refuses it instead, so someone may have changed the handshake",
                 asked.name(),
                 asked.name()
             )));
         }
+        let Some(ephemeral) = ephemeral else {
+            let server_nonce = Nonce::from_wire(server_nonce)
+                .ok_or_else(|| self.failed("the server_nonce is not 16 bytes of base64".into()))?;
+            let keys = psk_session_keys(self.class_key, &self.nonce, &server_nonce);
+            return Ok(Agreed {
+                send: keys.client_to_server,
+                receive: keys.server_to_client,
+                security: security(None),
+                confirm: None,
+            });
+        };
         let server = kex_public
             .as_deref()
-            .ok_or_else(|| self.failed("the welcome has no kex_public".into()))
+            .ok_or_else(|| self.failed("the handshake has no kex_public".into()))
             .and_then(|text| {
                 PublicShare::from_wire(text)
                     .map_err(|e| self.failed(format!("the server's public key: {e}")))
@@ -421,14 +607,18 @@ impl Handshake<'_> {
             let keys = ephemeral
                 .finish(Role::Client, &server)
                 .map_err(|e| self.failed(e.to_string()))?;
-            inbound.rekey(keys.receive);
-            return Ok((keys.send, (security(None), None)));
+            return Ok(Agreed {
+                send: keys.send,
+                receive: keys.receive,
+                security: security(None),
+                confirm: None,
+            });
         }
         let identity = match asked {
             KexChoice::X25519PskSigned => Some(
                 kex_identity
                     .as_deref()
-                    .ok_or_else(|| self.failed("the welcome has no kex_identity".into()))
+                    .ok_or_else(|| self.failed("the handshake has no kex_identity".into()))
                     .and_then(|text| {
                         IdentityKey::from_wire(text).map_err(|e| self.failed(e.to_string()))
                     })?,
@@ -449,7 +639,7 @@ impl Handshake<'_> {
             Some(identity) => {
                 let signature = kex_signature
                     .as_deref()
-                    .ok_or_else(|| self.failed("the welcome has no kex_signature".into()))?;
+                    .ok_or_else(|| self.failed("the handshake has no kex_signature".into()))?;
                 identity
                     .verify(&transcript, signature)
                     .map_err(|e| self.failed(e.to_string()))?;
@@ -467,15 +657,16 @@ impl Handshake<'_> {
             .map_err(|e| self.failed(e.to_string()))?;
         let theirs = kex_confirm
             .as_deref()
-            .ok_or_else(|| self.failed("the welcome has no kex_confirm".into()))?;
+            .ok_or_else(|| self.failed("the handshake has no kex_confirm".into()))?;
         confirming
             .check(theirs)
             .map_err(|e| self.failed(e.to_string()))?;
-        inbound.rekey(confirming.keys.receive.clone());
-        Ok((
-            confirming.keys.send.clone(),
-            (security(pinned), Some(confirming.ours_wire())),
-        ))
+        Ok(Agreed {
+            send: confirming.keys.send.clone(),
+            receive: confirming.keys.receive.clone(),
+            security: security(pinned),
+            confirm: Some(confirming.ours_wire()),
+        })
     }
 
     fn failed(&self, detail: String) -> ConnectError {
@@ -718,8 +909,17 @@ impl ReaderThread {
                     self.class_fingerprint
                 );
             }
-            let news = match self.inbound.accept::<ServerEvent>(line, unix_now()) {
-                Ok(ServerEvent::Ping { id }) => {
+            let news = match self.inbound.accept_opened::<ServerEvent>(line, unix_now()) {
+                // Only the server's session key seals what is meant for us alone: the room's
+                // key (which every key holder has) opens broadcasts, and nothing else.
+                Ok((event, key_index)) if key_index != 0 && event.is_per_recipient() => {
+                    Net::Dropped(format!(
+                        "ignored a {:?} sealed with the room's key: only the session key may \
+                         seal what is meant for this connection alone",
+                        event_type(&event)
+                    ))
+                }
+                Ok((ServerEvent::Ping { id }, _)) => {
                     // Answered here, not by the session: a pong must not wait behind a busy
                     // front end, or the server drops us as idle.
                     let _ = self
@@ -727,7 +927,7 @@ impl ReaderThread {
                         .try_send(Outgoing::Frame(seal(&self.key, &ClientEvent::Pong { id })));
                     continue;
                 }
-                Ok(event) => Net::Event(event),
+                Ok((event, _)) => Net::Event(event),
                 Err(refusal) => {
                     Net::Dropped(format!("ignored a message from the server: {refusal}"))
                 }
@@ -746,6 +946,14 @@ impl ReaderThread {
             })
             .is_ok()
     }
+}
+
+/// The wire `type` of a server event, for messages.
+fn event_type(event: &ServerEvent) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str().map(str::to_owned)))
+        .unwrap_or_default()
 }
 
 fn write_loop(

@@ -256,6 +256,12 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
                 )
             }
         }
+        // A rule across the pane between what was seen and what was missed.
+        UpdateKind::Away { missed } => match missed {
+            0 => "-- no messages while you were away --".to_owned(),
+            1 => "-- 1 message while you were away --".to_owned(),
+            n => format!("-- {n} messages while you were away --"),
+        },
         UpdateKind::Private {
             from,
             to,
@@ -491,6 +497,18 @@ mod tests {
                 "-!- 2 users online: alice bob",
             ),
             (UpdateKind::Lag { millis: 12 }, "-!- lag: 12 ms"),
+            (
+                UpdateKind::Away { missed: 3 },
+                "-- 3 messages while you were away --",
+            ),
+            (
+                UpdateKind::Away { missed: 1 },
+                "-- 1 message while you were away --",
+            ),
+            (
+                UpdateKind::Away { missed: 0 },
+                "-- no messages while you were away --",
+            ),
             (
                 UpdateKind::Reconnecting {
                     attempt: 2,

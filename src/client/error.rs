@@ -31,7 +31,7 @@ pub mod exit_code {
     pub const REFUSED: u8 = 5;
 }
 
-/// Why connecting and joining the room (the `hello` → `welcome` handshake) failed.
+/// Why connecting and joining the room (the handshake: `hello` to `welcome`) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The host name did not resolve.
@@ -131,6 +131,53 @@ pub enum ConnectError {
     /// The server's identity key is not the one pinned for it, or the pin file is unusable.
     #[error(transparent)]
     Pin(PinError),
+    /// In the signed mode: something arrived during the handshake that only the server's
+    /// pinned identity could make trustworthy (a refusal, the plaintext wrong-key line, an
+    /// answer under another key) and it is not signed by it. Anyone in the middle can send
+    /// such things, so it is treated as a network fault: nothing about the key or mode changes.
+    #[error(
+        "{target} sent {what}; in the signed mode that counts only when the server's pinned \
+         identity signs it, so it is treated as a network fault (someone in the middle may have \
+         sent it) and nothing was changed. Try again later; if it persists, compare your class \
+         key's fingerprint with your instructor's, and keep --kex x25519-psk-signed"
+    )]
+    Unverified {
+        /// `host:port`.
+        target: String,
+        /// What arrived.
+        what: String,
+    },
+    /// In the signed mode, with no identity pinned for the server yet: a refusal that cannot
+    /// be verified. Shown, but marked as such, and with no advice to weaken anything.
+    #[error(
+        "the server refused you ({}): {message} (unverified: no identity is pinned for this \
+         server yet, so this refusal could also come from someone in the middle; do not switch \
+         to a weaker --kex because of it)",
+        code_name(*code)
+    )]
+    RefusedUnverified {
+        /// The code given.
+        code: ErrorCode,
+        /// The text given, made safe for a terminal.
+        message: String,
+    },
+    /// The server is pinned as a server of the signed mode and a weaker `--kex` was asked.
+    #[error(
+        "{target} is pinned as an x25519-psk-signed server (identity {fingerprint}, in {path}), \
+         so the client will not speak the weaker {asked} to it: run with --kex \
+         x25519-psk-signed. If the server really changed, remove its line from {path} (ask \
+         your instructor first)"
+    )]
+    WeakerThanPin {
+        /// `host:port`.
+        target: String,
+        /// The `--kex` asked for.
+        asked: &'static str,
+        /// The pinned identity.
+        fingerprint: crate::identity::IdentityFingerprint,
+        /// The pin file.
+        path: String,
+    },
     /// The server answered `error` (and closed): nick taken, server full, clock, version...
     #[error("the server refused you ({}): {message}{}", code_name(*code), refusal_hint(*code))]
     Refused {
@@ -174,8 +221,10 @@ impl ConnectError {
             | ConnectError::Unreachable { .. }
             | ConnectError::HandshakeTimeout { .. }
             | ConnectError::ClosedDuringHandshake { .. }
-            | ConnectError::Io { .. } => true,
+            | ConnectError::Io { .. }
+            | ConnectError::Unverified { .. } => true,
             ConnectError::Refused { code, .. } => *code == ErrorCode::NickTaken,
+            ConnectError::RefusedUnverified { .. } | ConnectError::WeakerThanPin { .. } => false,
             ConnectError::WrongKey { .. }
             | ConnectError::KexFailed { .. }
             | ConnectError::Pin(_)
@@ -190,8 +239,11 @@ impl ConnectError {
         match self {
             ConnectError::WrongKey { .. }
             | ConnectError::KexFailed { .. }
-            | ConnectError::Pin(_) => exit_code::KEY,
-            ConnectError::Refused { .. } | ConnectError::ClockSkew(_) => exit_code::REFUSED,
+            | ConnectError::Pin(_)
+            | ConnectError::WeakerThanPin { .. } => exit_code::KEY,
+            ConnectError::Refused { .. }
+            | ConnectError::RefusedUnverified { .. }
+            | ConnectError::ClockSkew(_) => exit_code::REFUSED,
             _ => exit_code::CONNECT,
         }
     }
@@ -224,9 +276,11 @@ fn refusal_hint(code: ErrorCode) -> &'static str {
         ErrorCode::VersionUnsupported => {
             "; update your copy of fernchat (git pull) or ask your instructor which version to use"
         }
+        // Never "use a weaker --kex": a refusal is exactly what someone in the middle would
+        // forge to talk the user into one (issue 12 item 5).
         ErrorCode::KexUnsupported => {
-            "; run the client with --kex and one of the names the server offers (the join \
-             command the server prints has it), or update your copy of fernchat (git pull)"
+            "; ask your instructor which --kex the server expects (the join command the server \
+             prints has it); do not switch to a weaker one because of this message"
         }
         // For a taken or reserved nick the server's own words say it all.
         _ => "",

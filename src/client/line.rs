@@ -6,7 +6,9 @@
 //!   history, the prompt shows the nick, and updates are printed *above* the prompt through
 //!   rustyline's `ExternalPrinter`, so a message arriving while you type never garbles your
 //!   half-written line. Ctrl-C and Ctrl-D leave cleanly (`bye` is sent). A line that
-//!   mentions your nick has its time stamp highlighted.
+//!   mentions your nick has its time stamp highlighted. A line you send to the room (or
+//!   privately) is taken off the screen when you press Enter: the server's echo of it, which
+//!   is the proof it was delivered, is the one copy shown (see `EchoHold`).
 //! - **pipe** (anything else, such as `printf 'alice\nhi\n' | client` or a test): the first
 //!   line is the nick unless `--nick` was given (like the Python chats' `input()`), each
 //!   further line is a command, output is plain lines, and the end of input sends `bye` and
@@ -17,13 +19,18 @@
 
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use rustyline::error::ReadlineError;
-use rustyline::{DefaultEditor, ExternalPrinter};
+use rustyline::{
+    Cmd, ConditionalEventHandler, DefaultEditor, Event, EventContext, EventHandler,
+    ExternalPrinter, KeyCode, KeyEvent, Modifiers, RepeatCount,
+};
+use unicode_width::UnicodeWidthChar;
 
 use crate::client::command::{self, Command};
 use crate::client::display;
@@ -157,9 +164,22 @@ fn run_terminal(
         .map_err(ClientError::Terminal)?;
     quit_on_ctrl_c(&commands);
 
+    let hold = Arc::new(EchoHold::default());
     let print: Box<dyn FnMut(String) -> bool + Send> = match editor.create_external_printer() {
-        Ok(mut printer) => Box::new(move |text| printer.print(text).is_ok()),
-        // A terminal rustyline cannot drive (TERM=dumb): plain printing still works.
+        Ok(mut printer) => {
+            for enter in [
+                KeyEvent(KeyCode::Enter, Modifiers::NONE),
+                KeyEvent::ctrl('M'),
+                KeyEvent::ctrl('J'),
+            ] {
+                let handler = Box::new(HoldOnSend(Arc::clone(&hold)));
+                editor.bind_sequence(enter, EventHandler::Conditional(handler));
+            }
+            let hold = Arc::clone(&hold);
+            Box::new(move |text| hold.print(|| printer.print(text).is_ok()))
+        }
+        // A terminal rustyline cannot drive (TERM=dumb): plain printing still works, and the
+        // typed line stays (nothing can be taken off such a screen).
         Err(_) => Box::new(|text: String| io::stdout().write_all(text.as_bytes()).is_ok()),
     };
     let ended = Arc::new(AtomicBool::new(false));
@@ -173,7 +193,14 @@ fn run_terminal(
 
     while !ended.load(Ordering::SeqCst) {
         let prompt = format!("{}> ", display::clean(&state.snapshot().nick, 32));
-        match editor.readline(&prompt) {
+        let read = editor.readline(&prompt);
+        if hold.is_held() {
+            if let Ok(line) = &read {
+                erase_sent_line(&prompt, line);
+            }
+            hold.release();
+        }
+        match read {
             Ok(line) => {
                 if ended.load(Ordering::SeqCst) {
                     break;
@@ -215,6 +242,120 @@ fn run_terminal(
     // The printer ends when the session does (its update channel disconnects).
     let _ = printer.join();
     session.join().map_err(ClientError::from)
+}
+
+/// How long the printer waits at most for a sent line to be taken off the screen (it takes
+/// microseconds; the bound only keeps a stuck terminal from stopping the printer for good).
+const HOLD_LIMIT: Duration = Duration::from_secs(1);
+
+/// Keeps incoming lines from being printed while a line just sent is taken off the screen.
+///
+/// When Enter is pressed, rustyline leaves the typed line on the screen (`alice> hi`), and the
+/// server's echo (`<alice> hi`) follows: the line would show twice. The echo is the delivery
+/// receipt, so the typed line goes. Taking it off means moving the cursor up over it, which is
+/// only right if nothing was printed below it meanwhile: between rustyline leaving raw mode
+/// and this module erasing, the `ExternalPrinter` writes straight to the terminal. So the
+/// Enter key's handler (still inside rustyline, in raw mode, where the printer only queues)
+/// holds the printer, the main thread erases, then releases it; the printer prints while
+/// holding the lock, so the handler can never hold it mid-print. The line is erased only
+/// before its command is sent, so it can never be the echo that is erased.
+#[derive(Debug, Default)]
+struct EchoHold {
+    held: Mutex<bool>,
+    released: Condvar,
+}
+
+impl EchoHold {
+    fn hold(&self) {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    fn is_held(&self) -> bool {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn release(&self) {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        self.released.notify_all();
+    }
+
+    /// Runs `print` once nothing is held (or after [`HOLD_LIMIT`]), holding the lock meanwhile.
+    fn print(&self, print: impl FnOnce() -> bool) -> bool {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let _held = self
+            .released
+            .wait_timeout_while(held, HOLD_LIMIT, |held| *held)
+            .unwrap_or_else(PoisonError::into_inner);
+        print()
+    }
+}
+
+/// Enter (and Ctrl-M, Ctrl-J): if the line is one the server echoes back (a message, an
+/// action, a private message), hold the printer so the main thread can take the typed line
+/// off the screen; then let rustyline accept the line as it always does.
+struct HoldOnSend(Arc<EchoHold>);
+
+impl ConditionalEventHandler for HoldOnSend {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        if let Ok(Some(Command::Say(_) | Command::Me(_) | Command::Msg { .. })) =
+            command::parse(ctx.line())
+        {
+            self.0.hold();
+        }
+        None
+    }
+}
+
+/// Takes `prompt` and `line`, just accepted by rustyline, off the screen: the cursor is at
+/// the start of the row below them. Without a known terminal width nothing is erased (the
+/// line then shows twice, as before, which loses nothing).
+fn erase_sent_line(prompt: &str, line: &str) {
+    use crossterm::cursor::{MoveToColumn, MoveUp};
+    use crossterm::terminal::{Clear, ClearType};
+    let Ok((columns, _)) = crossterm::terminal::size() else {
+        return;
+    };
+    let rows = rows_taken(&format!("{prompt}{line}"), usize::from(columns));
+    let rows = u16::try_from(rows).unwrap_or(u16::MAX);
+    let mut stdout = io::stdout();
+    let _ = crossterm::execute!(
+        stdout,
+        MoveUp(rows),
+        MoveToColumn(0),
+        Clear(ClearType::FromCursorDown)
+    );
+}
+
+/// The rows `text` took on a terminal `columns` wide, counted as rustyline lays it out (a
+/// character that does not fit moves whole to the next row; ending exactly at the edge starts
+/// a new row), plus none: the row of the last character is the last row.
+fn rows_taken(text: &str, columns: usize) -> usize {
+    const TAB_STOP: usize = 8;
+    if columns == 0 {
+        return 1;
+    }
+    let (mut row, mut column) = (0, 0);
+    for c in text.chars() {
+        if c == '\n' {
+            row += 1;
+            column = 0;
+            continue;
+        }
+        let width = if c == '\t' {
+            TAB_STOP - column % TAB_STOP
+        } else {
+            c.width().unwrap_or(0)
+        };
+        column += width;
+        if column > columns {
+            row += 1;
+            column = width;
+        }
+    }
+    if column == columns {
+        row += 1;
+    }
+    row + 1
 }
 
 /// Prints updates until the session ends. In a terminal the user may be mid-line in
@@ -415,6 +556,38 @@ mod tests {
         );
         let exact = vec![b'y'; MAX_INPUT_LINE];
         assert_eq!(lines(&exact), [InputLine::Line("y".repeat(MAX_INPUT_LINE))]);
+    }
+
+    #[test]
+    fn rows_taken_counts_like_rustyline() {
+        assert_eq!(rows_taken("alice> hi", 80), 1);
+        assert_eq!(rows_taken("", 80), 1);
+        // Ending exactly at the edge: rustyline moves the cursor to a new row.
+        assert_eq!(rows_taken(&"x".repeat(80), 80), 2);
+        assert_eq!(rows_taken(&"x".repeat(79), 80), 1);
+        assert_eq!(rows_taken(&"x".repeat(81), 80), 2);
+        assert_eq!(rows_taken(&"x".repeat(200), 80), 3);
+        // A wide character that does not fit moves whole to the next row.
+        assert_eq!(rows_taken(&format!("{}語", "x".repeat(79)), 80), 2);
+        assert_eq!(rows_taken("anything", 0), 1);
+    }
+
+    #[test]
+    fn the_printer_waits_while_a_sent_line_is_erased() {
+        let hold = Arc::new(EchoHold::default());
+        hold.hold();
+        let (printed_tx, printed) = crossbeam_channel::bounded(1);
+        let printer = {
+            let hold = Arc::clone(&hold);
+            thread::spawn(move || hold.print(|| printed_tx.send(()).is_ok()))
+        };
+        // Held: nothing printed within a moment (the hold's bound is 1 s, far longer).
+        assert!(printed.recv_timeout(Duration::from_millis(100)).is_err());
+        hold.release();
+        printed.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(printer.join().unwrap());
+        // Not held: printing goes straight through.
+        assert!(hold.print(|| true));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! - [`command`] parses what the user types into a [`Command`];
 //! - [`session`] is the core loop: it checks and sends commands, keeps the [`ChatState`],
 //!   turns server events into [`Update`]s, and reconnects when the connection drops;
-//! - [`connection`] dials, runs the `hello` → `welcome` handshake, and owns the reader
-//!   (which answers pings) and writer threads;
+//! - [`connection`] dials, runs the handshake (`hello`, `handshake`, `confirm`, `welcome`),
+//!   and owns the reader (which answers pings) and writer threads;
 //! - [`display`] renders an update as an irssi-style line, safely;
 //! - [`line`](mod@line) is the line-mode front end (rustyline on a terminal, plain lines in a pipe);
 //! - [`pins`] remembers each server's identity key (trust on first use, `--kex x25519-psk-signed`);
@@ -44,12 +44,10 @@ pub use update::{Update, UpdateKind};
 use crate::crypto::RoomKey;
 use crate::keyfile::{self, KeyfileError, KeyfileWarning};
 
-/// Loads the class key from `path`, asking for the passphrase (or reading
-/// `FERNCHAT_PASSPHRASE`) if the file is sealed. Warnings (a keyfile other users can read) are
-/// returned for the front end to show; they do not stop anything.
+/// Loads the class key from `path`, asking for the passphrase (three tries on a terminal) or
+/// reading `FERNCHAT_PASSPHRASE` if the file is sealed. Warnings (a keyfile other users can
+/// read) are returned for the front end to show; they do not stop anything.
 pub fn load_key(path: &Path) -> Result<(RoomKey, Vec<KeyfileWarning>), KeyfileError> {
-    let loaded = keyfile::load(path, &mut |p: &Path| {
-        keyfile::passphrase_from_env_or_prompt(p)
-    })?;
+    let loaded = keyfile::load_from_env_or_terminal(path)?;
     Ok((loaded.key, loaded.warnings))
 }

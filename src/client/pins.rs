@@ -6,11 +6,28 @@
 //! Lines starting with `#` are comments. Deleting a server's line forgets it: the next
 //! connection pins whatever key the server shows then.
 //!
+//! # Names and aliases
+//!
+//! A pin is keyed by the server's name as the user typed it, `host:port`, compared without
+//! regard to ASCII case (`LocalHost:7474` is `localhost:7474`, as in DNS). Different names are
+//! different entries, even when they reach the same server: `localhost:7474`,
+//! `127.0.0.1:7474` and the lab machine's DNS name are pinned separately, each on its first
+//! signed connection. This is deliberate: telling that two names are one server would mean
+//! trusting DNS or the network, which is exactly what the pin is there to distrust. A student
+//! who connects under a new name is told that a key was pinned for the first time, and should
+//! compare its fingerprint with the one the instructor published, as on the very first
+//! connection. [`KnownServers::names_for`] lists the names a key is already pinned under, so a
+//! front end can say "this is the key you pinned for 127.0.0.1:7474".
+//!
+//! The file decides whom the client trusts, so it is opened without following a symbolic link
+//! and refused if another user owns it or may write to it
+//! ([`crate::private_file::open_checked`]).
+//!
 //! This module owns the file's format and the pin-or-compare decision. It must not verify
 //! signatures (`crate::identity` does) or talk to the network.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::identity::{IdentityFingerprint, IdentityKey};
@@ -88,18 +105,57 @@ impl KnownServers {
         &self.path
     }
 
-    /// The key pinned for `target` (`host:port`), if any.
+    /// The key pinned for `target` (`host:port`, ASCII case ignored), if any.
     pub fn get(&self, target: &str) -> Result<Option<IdentityKey>, PinError> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(PinError::Io {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
+        Ok(self
+            .pins()?
+            .into_iter()
+            .find(|(host, _)| host.eq_ignore_ascii_case(target))
+            .map(|(_, key)| key))
+    }
+
+    /// Every name `key` is pinned under, in file order (aliases of one server).
+    pub fn names_for(&self, key: &IdentityKey) -> Result<Vec<String>, PinError> {
+        Ok(self
+            .pins()?
+            .into_iter()
+            .filter(|(_, pinned)| pinned == key)
+            .map(|(host, _)| host)
+            .collect())
+    }
+
+    /// Reads the file (bounded: a pin line is under 200 bytes), checking owner and mode.
+    fn read(&self) -> Result<String, PinError> {
+        const MAX_FILE: u64 = 4 * 1024 * 1024;
+        let io_err = |source| PinError::Io {
+            path: self.path.clone(),
+            source,
         };
+        let mut read = fs::OpenOptions::new();
+        read.read(true);
+        let file = crate::private_file::open_checked(
+            &self.path,
+            read,
+            crate::private_file::Others::MayRead,
+        )
+        .map_err(io_err)?;
+        let mut text = String::new();
+        file.take(MAX_FILE)
+            .read_to_string(&mut text)
+            .map_err(io_err)?;
+        Ok(text)
+    }
+
+    /// The pins in file order, `(host:port, key)`.
+    fn pins(&self) -> Result<Vec<(String, IdentityKey)>, PinError> {
+        let text = match self.read() {
+            Ok(text) => text,
+            Err(PinError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(Vec::new());
+            }
+            Err(other) => return Err(other),
+        };
+        let mut pins = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -114,11 +170,9 @@ impl KnownServers {
                 return Err(bad());
             };
             let key = IdentityKey::from_wire(key).map_err(|_| bad())?;
-            if host == target {
-                return Ok(Some(key));
-            }
+            pins.push((host.to_owned(), key));
         }
-        Ok(None)
+        Ok(pins)
     }
 
     /// Trust on first use: pins `key` for `target` if it has no pin yet, accepts it if it is
@@ -149,11 +203,14 @@ impl KnownServers {
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent).map_err(io_err)?;
         }
-        let mut file = crate::private_file::options()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io_err)?;
+        let mut append = crate::private_file::options();
+        append.create(true).append(true);
+        let mut file = crate::private_file::open_checked(
+            &self.path,
+            append,
+            crate::private_file::Others::MayRead,
+        )
+        .map_err(io_err)?;
         let line = format!(
             "{target} {} # fingerprint {}, pinned {}\n",
             key.to_wire(),
@@ -211,6 +268,36 @@ mod tests {
             let mode = fs::metadata(pins.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    /// Issue 12 item 8: pins are keyed by the name typed. Aliases of one server are separate
+    /// entries, each pinned on first use; only ASCII case is ignored. `names_for` tells a
+    /// front end under which names a key is already known.
+    #[test]
+    fn aliases_are_pinned_separately_and_case_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins = KnownServers::new(dir.path().join("known_servers"));
+        let (real, other) = (
+            ServerIdentity::generate().public(),
+            ServerIdentity::generate().public(),
+        );
+        assert_eq!(pins.check("127.0.0.1:7474", &real).unwrap(), Pin::New);
+        // Another name for the same machine is another entry: the first use pins it...
+        assert_eq!(pins.check("localhost:7474", &real).unwrap(), Pin::New);
+        assert_eq!(
+            pins.names_for(&real).unwrap(),
+            ["127.0.0.1:7474", "localhost:7474"]
+        );
+        // ...and case does not make a new name.
+        assert_eq!(pins.check("LocalHost:7474", &real).unwrap(), Pin::Known);
+        assert!(matches!(
+            pins.check("LOCALHOST:7474", &other),
+            Err(PinError::Changed { .. })
+        ));
+        // A new alias could be pinned to another key: that is trust on first use, and why a
+        // new pin's fingerprint must be compared with the published one.
+        assert_eq!(pins.check("lab-pc:7474", &other).unwrap(), Pin::New);
+        assert_eq!(pins.names_for(&other).unwrap(), ["lab-pc:7474"]);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! takes [`Command`]s from a front end, checks them against the server's limits, sends them;
 //! it takes server events from the connection's reader thread, keeps the [`ChatState`], and
 //! emits [`Update`]s for the front end to show. When the connection drops it reconnects with
-//! exponential backoff and rejoins under the same nick.
+//! exponential backoff and rejoins under the same nick, asking only for the room messages
+//! said since the last one shown; it marks that gap and shows no message twice.
 //!
 //! It must not read the keyboard or write to the terminal (front ends do), and must not touch
 //! bytes on the wire (the connection module does). Everything it talks to is a channel, so a
@@ -31,12 +32,9 @@ use crate::client::error::{ConnectError, SessionError};
 use crate::client::state::ChatState;
 use crate::client::transcript::Transcript;
 use crate::client::update::{Update, UpdateKind};
-use crate::crypto::{ReplayGuard, RoomKey, TimePolicy};
+use crate::crypto::RoomKey;
 use crate::protocol::event::{HistoryKind, validate_nick, validate_text};
-use crate::protocol::{ClientEvent, ErrorCode, Inbound, ServerEvent};
-
-/// How many tokens the replay guard of a session remembers (the crate's recommended size).
-const REPLAY_CAPACITY: usize = 100_000;
+use crate::protocol::{ClientEvent, ErrorCode, ServerEvent};
 
 /// Updates waiting for a slow front end. When full the session waits, the reader waits
 /// behind it, and TCP pushes back on the server: memory stays bounded.
@@ -65,8 +63,9 @@ pub struct ReconnectPolicy {
 }
 
 impl Default for ReconnectPolicy {
-    /// 1, 2, 4, 8, 16, 30, 30... seconds, 10 attempts: about four minutes, long enough for an
-    /// instructor to restart a server, short enough that a forgotten client stops.
+    /// 1, 2, 4, 8, 16, 30, 30... seconds, 10 attempts: 181 s of waiting, about three minutes
+    /// with the attempts (as the README says), long enough for an instructor to restart a
+    /// server, short enough that a forgotten client stops.
     fn default() -> Self {
         ReconnectPolicy {
             enabled: true,
@@ -153,7 +152,6 @@ impl StateView {
 pub struct Session {
     config: ClientConfig,
     connection: Connection,
-    replay: Arc<Mutex<ReplayGuard>>,
     view: StateView,
     transcript: Transcript,
 }
@@ -162,13 +160,13 @@ impl Session {
     /// Connects to the server and joins as `config.nick`. Nothing runs in the background yet:
     /// a refusal here (nick taken, wrong key) can be handled by asking the user again.
     pub fn connect(config: ClientConfig) -> Result<Session, ConnectError> {
-        let replay = Inbound::shared_guard(TimePolicy::default(), REPLAY_CAPACITY);
+        // Started afresh: no `since`, so the server replays its recent history.
         let connection = connection::open(
             &config.target,
             &config.key,
             &config.nick,
+            None,
             &config.timeouts,
-            Arc::clone(&replay),
             &config.kex,
         )?;
         let mut state = ChatState::new(&config.nick);
@@ -184,7 +182,6 @@ impl Session {
         Ok(Session {
             config,
             connection,
-            replay,
             view: StateView(Arc::new(Mutex::new(state))),
             transcript: Transcript::new(),
         })
@@ -221,7 +218,6 @@ impl Session {
         let Session {
             config,
             connection,
-            replay,
             view,
             transcript,
         } = self;
@@ -234,7 +230,6 @@ impl Session {
             generation: 1,
             state: view.snapshot(),
             config,
-            replay,
             view,
             updates,
             front_end_gone: false,
@@ -243,6 +238,7 @@ impl Session {
             keepalive_ping: None,
             next_ping: 1,
             transcript,
+            away: None,
         };
         match Link::start(
             connection,
@@ -328,7 +324,6 @@ enum Phase {
 /// The session loop's state.
 struct Core {
     config: ClientConfig,
-    replay: Arc<Mutex<ReplayGuard>>,
     state: ChatState,
     view: StateView,
     updates: Sender<Update>,
@@ -346,6 +341,16 @@ struct Core {
     next_ping: u64,
     /// Everything shown, for `/save` and `--log`.
     transcript: Transcript,
+    /// After a rejoin, until the server's replay of what we missed is over.
+    away: Option<Away>,
+}
+
+/// A rejoin's gap while the server replays it: how many room messages the welcome said we
+/// missed, and how many of them the replay has shown so far.
+#[derive(Debug, Clone, Copy)]
+struct Away {
+    missed: u64,
+    replayed: u64,
 }
 
 type End = Result<(), SessionError>;
@@ -451,6 +456,10 @@ impl Core {
             self.emit(UpdateKind::Help);
             return;
         }
+        if let Command::MeasureLag = command {
+            self.keepalive();
+            return;
+        }
         if let Command::Save(path) = &command {
             // Local, so it works while reconnecting too.
             match self.transcript.save(path) {
@@ -517,7 +526,7 @@ impl Core {
                 self.send(ClientEvent::Ping { id });
             }
             // Handled before we get here.
-            Command::Help | Command::Save(_) | Command::Quit(_) => {}
+            Command::Help | Command::Save(_) | Command::Quit(_) | Command::MeasureLag => {}
         }
     }
 
@@ -548,7 +557,21 @@ impl Core {
     }
 
     fn server_event(&mut self, event: ServerEvent) -> Option<End> {
+        // The server sends a rejoin's replay (and its notices about it) before anything else.
+        if !matches!(
+            event,
+            ServerEvent::History { .. } | ServerEvent::Notice { .. }
+        ) {
+            self.replay_over();
+        }
         let kind = match event {
+            // A repeat (by id) is not shown again; a new one is remembered as the last shown
+            // and goes on to the arms below. See `ChatState::first_sight`.
+            ServerEvent::Message { id, .. } | ServerEvent::Action { id, .. }
+                if !self.state.first_sight(id, false) =>
+            {
+                return None;
+            }
             ServerEvent::Message { from, text, .. } => UpdateKind::Message {
                 own: self.state.is_me(&from),
                 from,
@@ -561,10 +584,17 @@ impl Core {
             },
             ServerEvent::History {
                 kind,
+                id,
                 from,
                 text,
                 time,
             } => {
+                if !self.state.first_sight(id, true) {
+                    return None;
+                }
+                if let Some(away) = &mut self.away {
+                    away.replayed += 1;
+                }
                 let kind = UpdateKind::History {
                     own: self.state.is_me(&from),
                     action: kind == HistoryKind::Action,
@@ -573,6 +603,18 @@ impl Core {
                 };
                 // Stamped with when it was said, not when it was replayed.
                 self.emit_update(Update { at: time, kind });
+                return None;
+            }
+            // A private message is ours only if it is to us, or from us (the echo of one we
+            // sent); one that names someone else was moved here from another stream.
+            ServerEvent::Private { from, to, .. }
+                if !self.state.is_me(&to) && !self.state.is_me(&from) =>
+            {
+                self.local_error(format!(
+                    "ignored a private message from {} to {}: it is not addressed to you",
+                    crate::client::display::clean(&from, 40),
+                    crate::client::display::clean(&to, 40)
+                ));
                 return None;
             }
             ServerEvent::Private { from, to, text, .. } => UpdateKind::Private {
@@ -625,11 +667,39 @@ impl Core {
             }
             ServerEvent::Bye { code, reason, .. } => return self.server_bye(code, &reason),
             // The reader answers pings; a second welcome means nothing.
-            ServerEvent::Ping { .. } | ServerEvent::Welcome { .. } => return None,
+            ServerEvent::Ping { .. }
+            | ServerEvent::Welcome { .. }
+            | ServerEvent::Handshake { .. } => {
+                return None;
+            }
         };
         self.view.publish(&self.state);
         self.emit(kind);
         None
+    }
+
+    /// The replay after a rejoin is over: say so if it left out some of what we missed (the
+    /// server replays only its recent history).
+    fn replay_over(&mut self) {
+        let Some(away) = self.away.take() else {
+            return;
+        };
+        let (missed, left_out) = (away.missed, away.missed.saturating_sub(away.replayed));
+        let text = match (left_out, away.replayed) {
+            (0, _) => return,
+            (_, 0) => "none of them can be shown: the server keeps no history that far back \
+                       (or none at all)"
+                .to_owned(),
+            (1, _) => format!(
+                "1 of the {missed} messages said while you were away is not shown: \
+                 too many for the server to replay"
+            ),
+            (n, _) => format!(
+                "{n} of the {missed} messages said while you were away are not shown: \
+                 too many for the server to replay"
+            ),
+        };
+        self.emit(UpdateKind::Notice { text });
     }
 
     /// The server is closing our connection and said why.
@@ -699,15 +769,16 @@ impl Core {
         let target = self.config.target.clone();
         let key = self.config.key.clone();
         let nick = self.state.nick.clone();
+        // Only what we have not shown yet, please.
+        let since = self.state.last_message;
         let timeouts = self.config.timeouts;
-        let replay = Arc::clone(&self.replay);
         let setup = self.config.kex.clone();
         let spawned = thread::Builder::new()
             .name("fernchat-dial".to_owned())
             .spawn(move || {
                 // If the session has ended meanwhile, nobody receives this: the connection
                 // is dropped and closed here.
-                let opened = connection::open(&target, &key, &nick, &timeouts, replay, &setup);
+                let opened = connection::open(&target, &key, &nick, since, &timeouts, &setup);
                 let _ = done.send(opened);
             });
         match spawned {
@@ -794,6 +865,19 @@ impl Core {
             target: self.config.target.to_string(),
             reconnected,
         });
+        // Back after a lost connection: mark the gap; the replay of it follows.
+        self.away = None;
+        if reconnected && let Some(missed) = welcome.missed {
+            self.emit(UpdateKind::Away { missed });
+            if missed > 0 {
+                self.away = Some(Away {
+                    missed,
+                    replayed: 0,
+                });
+                // The server answers after the replay: the pong tells us it is over.
+                self.keepalive();
+            }
+        }
     }
 
     /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued

@@ -1,13 +1,20 @@
 //! Chat state: what this client believes about the room right now.
 //!
 //! This module owns the user list, our own nick, the server's limits and the last error, the
-//! rules for updating them from server events, and what counts as mentioning our nick. It is plain data with pure methods so it
-//! can be tested without sockets; it must not do I/O. The session holds the authoritative copy
-//! and publishes snapshots for front ends (a TUI draws its user list and status line from one).
+//! rules for updating them from server events, which room messages are repeats (by their
+//! ids, so a reconnect never shows one twice), and what counts as mentioning our nick. It is
+//! plain data with pure methods so it can be tested without sockets; it must not do I/O. The
+//! session holds the authoritative copy and publishes snapshots for front ends (a TUI draws its
+//! user list and status line from one).
 
 use crate::client::update::UpdateKind;
 use crate::crypto::Fingerprint;
 use crate::protocol::event::nick_key;
+
+/// The most users the client lists. A real class is far smaller (the server's default
+/// `--max-clients` is 200); a list this long only comes from a broken or hostile server, and
+/// every snapshot a front end draws copies it.
+pub const MAX_USERS: usize = 10_000;
 
 /// A snapshot of the room as this client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +39,11 @@ pub struct ChatState {
     /// The last measured round trip to the server in milliseconds, from `/ping` or the
     /// keepalive pings; `None` until measured, and again after a disconnect.
     pub lag_millis: Option<u64>,
+    /// The id of the last room message shown (live or replayed): a rejoin sends it as
+    /// `since`, so the server replays only what came after. Kept across reconnects.
+    pub last_message: Option<u64>,
+    /// Whether a room message has been shown since the last `welcome` (see [`Self::first_sight`]).
+    shown_since_welcome: bool,
 }
 
 impl ChatState {
@@ -47,6 +59,8 @@ impl ChatState {
             target: String::new(),
             fingerprint: None,
             lag_millis: None,
+            last_message: None,
+            shown_since_welcome: false,
         }
     }
 
@@ -62,19 +76,50 @@ impl ChatState {
         self.max_text = max_text;
         self.server = server.to_owned();
         self.connected = true;
+        self.shown_since_welcome = false;
     }
 
-    /// Replaces the user list (from `welcome` or `users`).
-    pub fn set_users(&mut self, users: &[String]) {
-        self.users.clear();
-        for nick in users {
-            self.add_user(nick);
+    /// Whether the room message `id` (live, or `replayed` from history) is one not shown yet;
+    /// if so, it becomes the last one shown. Ids only grow in a room, so one at or below the
+    /// last shown is a repeat (a replay of what we saw live, say), with one exception: the
+    /// first live message after a welcome is always new. A server restarted without its
+    /// history file counts from 1 again, and its messages must not be taken for old ones.
+    /// Id 0 is a server that gives no ids: nothing to compare, always shown.
+    pub fn first_sight(&mut self, id: u64, replayed: bool) -> bool {
+        if id == 0 {
+            return true;
         }
+        let at_or_below_last = self.last_message.is_some_and(|last| id <= last);
+        if at_or_below_last && (replayed || self.shown_since_welcome) {
+            return false;
+        }
+        self.last_message = Some(id);
+        self.shown_since_welcome = true;
+        true
+    }
+
+    /// Replaces the user list (from `welcome` or `users`): the first [`MAX_USERS`] nicks, sorted
+    /// once and without duplicates (in any case; the first spelling is kept). Inserting them
+    /// one at a time into the sorted list took 6.5 s for a hostile server's 100,000 nicks.
+    pub fn set_users(&mut self, users: &[String]) {
+        let mut listed: Vec<(String, &String)> = users
+            .iter()
+            .take(MAX_USERS)
+            .map(|nick| (nick_key(nick), nick))
+            .collect();
+        // Stable: among nicks equal without case, the first given stays first and is kept.
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        listed.dedup_by(|later, first| later.0 == first.0);
+        self.users = listed.into_iter().map(|(_, nick)| nick.clone()).collect();
     }
 
     /// Someone joined. Adding a nick already listed (in any case) changes nothing, so a
-    /// server that also announces our own join does not list us twice.
+    /// server that also announces our own join does not list us twice; nor does a join
+    /// past [`MAX_USERS`].
     pub fn add_user(&mut self, nick: &str) {
+        if self.users.len() >= MAX_USERS {
+            return;
+        }
         let key = nick_key(nick);
         match self
             .users
@@ -212,6 +257,80 @@ mod tests {
         assert!(state.users.is_empty());
         assert_eq!(state.lag_millis, None);
         assert_eq!(state.nick, "alice");
+    }
+
+    /// Issue 12 item 8: a welcome listing 100,000 nicks was inserted one nick at a time into
+    /// the sorted list (6.5 s in a release build) and kept whole. Failed on the old main: the
+    /// list held all 100,000. Now it is sorted once and capped.
+    #[test]
+    fn a_huge_user_list_is_sorted_once_and_capped() {
+        let users: Vec<String> = (0..100_000).rev().map(|i| format!("u{i:06}")).collect();
+        let started = std::time::Instant::now();
+        let state = welcomed(&users.iter().map(String::as_str).collect::<Vec<_>>());
+        let took = started.elapsed();
+        assert_eq!(state.users.len(), MAX_USERS);
+        assert!(
+            state
+                .users
+                .windows(2)
+                .all(|w| nick_key(&w[0]) < nick_key(&w[1]))
+        );
+        // The first MAX_USERS given are kept (here the highest numbers, as sent in reverse).
+        assert_eq!(state.users[0], format!("u{:06}", 100_000 - MAX_USERS));
+        // Generous for a debug build on a busy machine; the old way took seconds.
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        let mut state = state;
+        state.add_user("zzz");
+        assert_eq!(
+            state.users.len(),
+            MAX_USERS,
+            "joins past the cap are not listed"
+        );
+    }
+
+    #[test]
+    fn duplicates_in_a_list_keep_the_first_spelling() {
+        let state = welcomed(&["bob", "Carol", "BOB", "carol", "alice"]);
+        assert_eq!(names(&state), ["alice", "bob", "Carol"]);
+    }
+
+    #[test]
+    fn a_room_message_is_shown_once_live_or_replayed() {
+        let mut state = welcomed(&["alice"]);
+        assert!(state.first_sight(1, true));
+        assert!(state.first_sight(2, false));
+        assert_eq!(state.last_message, Some(2));
+        // The same ids again, live or from history, on this connection or the next.
+        assert!(!state.first_sight(2, false));
+        assert!(!state.first_sight(1, true));
+        state.disconnected();
+        welcomed_again(&mut state);
+        assert!(!state.first_sight(2, true));
+        assert!(state.first_sight(3, true));
+        assert!(!state.first_sight(3, false));
+        assert!(state.first_sight(4, false));
+        assert_eq!(state.last_message, Some(4));
+        // No id: nothing to compare, so shown and not remembered.
+        assert!(state.first_sight(0, false));
+        assert!(state.first_sight(0, true));
+        assert_eq!(state.last_message, Some(4));
+    }
+
+    #[test]
+    fn a_server_counting_from_1_again_is_not_taken_for_repeats() {
+        let mut state = welcomed(&["alice"]);
+        assert!(state.first_sight(40, false));
+        // Restarted without its history file: the first live message after the welcome
+        // starts the count again; repeats are then judged from there.
+        welcomed_again(&mut state);
+        assert!(state.first_sight(1, false));
+        assert_eq!(state.last_message, Some(1));
+        assert!(!state.first_sight(1, false));
+        assert!(state.first_sight(2, false));
+    }
+
+    fn welcomed_again(state: &mut ChatState) {
+        state.welcomed("alice", &["alice".into()], 500, "fernchat 0.1.0");
     }
 
     #[test]

@@ -58,16 +58,20 @@ impl Transcript {
         Transcript::default()
     }
 
-    /// A transcript that also appends every line to `path` (created 0600 if new).
+    /// A transcript that also appends every line to `path` (created 0600 if new). An existing
+    /// file must be ours and private, and a symbolic link is refused: the chat is plaintext
+    /// here, and a planted link or file would hand it (or our shell's start-up file) to
+    /// someone else (see [`crate::private_file::open_checked`]).
     pub fn with_log(path: &Path) -> Result<Transcript, TranscriptError> {
-        let file = crate::private_file::options()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| TranscriptError::Open {
+        use crate::private_file::{Others, open_checked, options};
+        let mut append = options();
+        append.create(true).append(true);
+        let file = open_checked(path, append, Others::NoAccess).map_err(|source| {
+            TranscriptError::Open {
                 path: path.to_owned(),
                 source,
-            })?;
+            }
+        })?;
         Ok(Transcript {
             log: Some((path.to_owned(), file)),
             ..Transcript::default()
@@ -205,6 +209,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("chat.log");
         std::fs::write(&log, "earlier\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(&log, private).unwrap();
+        }
         let mut transcript = Transcript::with_log(&log).unwrap();
         assert!(transcript.record(&message("one")).is_none());
         let text = std::fs::read_to_string(&log).unwrap();

@@ -76,6 +76,13 @@ pub enum UpdateKind {
         /// Whether we sent it (under our current nick).
         own: bool,
     },
+    /// We are back after a lost connection, and this many room messages were said while we
+    /// were away. The ones the server replays follow as [`UpdateKind::History`]; none of
+    /// them, and nothing seen before, is shown twice.
+    Away {
+        /// How many room messages came after the last one we had shown.
+        missed: u64,
+    },
     /// A private message, to us or (echoed by the server) from us.
     Private {
         /// The sender.

@@ -147,7 +147,47 @@ impl Refusal {
             Refusal::Clock(_) => ErrorCode::ClockSkew,
             Refusal::Stale(FreshnessError::Expired { .. }) => ErrorCode::Expired,
             Refusal::Stale(FreshnessError::FromFuture { .. }) => ErrorCode::FromFuture,
+            Refusal::Replay(ReplayError::Full) => ErrorCode::ReplayMemoryFull,
             Refusal::Replay(_) => ErrorCode::Replayed,
+        }
+    }
+}
+
+/// Where an [`Inbound`] remembers the tokens it accepted.
+///
+/// Protocol version 2 gives every connection its own session keys, so a token can only ever be
+/// replayed on the connection it was made for: the server and the client keep an `Own` memory
+/// per connection, bounded and dropped with it, so no connection can fill anybody else's.
+/// `Shared` remains for the labs, which study replay across connections with one class key.
+#[derive(Debug)]
+pub enum ReplayMemory {
+    /// This connection's own memory.
+    Own(ReplayGuard),
+    /// A memory shared with other receivers (labs and tests).
+    Shared(Arc<Mutex<ReplayGuard>>),
+}
+
+impl From<ReplayGuard> for ReplayMemory {
+    fn from(guard: ReplayGuard) -> ReplayMemory {
+        ReplayMemory::Own(guard)
+    }
+}
+
+impl From<Arc<Mutex<ReplayGuard>>> for ReplayMemory {
+    fn from(guard: Arc<Mutex<ReplayGuard>>) -> ReplayMemory {
+        ReplayMemory::Shared(guard)
+    }
+}
+
+impl ReplayMemory {
+    fn with<T>(&mut self, f: impl FnOnce(&mut ReplayGuard) -> T) -> T {
+        match self {
+            ReplayMemory::Own(guard) => f(guard),
+            // A panic elsewhere while holding the lock leaves a usable guard: the map is
+            // never half-updated across an await or callback.
+            ReplayMemory::Shared(guard) => f(&mut guard
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
         }
     }
 }
@@ -155,28 +195,36 @@ impl Refusal {
 /// The incoming side of one connection: decrypts, judges time and replays, decodes.
 ///
 /// The peer's clock offset is measured from the first authentic token and used for the rest of
-/// the connection. The replay guard is shared, because a captured token could be replayed on a
-/// different connection.
+/// the connection. A token is remembered (for replay protection) only once it passed every
+/// check, so frames that are refused cost no memory.
 #[derive(Debug)]
 pub struct Inbound {
     key: RoomKey,
     policy: TimePolicy,
     peer: Option<PeerClock>,
-    replay: Arc<Mutex<ReplayGuard>>,
+    replay: ReplayMemory,
 }
 
 impl Inbound {
     /// The incoming side of a new connection.
-    pub fn new(key: RoomKey, policy: TimePolicy, replay: Arc<Mutex<ReplayGuard>>) -> Inbound {
+    pub fn new(key: RoomKey, policy: TimePolicy, replay: impl Into<ReplayMemory>) -> Inbound {
         Inbound {
             key,
             policy,
             peer: None,
-            replay,
+            replay: replay.into(),
         }
     }
 
-    /// A replay guard sized for `policy`'s window, for [`Inbound::new`].
+    /// The incoming side of a new connection with its own replay memory of at most
+    /// `capacity` tokens, each kept for the connection's window (TTL plus grace).
+    pub fn per_connection(key: RoomKey, policy: TimePolicy, capacity: usize) -> Inbound {
+        let guard = ReplayGuard::new(policy.connection_window_secs(), capacity);
+        Inbound::new(key, policy, guard)
+    }
+
+    /// A replay guard sized for `policy`'s window across connections, for [`Inbound::new`]
+    /// (the labs; the server and client keep one per connection).
     pub fn shared_guard(policy: TimePolicy, capacity: usize) -> Arc<Mutex<ReplayGuard>> {
         Arc::new(Mutex::new(ReplayGuard::new(
             policy.replay_window_secs(),
@@ -194,29 +242,43 @@ impl Inbound {
         self.peer
     }
 
-    /// Opens later frames with `key` instead: the session key a key exchange agreed on. The
-    /// peer's clock, measured from its first token, and the shared replay guard stay.
+    /// How many tokens the replay memory holds now (for tests and figures).
+    pub fn remembered(&mut self) -> usize {
+        self.replay.with(|guard| guard.len())
+    }
+
+    /// Opens later frames with `key` instead: the session key a key exchange agreed on (a
+    /// ring, when a receiver accepts two keys; see [`Inbound::accept_opened`]). The peer's
+    /// clock, measured from its first token, and the replay memory stay.
     pub fn rekey(&mut self, key: RoomKey) {
         self.key = key;
     }
 
     /// Runs every check on one frame at time `now` (our clock, Unix seconds).
     pub fn accept<E: Decodable>(&mut self, frame: &[u8], now: u64) -> Result<E, Refusal> {
+        self.accept_opened(frame, now).map(|(event, _)| event)
+    }
+
+    /// [`Inbound::accept`], also saying which key of the ring opened the frame (0 = the
+    /// first), so a receiver can hold a key to the kind of event it may seal.
+    pub fn accept_opened<E: Decodable>(
+        &mut self,
+        frame: &[u8],
+        now: u64,
+    ) -> Result<(E, usize), Refusal> {
         let opened = self.key.decrypt(frame).map_err(DecodeError::from)?;
         let peer = match self.peer {
             Some(peer) => peer,
             None => PeerClock::measure(opened.timestamp, now)?,
         };
         self.policy.check(opened.timestamp, now, peer)?;
-        self.replay
-            .lock()
-            // A panic elsewhere while holding the lock leaves a usable guard: the map is
-            // never half-updated across an await or callback.
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .check_and_remember(opened.replay_id, now)?;
-        // Only now is the clock trusted: a replayed or stale first token must not set it.
+        self.replay.with(|g| g.check(opened.replay_id, now))?;
+        let event = decode_plaintext(&opened.plaintext)?;
+        // Only now is the token accepted: remembered, and (if first) its clock trusted. A
+        // replayed, stale or malformed first token must not set the clock or take memory.
+        self.replay.with(|g| g.remember(opened.replay_id, now))?;
         self.peer = Some(peer);
-        Ok(decode_plaintext(&opened.plaintext)?)
+        Ok((event, opened.key_index))
     }
 }
 

@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
-    /// The first event of every session: who I am and which protocol I speak.
+    /// The first event of every session: who I am, which protocol I speak, and a fresh
+    /// nonce that the server's `handshake` must echo (so a recorded answer is refused).
     ///
     /// # Format
-    /// `{"type":"hello","nick":"alice","version":1,"kex":"psk"}`
+    /// `{"type":"hello","nick":"alice","version":2,"kex":"psk","nonce":"AAECAwQFBgcICQoLDA0ODw=="}`
     Hello {
         /// The nick to register: see [`validate_nick`].
         nick: String,
@@ -31,6 +32,15 @@ pub enum ClientEvent {
         /// absent for `"psk"`. See PROTOCOL.md section 7.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kex_public: Option<String>,
+        /// 16 fresh random bytes (URL-safe base64 with padding): `Nc` of PROTOCOL.md. Optional
+        /// in the type only so that a version-1 hello (which has none) is refused by its
+        /// version, not as a bad field; the server refuses a version-2 hello without one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+        /// The `id` of the last room message this client saw (reconnects): the server replays
+        /// only newer history. Absent: the recent history.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
     },
     /// A message to the room.
     ///
@@ -87,15 +97,18 @@ pub enum ClientEvent {
         /// The id of the ping answered.
         id: u64,
     },
-    /// Key confirmation: the client's first frame after the `welcome` of an `x25519-psk` or
-    /// `x25519-psk-signed` exchange, sealed with its new client-to-server key. Until it arrives
-    /// and checks out, the server delivers nothing to this client and accepts nothing from it.
+    /// Key confirmation: the client's first frame after the server's `handshake`, sealed with
+    /// the new client-to-server key (every mode). Until it arrives and checks out, the client
+    /// is not in the room: no welcome, no history, nobody sees it join.
     ///
     /// # Format
-    /// `{"type":"confirm","mac":"..."}`
+    /// `{"type":"confirm"}` (`psk`, `x25519`), `{"type":"confirm","mac":"..."}` (`x25519-psk*`)
     Confirm {
-        /// `HMAC-SHA256(confirm key, "client confirm" || transcript)`, URL-safe base64.
-        mac: String,
+        /// `x25519-psk` and `-signed` only: `HMAC-SHA256(confirm key, "client confirm" ||
+        /// transcript)`, URL-safe base64. In the other modes, opening under the session key is
+        /// the proof.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mac: Option<String>,
     },
     /// I am leaving; the room sees `left` with the reason.
     ///
@@ -127,10 +140,39 @@ impl ClientEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
-    /// The hello was accepted.
+    /// The answer to a hello the server can serve, sealed with the key that opened the hello:
+    /// the client's nonce echoed, the server's fresh nonce, and the key exchange's fields.
+    /// The session keys follow from it; the client answers `confirm` under them.
     ///
     /// # Format
-    /// `{"type":"welcome","nick":"alice","users":["alice","bob"],"version":1,"server":"fernchat 0.1.0","max_text":2000,"time":1763800000000}`
+    /// `{"type":"handshake","version":2,"nonce":"...","server_nonce":"...","kex":"psk"}`
+    Handshake {
+        /// The protocol version the server speaks (2).
+        version: u32,
+        /// The client's `Nc`, echoed: a handshake recorded on another connection has another.
+        nonce: String,
+        /// The server's fresh `Ns` (16 bytes, URL-safe base64 with padding).
+        server_nonce: String,
+        /// The key exchange of the session, as the hello asked.
+        kex: String,
+        /// The server's public key for the `x25519` exchanges.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_public: Option<String>,
+        /// `x25519-psk` and `-signed`: the server's key-confirmation MAC (see `crate::kex`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_confirm: Option<String>,
+        /// `x25519-psk-signed`: the server's Ed25519 identity key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_identity: Option<String>,
+        /// `x25519-psk-signed`: the identity key's signature over the transcript.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kex_signature: Option<String>,
+    },
+    /// The client confirmed its session keys and is in the room. Sealed with the session's
+    /// server-to-client key, so everything in it is protected as the session is.
+    ///
+    /// # Format
+    /// `{"type":"welcome","nick":"alice","users":["alice","bob"],"version":2,"server":"fernchat 0.1.0","max_text":2000,"time":1763800000000}`
     Welcome {
         /// The nick registered (as the client spelled it).
         nick: String,
@@ -144,27 +186,23 @@ pub enum ServerEvent {
         max_text: usize,
         /// Server time.
         time: u64,
-        /// The key exchange the session uses, when it is not the plain `"psk"`.
+        /// `psk`: the Fernet key that seals room broadcasts to this client, when it is not the
+        /// key that opened the hello (a roster server); absent: that key.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        kex: Option<String>,
-        /// The server's public key for `kex` `"x25519"` and the `x25519-psk` exchanges.
+        room_key: Option<String>,
+        /// When the hello carried `since`: how many room messages are newer than it (may be
+        /// more than the history replayed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        kex_public: Option<String>,
-        /// `x25519-psk` and `-signed`: the server's key-confirmation MAC (see `crate::kex`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        kex_confirm: Option<String>,
-        /// `x25519-psk-signed`: the server's Ed25519 identity key.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        kex_identity: Option<String>,
-        /// `x25519-psk-signed`: the identity key's signature over the transcript.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        kex_signature: Option<String>,
+        missed: Option<u64>,
     },
     /// A room message.
     ///
     /// # Format
-    /// `{"type":"message","from":"alice","text":"hi all","time":1763800000000}`
+    /// `{"type":"message","id":41,"from":"alice","text":"hi all","time":1763800000000}`
     Message {
+        /// Increasing per room, kept across restarts (for `since` in a hello).
+        #[serde(default)]
+        id: u64,
         /// Registered nick of the sender.
         from: String,
         /// The text.
@@ -175,8 +213,11 @@ pub enum ServerEvent {
     /// A room action (`/me`).
     ///
     /// # Format
-    /// `{"type":"action","from":"alice","text":"waves","time":1763800000000}`
+    /// `{"type":"action","id":42,"from":"alice","text":"waves","time":1763800000000}`
     Action {
+        /// Increasing per room, shared with `message`.
+        #[serde(default)]
+        id: u64,
         /// Registered nick of the sender.
         from: String,
         /// What they do.
@@ -188,8 +229,11 @@ pub enum ServerEvent {
     /// late arrival can catch up. Shown as history, never as a live message.
     ///
     /// # Format
-    /// `{"type":"history","kind":"message","from":"alice","text":"hi all","time":1763800000000}`
+    /// `{"type":"history","id":41,"kind":"message","from":"alice","text":"hi all","time":1763800000000}`
     History {
+        /// The room message's `id`.
+        #[serde(default)]
+        id: u64,
         /// Whether it was a message or an action (`/me`).
         kind: HistoryKind,
         /// The sender's nick at the time.
@@ -278,6 +322,10 @@ pub enum ServerEvent {
         message: String,
         /// When.
         time: u64,
+        /// The refusal of an `x25519-psk-signed` hello, signed by the server's identity:
+        /// `Ed25519("fernchat refusal v2" || Nc || code || 0 || message)` (see `crate::kex`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     /// Keepalive; answer with `pong` and the same id, or be disconnected as idle.
     ///
@@ -312,9 +360,40 @@ pub enum ServerEvent {
 impl ServerEvent {
     /// Every `type` the server may send.
     pub const TYPES: &'static [&'static str] = &[
-        "welcome", "message", "action", "history", "private", "users", "joined", "left", "renamed",
-        "notice", "error", "ping", "pong", "bye",
+        "handshake",
+        "welcome",
+        "message",
+        "action",
+        "history",
+        "private",
+        "users",
+        "joined",
+        "left",
+        "renamed",
+        "notice",
+        "error",
+        "ping",
+        "pong",
+        "bye",
     ];
+}
+
+impl ServerEvent {
+    /// Whether this event is only ever meant for one connection (so it must be sealed with
+    /// that connection's session key, never with a key the room shares): `handshake` aside,
+    /// which comes before there is a session key.
+    pub fn is_per_recipient(&self) -> bool {
+        matches!(
+            self,
+            ServerEvent::Welcome { .. }
+                | ServerEvent::History { .. }
+                | ServerEvent::Users { .. }
+                | ServerEvent::Private { .. }
+                | ServerEvent::Pong { .. }
+                | ServerEvent::Ping { .. }
+                | ServerEvent::Error { .. }
+        )
+    }
 }
 
 /// What a `history` event replays.
@@ -374,6 +453,9 @@ pub enum ErrorCode {
     TooSlow,
     /// A token already received: a replay.
     Replayed,
+    /// This connection sent more tokens than its replay memory holds (its rate limit times
+    /// the time window): only this connection is refused; nobody else is affected.
+    ReplayMemoryFull,
     /// A token older than the TTL.
     Expired,
     /// A token stamped too far in the future.
@@ -390,7 +472,7 @@ pub enum ErrorCode {
 }
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Nicks that nobody may register, compared without regard to ASCII case.
 pub const RESERVED_NICKS: &[&str] = &[
@@ -551,7 +633,7 @@ mod tests {
     #[test]
     fn type_lists_match_the_enums() {
         let samples = [
-            r#"{"type":"hello","nick":"al","version":1}"#,
+            r#"{"type":"hello","nick":"al","version":2}"#,
             r#"{"type":"say","text":"x"}"#,
             r#"{"type":"me","text":"x"}"#,
             r#"{"type":"msg","to":"bo","text":"x"}"#,

@@ -8,6 +8,7 @@
 //! This module must not hold connection or room state.
 
 pub mod codec;
+pub mod confusable;
 pub mod event;
 pub mod frame;
 

@@ -1,8 +1,11 @@
 //! One client connection: a reader thread and a writer thread.
 //!
 //! The reader does the expensive, per-client work in parallel with every other reader:
-//! rate-limiting, decrypting, judging time and replays, decoding JSON, checking nicks and text.
-//! It hands the hub only events that are ready to act on, or a refusal to pass back.
+//! rate-limiting, decrypting, judging time and replays (in this connection's own replay
+//! memory), decoding JSON, checking nicks and text, and the server's half of the version-2
+//! handshake: it answers a hello with the session keys and waits for the client's `confirm`
+//! under them before anything of this client reaches the room. It hands the hub only events
+//! that are ready to act on, or a refusal to pass back.
 //!
 //! The writer drains what the hub hands off to the socket, coalescing what is waiting into
 //! one write; the hub sends directly while the socket takes it without blocking (see
@@ -24,19 +27,20 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-use crate::crypto::unix_now;
+use crate::crypto::{RoomKey, unix_now};
 use crate::kex::{
-    Confirming, Ephemeral, KEX_X25519, KEX_X25519_PSK_SIGNED, Psk, PublicShare, Role, Transcript,
+    Confirming, Ephemeral, KEX_X25519, KEX_X25519_PSK_SIGNED, Nonce, Psk, PublicShare, Role,
+    Transcript, psk_session_keys,
 };
 use crate::protocol::event::{KEX_PSK, NickError, validate_nick, validate_text};
 use crate::protocol::{
     ClientEvent, DecodeError, ErrorCode, FrameError, FrameReader, Inbound, PROTOCOL_VERSION,
-    Refusal,
+    Refusal, ServerEvent,
 };
 use crate::server::LiveConnection;
 use crate::server::ServerConfig;
 use crate::server::flood::{FloodGuard, Verdict};
-use crate::server::hub::{HubEvent, SessionKey, WelcomeKex};
+use crate::server::hub::{HubEvent, Session};
 use crate::server::outbound::{self, OutState, Outbound};
 
 /// Stack of a writer thread, which only copies bytes to a socket. Only the pages a thread
@@ -44,6 +48,24 @@ use crate::server::outbound::{self, OutState, Outbound};
 /// the default: they parse what peers send, and JSON nested as deep as serde_json allows
 /// overflowed a 256 KiB stack in the unoptimised build (tests/server_hostile.rs).
 const WRITER_STACK: usize = 128 * 1024;
+
+/// The incoming side of a new connection, with its own replay memory: a token can be replayed
+/// only on the connection whose session keys made it, so the memory is this connection's alone
+/// and dies with it. Its bound is what the rate limit lets the client send within the time
+/// window (burst plus rate times window), never more than `config.replay_capacity`: the flood
+/// guard refuses frames over the rate before they are decrypted, so an honest or hostile
+/// client cannot reach it, and if it somehow did, only this connection would be refused
+/// (`replay_memory_full`).
+pub(crate) fn inbound_for(config: &ServerConfig) -> Inbound {
+    let window = config.time_policy.connection_window_secs();
+    let limits = config.flood;
+    let by_rate = f64::from(limits.burst) + limits.per_second.max(0.0) * window as f64;
+    // `as` saturates for floats: a huge rate gives usize::MAX, then capped below.
+    let capacity = (by_rate.ceil() as usize)
+        .saturating_add(16)
+        .min(config.replay_capacity);
+    Inbound::per_connection(config.key.clone(), config.time_policy, capacity)
+}
 
 /// Starts the reader and writer threads for a new connection and introduces it to the hub.
 pub(crate) fn spawn(
@@ -83,10 +105,9 @@ pub(crate) fn spawn(
         .spawn(move || {
             let reader = Reader {
                 id,
-                said_hello: false,
-                confirming: None,
+                phase: Phase::Hello,
                 inbound,
-                flood: FloodGuard::new(config.flood, Instant::now()),
+                flood: counted.flood_guard(config.flood, Instant::now()),
                 config,
                 hub: reader_hub,
             };
@@ -107,15 +128,24 @@ pub(crate) fn spawn(
 /// The state of one reader thread.
 struct Reader {
     id: u64,
-    /// A hello was accepted on this connection (its key exchange is done).
-    said_hello: bool,
-    /// After an `x25519-psk` hello: the exchange whose confirmation we wait for. Until it
-    /// comes, nothing else from this client is accepted (and the hub delivers nothing to it).
-    confirming: Option<Confirming>,
+    /// Where this connection is in the handshake.
+    phase: Phase,
     inbound: Inbound,
     flood: FloodGuard,
     config: Arc<ServerConfig>,
     hub: Sender<HubEvent>,
+}
+
+/// Where a connection is in the version-2 handshake (PROTOCOL.md section 2).
+enum Phase {
+    /// Waiting for the hello (sealed with a class key of the ring).
+    Hello,
+    /// The hello was accepted and the `handshake` sent; the next frame must be the client's
+    /// `confirm`, opened with the client-to-server key (and, in the `x25519-psk` modes, with
+    /// the MAC we expect). Until then nothing from this client reaches the room.
+    Confirming(Option<Confirming>),
+    /// Confirmed: chat events are passed to the hub.
+    Joined,
 }
 
 /// What the reader does after one frame.
@@ -158,16 +188,8 @@ impl Reader {
             Verdict::Allow => {}
             Verdict::Refuse { notify } => {
                 if notify {
-                    let limits = self.config.flood;
-                    self.reject(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "you are sending faster than {} messages per second (bursts of {}); \
-                             messages are being dropped, slow down",
-                            limits.per_second, limits.burst
-                        ),
-                        false,
-                    );
+                    let message = self.flood.refusal_message();
+                    self.reject(ErrorCode::RateLimited, message, false);
                 }
                 return Next::Continue;
             }
@@ -182,19 +204,20 @@ impl Reader {
             }
         }
         let first = self.inbound.peer_clock().is_none();
-        match self.inbound.accept::<ClientEvent>(frame, unix_now()) {
-            Ok(event) => self.on_event(event),
+        match self.inbound.accept_opened::<ClientEvent>(frame, unix_now()) {
+            Ok((event, key_index)) => self.on_event(event, key_index),
             Err(Refusal::Decode(DecodeError::Token(_))) if first => {
                 let _ = self.hub.send(HubEvent::WrongKey { id: self.id });
                 Next::Stop
             }
-            Err(refusal) if self.confirming.is_some() => {
-                // The client's first frame after the welcome must open with the session key:
-                // one that does not was sealed by someone who derived other keys.
+            Err(refusal) if matches!(self.phase, Phase::Confirming(_)) => {
+                // The client's first frame after the handshake must open with the session
+                // key: one that does not was sealed by someone who derived other keys, or is
+                // a frame recorded on another connection.
                 self.reject(
                     ErrorCode::KexFailed,
                     format!(
-                        "key confirmation failed: your first message after the welcome was \
+                        "key confirmation failed: your first message after the handshake was \
                          refused ({refusal}); you derived other session keys than the server \
                          (another class key, or someone in the middle)"
                     ),
@@ -218,9 +241,40 @@ impl Reader {
     }
 
     /// Checks the rules that need no room state, then passes the event to the hub.
-    fn on_event(&mut self, event: ClientEvent) -> Next {
-        if let Some(confirming) = self.confirming.take() {
-            return self.on_confirm(&confirming, event);
+    fn on_event(&mut self, event: ClientEvent, key_index: usize) -> Next {
+        match std::mem::replace(&mut self.phase, Phase::Joined) {
+            Phase::Confirming(confirming) => return self.on_confirm(confirming.as_ref(), event),
+            Phase::Hello => {
+                let ClientEvent::Hello {
+                    nick,
+                    version,
+                    kex,
+                    kex_public,
+                    nonce,
+                    since,
+                } = event
+                else {
+                    self.reject(
+                        ErrorCode::HelloFirst,
+                        "the first message must be a hello: {\"type\":\"hello\",\"nick\":...,\
+                         \"version\":2,\"nonce\":...}"
+                            .into(),
+                        true,
+                    );
+                    return Next::Stop;
+                };
+                let hello = HelloFields {
+                    nick,
+                    version,
+                    kex,
+                    kex_public,
+                    nonce,
+                    since,
+                    key_index,
+                };
+                return self.on_hello(hello);
+            }
+            Phase::Joined => {}
         }
         if let ClientEvent::Confirm { .. } = event {
             self.reject(
@@ -230,24 +284,14 @@ impl Reader {
             );
             return Next::Continue;
         }
-        if let ClientEvent::Hello {
-            nick,
-            version,
-            kex,
-            kex_public,
-        } = event
-        {
-            if self.said_hello {
-                // A second key exchange would change keys under the hub's feet.
-                self.reject(
-                    ErrorCode::HelloFirst,
-                    "you already said hello; use /nick to change your nick".into(),
-                    false,
-                );
-                return Next::Continue;
-            }
-            self.said_hello = true;
-            return self.on_hello(nick, version, &kex, kex_public.as_deref());
+        if let ClientEvent::Hello { .. } = event {
+            // A second key exchange would change keys under the hub's feet.
+            self.reject(
+                ErrorCode::HelloFirst,
+                "you already said hello; use /nick to change your nick".into(),
+                false,
+            );
+            return Next::Continue;
         }
         let max_text = self.config.max_text;
         let checked = match &event {
@@ -283,33 +327,63 @@ impl Reader {
     }
 
     /// Checks a hello against every rule that needs no room state, runs the key exchange it
-    /// asks for, and hands the hub a hello ready to register (the hub checks the nick is free).
-    fn on_hello(
-        &mut self,
-        nick: String,
-        version: u32,
-        kex: &str,
-        kex_public: Option<&str>,
-    ) -> Next {
-        let refusal = if let Err(refusal) = nick_rule(&nick) {
-            Some(refusal)
-        } else if version != PROTOCOL_VERSION {
-            Some((
+    /// asks for, and hands the hub a hello ready to answer with the `handshake` (the hub checks
+    /// that the nick is free and that there is room).
+    fn on_hello(&mut self, hello: HelloFields) -> Next {
+        let HelloFields {
+            nick,
+            version,
+            kex,
+            kex_public,
+            nonce,
+            since,
+            key_index,
+        } = hello;
+        // The key that opened the hello: everything we say before the session keys exist is
+        // sealed with it, and in `psk` the session keys come from it (PROTOCOL.md).
+        let Some(class_key) = self.config.key.nth(key_index) else {
+            return Next::Stop;
+        };
+        let client_nonce = nonce.as_deref().and_then(Nonce::from_wire);
+        // Refusals of a signed hello are signed, over the client's nonce, so that a client in
+        // the signed mode can tell them from a forgery (issue 12 item 5).
+        let signer = match (kex.as_str(), client_nonce) {
+            (KEX_X25519_PSK_SIGNED, Some(nonce)) if self.config.identity.is_some() => Some(nonce),
+            _ => None,
+        };
+        let refuse = |reader: &Self, code: ErrorCode, message: String| {
+            let _ = reader.hub.send(HubEvent::RefuseHello {
+                id: reader.id,
+                code,
+                message,
+                key_index,
+                signer,
+            });
+            Next::Stop
+        };
+        // The version first: a hello of another version may lack what version 2 requires.
+        if version != PROTOCOL_VERSION {
+            return refuse(
+                self,
                 ErrorCode::VersionUnsupported,
                 format!(
                     "this server speaks protocol version {PROTOCOL_VERSION} and your client \
                      speaks {version}; use a client of the same fernchat version"
                 ),
-            ))
-        } else {
-            None
+            );
+        }
+        let Some(client_nonce) = client_nonce else {
+            return refuse(
+                self,
+                ErrorCode::BadField,
+                "a version-2 hello needs \"nonce\": 16 random bytes in URL-safe base64".into(),
+            );
         };
-        if let Some((code, message)) = refusal {
-            self.reject(code, message, true);
-            return Next::Stop;
+        if let Err((code, message)) = nick_rule(&nick) {
+            return refuse(self, code, message);
         }
         let offered = self.offered();
-        if !offered.contains(&kex) {
+        if !offered.contains(&kex.as_str()) {
             let message = format!(
                 "this server offers the key exchanges {}; your client asked for {kex:?}",
                 offered
@@ -318,45 +392,57 @@ impl Reader {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            self.reject(ErrorCode::KexUnsupported, message, true);
-            return Next::Stop;
+            return refuse(self, ErrorCode::KexUnsupported, message);
         }
-        let session = match kex {
-            KEX_PSK => Ok(SessionKey::ClassKey),
-            KEX_X25519 => self.exchange(kex_public),
-            // `offered` holds nothing else: the two PSK exchanges.
-            _ => self.exchange_psk(kex, &nick, kex_public),
-        };
-        let session = match session {
-            Ok(session) => session,
-            Err(message) => {
-                self.reject(ErrorCode::KexFailed, message, true);
-                return Next::Stop;
+        let server_nonce = Nonce::generate();
+        let exchange = match kex.as_str() {
+            KEX_PSK => {
+                let keys = psk_session_keys(&class_key, &client_nonce, &server_nonce);
+                Ok(Exchange {
+                    receive: keys.client_to_server,
+                    send: keys.server_to_client,
+                    fields: KexFields::default(),
+                    confirming: None,
+                })
             }
+            KEX_X25519 => exchange_x25519(kex_public.as_deref()),
+            // `offered` holds nothing else: the two PSK exchanges.
+            _ => self.exchange_psk(&class_key, &kex, &nick, kex_public.as_deref()),
+        };
+        let exchange = match exchange {
+            Ok(exchange) => exchange,
+            Err(message) => return refuse(self, ErrorCode::KexFailed, message),
+        };
+        // From here on this connection's frames open only with the client-to-server key: a
+        // frame the server sealed (a ping, a broadcast) sent back to it is undecryptable.
+        self.inbound.rekey(exchange.receive);
+        self.phase = Phase::Confirming(exchange.confirming);
+        let fields = exchange.fields;
+        let handshake = ServerEvent::Handshake {
+            version: PROTOCOL_VERSION,
+            nonce: client_nonce.to_wire(),
+            server_nonce: server_nonce.to_wire(),
+            kex: kex.clone(),
+            kex_public: fields.public,
+            kex_confirm: fields.confirm,
+            kex_identity: fields.identity,
+            kex_signature: fields.signature,
         };
         let _ = self.hub.send(HubEvent::Hello {
             id: self.id,
             nick,
-            session,
+            since,
+            key_index,
+            signer,
+            handshake,
+            session: Session {
+                send: exchange.send,
+                // `psk`: room broadcasts go out once per class key in use, sealed with the
+                // key of the hello; the other modes seal each client's copy with its own key.
+                broadcast: (kex == KEX_PSK).then_some(key_index),
+            },
         });
         Next::Continue
-    }
-
-    /// The server's half of the `x25519` exchange (PROTOCOL.md section 7). From here on this
-    /// reader opens the client's frames with the client-to-server key; the hub seals ours with
-    /// the server-to-client key once the welcome (under the class key) is out.
-    fn exchange(&mut self, kex_public: Option<&str>) -> Result<SessionKey, String> {
-        let client = parse_public(KEX_X25519, kex_public)?;
-        let ours = Ephemeral::generate();
-        let public = ours.public();
-        let keys = ours.finish(Role::Server, &client).map_err(|_| {
-            "your public key is a low-order point: the shared secret would be public".to_owned()
-        })?;
-        self.inbound.rekey(keys.receive);
-        Ok(SessionKey::X25519 {
-            send: keys.send,
-            server_public: public.to_wire(),
-        })
     }
 
     /// The key exchanges this server accepts: the configured ones it can serve (a signed
@@ -372,15 +458,17 @@ impl Reader {
     }
 
     /// The server's half of `x25519-psk` and `x25519-psk-signed` (PROTOCOL.md section 7): the
-    /// `x25519` exchange with the PSK as HKDF salt and the transcript in every key; our
-    /// confirmation MAC (and signature) for the welcome. The session is not usable until the
-    /// client's `confirm` checks out ([`Reader::on_confirm`]).
+    /// `x25519` exchange with the PSK (of the class key that opened the hello) as HKDF salt
+    /// and the transcript in every key; our confirmation MAC (and signature) for the
+    /// handshake. The session is not usable until the client's `confirm` checks out
+    /// ([`Reader::on_confirm`]).
     fn exchange_psk(
-        &mut self,
+        &self,
+        class_key: &RoomKey,
         kex: &str,
         nick: &str,
         kex_public: Option<&str>,
-    ) -> Result<SessionKey, String> {
+    ) -> Result<Exchange, String> {
         let client = parse_public(kex, kex_public)?;
         let ours = Ephemeral::generate();
         let public = ours.public();
@@ -396,39 +484,39 @@ impl Reader {
             &public,
             identity_key.as_ref().map(|k| &k.0),
         );
-        // The PSK of the encrypting key: the one every client must hold to read the welcome.
-        let psk = Psk::from_class_key(&self.config.key);
+        let psk = Psk::from_class_key(class_key);
         let confirming = ours
             .finish_psk(Role::Server, &client, &psk, &transcript)
             .map_err(|_| {
                 "your public key is a low-order point: the shared secret would be public".to_owned()
             })?;
-        self.inbound.rekey(confirming.keys.receive.clone());
-        let session = SessionKey::Confirming {
+        Ok(Exchange {
+            receive: confirming.keys.receive.clone(),
             send: confirming.keys.send.clone(),
-            welcome: WelcomeKex {
-                kex: crate::kex::ALL_KEX
-                    .iter()
-                    .find(|&&k| k == kex)
-                    .copied()
-                    .unwrap_or(KEX_X25519_PSK_SIGNED),
-                public: public.to_wire(),
-                confirm: confirming.ours_wire(),
+            fields: KexFields {
+                public: Some(public.to_wire()),
+                confirm: Some(confirming.ours_wire()),
                 identity: identity_key.map(|k| k.to_wire()),
                 signature: identity.map(|i| i.sign(&transcript)),
             },
-        };
-        self.confirming = Some(confirming);
-        Ok(session)
+            confirming: Some(confirming),
+        })
     }
 
-    /// The first event after an `x25519-psk` welcome: it must be the client's `confirm`, with
-    /// the MAC we expect. Anything else ends the connection before a chat message is accepted.
-    fn on_confirm(&mut self, confirming: &Confirming, event: ClientEvent) -> Next {
-        let checked = match &event {
-            ClientEvent::Confirm { mac } => confirming.check(mac).map_err(|e| e.to_string()),
-            other => Err(format!(
-                "the first message after the welcome must be \"confirm\", not {:?}",
+    /// The first event after the `handshake`: it must be the client's `confirm`, opened with
+    /// the session key (already checked by the reader) and, in the `x25519-psk` modes, with
+    /// the MAC we expect. Anything else ends the connection before it reaches the room.
+    fn on_confirm(&mut self, confirming: Option<&Confirming>, event: ClientEvent) -> Next {
+        let checked = match (&event, confirming) {
+            (ClientEvent::Confirm { mac: Some(mac) }, Some(confirming)) => {
+                confirming.check(mac).map_err(|e| e.to_string())
+            }
+            (ClientEvent::Confirm { mac: None }, Some(_)) => {
+                Err("the confirm of an x25519-psk exchange needs its \"mac\"".to_owned())
+            }
+            (ClientEvent::Confirm { .. }, None) => Ok(()),
+            (other, _) => Err(format!(
+                "the first message after the handshake must be \"confirm\", not {:?}",
                 event_name(other)
             )),
         };
@@ -452,6 +540,55 @@ impl Reader {
             close,
         });
     }
+}
+
+/// The fields of a hello, with the index (in the server's ring) of the key that opened it.
+struct HelloFields {
+    nick: String,
+    version: u32,
+    kex: String,
+    kex_public: Option<String>,
+    nonce: Option<String>,
+    since: Option<u64>,
+    key_index: usize,
+}
+
+/// The kex fields of a `handshake`.
+#[derive(Default)]
+struct KexFields {
+    public: Option<String>,
+    confirm: Option<String>,
+    identity: Option<String>,
+    signature: Option<String>,
+}
+
+/// What a key exchange gave the reader: the session keys, what the handshake carries, and
+/// (in the `x25519-psk` modes) the confirmation to expect.
+struct Exchange {
+    receive: RoomKey,
+    send: RoomKey,
+    fields: KexFields,
+    confirming: Option<Confirming>,
+}
+
+/// The server's half of the `x25519` exchange (PROTOCOL.md section 7): unauthenticated, so
+/// the client's `confirm` has no MAC; opening under the new key is its proof.
+fn exchange_x25519(kex_public: Option<&str>) -> Result<Exchange, String> {
+    let client = parse_public(KEX_X25519, kex_public)?;
+    let ours = Ephemeral::generate();
+    let public = ours.public();
+    let keys = ours.finish(Role::Server, &client).map_err(|_| {
+        "your public key is a low-order point: the shared secret would be public".to_owned()
+    })?;
+    Ok(Exchange {
+        receive: keys.receive,
+        send: keys.send,
+        fields: KexFields {
+            public: Some(public.to_wire()),
+            ..KexFields::default()
+        },
+        confirming: None,
+    })
 }
 
 /// The client's public key from its hello.

@@ -82,6 +82,8 @@ pub struct HistoryError {
 /// One remembered room message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The room message's id (increasing per room; 0 in files written before ids existed).
+    pub id: u64,
     /// A message or an action.
     pub kind: HistoryKind,
     /// The sender's nick at the time.
@@ -95,12 +97,23 @@ pub struct Entry {
 impl Entry {
     /// The entry of a room event, if it is one that history keeps.
     pub fn of(event: &ServerEvent) -> Option<Entry> {
-        let (kind, from, text, time) = match event {
-            ServerEvent::Message { from, text, time } => (HistoryKind::Message, from, text, time),
-            ServerEvent::Action { from, text, time } => (HistoryKind::Action, from, text, time),
+        let (id, kind, from, text, time) = match event {
+            ServerEvent::Message {
+                id,
+                from,
+                text,
+                time,
+            } => (id, HistoryKind::Message, from, text, time),
+            ServerEvent::Action {
+                id,
+                from,
+                text,
+                time,
+            } => (id, HistoryKind::Action, from, text, time),
             _ => return None,
         };
         Some(Entry {
+            id: *id,
             kind,
             from: from.clone(),
             text: text.clone(),
@@ -111,6 +124,7 @@ impl Entry {
     /// The event that shows this entry to a joining user as history.
     pub fn to_event(&self) -> ServerEvent {
         ServerEvent::History {
+            id: self.id,
             kind: self.kind,
             from: self.from.clone(),
             text: self.text.clone(),
@@ -119,10 +133,20 @@ impl Entry {
     }
 
     fn to_live_event(&self) -> ServerEvent {
-        let (from, text, time) = (self.from.clone(), self.text.clone(), self.time);
+        let (id, from, text, time) = (self.id, self.from.clone(), self.text.clone(), self.time);
         match self.kind {
-            HistoryKind::Message => ServerEvent::Message { from, text, time },
-            HistoryKind::Action => ServerEvent::Action { from, text, time },
+            HistoryKind::Message => ServerEvent::Message {
+                id,
+                from,
+                text,
+                time,
+            },
+            HistoryKind::Action => ServerEvent::Action {
+                id,
+                from,
+                text,
+                time,
+            },
         }
     }
 }
@@ -152,6 +176,8 @@ pub struct History {
     len: u64,
     records: usize,
     recent: VecDeque<Entry>,
+    /// The largest message id in the file, so that ids keep increasing after a restart.
+    last_id: u64,
 }
 
 impl History {
@@ -172,7 +198,7 @@ impl History {
             })?;
         }
         // A compaction interrupted by a crash leaves its unfinished copy; the original is intact.
-        let _ = fs::remove_file(compaction_path(&path));
+        remove_unfinished_copies(&path);
         let mut report = OpenReport::default();
         let mut entries = Vec::new();
         match fs::metadata(&path) {
@@ -229,6 +255,7 @@ impl History {
             }
         }
         report.loaded = entries.len();
+        let last_id = entries.iter().map(|e| e.id).max().unwrap_or(0);
         let file = OpenOptions::new().append(true).open(&path).map_err(fail)?;
         let len = file.metadata().map_err(fail)?.len();
         let mut recent = VecDeque::with_capacity(config.replay.min(entries.len()));
@@ -241,6 +268,7 @@ impl History {
             len,
             records: report.loaded,
             recent,
+            last_id,
         };
         Ok((history, report))
     }
@@ -254,6 +282,7 @@ impl History {
         }
         self.len += frame.len() as u64;
         self.records += 1;
+        self.last_id = self.last_id.max(entry.id);
         if self.config.replay > 0 {
             if self.recent.len() == self.config.replay {
                 self.recent.pop_front();
@@ -269,6 +298,11 @@ impl History {
     /// The last messages, oldest first, for a joining user.
     pub fn recent(&self) -> impl Iterator<Item = &Entry> {
         self.recent.iter()
+    }
+
+    /// The largest message id recorded (0 for an empty history): the room's next id follows.
+    pub fn last_id(&self) -> u64 {
+        self.last_id
     }
 
     /// Records in the file now.
@@ -386,15 +420,22 @@ fn parse_header(line: &[u8], key: &RoomKey) -> Option<Header> {
 
 /// Writes a complete history file (header and `entries` re-encrypted under `key`) beside
 /// `path`, flushes it to disk, and renames it over `path`.
+///
+/// The copy is a new file under an unpredictable name (never an existing file or a symbolic
+/// link someone planted under a name they guessed, which we would otherwise truncate and fill).
 fn write_new(path: &Path, key: &RoomKey, entries: &[Entry]) -> io::Result<()> {
-    let temporary = compaction_path(path);
-    let mut file = io::BufWriter::new(
-        crate::private_file::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temporary)?,
-    );
+    let (temporary, file) = crate::private_file::create_temporary(path, COMPACTING)?;
+    let written = write_entries(file, key, entries).and_then(|()| fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written?;
+    sync_folder(path);
+    Ok(())
+}
+
+fn write_entries(file: File, key: &RoomKey, entries: &[Entry]) -> io::Result<()> {
+    let mut file = io::BufWriter::new(file);
     writeln!(
         file,
         "{HEADER_PREFIX}{}; one Fernet token per line",
@@ -403,20 +444,41 @@ fn write_new(path: &Path, key: &RoomKey, entries: &[Entry]) -> io::Result<()> {
     for entry in entries {
         file.write_all(&seal(key, &entry.to_live_event()))?;
     }
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    fs::rename(&temporary, path)?;
-    sync_folder(path);
-    Ok(())
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 fn cut(path: &Path, len: u64) -> io::Result<()> {
     OpenOptions::new().write(true).open(path)?.set_len(len)
 }
 
-fn compaction_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".compacting");
-    PathBuf::from(name)
+/// The suffix of a compaction's copy: `room.log.compacting-<random>`.
+const COMPACTING: &str = "compacting";
+
+/// Removes the copies a crashed compaction left beside `path` (and the fixed-name copy older
+/// versions made). Removing a planted symbolic link removes the link, never its target.
+fn remove_unfinished_copies(path: &Path) {
+    let mut legacy = path.as_os_str().to_owned();
+    legacy.push(".compacting");
+    let _ = fs::remove_file(PathBuf::from(legacy));
+    let prefix = crate::private_file::temporary_prefix(path, COMPACTING);
+    let (Some(folder), Some(start)) = (prefix.parent(), prefix.file_name()) else {
+        return;
+    };
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    let start = start.as_encoded_bytes();
+    // Bounded: a folder with more entries than this is not ours to sweep.
+    for entry in entries.take(100_000).flatten() {
+        if entry.file_name().as_encoded_bytes().starts_with(start) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes the rename itself durable (Unix); elsewhere the rename is already as good as we get.

@@ -3,8 +3,10 @@
 //! one channel of [`HubEvent`]s, so room state needs no lock.
 //!
 //! It never blocks on a client: queues are unbounded channels with a byte budget the hub
-//! checks before queueing, and a client over budget is disconnected as too slow. A broadcast is
-//! encrypted once and the same bytes are shared by every recipient's queue.
+//! checks before queueing, and a client over budget is disconnected as too slow. In `psk`, a
+//! broadcast is encrypted once per class key in use (one, except during a key rotation) and
+//! the same bytes are shared by every recipient's queue; everything meant for one client
+//! (welcome, history, private, errors, pongs) is sealed with that client's own session key.
 //!
 //! It works in rounds: it handles every event already waiting (up to [`MAX_ROUND`]), staging
 //! frames per client, and only then sends, one vectored non-blocking `send` per client (see
@@ -22,11 +24,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::crypto::RoomKey;
-use crate::kex::KEX_X25519;
+use crate::kex::Nonce;
 use crate::protocol::codec::wrong_key_line;
+use crate::protocol::confusable::{self, Skeletons};
 use crate::protocol::event::nick_key;
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::server::ServerConfig;
+use crate::server::admission::Admission;
 use crate::server::history::{Entry, History};
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
@@ -64,14 +68,37 @@ pub enum HubEvent {
         event: ClientEvent,
     },
     /// A reader accepted a hello (nick rules, version, key exchange); the hub checks that the
-    /// nick is free and that there is room.
+    /// nick is free and that there is room, then sends the `handshake`.
     Hello {
         /// Which connection.
         id: u64,
         /// The nick asked for.
         nick: String,
-        /// How this client's frames are to be sealed after the welcome.
-        session: SessionKey,
+        /// The last message id the client saw, if it said.
+        since: Option<u64>,
+        /// Which key of the ring opened the hello: the handshake and refusals are sealed
+        /// with it.
+        key_index: usize,
+        /// The client's nonce, when refusals of this hello are to be signed (signed mode).
+        signer: Option<Nonce>,
+        /// The answer, ready to seal.
+        handshake: ServerEvent,
+        /// How this client's frames are sealed from the handshake on.
+        session: Session,
+    },
+    /// A reader refused a hello: the `error` is sealed with the key that opened it (and
+    /// signed, for a signed hello), and the connection closed.
+    RefuseHello {
+        /// Which connection.
+        id: u64,
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// What went wrong and what to do.
+        message: String,
+        /// Which key of the ring opened the hello.
+        key_index: usize,
+        /// The client's nonce, when the refusal is to be signed.
+        signer: Option<Nonce>,
     },
     /// A reader refused a frame; the client is told why, and disconnected if `close`.
     Reject {
@@ -84,7 +111,7 @@ pub enum HubEvent {
         /// Whether to end the connection.
         close: bool,
     },
-    /// The client of an `x25519-psk` session proved it derived the same keys: it may join.
+    /// The client proved it derived the same session keys (its `confirm`): it may join.
     Confirmed {
         /// Which connection.
         id: u64,
@@ -103,42 +130,15 @@ pub enum HubEvent {
     },
 }
 
-/// The key the server seals a client's frames with, decided by the key exchange in its hello.
+/// How the server seals a client's frames once its hello is answered.
 #[derive(Debug, Clone)]
-pub enum SessionKey {
-    /// `psk`: the class key, so broadcasts are sealed once for all such clients.
-    ClassKey,
-    /// `x25519`: a key of this session alone (PROTOCOL.md section 7).
-    X25519 {
-        /// Seals what we send this client after the welcome.
-        send: RoomKey,
-        /// Our public key, for the welcome.
-        server_public: String,
-    },
-    /// `x25519-psk` or `x25519-psk-signed`: a key of this session alone, usable once the
-    /// client has confirmed it. Until [`HubEvent::Confirmed`] the client holds its nick but
-    /// is not in the room: it gets no history and no broadcasts, and nobody sees it join.
-    Confirming {
-        /// Seals what we send this client after the welcome.
-        send: RoomKey,
-        /// What the welcome carries for the exchange.
-        welcome: WelcomeKex,
-    },
-}
-
-/// The `kex` fields of a welcome after a PSK exchange, made by the reader.
-#[derive(Debug, Clone)]
-pub struct WelcomeKex {
-    /// `x25519-psk` or `x25519-psk-signed`.
-    pub kex: &'static str,
-    /// Our ephemeral public key.
-    pub public: String,
-    /// Our key-confirmation MAC.
-    pub confirm: String,
-    /// Our identity key (signed only).
-    pub identity: Option<String>,
-    /// Our signature over the transcript (signed only).
-    pub signature: Option<String>,
+pub struct Session {
+    /// The server-to-client key: seals everything meant for this client alone.
+    pub send: RoomKey,
+    /// `psk`: the index in the server's ring of the key that seals room broadcasts to this
+    /// client (the key of its hello), so that each broadcast is sealed once per key in use.
+    /// `None` (the `x25519` modes): broadcasts too are sealed with `send`.
+    pub broadcast: Option<usize>,
 }
 
 /// What the hub knows of one connection.
@@ -153,19 +153,28 @@ struct Client {
     last_heard: Instant,
     /// Set when we pinged and have not heard back since.
     pinged: bool,
-    /// This client's own key after an `x25519` exchange; `None` means the class key.
-    key: Option<RoomKey>,
-    /// The nick held for a client whose key confirmation is pending (see
-    /// [`SessionKey::Confirming`]); it becomes `nick` when the confirmation arrives.
+    /// The key of the ring that opened the hello (0 until one did): seals the handshake and
+    /// refusals of the hello.
+    hello_key: usize,
+    /// The session, once the handshake is sent.
+    session: Option<Session>,
+    /// The nick asked for, while the handshake waits for the client's `confirm`. Not
+    /// reserved: the client is not in the room, and nobody can reach it by this nick.
     joining: Option<String>,
+    /// The hello's `since`, for the welcome and the history.
+    since: Option<u64>,
 }
 
 /// How a client leaves, for the room's `left` notice and the log.
 enum Departure {
     /// Said bye, or the connection closed: nothing more to send.
     Gone,
-    /// Refused before joining: send an `error` event, then close.
-    Refused { code: ErrorCode, message: String },
+    /// Refused before joining: send an `error` event (signed, for a signed hello), then close.
+    Refused {
+        code: ErrorCode,
+        message: String,
+        signer: Option<Nonce>,
+    },
     /// Removed by the server: send a `bye` event, then close.
     Removed { code: ErrorCode, message: String },
 }
@@ -176,6 +185,8 @@ pub struct Hub {
     clients: HashMap<u64, Client>,
     /// Registered nicks by [`nick_key`], so uniqueness ignores ASCII case.
     nicks: HashMap<String, u64>,
+    /// Their look-alike skeletons, so `aIice` is refused while `alice` is online.
+    skeletons: Skeletons,
     /// Writers of clients already removed, kept until they finish flushing.
     closing: Vec<JoinHandle<()>>,
     /// Clients found over budget while broadcasting, removed once the broadcast is done.
@@ -185,23 +196,54 @@ pub struct Hub {
     next_ping: u64,
     /// The room's history file, if the server keeps one.
     history: Option<History>,
+    /// Each key of the ring on its own, by index: broadcasts to `psk` clients are sealed with
+    /// the key of their hello.
+    ring: Vec<RoomKey>,
+    /// The id of the last room message (`message` or `action`).
+    last_id: u64,
     /// Whether the last history write failed (so a full disk is reported once, not per message).
     history_failing: bool,
+    /// The acceptor's admission, told of registered hellos; its tally logs what strangers
+    /// cause. `None` logs every line as it is.
+    admission: Option<Arc<Admission>>,
 }
 
 impl Hub {
     /// An empty room, with its history if it keeps one.
     pub fn new(config: Arc<ServerConfig>, history: Option<History>) -> Hub {
+        let ring = (0..config.key.len())
+            .filter_map(|i| config.key.nth(i))
+            .collect();
+        let last_id = history.as_ref().map_or(0, History::last_id);
         Hub {
+            ring,
+            last_id,
             config,
             clients: HashMap::new(),
             nicks: HashMap::new(),
+            skeletons: Skeletons::new(),
             closing: Vec::new(),
             too_slow: Vec::new(),
             staged: Vec::new(),
             next_ping: 1,
             history,
             history_failing: false,
+            admission: None,
+        }
+    }
+
+    /// Tells `admission` of registered hellos, and logs what strangers cause through its tally.
+    pub(crate) fn with_admission(mut self, admission: Arc<Admission>) -> Hub {
+        self.admission = Some(admission);
+        self
+    }
+
+    /// A log line that a stranger can cause at will: through the tally (a few lines per cause
+    /// and interval), or as it is without one.
+    fn log_stranger(&self, cause: &str, peer: SocketAddr, args: std::fmt::Arguments<'_>) {
+        match &self.admission {
+            Some(admission) => admission.tally.line(cause, peer.ip(), args),
+            None => self.config.log.line(args),
         }
     }
 
@@ -255,9 +297,7 @@ impl Hub {
                 writer,
             } => {
                 let now = Instant::now();
-                self.config
-                    .log
-                    .line(format_args!("connect #{id} from {peer}"));
+                self.log_stranger("connect", peer, format_args!("connect #{id} from {peer}"));
                 self.clients.insert(
                     id,
                     Client {
@@ -268,17 +308,46 @@ impl Hub {
                         connected_at: now,
                         last_heard: now,
                         pinged: false,
-                        key: None,
+                        hello_key: 0,
+                        session: None,
                         joining: None,
+                        since: None,
                     },
                 );
             }
             HubEvent::Event { id, event } => self.on_event(id, event),
-            HubEvent::Hello { id, nick, session } => {
+            HubEvent::Hello {
+                id,
+                nick,
+                since,
+                key_index,
+                signer,
+                handshake,
+                session,
+            } => {
                 if let Some(client) = self.clients.get_mut(&id) {
                     client.last_heard = Instant::now();
+                    client.hello_key = key_index;
+                    client.since = since;
                 }
-                self.register(id, nick, session);
+                self.answer_hello(id, nick, signer, &handshake, session);
+            }
+            HubEvent::RefuseHello {
+                id,
+                code,
+                message,
+                key_index,
+                signer,
+            } => {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.hello_key = key_index;
+                }
+                let refusal = Departure::Refused {
+                    code,
+                    message,
+                    signer,
+                };
+                self.remove(id, refusal, "hello refused");
             }
             HubEvent::Reject {
                 id,
@@ -287,32 +356,47 @@ impl Hub {
                 close,
             } => {
                 if close {
-                    self.remove(id, Departure::Refused { code, message }, "refused");
+                    let refusal = Departure::Refused {
+                        code,
+                        message,
+                        signer: None,
+                    };
+                    self.remove(id, refusal, "refused");
                 } else {
                     if let Some(client) = self.clients.get(&id) {
-                        self.config.log.line(format_args!(
-                            "refused a message from #{id} {} ({}): {}",
+                        self.log_stranger(
+                            &format!("refused_message {}", code_name(code)),
                             client.peer,
-                            client.nick.as_deref().unwrap_or("-"),
-                            code_name(code)
-                        ));
+                            format_args!(
+                                "refused a message from #{id} {} ({}): {}",
+                                client.peer,
+                                client.nick.as_deref().unwrap_or("-"),
+                                code_name(code)
+                            ),
+                        );
                     }
                     self.send_error(id, code, message);
                 }
             }
             HubEvent::Confirmed { id } => {
                 if self.clients.get(&id).is_some_and(|c| c.joining.is_some()) {
-                    self.admit(id);
+                    self.welcome(id);
                 }
             }
             HubEvent::WrongKey { id } => {
-                if let Some(client) = self.clients.get_mut(&id) {
-                    self.config.log.line(format_args!(
-                        "refused #{id} {}: its first message was not made with our key \
-                         (fingerprint {}); the client probably has a different keyfile",
+                if let Some(client) = self.clients.get(&id) {
+                    self.log_stranger(
+                        "wrong_key",
                         client.peer,
-                        self.config.key.fingerprint()
-                    ));
+                        format_args!(
+                            "refused #{id} {}: its first message was not made with our key \
+                             (fingerprint {}); the client probably has a different keyfile",
+                            client.peer,
+                            self.config.key.fingerprint()
+                        ),
+                    );
+                }
+                if let Some(client) = self.clients.get_mut(&id) {
                     let mut line = wrong_key_line(self.config.key.fingerprint()).into_bytes();
                     line.push(b'\n');
                     // Staged here, sent by `remove` as it closes the connection.
@@ -337,8 +421,9 @@ impl Hub {
                 id,
                 Departure::Refused {
                     code: ErrorCode::HelloFirst,
-                    message: "the first message must be a hello: {\"type\":\"hello\",\"nick\":...,\"version\":1}"
+                    message: "the first message must be a hello, then a confirm: see PROTOCOL.md"
                         .into(),
+                    signer: None,
                 },
                 "no hello",
             );
@@ -350,16 +435,24 @@ impl Hub {
                 ErrorCode::HelloFirst,
                 format!("you already said hello as {nick}; use /nick to change your nick"),
             ),
-            ClientEvent::Say { text } => self.broadcast_room(&ServerEvent::Message {
-                from: nick,
-                text,
-                time,
-            }),
-            ClientEvent::Me { text } => self.broadcast_room(&ServerEvent::Action {
-                from: nick,
-                text,
-                time,
-            }),
+            ClientEvent::Say { text } => {
+                self.last_id += 1;
+                self.broadcast_room(&ServerEvent::Message {
+                    id: self.last_id,
+                    from: nick,
+                    text,
+                    time,
+                })
+            }
+            ClientEvent::Me { text } => {
+                self.last_id += 1;
+                self.broadcast_room(&ServerEvent::Action {
+                    id: self.last_id,
+                    from: nick,
+                    text,
+                    time,
+                })
+            }
             ClientEvent::Msg { to, text } => self.private(id, nick, &to, text),
             ClientEvent::Who => {
                 let users = self.user_list();
@@ -370,13 +463,52 @@ impl Hub {
             // Readers check confirmations themselves and never pass one on.
             ClientEvent::Pong { .. } | ClientEvent::Confirm { .. } => {}
             ClientEvent::Bye { reason } => {
+                // The reason is the user's own text: the room is told it, the log only its
+                // length (the log never holds what people wrote; issue 12 item 8).
+                let logged = match &reason {
+                    Some(r) => format!("bye ({} characters of reason)", r.chars().count()),
+                    None => "quit".to_owned(),
+                };
                 let reason = reason.unwrap_or_else(|| "quit".into());
-                self.remove(id, Departure::Gone, &reason);
+                self.remove_telling(id, Departure::Gone, &logged, &reason);
             }
         }
     }
 
-    fn register(&mut self, id: u64, nick: String, session: SessionKey) {
+    /// Why `nick` cannot join now, if it cannot.
+    fn join_refusal(&self, nick: &str, id: u64) -> Option<(ErrorCode, String)> {
+        if self.nicks.contains_key(&nick_key(nick)) {
+            Some((
+                ErrorCode::NickTaken,
+                format!("the nick {nick} is taken (nicks ignore upper/lower case); choose another"),
+            ))
+        } else if let Some(online) = self.look_alike(nick, id) {
+            Some((ErrorCode::NickTaken, confusable::refusal(nick, &online)))
+        } else if self.nicks.len() >= self.config.max_clients {
+            Some((
+                ErrorCode::ServerFull,
+                format!(
+                    "the server is full ({} users); try again in a few minutes, or tell your instructor",
+                    self.config.max_clients
+                ),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Answers an accepted hello with the `handshake` (sealed with the key that opened the
+    /// hello), or refuses it. The client joins only when its `confirm` arrives ([`Hub::welcome`]):
+    /// a recorded hello replayed to us gets a handshake with a fresh nonce it can never
+    /// confirm, so nothing reaches the room.
+    fn answer_hello(
+        &mut self,
+        id: u64,
+        nick: String,
+        signer: Option<Nonce>,
+        handshake: &ServerEvent,
+        session: Session,
+    ) {
         if self
             .clients
             .get(&id)
@@ -388,97 +520,75 @@ impl Hub {
                 "you already said hello; use /nick to change your nick".into(),
             );
         }
-        let refuse = |code, message: String| Departure::Refused { code, message };
-        let refusal = if self.nicks.contains_key(&nick_key(&nick)) {
-            Some(refuse(
-                ErrorCode::NickTaken,
-                format!("the nick {nick} is taken (nicks ignore upper/lower case); choose another"),
-            ))
-        } else if self.nicks.len() >= self.config.max_clients {
-            Some(refuse(
-                ErrorCode::ServerFull,
-                format!(
-                    "the server is full ({} users); try again in a few minutes, or tell your instructor",
-                    self.config.max_clients
-                ),
-            ))
-        } else {
-            None
+        if let Some((code, message)) = self.join_refusal(&nick, id) {
+            let refusal = Departure::Refused {
+                code,
+                message,
+                signer,
+            };
+            return self.remove(id, refusal, "hello refused");
+        }
+        let Some(client) = self.clients.get(&id) else {
+            return;
         };
-        if let Some(refusal) = refusal {
+        let frame = self.seal_for(client, handshake);
+        self.offer(id, &frame);
+        if let Some(admission) = &self.admission {
+            admission.answered(id);
+        }
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.joining = Some(nick);
+            client.session = Some(session);
+        }
+    }
+
+    /// The client confirmed its session keys: checks again that its nick is free and that
+    /// there is room (another client may have confirmed first), then the `welcome` under the
+    /// session key, and [`Hub::admit`].
+    fn welcome(&mut self, id: u64) {
+        let Some(nick) = self.clients.get_mut(&id).and_then(|c| c.joining.take()) else {
+            return;
+        };
+        if let Some((code, message)) = self.join_refusal(&nick, id) {
+            let refusal = Departure::Refused {
+                code,
+                message,
+                signer: None,
+            };
             return self.remove(id, refusal, "hello refused");
         }
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        let confirming = matches!(session, SessionKey::Confirming { .. });
-        // The nick is taken from now on either way; a confirming client is not in the room yet.
-        if confirming {
-            client.joining = Some(nick.clone());
-        } else {
-            client.nick = Some(nick.clone());
-        }
+        client.nick = Some(nick.clone());
+        client.last_heard = Instant::now();
+        let since = client.since;
         self.nicks.insert(nick_key(&nick), id);
-        let mut users = self.user_list();
-        if confirming {
-            users.push(nick.clone());
-            users.sort_by_key(|n| nick_key(n));
-        }
-        let (mut kex, mut kex_public, mut own_key) = (None, None, None);
-        let (mut kex_confirm, mut kex_identity, mut kex_signature) = (None, None, None);
-        match session {
-            SessionKey::ClassKey => {}
-            SessionKey::X25519 {
-                send,
-                server_public,
-            } => {
-                (kex, kex_public, own_key) =
-                    (Some(KEX_X25519.to_owned()), Some(server_public), Some(send))
-            }
-            SessionKey::Confirming { send, welcome } => {
-                (kex, kex_public, own_key) = (
-                    Some(welcome.kex.to_owned()),
-                    Some(welcome.public),
-                    Some(send),
-                );
-                (kex_confirm, kex_identity, kex_signature) =
-                    (Some(welcome.confirm), welcome.identity, welcome.signature);
-            }
+        self.skeletons.insert(&nick, id);
+        if let Some(admission) = &self.admission {
+            // A user's seat now, no longer a place for connections waiting to say hello.
+            admission.seated(id);
         }
         let welcome = ServerEvent::Welcome {
             nick,
-            users,
+            users: self.user_list(),
             version: PROTOCOL_VERSION,
             server: format!("fernchat {}", env!("CARGO_PKG_VERSION")),
             max_text: self.config.max_text,
             time: unix_millis(),
-            kex,
-            kex_public,
-            kex_confirm,
-            kex_identity,
-            kex_signature,
+            room_key: None,
+            missed: since.map(|since| self.last_id.saturating_sub(since)),
         };
-        // The welcome is sealed with the class key (the client cannot know its session key
-        // before reading our public key in it); everything after, with the session key.
         self.send(id, &welcome);
-        if let Some(client) = self.clients.get_mut(&id) {
-            client.key = own_key;
-        }
-        if !confirming {
-            self.admit(id);
-        }
+        self.admit(id);
     }
 
-    /// Puts a registered client in the room: the log line, the history, and `joined` for
-    /// everyone else. For a confirming client, only once its confirmation arrived.
+    /// Puts a client that has just been welcomed in the room: the log line, the history, and
+    /// `joined` for everyone else.
     fn admit(&mut self, id: u64) {
-        let Some(client) = self.clients.get_mut(&id) else {
+        let Some(client) = self.clients.get(&id) else {
             return;
         };
-        if let Some(nick) = client.joining.take() {
-            client.nick = Some(nick);
-            client.last_heard = Instant::now();
-        }
         let Some(nick) = client.nick.clone() else {
             return;
         };
@@ -504,7 +614,11 @@ impl Hub {
         let room = self.config.outbound_budget / 2;
         let mut used = 0;
         let mut newest_first = Vec::new();
-        let recent: Vec<&Entry> = history.recent().collect();
+        // Only what the client has not seen, when it said what it saw (`since`).
+        let recent: Vec<&Entry> = history
+            .recent()
+            .filter(|e| client.since.is_none_or(|since| e.id > since))
+            .collect();
         for entry in recent.iter().rev() {
             let frame = self.seal_for(client, &entry.to_event());
             used += frame.len();
@@ -535,7 +649,15 @@ impl Hub {
                 format!("nobody called {to} is online; /who lists who is"),
             );
         };
-        let to = self.clients[&to_id].nick.clone().unwrap_or_default();
+        // Only clients in the room are in `nicks`: one still confirming its keys cannot be
+        // written to (issue 12 item 8).
+        let Some(to) = self.clients.get(&to_id).and_then(|c| c.nick.clone()) else {
+            return self.send_error(
+                from_id,
+                ErrorCode::NoSuchNick,
+                format!("nobody called {to} is online; /who lists who is"),
+            );
+        };
         let private = ServerEvent::Private {
             from,
             to,
@@ -547,6 +669,13 @@ impl Hub {
             // The sender's copy confirms delivery and shows the server's timestamp.
             self.send(from_id, &private);
         }
+    }
+
+    /// The nick of someone else online whom `nick` could be mistaken for (issue 12 item 8).
+    fn look_alike(&self, nick: &str, id: u64) -> Option<String> {
+        let other = self.skeletons.clash(nick, id)?;
+        let client = self.clients.get(&other)?;
+        client.nick.clone().or_else(|| client.joining.clone())
     }
 
     fn rename(&mut self, id: u64, old: String, new: String) {
@@ -570,6 +699,12 @@ impl Hub {
                 ),
             );
         }
+        if let Some(online) = self.look_alike(&new, id) {
+            let message = confusable::refusal(&new, &online);
+            return self.send_error(id, ErrorCode::NickTaken, message);
+        }
+        self.skeletons.remove(&old, id);
+        self.skeletons.insert(&new, id);
         self.nicks.remove(&old_key);
         self.nicks.insert(new_key, id);
         if let Some(client) = self.clients.get_mut(&id) {
@@ -587,15 +722,28 @@ impl Hub {
 
     /// Removes a connection, tells it why if there is a why, and tells the room if it had joined.
     fn remove(&mut self, id: u64, departure: Departure, reason: &str) {
+        self.remove_telling(id, departure, reason, reason);
+    }
+
+    /// [`Hub::remove`], with one reason for the log and another (`told`) for the room.
+    fn remove_telling(&mut self, id: u64, departure: Departure, reason: &str, told: &str) {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
         let time = unix_millis();
         let last_words = match &departure {
-            Departure::Refused { code, message } => Some(ServerEvent::Error {
+            Departure::Refused {
+                code,
+                message,
+                signer,
+            } => Some(ServerEvent::Error {
                 code: *code,
                 message: message.clone(),
                 time,
+                signature: signer.as_ref().and_then(|nonce| {
+                    let identity = self.config.identity.as_ref()?;
+                    Some(identity.sign_refusal(nonce, &code_name(*code), message))
+                }),
             }),
             Departure::Removed { code, message } => Some(ServerEvent::Bye {
                 code: *code,
@@ -620,21 +768,21 @@ impl Hub {
             }
             Departure::Gone => String::new(),
         };
-        self.config.log.line(format_args!(
-            "leave #{id} {} {who}: {reason}{detail}",
-            client.peer
-        ));
+        let line = format_args!("leave #{id} {} {who}: {reason}{detail}", client.peer);
+        if client.nick.is_some() || client.joining.is_some() {
+            self.config.log.line(line);
+        } else {
+            // Never said hello: anyone can cause this line at will.
+            self.log_stranger(&format!("leave before hello{detail}"), client.peer, line);
+        }
         // The writer flushes what it holds, then closes the socket.
         self.closing.push(client.writer);
-        if let Some(joining) = client.joining {
-            // Held for a key confirmation that never came: free it, nobody saw it join.
-            self.nicks.remove(&nick_key(&joining));
-        }
         if let Some(nick) = client.nick {
             self.nicks.remove(&nick_key(&nick));
+            self.skeletons.remove(&nick, id);
             self.broadcast(&ServerEvent::Left {
                 nick,
-                reason: reason.to_owned(),
+                reason: told.to_owned(),
                 time,
             });
         }
@@ -663,6 +811,10 @@ impl Hub {
     }
 
     fn tick(&mut self, now: Instant) {
+        if let Some(admission) = &self.admission {
+            // The hello timeout shortened under pressure, and the log's summaries.
+            admission.tick(now);
+        }
         let mut late_hello = Vec::new();
         let mut idle = Vec::new();
         let mut to_ping = Vec::new();
@@ -680,7 +832,7 @@ impl Hub {
         }
         for id in late_hello {
             let message = format!(
-                "no hello within {} s: a client must send hello first",
+                "no hello and confirm within {} s: a client must send hello first, then confirm the handshake",
                 self.config.hello_timeout.as_secs()
             );
             self.remove(
@@ -688,6 +840,7 @@ impl Hub {
                 Departure::Refused {
                     code: ErrorCode::HelloTimeout,
                     message,
+                    signer: None,
                 },
                 "no hello in time",
             );
@@ -728,13 +881,10 @@ impl Hub {
             reason: "the server is shutting down".into(),
             time: unix_millis(),
         };
-        let shared = self.seal(&bye);
+        let mut by_key = vec![None; self.ring.len()];
         let mut sockets = Vec::new();
         for (_, mut client) in std::mem::take(&mut self.clients) {
-            let frame = match &client.key {
-                None => Frame::clone(&shared),
-                Some(_) => self.seal_for(&client, &bye),
-            };
+            let frame = self.room_frame(&client, &bye, &mut by_key);
             client.outbound.stage(&frame);
             client.outbound.close();
             sockets.push(client.outbound.socket());
@@ -765,16 +915,39 @@ impl Hub {
         users
     }
 
-    /// Seals with the class key: the frame for every `psk` client, and for the history.
+    /// Seals with the ring's encrypting key: the frame of the history file, and of the room
+    /// broadcast for the `psk` clients whose hello it opened.
     fn seal(&self, event: &ServerEvent) -> Frame {
         Frame::from(protocol::seal(&self.config.key, event))
     }
 
-    /// Seals for one client: with its session key if it has one.
+    /// Seals for one client alone: with its session key once the handshake is out, before
+    /// that with the key that opened its hello.
     fn seal_for(&self, client: &Client, event: &ServerEvent) -> Frame {
-        match &client.key {
-            Some(key) => Frame::from(protocol::seal(key, event)),
-            None => self.seal(event),
+        match &client.session {
+            Some(session) => Frame::from(protocol::seal(&session.send, event)),
+            None => match self.ring.get(client.hello_key) {
+                Some(key) => Frame::from(protocol::seal(key, event)),
+                None => self.seal(event),
+            },
+        }
+    }
+
+    /// The frame of a room broadcast for `client`: in `psk`, the one sealed with the key of
+    /// its hello, made once per key in use (`by_key` holds those made so far); in the other
+    /// modes, its own copy under its session key.
+    fn room_frame(
+        &self,
+        client: &Client,
+        event: &ServerEvent,
+        by_key: &mut [Option<Frame>],
+    ) -> Frame {
+        let index = client.session.as_ref().and_then(|s| s.broadcast);
+        match index.and_then(|i| by_key.get_mut(i).zip(self.ring.get(i))) {
+            Some((slot, key)) => {
+                Frame::clone(slot.get_or_insert_with(|| Frame::from(protocol::seal(key, event))))
+            }
+            None => self.seal_for(client, event),
         }
     }
 
@@ -793,6 +966,7 @@ impl Hub {
                 code,
                 message,
                 time,
+                signature: None,
             },
         );
     }
@@ -841,26 +1015,34 @@ impl Hub {
                 Err(_) => {}
             }
         }
-        self.deliver(None, event, &frame);
+        // The history's frame is the one for clients of the ring's first key: one seal.
+        let mut by_key = vec![None; self.ring.len()];
+        if let Some(first) = by_key.first_mut() {
+            *first = Some(frame);
+        }
+        self.deliver(None, event, &mut by_key);
     }
 
     /// Queues `event` for every registered client (but `except`).
     fn broadcast_except(&mut self, except: Option<u64>, event: &ServerEvent) {
-        let frame = self.seal(event);
-        self.deliver(except, event, &frame);
+        let mut by_key = vec![None; self.ring.len()];
+        self.deliver(except, event, &mut by_key);
     }
 
-    /// Stages `event` for every registered client but `except`: the same `class_frame` bytes
-    /// (sealed once) for every class-key client, a frame of its own for each session with its
-    /// own key. Sent at the end of the round.
-    fn deliver(&mut self, except: Option<u64>, event: &ServerEvent, class_frame: &Frame) {
-        for (&id, client) in &mut self.clients {
+    /// Stages `event` for every registered client but `except`: in `psk`, the same bytes
+    /// (sealed once per key in use, kept in `by_key`) for every client of that key; a frame of
+    /// its own for each session of the other modes. Sent at the end of the round.
+    fn deliver(&mut self, except: Option<u64>, event: &ServerEvent, by_key: &mut [Option<Frame>]) {
+        let mut recipients = Vec::new();
+        for (&id, client) in &self.clients {
             if client.nick.is_none() || Some(id) == except {
                 continue;
             }
-            let frame = match &client.key {
-                None => Frame::clone(class_frame),
-                Some(key) => Frame::from(protocol::seal(key, event)),
+            recipients.push((id, self.room_frame(client, event, by_key)));
+        }
+        for (id, frame) in recipients {
+            let Some(client) = self.clients.get_mut(&id) else {
+                continue;
             };
             let fresh = !client.outbound.is_staged();
             if !client.outbound.offer(&frame, self.config.outbound_budget) {

@@ -14,12 +14,16 @@
 //!   socket) only when it would block.
 //! - [`hub`]: the one thread that owns the room: who is connected under which nick. It encrypts
 //!   each broadcast once and hands the same bytes to every writer; it never blocks on a client.
-//! - [`flood`]: per-client rate limits.
+//! - [`flood`]: per-client rate limits (and per-address ones before the hello).
+//! - `admission`: which connections the acceptor takes: users' seats apart from connections
+//!   waiting for their hello, limits per source address, the hello timeout under pressure.
+//! - `log`: the log, and the tally that keeps what strangers cause to a few lines.
 //!
 //! [`run`] takes an already-bound listener, so tests bind port 0 and the binary binds
 //! `--bind`/`--port`. This module must not read keyfiles or parse arguments: `src/bin/server.rs`
 //! does that and hands over a [`ServerConfig`].
 
+mod admission;
 pub mod connection;
 pub mod flood;
 pub mod history;
@@ -27,10 +31,10 @@ pub mod hub;
 mod log;
 pub mod outbound;
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -38,11 +42,12 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::crypto::{RoomKey, TimePolicy};
 use crate::identity::ServerIdentity;
-use crate::protocol::{self, ErrorCode, ServerEvent};
+use crate::protocol::{self, ErrorCode};
+use admission::Admission;
 
-pub use flood::FloodLimits;
+pub use flood::{AddressLimits, FloodLimits};
 pub use history::{History, HistoryConfig};
-pub use log::Log;
+pub use log::{Log, LogMemory, Tally};
 
 /// Everything the server needs to run. [`ServerConfig::new`] gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -55,15 +60,31 @@ pub struct ServerConfig {
     pub max_text: usize,
     /// Users that may be registered at once; the next hello gets `server_full`.
     pub max_clients: usize,
-    /// Connections that may wait for their hello at once, on top of `max_clients`: bounds the
-    /// threads a crowd of silent connections can cost.
+    /// Connections that may wait for their hello at once, on top of `max_clients` (counted
+    /// apart, so they never take a user's seat): bounds the threads a crowd of silent
+    /// connections can cost. When all are taken, a newcomer still gets in and the oldest
+    /// pending connection of the busiest address is closed (see `admission`).
     pub max_pending: usize,
+    /// Connections from one source address that may wait for their hello at once; more are
+    /// refused with `server_full`.
+    pub max_pending_per_address: usize,
+    /// Connections from one source address at once, users and pending together; more are
+    /// refused with `server_full`. Raise it for a class behind one address (a school NAT).
+    pub max_per_address: usize,
+    /// Tokens the connections of one source address may send together before their hello is
+    /// registered.
+    pub address_limits: AddressLimits,
     /// How old a token may be, and how far the clock rules reach (see [`TimePolicy`]).
     pub time_policy: TimePolicy,
-    /// How many token ids the replay guard may hold (its memory bound).
+    /// The most token ids one connection's replay memory may hold. Each connection has its
+    /// own (protocol version 2: nothing is remembered across connections), sized by the rate
+    /// limit times the time window, and never more than this.
     pub replay_capacity: usize,
     /// How long a new connection has to say hello.
     pub hello_timeout: Duration,
+    /// The hello timeout when every pending place is taken; between half full and full it
+    /// shrinks from `hello_timeout` to this.
+    pub hello_timeout_min: Duration,
     /// Silence after which the server pings a client.
     pub ping_interval: Duration,
     /// Silence after which a client is removed as dead.
@@ -101,9 +122,13 @@ impl ServerConfig {
             max_text: protocol::event::DEFAULT_MAX_TEXT,
             max_clients: 200,
             max_pending: 200,
+            max_pending_per_address: 10,
+            max_per_address: 64,
+            address_limits: AddressLimits::default(),
             time_policy: TimePolicy::default(),
-            replay_capacity: 1_000_000,
+            replay_capacity: 100_000,
             hello_timeout: Duration::from_secs(10),
+            hello_timeout_min: Duration::from_secs(2),
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
             flood: FloodLimits::default(),
@@ -130,6 +155,33 @@ pub enum ServerError {
     /// The history file could not be opened.
     #[error(transparent)]
     History(#[from] history::HistoryError),
+}
+
+/// Connections the kernel may queue for the acceptor (the kernel caps it, e.g. at
+/// `net.core.somaxconn`, 4096 on current Linux). std's `TcpListener::bind` asks for 128: a
+/// crowd that reconnects as fast as it is closed keeps that queue full, and a real user's
+/// connection attempt is then dropped and retried by its system only after 1, 3, 7 s. With a
+/// queue longer than the crowd, it waits its turn instead (a few milliseconds per connection
+/// ahead of it).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Binds a listening socket with [`LISTEN_BACKLOG`] (the `server` binary and the tests use it).
+/// On other platforms than Unix, std's `TcpListener::bind` and its queue of 128.
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    #[cfg(unix)]
+    {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        // As std does: a restarted server can bind at once, while old connections linger.
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        Ok(socket.into())
+    }
+    #[cfg(not(unix))]
+    {
+        TcpListener::bind(addr)
+    }
 }
 
 /// A way to stop a running server: send `()` or drop it. Disconnection is the shutdown signal.
@@ -256,6 +308,7 @@ fn serve(
             crate::kex::KEX_X25519_PSK_SIGNED
         ));
     }
+    let admission = Arc::new(Admission::new(&config));
     let config = Arc::new(config);
     let (hub_tx, hub_rx) = crossbeam_channel::unbounded();
     let stopping = Arc::new(AtomicBool::new(false));
@@ -263,9 +316,10 @@ fn serve(
     let acceptor = {
         let config = Arc::clone(&config);
         let stopping = Arc::clone(&stopping);
+        let admission = Arc::clone(&admission);
         thread::Builder::new()
             .name("fernchat-accept".into())
-            .spawn(move || accept_loop(listener, config, hub_tx, stopping))
+            .spawn(move || accept_loop(listener, config, admission, hub_tx, stopping))
             .map_err(ServerError::Spawn)?
     };
 
@@ -273,7 +327,11 @@ fn serve(
         let config = Arc::clone(&config);
         thread::Builder::new()
             .name("fernchat-hub".into())
-            .spawn(move || hub::Hub::new(config, history).run(hub_rx, shutdown))
+            .spawn(move || {
+                hub::Hub::new(config, history)
+                    .with_admission(admission)
+                    .run(hub_rx, shutdown)
+            })
             .map_err(ServerError::Spawn)?
     };
 
@@ -296,26 +354,18 @@ fn wake_address(local: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, local.port())
 }
 
-/// Counts live connections; decremented when the reader of a connection ends.
-#[derive(Debug)]
-pub(crate) struct LiveConnection(Arc<AtomicUsize>);
-
-impl Drop for LiveConnection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+/// A live connection's place (see `admission`); given back when the reader of the
+/// connection ends and drops it.
+pub(crate) type LiveConnection = admission::Ticket;
 
 fn accept_loop(
     listener: TcpListener,
     config: Arc<ServerConfig>,
+    admission: Arc<Admission>,
     hub: Sender<hub::HubEvent>,
     stopping: Arc<AtomicBool>,
 ) {
-    let live = Arc::new(AtomicUsize::new(0));
-    let capacity = config.max_clients + config.max_pending;
     let mut next_id: u64 = 1;
-    let replay = protocol::Inbound::shared_guard(config.time_policy, config.replay_capacity);
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
             break;
@@ -324,7 +374,11 @@ fn accept_loop(
             Ok(stream) => stream,
             Err(e) => {
                 // Out of file descriptors, or a connection reset before accept: keep serving.
-                config.log.line(format_args!("accept failed: {e}"));
+                admission.tally.line(
+                    "accept_failed",
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    format_args!("accept failed: {e}"),
+                );
                 // Avoid spinning if the error repeats (e.g. EMFILE).
                 thread::sleep(Duration::from_millis(50));
                 continue;
@@ -334,19 +388,26 @@ fn accept_loop(
             Ok(peer) => peer,
             Err(_) => continue,
         };
-        if live.load(Ordering::SeqCst) >= capacity {
-            config.log.line(format_args!(
-                "refused {peer}: {capacity} connections already open"
-            ));
-            refuse_full(stream, &config.key);
-            continue;
-        }
-        live.fetch_add(1, Ordering::SeqCst);
         let id = next_id;
         next_id += 1;
-        let counted = LiveConnection(Arc::clone(&live));
-        let inbound =
-            protocol::Inbound::new(config.key.clone(), config.time_policy, Arc::clone(&replay));
+        let counted = match admission.admit(id, peer, &stream) {
+            Ok(ticket) => ticket,
+            Err(refused) => {
+                admission.tally.line(
+                    refused.cause,
+                    peer.ip(),
+                    format_args!("refused {peer}: {}", refused.message),
+                );
+                admission::send_refusal(
+                    &stream,
+                    &config.key,
+                    ErrorCode::ServerFull,
+                    refused.message,
+                );
+                continue;
+            }
+        };
+        let inbound = connection::inbound_for(&config);
         if let Err(e) = connection::spawn(
             id,
             peer,
@@ -356,20 +417,11 @@ fn accept_loop(
             hub.clone(),
             counted,
         ) {
-            config.log.line(format_args!("cannot serve {peer}: {e}"));
+            admission.tally.line(
+                "cannot_serve",
+                peer.ip(),
+                format_args!("cannot serve {peer}: {e}"),
+            );
         }
     }
-}
-
-/// Tells a connection over capacity why it is refused. The socket is new, so one small write
-/// fits its buffer; it is made non-blocking anyway so that the acceptor can never stall.
-fn refuse_full(stream: TcpStream, key: &RoomKey) {
-    let event = ServerEvent::Error {
-        code: ErrorCode::ServerFull,
-        message: "the server is full; try again in a few minutes, or tell your instructor".into(),
-        time: protocol::unix_millis(),
-    };
-    let frame = protocol::seal(key, &event);
-    let _ = stream.set_nonblocking(true);
-    let _ = (&stream).write_all(&frame);
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use fernchat::crypto::{RoomKey, TimePolicy};
+use fernchat::kex::{Nonce, psk_session_keys};
 use fernchat::protocol::{ClientEvent, FrameReader, Inbound, ServerEvent, seal};
 
 /// How long any single step of a test may take before it counts as hung.
@@ -62,12 +63,20 @@ impl FakeServer {
     }
 }
 
-/// The server's end of one connection.
+/// The server's end of one connection. It seals with the class key until
+/// [`Peer::welcome`] has run the version-2 handshake, then with the session's
+/// server-to-client key (the client accepts every event under it).
 pub struct Peer {
     stream: TcpStream,
     reader: FrameReader<TcpStream>,
     inbound: Inbound,
     key: RoomKey,
+    /// The class key.
+    pub class_key: RoomKey,
+    /// The client's nonce, from its hello.
+    pub nonce: Option<Nonce>,
+    /// The hello's `since`: the last room message the client had shown.
+    pub since: Option<u64>,
 }
 
 impl Peer {
@@ -75,12 +84,14 @@ impl Peer {
         stream.set_read_timeout(Some(STEP)).expect("read timeout");
         stream.set_write_timeout(Some(STEP)).expect("write timeout");
         let reader = FrameReader::new(stream.try_clone().expect("clone"), 1 << 20);
-        let guard = Inbound::shared_guard(TimePolicy::default(), 1000);
         Peer {
             stream,
             reader,
-            inbound: Inbound::new(key.clone(), TimePolicy::default(), guard),
+            inbound: Inbound::per_connection(key.clone(), TimePolicy::default(), 1000),
             key: key.clone(),
+            class_key: key.clone(),
+            nonce: None,
+            since: None,
         }
     }
 
@@ -109,10 +120,18 @@ impl Peer {
     pub fn expect_hello(&mut self) -> String {
         match self.recv() {
             ClientEvent::Hello {
-                nick, version, kex, ..
+                nick,
+                version,
+                kex,
+                nonce,
+                since,
+                ..
             } => {
                 assert_eq!(version, fernchat::protocol::PROTOCOL_VERSION);
+                self.since = since;
                 assert_eq!(kex, "psk");
+                self.nonce = nonce.as_deref().and_then(Nonce::from_wire);
+                assert!(self.nonce.is_some(), "a version-2 hello has a nonce");
                 nick
             }
             other => panic!("expected hello, got {other:?}"),
@@ -121,6 +140,36 @@ impl Peer {
 
     pub fn send(&mut self, event: &ServerEvent) {
         self.send_raw(&seal(&self.key, event));
+    }
+
+    /// Sends `event` sealed with the class key (a room broadcast in `psk`, or a forgery).
+    pub fn send_class(&mut self, event: &ServerEvent) {
+        self.send_raw(&seal(&self.class_key, event));
+    }
+
+    /// The server's half of the version-2 `psk` handshake, after the hello: `handshake`
+    /// under the class key, the client's `confirm` under the new key; from here on the peer
+    /// seals with the server-to-client key.
+    pub fn handshake(&mut self) {
+        let client = self.nonce.expect("the client's hello comes first");
+        let server = Nonce::generate();
+        self.send(&ServerEvent::Handshake {
+            version: fernchat::protocol::PROTOCOL_VERSION,
+            nonce: client.to_wire(),
+            server_nonce: server.to_wire(),
+            kex: "psk".into(),
+            kex_public: None,
+            kex_confirm: None,
+            kex_identity: None,
+            kex_signature: None,
+        });
+        let keys = psk_session_keys(&self.class_key, &client, &server);
+        self.key = keys.server_to_client;
+        self.inbound.rekey(keys.client_to_server);
+        match self.recv() {
+            ClientEvent::Confirm { mac: None } => {}
+            other => panic!("expected the client's confirm, got {other:?}"),
+        }
     }
 
     /// Sends `event` in a token stamped `timestamp`, as a server with a wrong clock would.
@@ -134,15 +183,24 @@ impl Peer {
 
     /// Answers a hello with a welcome listing `others` and the client.
     pub fn welcome(&mut self, nick: &str, others: &[&str], max_text: usize) {
+        self.welcome_missed(nick, others, max_text, None);
+    }
+
+    /// A welcome that says how many room messages came after the hello's `since`.
+    pub fn welcome_missed(
+        &mut self,
+        nick: &str,
+        others: &[&str],
+        max_text: usize,
+        missed: Option<u64>,
+    ) {
         let mut users: Vec<String> = others.iter().map(|s| s.to_string()).collect();
         users.push(nick.to_owned());
         users.sort_by_key(|u| u.to_ascii_lowercase());
+        self.handshake();
         self.send(&ServerEvent::Welcome {
-            kex: None,
-            kex_public: None,
-            kex_confirm: None,
-            kex_identity: None,
-            kex_signature: None,
+            room_key: None,
+            missed,
             nick: nick.to_owned(),
             users,
             version: fernchat::protocol::PROTOCOL_VERSION,

@@ -1,5 +1,5 @@
 //! Lab 4's man in the middle, for the product's tests: a proxy that holds the class key, swaps
-//! its own public keys into every `hello` and `welcome` that carries one (whatever the `kex`),
+//! its own public keys into every `hello` and `handshake` that carries one (whatever the `kex`),
 //! and re-seals the frames after them with the two plain `x25519` sessions it then shares
 //! with each side. It knows nothing of the PSK derivation: against `x25519` it reads
 //! everything; against `x25519-psk` key confirmation must stop it.
@@ -31,7 +31,7 @@ struct State {
     client_public: Option<PublicShare>,
     toward_client: Option<Ephemeral>,
     toward_server: Option<Ephemeral>,
-    /// After the welcome: (with the client, with the server).
+    /// After the handshake: (with the client, with the server).
     sessions: Option<(SessionKeys, SessionKeys)>,
 }
 
@@ -139,7 +139,7 @@ fn intercept(
         state.client_public = Some(theirs);
         state.toward_client = Some(toward_client);
         state.toward_server = Some(toward_server);
-    } else if !up && event["type"] == "welcome" {
+    } else if !up && event["type"] == "handshake" {
         let (Some(toward_client), Some(toward_server), Some(client)) = (
             state.toward_client.take(),
             state.toward_server.take(),

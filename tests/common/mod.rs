@@ -10,12 +10,13 @@ pub mod process;
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use fernchat::crypto::{ReplayGuard, RoomKey, TimePolicy, unix_now};
+use fernchat::crypto::{RoomKey, TimePolicy, unix_now};
+use fernchat::kex::{Nonce, psk_session_keys};
 use fernchat::protocol::{
     ClientEvent, ErrorCode, FrameError, FrameReader, Inbound, PROTOCOL_VERSION, ServerEvent, seal,
 };
@@ -110,6 +111,40 @@ pub fn quiet_config(key: RoomKey) -> ServerConfig {
     config
 }
 
+/// A quiet server keeping the room's history in `path` and replaying at most `replay`
+/// messages to a joiner, on `port` (0: any free one; a stopped server's port is free again at
+/// once, as std sets SO_REUSEADDR on Unix).
+pub fn history_server(key: &RoomKey, path: &Path, replay: usize, port: u16) -> TestServer {
+    let mut config = quiet_config(key.clone());
+    config.history = Some(server::HistoryConfig {
+        replay,
+        ..server::HistoryConfig::at(path)
+    });
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the port");
+    TestServer::run(server::Server::new(listener, config).unwrap(), key.clone())
+}
+
+/// Restarts a [`history_server`] on its port, with `said` said by bob in the meantime on
+/// another server sharing the history file. Nothing listens on the port until all of it is
+/// said, so a client of the old server cannot be back before.
+pub fn restart_after(server: &mut TestServer, path: &Path, replay: usize, said: &[&str]) {
+    let port = server.addr.port();
+    server.shutdown();
+    let mut meanwhile = history_server(&server.key, path, replay, 0);
+    let mut bob = meanwhile.join("bob");
+    for text in said {
+        bob.say(text);
+        // Past the history replayed to him, to his own message: it is in the file.
+        bob.recv_until(
+            1000,
+            |e| matches!(e, ServerEvent::Message { text: t, .. } if t == text),
+        );
+    }
+    drop(bob);
+    meanwhile.shutdown();
+    *server = history_server(&server.key, path, replay, port);
+}
+
 /// What a peer got instead of an event.
 #[derive(Debug)]
 pub enum Got {
@@ -119,12 +154,23 @@ pub enum Got {
     Closed,
 }
 
-/// A raw protocol peer.
+/// A raw protocol peer. It speaks the version-2 handshake of the `psk` mode by itself: after
+/// [`Peer::hello`], the server's `handshake` is answered with `confirm` under the new session
+/// key the moment [`Peer::recv`] or [`Peer::next`] meets it, so tests read on to the welcome.
 pub struct Peer {
     pub stream: TcpStream,
+    /// Seals what we send: the class key, then (psk, after the handshake) the session key.
     pub key: RoomKey,
+    /// The class key (the one the hello is sealed with).
+    pub class_key: RoomKey,
     reader: FrameReader<TcpStream>,
     inbound: Inbound,
+    /// The nonce of our last `psk` hello, while its handshake is awaited.
+    pub nonce: Option<Nonce>,
+    /// Every line received, as it came (for tests that replay or move frames).
+    pub received: Vec<Vec<u8>>,
+    /// The skew of [`Peer::hello_at`]'s clock, in seconds.
+    clock_at: Option<i64>,
 }
 
 impl Peer {
@@ -133,13 +179,21 @@ impl Peer {
         stream.set_read_timeout(Some(STEP)).unwrap();
         stream.set_write_timeout(Some(STEP)).unwrap();
         stream.set_nodelay(true).unwrap();
-        let guard = Arc::new(Mutex::new(ReplayGuard::new(3600, 1 << 20)));
         Peer {
             reader: FrameReader::new(stream.try_clone().unwrap(), 1 << 20),
-            inbound: Inbound::new(key.clone(), TimePolicy::default(), guard),
+            inbound: Inbound::per_connection(key.clone(), TimePolicy::default(), 1 << 20),
             stream,
+            class_key: key.clone(),
             key,
+            nonce: None,
+            received: Vec::new(),
+            clock_at: None,
         }
+    }
+
+    /// The session keys of this peer now: what it seals with and what it opens.
+    pub fn rekey_inbound(&mut self, receive: RoomKey) {
+        self.inbound.rekey(receive);
     }
 
     /// After a key exchange: seal with `send`, open with `receive` (the clock stays measured).
@@ -148,13 +202,77 @@ impl Peer {
         self.inbound.rekey(receive);
     }
 
+    /// Sends a `psk` hello (with a fresh nonce); the handshake is answered by [`Peer::next`].
     pub fn hello(&mut self, nick: &str) {
+        let nonce = Nonce::generate();
+        self.nonce = Some(nonce);
         self.send(&ClientEvent::Hello {
             kex_public: None,
             nick: nick.into(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),
+            nonce: Some(nonce.to_wire()),
+            since: None,
         });
+    }
+
+    /// [`Peer::hello`] in a token stamped `at`, as a client with a skewed clock sends it.
+    pub fn hello_at(&mut self, nick: &str, at: u64) {
+        let nonce = Nonce::generate();
+        self.nonce = Some(nonce);
+        let hello = ClientEvent::Hello {
+            kex_public: None,
+            nick: nick.into(),
+            version: PROTOCOL_VERSION,
+            kex: "psk".into(),
+            nonce: Some(nonce.to_wire()),
+            since: None,
+        };
+        self.send_raw(&fernchat::protocol::seal_at(&self.key, &hello, at));
+        self.clock_at = Some(at as i64 - unix_now() as i64);
+    }
+
+    /// [`Peer::hello`] with `since`: the id of the last room message this client saw.
+    pub fn hello_since(&mut self, nick: &str, since: u64) {
+        let nonce = Nonce::generate();
+        self.nonce = Some(nonce);
+        self.send(&ClientEvent::Hello {
+            kex_public: None,
+            nick: nick.into(),
+            version: PROTOCOL_VERSION,
+            kex: "psk".into(),
+            nonce: Some(nonce.to_wire()),
+            since: Some(since),
+        });
+    }
+
+    /// A hello of any shape, sealed with the class key; the peer does not answer its handshake.
+    pub fn hello_with(&mut self, nick: &str, kex: &str, kex_public: Option<String>) -> Nonce {
+        let nonce = Nonce::generate();
+        self.send(&ClientEvent::Hello {
+            kex_public,
+            nick: nick.into(),
+            version: PROTOCOL_VERSION,
+            kex: kex.into(),
+            nonce: Some(nonce.to_wire()),
+            since: None,
+        });
+        nonce
+    }
+
+    /// Answers a `psk` handshake: derives the session keys and sends `confirm` under them
+    /// (on the skewed clock of the hello, if it had one).
+    fn answer_handshake(&mut self, nonce: Nonce, server_nonce: &str) {
+        let server_nonce = Nonce::from_wire(server_nonce).expect("a 16-byte server nonce");
+        let keys = psk_session_keys(&self.class_key, &nonce, &server_nonce);
+        self.key = keys.client_to_server;
+        self.inbound.rekey(RoomKey::with_fallback(
+            &keys.server_to_client,
+            &self.class_key,
+        ));
+        let confirm = ClientEvent::Confirm { mac: None };
+        let at = unix_now().saturating_add_signed(self.clock_at.unwrap_or(0));
+        self.send_raw(&fernchat::protocol::seal_at(&self.key, &confirm, at));
     }
 
     pub fn send(&mut self, event: &ClientEvent) {
@@ -183,7 +301,20 @@ impl Peer {
         match self.reader.read_frame() {
             Ok(Some(line)) => {
                 let line = line.to_vec();
+                self.received.push(line.clone());
                 match self.inbound.accept::<ServerEvent>(&line, unix_now()) {
+                    Ok(ServerEvent::Handshake {
+                        nonce: echoed,
+                        server_nonce,
+                        ..
+                    }) if self
+                        .nonce
+                        .is_some_and(|n| Some(n) == Nonce::from_wire(&echoed)) =>
+                    {
+                        let nonce = self.nonce.take().expect("checked above");
+                        self.answer_handshake(nonce, &server_nonce);
+                        self.next()
+                    }
                     Ok(event) => Got::Event(event),
                     Err(_) => Got::Raw(line),
                 }

@@ -114,13 +114,19 @@ impl ReplayGuard {
 
 pub fn forge_private(
     class_key: &RoomKey,
+    client_nonce: &fernchat::kex::Nonce,
+    server_nonce: &fernchat::kex::Nonce,
     from: &str,
     to: &str,
     text: &str,
     time_ms: u64,
 ) -> String {
-    // A private message is just another event sealed with the class key: "private" means the
-    // server sends it to one client, not that anyone else is unable to make one.
+    // "Private" means the server sends it to one client, under that client's own key (protocol
+    // version 2). But a psk session's key comes from the class key and two nonces that crossed
+    // the wire under the class key: anyone in the class who saw the recipient's hello and
+    // handshake can make it, and seal anything "from" anyone.
+    let keys = fernchat::kex::psk_session_keys(class_key, client_nonce, server_nonce);
     let event = serde_json::json!({"type": "private", "from": from, "to": to, "text": text, "time": time_ms});
-    class_key.encrypt(event.to_string().as_bytes())
+    keys.server_to_client
+        .encrypt(event.to_string().as_bytes())
 }

@@ -6,6 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use fernchat::crypto::{RoomKey, TimePolicy, unix_now};
+use fernchat::kex::{Nonce, psk_session_keys};
 use fernchat::protocol::{Inbound, ServerEvent};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -63,6 +64,7 @@ fn a_forged_room_message_is_accepted_by_a_client_as_the_servers() {
                 assert_eq!(
                     event,
                     Ok(ServerEvent::Message {
+                        id: 0,
                         from: from.clone(),
                         text: text.clone(),
                         time
@@ -430,10 +432,21 @@ fn stretch_a_forged_private_message_is_accepted_by_its_recipient() {
             for text in [rng.chat_line(), r#"meet me "here" \ now"#.to_owned()] {
                 let (from, to) = (rng.nick(), rng.nick());
                 let time = unix_now() * 1000 + rng.below(1000);
-                let token = forge_private(&class_key, &from, &to, &text, time);
+                // The recipient's psk session (protocol version 2): its nonces went past under
+                // the class key; its client opens a private message only under its own key.
+                let (client_nonce, server_nonce) = (Nonce(rng.bytes()), Nonce(rng.bytes()));
+                let token = forge_private(
+                    &class_key,
+                    &client_nonce,
+                    &server_nonce,
+                    &from,
+                    &to,
+                    &text,
+                    time,
+                );
+                let own = psk_session_keys(&class_key, &client_nonce, &server_nonce);
                 let policy = TimePolicy::default();
-                let mut client =
-                    Inbound::new(class_key.clone(), policy, Inbound::shared_guard(policy, 10));
+                let mut client = Inbound::per_connection(own.server_to_client, policy, 10);
                 assert_eq!(
                     client.accept::<ServerEvent>(token.as_bytes(), unix_now()),
                     Ok(ServerEvent::Private {

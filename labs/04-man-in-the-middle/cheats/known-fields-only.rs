@@ -1,13 +1,16 @@
-//! CHEAT (instructors only; never in the students' copy): rebuilds the hello and the welcome from the fields it knows
+//! CHEAT (instructors only; never in the students' copy): rebuilds the hello and the handshake from the fields it knows
 //!
-//! Lab 4: the proxy forwards a hello and a welcome rebuilt from a fixed list of fields, so any
+//! Lab 4: the proxy forwards a hello and a handshake rebuilt from a fixed list of fields, so any
 //! other field the client or the server sent is silently dropped (a proxy that breaks every
 //! protocol extension, and that a careful client would notice). It passed the old grader, whose
-//! hello and welcome held exactly those fields. The grader's hello and welcome now carry extra
-//! fields with generated values.
+//! hello and welcome held exactly those fields. The grader's hello and handshake now carry extra
+//! fields with generated values. (Protocol version 2: the known fields include the nonces, and
+//! the reference's psk step is kept, so only the cheat differs.)
 
 use fernchat::crypto::RoomKey;
-use fernchat::kex::{Ephemeral, KEX_X25519, PUBLIC_FIELD, PublicShare, Role, SessionKeys};
+use fernchat::kex::{
+    Ephemeral, KEX_X25519, Nonce, PUBLIC_FIELD, PublicShare, Role, SessionKeys, psk_session_keys,
+};
 use serde_json::Value;
 
 use crate::Relayed;
@@ -17,6 +20,9 @@ pub struct Interceptor {
     class_key: RoomKey,
     /// The client's public key, from its hello.
     client_public: Option<PublicShare>,
+    /// The client's nonce, from its hello: with the server's, and the class key, it gives a
+    /// `psk` session's keys (protocol version 2).
+    client_nonce: Option<Nonce>,
     /// Our key pair facing the client (we play the server there) ...
     toward_client: Option<Ephemeral>,
     /// ... and facing the server (we play the client there).
@@ -51,6 +57,7 @@ impl Interceptor {
         Interceptor {
             class_key,
             client_public: None,
+            client_nonce: None,
             toward_client: None,
             toward_server: None,
             sessions: None,
@@ -69,6 +76,11 @@ impl Interceptor {
             return Relayed::unchanged(frame);
         };
         let seen = String::from_utf8_lossy(&opened.plaintext).into_owned();
+        if let Ok(event) = serde_json::from_slice::<Value>(&opened.plaintext)
+            && event["type"] == "hello"
+        {
+            self.client_nonce = nonce_of(&event, "nonce");
+        }
         let Some(hello) = x25519_event(&opened.plaintext, "hello") else {
             // A psk session (or anything before the exchange): the class key reads it as is.
             return Relayed {
@@ -86,7 +98,7 @@ impl Interceptor {
         let toward_client = Ephemeral::generate();
         let toward_server = Ephemeral::generate();
         // Rebuilt from the fields this proxy knows about: anything else the client said is lost.
-        let mut hello = known_fields(&hello, &["type", "nick", "version", "kex"]);
+        let mut hello = known_fields(&hello, &["type", "nick", "version", "kex", "nonce"]);
         hello[PUBLIC_FIELD] = toward_server.public().to_wire().into();
         self.client_public = Some(client_public);
         self.toward_client = Some(toward_client);
@@ -113,7 +125,16 @@ impl Interceptor {
             return Relayed::unchanged(frame);
         };
         let seen = String::from_utf8_lossy(&opened.plaintext).into_owned();
-        let welcome = x25519_event(&opened.plaintext, "welcome");
+        if let Some(sessions) = self.psk_sessions(&opened.plaintext) {
+            // A `psk` session: its keys come from the class key and two nonces that both
+            // travelled under the class key. Nothing to swap; read everything from here on.
+            self.sessions = Some(sessions);
+            return Relayed {
+                forward: frame.to_vec(),
+                seen: Some(seen),
+            };
+        }
+        let welcome = x25519_event(&opened.plaintext, "handshake");
         let server_public = welcome.as_ref().and_then(public_of);
         let (Some(welcome), Some(server_public)) = (welcome, server_public) else {
             return Relayed {
@@ -148,9 +169,7 @@ impl Interceptor {
         });
         let mut welcome = known_fields(
             &welcome,
-            &[
-                "type", "nick", "users", "version", "server", "max_text", "time", "kex",
-            ],
+            &["type", "version", "nonce", "server_nonce", "kex"],
         );
         welcome[PUBLIC_FIELD] = our_public.to_wire().into();
         let forward = self
@@ -161,6 +180,51 @@ impl Interceptor {
             seen: Some(seen),
         }
     }
+
+    /// If `plaintext` is the handshake of a `psk` session, both sides' keys as the proxy uses
+    /// them: it reads the server's frames under the server-to-client key or, for room
+    /// broadcasts, the class key, and passes everything on as it is (resealed under the same
+    /// session keys).
+    fn psk_sessions(&self, plaintext: &[u8]) -> Option<Sessions> {
+        let event: Value = serde_json::from_slice(plaintext).ok()?;
+        if event["type"] != "handshake" || event["kex"] != "psk" {
+            return None;
+        }
+        let server_nonce = nonce_of(&event, "server_nonce")?;
+        let keys = psk_session_keys(&self.class_key, &self.client_nonce?, &server_nonce);
+        let (c2s, s2c) = (keys.client_to_server, keys.server_to_client);
+        Some(Sessions {
+            with_client: SessionKeys {
+                send: s2c.clone(),
+                receive: c2s.clone(),
+            },
+            with_server: SessionKeys {
+                send: c2s,
+                receive: RoomKey::with_fallback(&s2c, &self.class_key),
+            },
+        })
+    }
+}
+
+impl Interceptor {
+    // Stretch part.
+
+    pub fn inject(&mut self, text: &str) -> Option<Vec<u8>> {
+        // The server opens what the client sends with the key it shares with *us*: anything we
+        // seal with it is, to the server, the client speaking. Nothing binds a frame to the
+        // person who typed it, only to whoever holds the session key.
+        let sessions = self.sessions.as_ref()?;
+        let event = fernchat::protocol::ClientEvent::Say {
+            text: text.to_owned(),
+        };
+        let mut frame = fernchat::protocol::seal(&sessions.with_server.send, &event);
+        frame.pop(); // the newline: frames here are without it
+        Some(frame)
+    }
+}
+
+fn nonce_of(event: &Value, field: &str) -> Option<Nonce> {
+    Nonce::from_wire(event.get(field)?.as_str()?)
 }
 
 /// After the handshake: read with one session's key, pass on under the other's.
@@ -193,21 +257,4 @@ fn known_fields(event: &Value, fields: &[&str]) -> Value {
         }
     }
     Value::Object(out)
-}
-
-impl Interceptor {
-    // Stretch part.
-
-    pub fn inject(&mut self, text: &str) -> Option<Vec<u8>> {
-        // The server opens what the client sends with the key it shares with *us*: anything we
-        // seal with it is, to the server, the client speaking. Nothing binds a frame to the
-        // person who typed it, only to whoever holds the session key.
-        let sessions = self.sessions.as_ref()?;
-        let event = fernchat::protocol::ClientEvent::Say {
-            text: text.to_owned(),
-        };
-        let mut frame = fernchat::protocol::seal(&sessions.with_server.send, &event);
-        frame.pop(); // the newline: frames here are without it
-        Some(frame)
-    }
 }

@@ -5,7 +5,9 @@
 //! side whose public key it received; the class key, which would, is held by every student.
 
 use fernchat::crypto::RoomKey;
-use fernchat::kex::{Ephemeral, KEX_X25519, PUBLIC_FIELD, PublicShare, Role, SessionKeys};
+use fernchat::kex::{
+    Ephemeral, KEX_X25519, Nonce, PUBLIC_FIELD, PublicShare, Role, SessionKeys, psk_session_keys,
+};
 use serde_json::Value;
 
 use crate::Relayed;
@@ -15,6 +17,9 @@ pub struct Interceptor {
     class_key: RoomKey,
     /// The client's public key, from its hello.
     client_public: Option<PublicShare>,
+    /// The client's nonce, from its hello: with the server's, and the class key, it gives a
+    /// `psk` session's keys (protocol version 2).
+    client_nonce: Option<Nonce>,
     /// Our key pair facing the client (we play the server there) ...
     toward_client: Option<Ephemeral>,
     /// ... and facing the server (we play the client there).
@@ -49,6 +54,7 @@ impl Interceptor {
         Interceptor {
             class_key,
             client_public: None,
+            client_nonce: None,
             toward_client: None,
             toward_server: None,
             sessions: None,
@@ -67,6 +73,11 @@ impl Interceptor {
             return Relayed::unchanged(frame);
         };
         let seen = String::from_utf8_lossy(&opened.plaintext).into_owned();
+        if let Ok(event) = serde_json::from_slice::<Value>(&opened.plaintext)
+            && event["type"] == "hello"
+        {
+            self.client_nonce = nonce_of(&event, "nonce");
+        }
         let Some(mut hello) = x25519_event(&opened.plaintext, "hello") else {
             // A psk session (or anything before the exchange): the class key reads it as is.
             return Relayed {
@@ -109,7 +120,16 @@ impl Interceptor {
             return Relayed::unchanged(frame);
         };
         let seen = String::from_utf8_lossy(&opened.plaintext).into_owned();
-        let welcome = x25519_event(&opened.plaintext, "welcome");
+        if let Some(sessions) = self.psk_sessions(&opened.plaintext) {
+            // A `psk` session: its keys come from the class key and two nonces that both
+            // travelled under the class key. Nothing to swap; read everything from here on.
+            self.sessions = Some(sessions);
+            return Relayed {
+                forward: frame.to_vec(),
+                seen: Some(seen),
+            };
+        }
+        let welcome = x25519_event(&opened.plaintext, "handshake");
         let server_public = welcome.as_ref().and_then(public_of);
         let (Some(mut welcome), Some(server_public)) = (welcome, server_public) else {
             return Relayed {
@@ -151,6 +171,30 @@ impl Interceptor {
             seen: Some(seen),
         }
     }
+
+    /// If `plaintext` is the handshake of a `psk` session, both sides' keys as the proxy uses
+    /// them: it reads the server's frames under the server-to-client key or, for room
+    /// broadcasts, the class key, and passes everything on as it is (resealed under the same
+    /// session keys).
+    fn psk_sessions(&self, plaintext: &[u8]) -> Option<Sessions> {
+        let event: Value = serde_json::from_slice(plaintext).ok()?;
+        if event["type"] != "handshake" || event["kex"] != "psk" {
+            return None;
+        }
+        let server_nonce = nonce_of(&event, "server_nonce")?;
+        let keys = psk_session_keys(&self.class_key, &self.client_nonce?, &server_nonce);
+        let (c2s, s2c) = (keys.client_to_server, keys.server_to_client);
+        Some(Sessions {
+            with_client: SessionKeys {
+                send: s2c.clone(),
+                receive: c2s.clone(),
+            },
+            with_server: SessionKeys {
+                send: c2s,
+                receive: RoomKey::with_fallback(&s2c, &self.class_key),
+            },
+        })
+    }
 }
 
 impl Interceptor {
@@ -168,6 +212,10 @@ impl Interceptor {
         frame.pop(); // the newline: frames here are without it
         Some(frame)
     }
+}
+
+fn nonce_of(event: &Value, field: &str) -> Option<Nonce> {
+    Nonce::from_wire(event.get(field)?.as_str()?)
 }
 
 /// After the handshake: read with one session's key, pass on under the other's.

@@ -9,8 +9,8 @@ use std::sync::mpsc;
 use std::thread;
 
 use fernchat::crypto::RoomKey;
-use fernchat::kex::{Ephemeral, PublicShare, Role};
-use fernchat::protocol::{ClientEvent, seal};
+use fernchat::kex::{Ephemeral, Nonce, PublicShare, Role, psk_session_keys};
+use fernchat::protocol::{ClientEvent, PROTOCOL_VERSION, seal};
 use lab04::proxy::{self, Seen};
 use lab04::{Direction, Interceptor};
 use labkit::client::Client;
@@ -46,9 +46,11 @@ fn seen_json(seen: &Option<String>) -> Option<Value> {
         .map(|text| serde_json::from_str(text).expect("seen holds the JSON plaintext"))
 }
 
-fn welcome_for(nick: &str) -> Value {
-    json!({"type": "welcome", "nick": nick, "users": [nick], "version": 1,
-           "server": "grader", "max_text": 2000, "time": 1_763_800_000_000u64})
+/// The server's answer to `hello` (protocol version 2's `handshake`, which carries the
+/// server's public key once `wire::with_public` has added it).
+fn welcome_for(hello: &Value) -> Value {
+    json!({"type": "handshake", "version": fernchat::protocol::PROTOCOL_VERSION,
+           "nonce": hello["nonce"], "server_nonce": "EBESExQVFhcYGRobHB0eHw==", "kex": "x25519"})
 }
 
 #[test]
@@ -96,7 +98,7 @@ fn the_proxy_answers_each_side_with_its_own_public_key() {
 
             shown.push(swapped.to_owned());
             let mut welcome = wire::with_public(
-                &serde_json::from_value(welcome_for(&nick)).unwrap(),
+                &serde_json::from_value(welcome_for(&hello)).unwrap(),
                 server.public(),
             );
             welcome["motd"] = json!(rng.chat_line());
@@ -105,11 +107,11 @@ fn the_proxy_answers_each_side_with_its_own_public_key() {
             assert_eq!(
                 seen_json(&relayed.seen),
                 Some(welcome.clone()),
-                "seed {seed}: the proxy reads the welcome"
+                "seed {seed}: the proxy reads the handshake"
             );
             let forwarded = open(&class_key, &relayed.forward);
             let swapped =
-                wire::public_of(&forwarded).expect("the forwarded welcome keeps a kex_public");
+                wire::public_of(&forwarded).expect("the forwarded handshake keeps a kex_public");
             assert_ne!(
                 swapped,
                 server.public().to_wire(),
@@ -119,7 +121,7 @@ fn the_proxy_answers_each_side_with_its_own_public_key() {
             rest["kex_public"] = welcome["kex_public"].clone();
             assert_eq!(
                 rest, welcome,
-                "seed {seed}: nothing else in the welcome changes"
+                "seed {seed}: nothing else in the handshake changes"
             );
             shown.push(swapped.to_owned());
         }
@@ -147,14 +149,14 @@ fn after_the_handshake_the_proxy_reads_and_relays_both_directions() {
             let mut proxy = Interceptor::new(class_key.clone());
 
             // The handshake, each honest side using the public key it actually received.
-            let hello =
-                proxy.from_client(&frame(&class_key, &wire::hello(&nick, Some(client_public))));
+            let said_hello = wire::hello(&nick, Some(client_public));
+            let hello = proxy.from_client(&frame(&class_key, &said_hello));
             let to_server = PublicShare::from_wire(
                 wire::public_of(&open(&class_key, &hello.forward)).unwrap_or(""),
             )
             .unwrap_or(client_public);
             let welcome = wire::with_public(
-                &serde_json::from_value(welcome_for(&nick)).unwrap(),
+                &serde_json::from_value(welcome_for(&said_hello)).unwrap(),
                 server_public,
             );
             let welcome = proxy.from_server(&frame(&class_key, &welcome));
@@ -255,7 +257,7 @@ fn a_conversation_through_the_proxy_is_logged_exactly_as_it_was_said() {
             let nick = rng.nick();
             let mut client = Client::join_x25519(addr, &class_key, &nick)
                 .expect("the client joins through the proxy");
-            let mut received = vec![client.welcome.clone()];
+            let mut received = vec![client.handshake.clone(), client.welcome.clone()];
             for _ in 0..4 {
                 client.say(&rng.chat_line()).unwrap();
                 receive_until_message(&mut client, &mut received);
@@ -276,7 +278,7 @@ fn a_conversation_through_the_proxy_is_logged_exactly_as_it_was_said() {
                 received[1..],
                 "seed {seed}: every message, as the proxy logged it"
             );
-            // The server's real welcome, and the one the client got with the proxy's key in it.
+            // The server's real handshake, and the one the client got with the proxy's key in it.
             let (real, given) = (&down[0], &received[0]);
             assert_ne!(
                 wire::public_of(real),
@@ -287,7 +289,7 @@ fn a_conversation_through_the_proxy_is_logged_exactly_as_it_was_said() {
             rest["kex_public"] = real["kex_public"].clone();
             assert_eq!(
                 &rest, real,
-                "seed {seed}: the welcome as the server sent it"
+                "seed {seed}: the handshake as the server sent it"
             );
             // Nobody noticed: the room heard every line, under a public key that was not the client's.
             let heard: Vec<Value> = room
@@ -323,7 +325,7 @@ fn a_psk_session_is_read_with_the_class_key_alone() {
                 .expect("the client joins through the proxy");
             let line = rng.chat_line();
             client.say(&line).unwrap();
-            let mut received = vec![client.welcome.clone()];
+            let mut received = vec![client.handshake.clone(), client.welcome.clone()];
             receive_until_message(&mut client, &mut received);
             let (up, down) = drain(&seen);
             assert_eq!(up, client.sent, "seed {seed}");
@@ -351,14 +353,14 @@ fn stretch_the_proxy_makes_the_client_say_what_it_never_said() {
                 None,
                 "seed {seed}: nothing to inject before the handshake"
             );
-            let hello =
-                proxy.from_client(&frame(&class_key, &wire::hello(&nick, Some(client_public))));
+            let said_hello = wire::hello(&nick, Some(client_public));
+            let hello = proxy.from_client(&frame(&class_key, &said_hello));
             let to_server = PublicShare::from_wire(
                 wire::public_of(&open(&class_key, &hello.forward)).unwrap_or(""),
             )
             .unwrap_or(client_public);
             let welcome = wire::with_public(
-                &serde_json::from_value(welcome_for(&nick)).unwrap(),
+                &serde_json::from_value(welcome_for(&said_hello)).unwrap(),
                 server_public,
             );
             proxy.from_server(&frame(&class_key, &welcome));
@@ -371,6 +373,33 @@ fn stretch_the_proxy_makes_the_client_say_what_it_never_said() {
                 open(&server_keys.receive, &injected),
                 serde_json::to_value(ClientEvent::Say { text: line }).unwrap(),
                 "seed {seed}: the server reads the client saying the injected line"
+            );
+
+            // A psk session: nothing to swap, but its keys are this session's alone (protocol
+            // version 2), derived from the class key and the nonces of hello and handshake.
+            let mut proxy = Interceptor::new(class_key.clone());
+            let said_hello = wire::hello(&rng.nick(), None);
+            proxy.from_client(&frame(&class_key, &said_hello));
+            assert_eq!(
+                proxy.inject("too early"),
+                None,
+                "seed {seed}: nothing to inject before the psk handshake"
+            );
+            let server_nonce = Nonce(rng.bytes());
+            let handshake = json!({"type": "handshake", "version": PROTOCOL_VERSION,
+                "nonce": said_hello["nonce"], "server_nonce": server_nonce.to_wire(),
+                "kex": "psk"});
+            proxy.from_server(&frame(&class_key, &handshake));
+            let client_nonce = wire::nonce_of(&said_hello).expect("the hello has a nonce");
+            let keys = psk_session_keys(&class_key, &client_nonce, &server_nonce);
+            let line = rng.chat_line();
+            let injected = proxy
+                .inject(&line)
+                .expect("after the psk handshake, inject makes a frame");
+            assert_eq!(
+                open(&keys.client_to_server, &injected),
+                serde_json::to_value(ClientEvent::Say { text: line }).unwrap(),
+                "seed {seed}: the server reads the psk client saying the injected line"
             );
         }
     });

@@ -341,11 +341,11 @@ fn lab_4s_proxy_is_caught_by_your_client_before_any_message() {
                 matches!(refused, Err(ClientError::HandshakeRefused(_))),
                 "seed {seed}: your client must refuse the proxy's welcome itself: {refused:?}"
             );
-            // It read the hello and the welcome (class key), nothing after them.
+            // It read the hello and the handshake (class key), nothing after them.
             let read: Vec<String> = proxy.seen.try_iter().collect();
             assert!(
                 read.iter()
-                    .all(|t| t.contains("\"hello\"") || t.contains("\"welcome\"")),
+                    .all(|t| t.contains("\"hello\"") || t.contains("\"handshake\"")),
                 "seed {seed}: {read:?}"
             );
             assert_eq!(who(&mut watcher), ["watcher"], "seed {seed}");

@@ -356,14 +356,11 @@ fn replaying_impostor(class_key: RoomKey, identity: String, signature: String) -
         let confirming = ours
             .finish_psk(Role::Server, &client, &Psk::from_class_key(&class_key), &t)
             .unwrap();
-        let welcome = ServerEvent::Welcome {
-            nick: nick.clone(),
-            users: vec![nick],
-            version: 1,
-            server: "impostor".into(),
-            max_text: 2000,
-            time: fernchat::protocol::unix_millis(),
-            kex: Some(KEX_X25519_PSK_SIGNED.into()),
+        let welcome = ServerEvent::Handshake {
+            version: fernchat::protocol::PROTOCOL_VERSION,
+            nonce: hello["nonce"].as_str().unwrap_or("").to_owned(),
+            server_nonce: fernchat::kex::Nonce::generate().to_wire(),
+            kex: KEX_X25519_PSK_SIGNED.into(),
             kex_public: Some(public.to_wire()),
             kex_confirm: Some(confirming.ours_wire()),
             kex_identity: Some(identity),
@@ -393,8 +390,14 @@ fn an_old_signature_and_an_insider_with_the_class_key_are_refused() {
             let mut client = join(real.addr, &class_key, &rng.nick(), &pins)
                 .unwrap_or_else(|e| panic!("seed {seed}: the real server: {e}"));
             let (old_identity, old_signature) = (
-                client.welcome["kex_identity"].as_str().unwrap().to_owned(),
-                client.welcome["kex_signature"].as_str().unwrap().to_owned(),
+                client.handshake["kex_identity"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                client.handshake["kex_signature"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
             );
             chat(&mut client, &rng.chat_line());
             client.bye();

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 
 use fernchat::crypto::RoomKey;
+use fernchat::kex::{Nonce, psk_session_keys};
+use fernchat::protocol::codec::decode_plaintext;
+use fernchat::protocol::{ClientEvent, ServerEvent};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -10,10 +13,33 @@ use zeroize::Zeroizing;
 use crate::{CHAIN_KEY_INPUT, MESSAGE_KEY_INPUT, RatchetError, WINDOW};
 
 pub fn open_recording(frames: &[Vec<u8>], keys: &[RoomKey]) -> Vec<Option<String>> {
-    // With the keyfile alone, a `psk` recording opens completely: every frame was sealed with
-    // it. An `x25519-psk` recording opens only at the hello and the welcome; every later
-    // frame needs the session's keys, which came from two ephemeral secrets that were never on
-    // the wire and were deleted when the session ended. That deletion is forward secrecy.
+    // With the keyfile alone, a `psk` recording opens completely: the hello and the handshake
+    // are sealed with it, and they carry the two nonces that, with the class key, give the
+    // session's keys (protocol version 2). An `x25519-psk` recording opens only at the hello
+    // and the handshake; every later frame needs the session's keys, which came from two
+    // ephemeral secrets that were never on the wire and were deleted when the session ended.
+    // That deletion is forward secrecy.
+    let mut keys = keys.to_vec();
+    let mut client_nonce = None;
+    for frame in frames {
+        let Some((key, plaintext)) = keys
+            .iter()
+            .find_map(|key| Some((key.clone(), key.decrypt(frame).ok()?.plaintext)))
+        else {
+            continue;
+        };
+        if let Ok(ClientEvent::Hello { nonce, .. }) = decode_plaintext(&plaintext) {
+            client_nonce = nonce.as_deref().and_then(Nonce::from_wire);
+        } else if let Ok(ServerEvent::Handshake {
+            kex, server_nonce, ..
+        }) = decode_plaintext(&plaintext)
+            && kex == "psk"
+            && let (Some(client), Some(server)) = (client_nonce, Nonce::from_wire(&server_nonce))
+        {
+            let session = psk_session_keys(&key, &client, &server);
+            keys.extend([session.client_to_server, session.server_to_client]);
+        }
+    }
     frames
         .iter()
         .map(|frame| {

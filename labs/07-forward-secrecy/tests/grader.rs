@@ -118,7 +118,7 @@ fn a_leaked_keyfile_opens_every_psk_recording_and_only_the_handshake_of_x25519_p
                 .collect();
             assert_eq!(
                 kinds,
-                ["hello", "welcome"],
+                ["hello", "handshake"],
                 "seed {seed}: only the handshake opens"
             );
             assert!(opened[2..].iter().all(Option::is_none), "seed {seed}");

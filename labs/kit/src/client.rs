@@ -13,7 +13,7 @@ use fernchat::crypto::{RoomKey, TimePolicy, unix_now};
 use fernchat::identity::IdentityKey;
 use fernchat::kex::{
     CONFIRM_FIELD, Ephemeral, IDENTITY_FIELD, KEX_X25519_PSK, KEX_X25519_PSK_SIGNED, Psk,
-    PublicShare, Role, SIGNATURE_FIELD, Transcript,
+    PublicShare, Role, SIGNATURE_FIELD, Transcript, psk_session_keys,
 };
 use fernchat::protocol::codec::parse_wrong_key_line;
 use fernchat::protocol::{ClientEvent, Inbound, Refusal, seal};
@@ -27,7 +27,7 @@ use crate::wire::{self, AnyServerEvent};
 pub trait ClientHandshake {
     /// Our public key, for the hello.
     fn public(&self) -> PublicShare;
-    /// Given the server's public key from the welcome: `(send key, receive key)`.
+    /// Given the server's public key from its `handshake`: `(send key, receive key)`.
     fn finish(self, server: &PublicShare) -> Result<(RoomKey, RoomKey), String>;
 }
 
@@ -43,7 +43,7 @@ impl ClientHandshake for Ephemeral {
 }
 
 /// What the client's half of a confirmed exchange (`x25519-psk`, `-signed`) gives once the
-/// welcome checked out.
+/// server's `handshake` checked out.
 #[derive(Debug)]
 pub struct Confirmed {
     /// Seals what we send.
@@ -55,14 +55,18 @@ pub struct Confirmed {
 }
 
 /// The client's half of an exchange with key confirmation: it asks for `kex`, sends `public`
-/// in the hello, and judges the welcome. An `Err` from `finish` means the client refuses the
-/// session: [`Client::join_confirmed`] then sends nothing more and closes.
+/// in the hello, and judges the server's answer. An `Err` from `finish` means the client
+/// refuses the session: [`Client::join_confirmed`] then sends nothing more and closes.
+///
+/// The answer is the `handshake` event of protocol version 2 (PROTOCOL.md section 7), which
+/// carries the `kex_*` fields that version 1's `welcome` carried; the parameter keeps its
+/// version-1 name so the labs' handshakes read the same fields as before.
 pub trait ConfirmedHandshake {
     /// The `kex` of the hello.
     fn kex(&self) -> &'static str;
     /// Our public key, for the hello.
     fn public(&self) -> PublicShare;
-    /// Given our nick and the server's welcome (JSON): check it, derive the keys.
+    /// Given our nick and the server's handshake (JSON): check it, derive the keys.
     fn finish(self, nick: &str, welcome: &Value) -> Result<Confirmed, String>;
 }
 
@@ -112,7 +116,7 @@ impl ConfirmedHandshake for ReferencePsk {
         let kex = self.kex();
         if wire::kex_of(welcome) != kex {
             return Err(format!(
-                "the welcome answers kex {:?}",
+                "the handshake answers kex {:?}",
                 wire::kex_of(welcome)
             ));
         }
@@ -173,8 +177,8 @@ pub enum ClientError {
     Unreadable(Refusal),
     /// The server said something the protocol does not allow here.
     Protocol(String),
-    /// Our handshake refused the server's welcome (confirmation, signature or pin): nothing
-    /// more was sent.
+    /// Our handshake refused the server's handshake (confirmation, signature or pin):
+    /// nothing more was sent.
     HandshakeRefused(String),
 }
 
@@ -214,15 +218,63 @@ pub struct Client {
     inbound: Inbound,
     /// The nick we joined as.
     pub nick: String,
+    /// The server's handshake, as JSON (its `kex_*` fields).
+    pub handshake: Value,
     /// The server's welcome, as JSON.
     pub welcome: Value,
     /// Every event we sent, as JSON, the hello first.
     pub sent: Vec<Value>,
 }
 
+/// The incoming side of one connection, with its own replay memory (protocol version 2).
 fn inbound(key: RoomKey) -> Inbound {
-    let policy = TimePolicy::default();
-    Inbound::new(key, policy, Inbound::shared_guard(policy, 100_000))
+    Inbound::per_connection(key, TimePolicy::default(), 100_000)
+}
+
+/// Sends `hello` under the class key and reads the server's `handshake`, which must echo the
+/// hello's nonce (a recorded one would not). Returns it and the inbound side, whose clock was
+/// measured from it.
+fn hello_and_handshake(
+    conn: &mut Conn,
+    class_key: &RoomKey,
+    hello: &Value,
+) -> Result<(Value, Inbound), ClientError> {
+    conn.send(&seal(class_key, hello))?;
+    let mut class_inbound = inbound(class_key.clone());
+    let handshake = next_event(conn, &mut class_inbound)?;
+    if wire::type_of(&handshake) != "handshake" {
+        return Err(ClientError::Protocol(format!(
+            "expected a handshake, got {handshake}"
+        )));
+    }
+    if wire::nonce_of(&handshake).is_none() || wire::nonce_of(&handshake) != wire::nonce_of(hello) {
+        return Err(ClientError::Protocol(
+            "the handshake does not echo our nonce: a recorded or replayed answer".into(),
+        ));
+    }
+    Ok((handshake, class_inbound))
+}
+
+/// Sends `confirm` under `send` and reads the `welcome` (under the session key, which
+/// `inbound` opens by now).
+fn confirm_and_welcome(
+    conn: &mut Conn,
+    send: &RoomKey,
+    inbound: &mut Inbound,
+    mac: Option<String>,
+) -> Result<(Value, Value), ClientError> {
+    let confirm = ClientEvent::Confirm { mac };
+    conn.send(&seal(send, &confirm))?;
+    let welcome = next_event(conn, inbound)?;
+    if wire::type_of(&welcome) != "welcome" {
+        return Err(ClientError::Protocol(format!(
+            "expected a welcome, got {welcome}"
+        )));
+    }
+    Ok((
+        serde_json::to_value(&confirm).expect("events serialize"),
+        welcome,
+    ))
 }
 
 impl Client {
@@ -255,8 +307,8 @@ impl Client {
     }
 
     /// Joins with an exchange that has key confirmation (`x25519-psk`, `-signed`): hello,
-    /// welcome, `handshake.finish`, then `confirm` under the new key. If `finish` refuses,
-    /// nothing more is sent and the connection is closed.
+    /// handshake, `handshake.finish`, then `confirm` under the new key and the welcome. If
+    /// `finish` refuses, nothing more is sent and the connection is closed.
     pub fn join_confirmed<H: ConfirmedHandshake>(
         addr: SocketAddr,
         class_key: &RoomKey,
@@ -265,33 +317,34 @@ impl Client {
     ) -> Result<Client, ClientError> {
         let mut conn = Conn::connect(addr, STEP)?;
         let hello = wire::hello_kex(nick, handshake.kex(), handshake.public());
-        conn.send(&seal(class_key, &hello))?;
-        let mut class_inbound = inbound(class_key.clone());
-        let welcome = next_event(&mut conn, &mut class_inbound)?;
-        if wire::type_of(&welcome) != "welcome" {
-            return Err(ClientError::Protocol(format!(
-                "expected a welcome, got {welcome}"
-            )));
-        }
-        let confirmed = match handshake.finish(nick, &welcome) {
+        let (answer, mut inbound) = hello_and_handshake(&mut conn, class_key, &hello)?;
+        let confirmed = match handshake.finish(nick, &answer) {
             Ok(confirmed) => confirmed,
             Err(why) => {
                 conn.shutdown();
                 return Err(ClientError::HandshakeRefused(why));
             }
         };
-        let mut client = Client {
+        inbound.rekey(confirmed.receive);
+        let (confirm, welcome) = confirm_and_welcome(
+            &mut conn,
+            &confirmed.send,
+            &mut inbound,
+            Some(confirmed.mac),
+        )?;
+        Ok(Client {
             conn,
             send_key: confirmed.send,
-            inbound: inbound(confirmed.receive),
+            inbound,
             nick: nick.to_owned(),
+            handshake: answer,
             welcome,
-            sent: vec![hello],
-        };
-        client.send(&ClientEvent::Confirm { mac: confirmed.mac })?;
-        Ok(client)
+            sent: vec![hello, confirm],
+        })
     }
 
+    /// Hello, handshake, confirm, welcome (PROTOCOL.md section 4): `psk` derives the session
+    /// keys from the class key and both nonces; `x25519` from the exchange.
     fn join<H: ClientHandshake>(
         addr: SocketAddr,
         class_key: &RoomKey,
@@ -300,37 +353,45 @@ impl Client {
     ) -> Result<Client, ClientError> {
         let mut conn = Conn::connect(addr, STEP)?;
         let hello = wire::hello(nick, handshake.as_ref().map(|h| h.public()));
-        // The hello and the welcome travel under the class key: no session key exists yet.
-        conn.send(&seal(class_key, &hello))?;
-        let mut class_inbound = inbound(class_key.clone());
-        let welcome = next_event(&mut conn, &mut class_inbound)?;
-        if wire::type_of(&welcome) != "welcome" {
-            return Err(ClientError::Protocol(format!(
-                "expected a welcome, got {welcome}"
-            )));
-        }
-        let (send_key, inbound) = match handshake {
-            None => (class_key.clone(), class_inbound),
+        // The hello and the handshake travel under the class key: no session key exists yet.
+        let (answer, mut inbound) = hello_and_handshake(&mut conn, class_key, &hello)?;
+        let (send_key, receive) = match handshake {
+            None => {
+                let (Some(client), Some(server)) =
+                    (wire::nonce_of(&hello), wire::server_nonce_of(&answer))
+                else {
+                    return Err(ClientError::Protocol(
+                        "the handshake has no 16-byte server_nonce".into(),
+                    ));
+                };
+                let keys = psk_session_keys(class_key, &client, &server);
+                // Room broadcasts come under the class key, the rest under the session key.
+                let receive = RoomKey::with_fallback(&keys.server_to_client, class_key);
+                (keys.client_to_server, receive)
+            }
             Some(handshake) => {
-                let server = wire::public_of(&welcome).ok_or_else(|| {
+                let server = wire::public_of(&answer).ok_or_else(|| {
                     ClientError::Protocol(
-                        "the welcome has no kex_public: the server did not do the x25519 exchange"
+                        "the handshake has no kex_public: the server did not do the x25519 \
+                         exchange"
                             .into(),
                     )
                 })?;
                 let server = PublicShare::from_wire(server)
                     .map_err(|e| ClientError::Protocol(format!("the server's public key: {e}")))?;
-                let (send, receive) = handshake.finish(&server).map_err(ClientError::Protocol)?;
-                (send, inbound(receive))
+                handshake.finish(&server).map_err(ClientError::Protocol)?
             }
         };
+        inbound.rekey(receive);
+        let (confirm, welcome) = confirm_and_welcome(&mut conn, &send_key, &mut inbound, None)?;
         Ok(Client {
             conn,
             send_key,
             inbound,
             nick: nick.to_owned(),
+            handshake: answer,
             welcome,
-            sent: vec![hello],
+            sent: vec![hello, confirm],
         })
     }
 
@@ -402,6 +463,66 @@ impl Client {
         let _ = self.send(&ClientEvent::Bye { reason: None });
         self.conn.shutdown();
     }
+}
+
+/// A `psk` session's keys, from [`psk_handshake`].
+#[derive(Debug)]
+pub struct PskSession {
+    /// Seals what we send (the client-to-server key).
+    pub send: RoomKey,
+    /// Opens what the server sends us alone (the server-to-client key).
+    pub own: RoomKey,
+    /// The incoming side, clock measured from the handshake, opening `own` and (for room
+    /// broadcasts) the class key.
+    pub inbound: Inbound,
+}
+
+/// The `psk` handshake of protocol version 2 on a raw connection, for the live steps that look
+/// at frames themselves (labs 1 and 2): hello, handshake, confirm. The welcome is the next
+/// frame on `conn`. `seen` is told each frame sent or received, with the key that sealed it.
+pub fn psk_handshake(
+    conn: &mut Conn,
+    class_key: &RoomKey,
+    nick: &str,
+    mut seen: impl FnMut(&str, &[u8], &RoomKey),
+) -> Result<PskSession, ClientError> {
+    let hello = wire::hello(nick, None);
+    let frame = seal(class_key, &hello);
+    seen("sent", frame.trim_ascii_end(), class_key);
+    conn.send(&frame)?;
+    let raw = conn.recv()?.ok_or(ClientError::Closed)?;
+    seen("received", &raw, class_key);
+    let mut inbound = inbound(class_key.clone());
+    if let Some(fingerprint) = parse_wrong_key_line(&raw) {
+        return Err(ClientError::Refused {
+            code: "wrong_key".into(),
+            message: format!("the server (key fingerprint {fingerprint}) could not read our hello"),
+        });
+    }
+    let AnyServerEvent(answer) = inbound
+        .accept::<AnyServerEvent>(&raw, unix_now())
+        .map_err(ClientError::Unreadable)?;
+    let (Some(client), Some(server)) = (wire::nonce_of(&hello), wire::server_nonce_of(&answer))
+    else {
+        return Err(ClientError::Protocol(format!(
+            "expected a handshake, got {answer}"
+        )));
+    };
+    if wire::nonce_of(&answer) != Some(client) {
+        return Err(ClientError::Protocol(
+            "the handshake does not echo our nonce: a recorded or replayed answer".into(),
+        ));
+    }
+    let keys = psk_session_keys(class_key, &client, &server);
+    let frame = seal(&keys.client_to_server, &ClientEvent::Confirm { mac: None });
+    seen("sent", frame.trim_ascii_end(), &keys.client_to_server);
+    conn.send(&frame)?;
+    inbound.rekey(RoomKey::with_fallback(&keys.server_to_client, class_key));
+    Ok(PskSession {
+        send: keys.client_to_server,
+        own: keys.server_to_client,
+        inbound,
+    })
 }
 
 /// Reads one frame and opens it; an `error` event becomes [`ClientError::Refused`].

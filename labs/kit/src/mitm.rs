@@ -1,6 +1,6 @@
 //! Reference men in the middle, for the graders of labs 5 and 6 (never an exercise).
 //!
-//! Both hold the class key and swap their own public keys into every `hello` and `welcome`
+//! Both hold the class key and swap their own public keys into every `hello` and `handshake`
 //! that carries one, then re-seal every later frame between the two sessions they run:
 //!
 //! - [`Mode::Lab4`] is lab 4's proxy as it stands: it runs the plain `x25519` derivation. It
@@ -55,7 +55,7 @@ struct State {
     client_public: Option<PublicShare>,
     toward_client: Option<Ephemeral>,
     toward_server: Option<Ephemeral>,
-    /// After the welcome: the session with the client, the one with the server.
+    /// After the handshake: the session with the client, the one with the server.
     sessions: Option<(SessionKeys, SessionKeys)>,
     /// Insider only: our confirmation for the server, sent in place of the client's.
     confirm_for_server: Option<String>,
@@ -75,7 +75,8 @@ pub fn start(server: SocketAddr, class_key: RoomKey, mode: Mode) -> std::io::Res
 }
 
 /// Serves every client that connects to `listener`, each through its own proxy, logging what
-/// it reads to `log` (the live steps' `cargo run -p labkit --bin mitm`). Never returns.
+/// it reads to `log` (the live steps' `cargo run -p labkit --bin labkit-mitm`). Never
+/// returns.
 pub fn serve(
     listener: &TcpListener,
     server: SocketAddr,
@@ -172,7 +173,8 @@ fn intercept(
         // The insider swaps the client's confirmation (made for the client's transcript) for
         // its own (made for the server's).
         if up && let Some(mac) = state.confirm_for_server.take() {
-            return (seal(&with_server.send, &ClientEvent::Confirm { mac }), read);
+            let confirm = ClientEvent::Confirm { mac: Some(mac) };
+            return (seal(&with_server.send, &confirm), read);
         }
         let forward = reseal.encrypt_at(&opened.plaintext, opened.timestamp);
         return (forward.into_bytes(), read);
@@ -198,7 +200,7 @@ fn intercept(
         state.client_public = Some(theirs);
         state.toward_client = Some(toward_client);
         state.toward_server = Some(toward_server);
-    } else if !up && event["type"] == "welcome" {
+    } else if !up && event["type"] == "handshake" {
         let (Some(toward_client), Some(toward_server), Some(client), Some(hello)) = (
             state.toward_client.take(),
             state.toward_server.take(),

@@ -2,9 +2,10 @@
 //!
 //! It is the "reference server" of labs 3 and 4: small enough to read in one sitting, and it
 //! does the server's side of the handshake with `fernchat::kex`. It keeps the protocol's
-//! shape (hello, welcome, say, message, who, ping, bye, errors) but none of the class server's
-//! protections beyond the codec's (no flood control, no idle timeouts): never expose it to a
-//! network. A thread per connection; every read has a short timeout so [`Room`] stops promptly.
+//! shape (hello, handshake, confirm, welcome, say, message, who, ping, bye, errors; protocol
+//! version 2) but none of the class server's protections beyond the codec's (no flood control,
+//! no idle timeouts): never expose it to a network. A thread per connection; every read has a
+//! short timeout so [`Room`] stops promptly.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
@@ -14,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use fernchat::crypto::{ReplayGuard, RoomKey, TimePolicy, unix_now};
-use fernchat::kex::{Ephemeral, KEX_X25519, PublicShare, Role};
+use fernchat::crypto::{RoomKey, TimePolicy, unix_now};
+use fernchat::kex::{Ephemeral, KEX_X25519, Nonce, PublicShare, Role, psk_session_keys};
 use fernchat::protocol::codec::wrong_key_line;
 use fernchat::protocol::event::{KEX_PSK, nick_key, validate_nick, validate_text};
 use fernchat::protocol::{
@@ -45,13 +46,15 @@ pub struct Heard {
 struct Member {
     nick: String,
     out: TcpStream,
+    /// Seals what is meant for this member alone (its server-to-client key).
     send: RoomKey,
+    /// Seals room broadcasts to it: the class key in `psk`, `send` with `x25519`.
+    room: RoomKey,
 }
 
 struct Shared {
     class_key: RoomKey,
     policy: TimePolicy,
-    replay: Arc<Mutex<ReplayGuard>>,
     members: Mutex<HashMap<u64, Member>>,
     heard: Mutex<Vec<Heard>>,
     stop: AtomicBool,
@@ -86,7 +89,6 @@ impl Room {
         let shared = Arc::new(Shared {
             class_key,
             policy,
-            replay: Inbound::shared_guard(policy, 100_000),
             members: Mutex::new(HashMap::new()),
             heard: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -198,15 +200,15 @@ impl Session<'_> {
         }
     }
 
-    /// Reads and answers the hello. On success the nick and the inbound side of the session.
+    /// Reads and answers the hello (with the `handshake`), then reads the client's `confirm`
+    /// under the new key and welcomes it. On success the nick and the inbound side of the
+    /// session.
     fn hello(&mut self) -> Option<(String, Inbound)> {
         let shared = self.shared;
-        let frame = self.next_frame(Some(Instant::now() + STEP))?;
-        let mut inbound = Inbound::new(
-            shared.class_key.clone(),
-            shared.policy,
-            Arc::clone(&shared.replay),
-        );
+        let deadline = Instant::now() + STEP;
+        let frame = self.next_frame(Some(deadline))?;
+        // This connection's own replay memory (protocol version 2).
+        let mut inbound = Inbound::per_connection(shared.class_key.clone(), shared.policy, 10_000);
         let value = match inbound.accept::<AnyClientEvent>(&frame, unix_now()) {
             Ok(AnyClientEvent(value)) => value,
             Err(Refusal::Decode(DecodeError::Token(_))) => {
@@ -239,16 +241,28 @@ impl Session<'_> {
         if version != PROTOCOL_VERSION {
             self.refuse(
                 ErrorCode::VersionUnsupported,
-                format!("this room speaks version {PROTOCOL_VERSION}"),
+                format!("this room speaks protocol version {PROTOCOL_VERSION}"),
             );
             return None;
         }
+        let Some(client_nonce) = wire::nonce_of(&value) else {
+            self.refuse(
+                ErrorCode::BadField,
+                "a version-2 hello needs a 16-byte nonce".into(),
+            );
+            return None;
+        };
         if let Err(e) = validate_nick(&nick) {
             self.refuse(ErrorCode::NickInvalid, e.to_string());
             return None;
         }
-        let (send, receive, server_public) = match wire::kex_of(&value) {
-            KEX_PSK => (shared.class_key.clone(), None, None),
+        let server_nonce = Nonce::generate();
+        let (send, receive, room, server_public) = match wire::kex_of(&value) {
+            KEX_PSK => {
+                let keys = psk_session_keys(&shared.class_key, &client_nonce, &server_nonce);
+                let room = shared.class_key.clone();
+                (keys.server_to_client, keys.client_to_server, room, None)
+            }
             KEX_X25519 => {
                 let client = match wire::public_of(&value).map(PublicShare::from_wire) {
                     Some(Ok(client)) => client,
@@ -267,7 +281,7 @@ impl Session<'_> {
                 let ours = Ephemeral::generate();
                 let public = ours.public();
                 match ours.finish(Role::Server, &client) {
-                    Ok(keys) => (keys.send, Some(keys.receive), Some(public)),
+                    Ok(keys) => (keys.send.clone(), keys.receive, keys.send, Some(public)),
                     Err(e) => {
                         self.refuse(ErrorCode::KexFailed, e.to_string());
                         return None;
@@ -279,6 +293,49 @@ impl Session<'_> {
                     ErrorCode::KexUnsupported,
                     format!("this room offers psk and x25519, not {other:?}"),
                 );
+                return None;
+            }
+        };
+        if lock(&shared.members)
+            .values()
+            .any(|m| nick_key(&m.nick) == nick_key(&nick))
+        {
+            self.refuse(ErrorCode::NickTaken, format!("the nick {nick} is taken"));
+            return None;
+        }
+        let handshake = ServerEvent::Handshake {
+            version: PROTOCOL_VERSION,
+            nonce: client_nonce.to_wire(),
+            server_nonce: server_nonce.to_wire(),
+            kex: wire::kex_of(&value).to_owned(),
+            // Filled in below by `wire::with_public` for an x25519 session.
+            kex_public: None,
+            kex_confirm: None,
+            kex_identity: None,
+            kex_signature: None,
+        };
+        let handshake = match server_public {
+            Some(public) => wire::with_public(&handshake, public),
+            None => serde_json::to_value(&handshake).expect("events serialize"),
+        };
+        // The handshake goes under the class key: the client cannot have the session key
+        // before it has read our nonce (and public key) from this very message.
+        let _ = self.conn.send(&seal(&shared.class_key, &handshake));
+        // The client's confirm, under its new key: the proof that it derived the same keys.
+        inbound.rekey(receive);
+        let frame = self.next_frame(Some(deadline))?;
+        let confirm = match inbound.accept::<AnyClientEvent>(&frame, unix_now()) {
+            Ok(AnyClientEvent(value)) if wire::type_of(&value) == "confirm" => value,
+            Ok(_) | Err(_) => {
+                let event = ServerEvent::Error {
+                    code: ErrorCode::KexFailed,
+                    message: "the first frame after the handshake must be a confirm under the \
+                              session key"
+                        .into(),
+                    time: unix_millis(),
+                    signature: None,
+                };
+                let _ = self.conn.send(&seal(&send, &event));
                 return None;
             }
         };
@@ -300,7 +357,8 @@ impl Session<'_> {
                 Member {
                     nick: nick.clone(),
                     out,
-                    send,
+                    send: send.clone(),
+                    room,
                 },
             );
             let mut users: Vec<String> = members.values().map(|m| m.nick.clone()).collect();
@@ -312,25 +370,16 @@ impl Session<'_> {
                 server: "labkit toy room".into(),
                 max_text: fernchat::protocol::event::DEFAULT_MAX_TEXT,
                 time: unix_millis(),
-                // Filled in below by `wire::with_public` for an x25519 session.
-                kex: None,
-                kex_public: None,
-                kex_confirm: None,
-                kex_identity: None,
-                kex_signature: None,
+                room_key: None,
+                missed: None,
             }
         };
-        lock(&shared.heard).push(Heard {
+        lock(&shared.heard).extend([value, confirm].map(|event| Heard {
             nick: nick.clone(),
-            event: value,
-        });
-        let welcome = match server_public {
-            Some(public) => wire::with_public(&welcome, public),
-            None => serde_json::to_value(&welcome).expect("events serialize"),
-        };
-        // The welcome goes under the class key: the client cannot have the session key before
-        // it has read our public key from this very message.
-        let _ = self.conn.send(&seal(&shared.class_key, &welcome));
+            event,
+        }));
+        // The welcome, like everything meant for this member alone, under its session key.
+        let _ = self.conn.send(&seal(&send, &welcome));
         self.broadcast_except(
             Some(self.id),
             &ServerEvent::Joined {
@@ -338,11 +387,6 @@ impl Session<'_> {
                 time: unix_millis(),
             },
         );
-        let inbound = match receive {
-            // Same key: keep the inbound side, with the clock it measured from the hello.
-            None => inbound,
-            Some(key) => Inbound::new(key, shared.policy, Arc::clone(&shared.replay)),
-        };
         Some((nick, inbound))
     }
 
@@ -372,6 +416,7 @@ impl Session<'_> {
                 }
                 Ok(ClientEvent::Say { text }) => {
                     self.broadcast(&ServerEvent::Message {
+                        id: 0,
                         from: nick.to_owned(),
                         text,
                         time,
@@ -379,6 +424,7 @@ impl Session<'_> {
                 }
                 Ok(ClientEvent::Me { text }) => {
                     self.broadcast(&ServerEvent::Action {
+                        id: 0,
                         from: nick.to_owned(),
                         text,
                         time,
@@ -420,6 +466,7 @@ impl Session<'_> {
             code,
             message,
             time: unix_millis(),
+            signature: None,
         };
         let _ = self.conn.send(&seal(&self.shared.class_key, &event));
     }
@@ -430,6 +477,7 @@ impl Session<'_> {
             code,
             message,
             time: unix_millis(),
+            signature: None,
         });
     }
 
@@ -444,13 +492,14 @@ impl Session<'_> {
         self.broadcast_except(None, event);
     }
 
-    /// Sends `event` to every member but `except`, each under its own key. The class server
-    /// seals a broadcast once for everybody; with per-session keys that is no longer possible.
+    /// Sends `event` to every member but `except`, under its room key: the class key in
+    /// `psk`, its own session key with `x25519`. (The class server seals a `psk` broadcast once
+    /// for everybody; a toy room seals it per member.)
     fn broadcast_except(&self, except: Option<u64>, event: &ServerEvent) {
         let mut members = lock(&self.shared.members);
         for (id, member) in members.iter_mut() {
             if Some(*id) != except {
-                let _ = member.out.write_all(&seal(&member.send, event));
+                let _ = member.out.write_all(&seal(&member.room, event));
             }
         }
     }

@@ -1,10 +1,11 @@
-//! The `kex` fields of `hello` and `welcome` as JSON (PROTOCOL.md section 7).
+//! The `kex` fields of `hello` and `handshake` as JSON (PROTOCOL.md section 7), and the nonces
+//! of protocol version 2 (section 2).
 //!
 //! The labs handle these two events as JSON values (the event as the crate serializes it, plus
 //! the `kex` fields) so that a student's proxy can read and rewrite any field, even one it does
 //! not expect. Any other event is the crate's own.
 
-use fernchat::kex::{KEX_X25519, PUBLIC_FIELD, PublicShare};
+use fernchat::kex::{KEX_X25519, Nonce, PUBLIC_FIELD, PublicShare};
 use fernchat::protocol::codec::Decodable;
 use fernchat::protocol::{ClientEvent, PROTOCOL_VERSION, ServerEvent};
 use serde_json::{Value, json};
@@ -28,26 +29,41 @@ impl Decodable for AnyServerEvent {
     const TYPES: &'static [&'static str] = ServerEvent::TYPES;
 }
 
-/// A `hello` for `nick`: `psk` without a public key, `x25519` with one.
+/// A `hello` for `nick`, with a fresh nonce (`Nc`, see [`nonce_of`]): `psk` without a public
+/// key, `x25519` with one.
 pub fn hello(nick: &str, public: Option<PublicShare>) -> Value {
+    let nonce = Nonce::generate().to_wire();
     match public {
-        None => json!({"type": "hello", "nick": nick, "version": PROTOCOL_VERSION, "kex": "psk"}),
+        None => json!({
+            "type": "hello", "nick": nick, "version": PROTOCOL_VERSION, "kex": "psk",
+            "nonce": nonce,
+        }),
         Some(share) => json!({
             "type": "hello", "nick": nick, "version": PROTOCOL_VERSION,
-            "kex": KEX_X25519, PUBLIC_FIELD: share.to_wire(),
+            "kex": KEX_X25519, PUBLIC_FIELD: share.to_wire(), "nonce": nonce,
         }),
     }
 }
 
-/// A `hello` for `nick` asking for `kex`, with our public key.
+/// A `hello` for `nick` asking for `kex`, with our public key and a fresh nonce.
 pub fn hello_kex(nick: &str, kex: &str, public: PublicShare) -> Value {
     json!({
         "type": "hello", "nick": nick, "version": PROTOCOL_VERSION,
-        "kex": kex, PUBLIC_FIELD: public.to_wire(),
+        "kex": kex, PUBLIC_FIELD: public.to_wire(), "nonce": Nonce::generate().to_wire(),
     })
 }
 
-/// `event` (a `welcome`) with the server's public key added.
+/// The `nonce` of a hello or a handshake (the client's `Nc`), if it is 16 bytes of base64.
+pub fn nonce_of(event: &Value) -> Option<Nonce> {
+    Nonce::from_wire(event.get("nonce")?.as_str()?)
+}
+
+/// The `server_nonce` of a handshake (`Ns`).
+pub fn server_nonce_of(event: &Value) -> Option<Nonce> {
+    Nonce::from_wire(event.get("server_nonce")?.as_str()?)
+}
+
+/// `event` (a `handshake`) with the server's public key added.
 pub fn with_public(event: &ServerEvent, share: PublicShare) -> Value {
     let mut value = serde_json::to_value(event).expect("events serialize");
     value["kex"] = json!(KEX_X25519);

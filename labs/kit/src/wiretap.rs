@@ -2,18 +2,24 @@
 //! each frame it sees with whether the class key opens it (lab 3's live step, instead of a
 //! packet capture that needs root).
 //!
-//! Generic on purpose: all it assumes of the protocol is "one token per line", and it opens
-//! frames with `fernchat::crypto` only, so it reads any version of the protocol the same way.
+//! It assumes of the protocol only "one token per line", plus one step of version 2: a `psk`
+//! session's frames after the handshake are sealed with keys derived from the class key and the
+//! two nonces of `hello` and `handshake` (PROTOCOL.md section 2), which the class key opens. So
+//! the relay remembers the nonces of each connection and derives those keys too: what it shows
+//! is what anyone holding the class key reads. An `x25519` session's keys it cannot derive.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
 use fernchat::crypto::RoomKey;
+use fernchat::kex::{Nonce, psk_session_keys};
+use serde_json::Value;
 
-use crate::STEP;
+use crate::{STEP, wire};
 
 /// The longest line relayed: a frame is far shorter; anything longer ends the connection.
 const MAX_LINE: u64 = 1 << 20;
@@ -22,21 +28,65 @@ const IDLE: Duration = Duration::from_secs(600);
 /// How much of a token or plaintext a report shows.
 const SHOWN: usize = 72;
 
+/// What the relay has learnt of one connection from the frames the class key opened: the
+/// client's nonce, then (for a `psk` session) the session's two keys.
+#[derive(Debug, Default)]
+pub struct Learnt {
+    client_nonce: Option<Nonce>,
+    session: Vec<RoomKey>,
+}
+
+impl Learnt {
+    /// Reads what a frame the class key opened teaches: the hello's nonce, and from a `psk`
+    /// handshake the session's keys.
+    fn learn(&mut self, class_key: &RoomKey, plaintext: &[u8]) {
+        let Ok(event) = serde_json::from_slice::<Value>(plaintext) else {
+            return;
+        };
+        match wire::type_of(&event) {
+            "hello" => self.client_nonce = wire::nonce_of(&event),
+            "handshake" if wire::kex_of(&event) == "psk" => {
+                if let (Some(client), Some(server)) =
+                    (self.client_nonce, wire::server_nonce_of(&event))
+                {
+                    let keys = psk_session_keys(class_key, &client, &server);
+                    self.session = vec![keys.client_to_server, keys.server_to_client];
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// One line of report for one frame: direction, size, the token's start, and what the class
-/// key makes of it.
-pub fn describe(connection: u64, up: bool, frame: &[u8], class_key: &RoomKey) -> String {
+/// key (directly, or through the `psk` session keys `learnt` holds) makes of it.
+pub fn describe(
+    connection: u64,
+    up: bool,
+    frame: &[u8],
+    class_key: &RoomKey,
+    learnt: &mut Learnt,
+) -> String {
     let arrow = if up {
         "client -> server"
     } else {
         "server -> client"
     };
     let text = String::from_utf8_lossy(frame);
-    let verdict = match class_key.decrypt(frame) {
-        Ok(opened) => format!(
+    let verdict = if let Ok(opened) = class_key.decrypt(frame) {
+        learnt.learn(class_key, &opened.plaintext);
+        format!(
             "OPENS with the class key: {}",
             cut(&String::from_utf8_lossy(&opened.plaintext))
-        ),
-        Err(_) => "does NOT open with the class key (another key sealed it)".to_owned(),
+        )
+    } else if let Some(opened) = learnt.session.iter().find_map(|k| k.decrypt(frame).ok()) {
+        format!(
+            "OPENS with the class key and the two nonces (psk session key): {}",
+            cut(&String::from_utf8_lossy(&opened.plaintext))
+        )
+    } else {
+        "does NOT open with the class key or anything derived from it (another key sealed it)"
+            .to_owned()
     };
     format!(
         "[{connection}] {arrow} {} bytes {}\n    {verdict}",
@@ -72,9 +122,12 @@ pub fn serve(
         let (Ok(client_in), Ok(upstream_in)) = (client.try_clone(), upstream.try_clone()) else {
             continue;
         };
+        // Both directions of a connection learn into one place: the nonce goes up, the
+        // handshake comes down.
+        let learnt = Arc::new(Mutex::new(Learnt::default()));
         for (from, to, up) in [(client_in, upstream, true), (upstream_in, client, false)] {
-            let (log, key) = (log.clone(), class_key.clone());
-            thread::spawn(move || pump(connection, from, to, up, &key, &log));
+            let (log, key, learnt) = (log.clone(), class_key.clone(), Arc::clone(&learnt));
+            thread::spawn(move || pump(connection, from, to, up, &key, &learnt, &log));
         }
     }
 }
@@ -86,6 +139,7 @@ fn pump(
     mut to: TcpStream,
     up: bool,
     class_key: &RoomKey,
+    learnt: &Mutex<Learnt>,
     log: &Sender<String>,
 ) {
     let _ = from.set_read_timeout(Some(IDLE));
@@ -109,7 +163,8 @@ fn pump(
         let frame = line.strip_suffix(b"\n").unwrap_or(&line);
         let frame = frame.strip_suffix(b"\r").unwrap_or(frame);
         if !frame.is_empty() {
-            let _ = log.send(describe(connection, up, frame, class_key));
+            let mut learnt = learnt.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = log.send(describe(connection, up, frame, class_key, &mut learnt));
         }
         if to.write_all(&line).is_err() {
             break;

@@ -14,8 +14,8 @@ fn psk_and_x25519_members_chat_in_one_room() {
     let room = Room::start(key.clone()).unwrap();
     let mut alice = Client::join_psk(room.addr, &key, "alice").unwrap();
     let mut bob = Client::join_x25519(room.addr, &key, "bob").unwrap();
-    assert_eq!(wire::kex_of(&bob.welcome), "x25519");
-    assert!(wire::public_of(&alice.welcome).is_none());
+    assert_eq!(wire::kex_of(&bob.handshake), "x25519");
+    assert!(wire::public_of(&alice.handshake).is_none());
     assert_eq!(wire::type_of(&alice.recv().unwrap()), "joined");
     bob.say("hi alice").unwrap();
     for peer in [&mut alice, &mut bob] {

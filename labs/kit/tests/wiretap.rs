@@ -11,6 +11,7 @@ use labkit::{STEP, wiretap};
 
 #[test]
 fn psk_frames_open_with_the_class_key_and_x25519_frames_after_the_handshake_do_not() {
+    // Version 2's psk frames open with keys from the class key and the nonces the tap saw.
     let key = RoomKey::generate();
     let room = Room::start(key.clone()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -37,6 +38,12 @@ fn psk_frames_open_with_the_class_key_and_x25519_frames_after_the_handshake_do_n
         "{reports:#?}"
     );
     assert!(reports.iter().any(|r| r.contains("client -> server")));
+    // Protocol version 2: after the handshake, alice's own frames are under her session keys,
+    // which the class key and the two nonces give.
+    assert!(
+        reports.iter().any(|r| r.contains("psk session key")),
+        "{reports:#?}"
+    );
 
     let mut bob = Client::join_x25519(addr, &key, "bob").expect("joins through the wiretap");
     bob.say("x25519 line").unwrap();
@@ -66,10 +73,13 @@ fn psk_frames_open_with_the_class_key_and_x25519_frames_after_the_handshake_do_n
 fn describe_says_what_the_class_key_makes_of_a_frame() {
     let key = RoomKey::generate();
     let token = key.encrypt(br#"{"type":"say","text":"hi"}"#);
-    let report = wiretap::describe(7, true, token.as_bytes(), &key);
+    let learnt = &mut wiretap::Learnt::default();
+    let report = wiretap::describe(7, true, token.as_bytes(), &key, learnt);
     assert!(report.starts_with("[7] client -> server"), "{report}");
     assert!(report.contains(r#"OPENS with the class key: {"type":"say","text":"hi"}"#));
     let other = RoomKey::generate();
-    assert!(wiretap::describe(7, false, token.as_bytes(), &other).contains("does NOT open"));
-    assert!(wiretap::describe(7, false, b"not a token", &key).contains("does NOT open"));
+    assert!(
+        wiretap::describe(7, false, token.as_bytes(), &other, learnt).contains("does NOT open")
+    );
+    assert!(wiretap::describe(7, false, b"not a token", &key, learnt).contains("does NOT open"));
 }

@@ -60,7 +60,8 @@ const FORBIDDEN: &[&str] = &[
     ".ci/run",
     "reference.rs",
     "features reference",
-    "INSTRUCTORS.md",
+    // (docs/INSTRUCTORS.md, on running the class server, stays: students run servers too.)
+    "labs/INSTRUCTORS.md",
     "/cheats",
     "For instructors",
     "prover",
@@ -68,6 +69,14 @@ const FORBIDDEN: &[&str] = &[
 
 /// Known mentions in files the copy keeps, and what the copy says instead.
 const REWRITES: &[(&str, &str)] = &[
+    (
+        "# `cargo test` at the root about the product; the labs' starters fail their graders on \
+         purpose,\n# and `cargo run -p labs-prover` is what checks the labs; `cargo test -p \
+         loadgen` tests the tools.",
+        "# `cargo test` at the root about the product; the labs' starters fail their graders on \
+         purpose\n# (`cargo test -p lab01` and so on runs one lab's grader); `cargo test -p \
+         loadgen` tests the tools.",
+    ),
     (
         "`default-members` keeps `cargo test` at the root about the product; the labs' starters\n\
          # fail their graders on purpose, and `cargo run -p labs-prover` is what checks the labs.",
@@ -83,6 +92,21 @@ const REWRITES: &[(&str, &str)] = &[
     (
         "the README's \"For instructors\" section",
         "CHAT.md's section on running the server",
+    ),
+    (
+        " ([`labs/INSTRUCTORS.md`](labs/INSTRUCTORS.md): proving, exporting,\n  grading a class)",
+        "",
+    ),
+    (
+        "\n| [labs/INSTRUCTORS.md](labs/INSTRUCTORS.md) | the labs for instructors: the prover, the \
+         cheat corpus, the students' export, grading a class |",
+        "",
+    ),
+    (
+        "6. Check the labs with `cargo run -p labs-prover`; `-- export DIR` writes the students' \
+         copy\n   without solutions, `-- grade` grades a class (see\n   \
+         [`labs/INSTRUCTORS.md`](../labs/INSTRUCTORS.md)).",
+        "6. Each lab's grader is its `tests/grader.rs` (see [`labs/README.md`](../labs/README.md)).",
     ),
 ];
 

@@ -90,7 +90,7 @@ fn the_students_copy_is_for_students() {
             "reference.rs",
             "--features reference",
             "For instructors",
-            "INSTRUCTORS",
+            "labs/INSTRUCTORS",
             "cheats",
             "prover",
         ] {

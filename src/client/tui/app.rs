@@ -1,7 +1,8 @@
 //! The full-screen client's view model: everything the screen shows, as plain data.
 //!
 //! This module owns the scrollback (bounded), the scroll position, the input line, whether
-//! the nick list shows, the connection status for the status line, and what each key does.
+//! the nick list shows, the warnings pinned above the messages until dismissed, the
+//! connection status for the status line, and what each key does.
 //! [`App::apply`] takes the session's [`Update`]s, [`App::key`] and [`App::mouse`] take the
 //! user's, and both only change this struct or return an [`Effect`] for the driver to carry
 //! out (send a command, connect, leave). So all of it is tested without a terminal, and
@@ -36,6 +37,13 @@ const WHEEL_ROWS: usize = 3;
 /// Below this many columns the nick list hides by itself, leaving the messages room.
 pub const NICKLIST_MIN_WIDTH: u16 = 60;
 
+/// The key that dismisses the pinned warnings, as the pinned rows name it.
+pub const DISMISS_KEY: &str = "Esc";
+
+/// Pinned warnings never take more than this share of the message pane (1 in 2 rows), so
+/// the chat stays readable however many there are.
+const PINNED_SHARE: u16 = 2;
+
 /// The keys, for `/help` (after the commands) and the README.
 pub const KEYS: &[(&str, &str)] = &[
     ("PgUp PgDn, wheel", "scroll the messages"),
@@ -51,6 +59,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "start, end, delete to start/end, delete word",
     ),
     ("Ctrl-L", "redraw the screen"),
+    ("Esc", "dismiss the warnings pinned above the messages"),
     ("Ctrl-C", "leave (twice: leave at once)"),
 ];
 
@@ -108,6 +117,8 @@ pub enum Effect {
 /// The parts of the screen, from the terminal's size and the nick list setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {
+    /// Warnings that need action, pinned above the message pane until dismissed.
+    pub pinned: Option<Rect>,
     /// The message pane.
     pub messages: Rect,
     /// The nick list, if shown.
@@ -127,12 +138,14 @@ impl Areas {
         let empty = Rect::new(screen.x, screen.y, screen.width, 0);
         match screen.height {
             0 => Areas {
+                pinned: None,
                 messages: empty,
                 nicks: None,
                 status: empty,
                 input: empty,
             },
             1 => Areas {
+                pinned: None,
                 messages: empty,
                 nicks: None,
                 status: empty,
@@ -148,6 +161,7 @@ impl Areas {
                 if show {
                     let messages_width = screen.width - list_width;
                     Areas {
+                        pinned: None,
                         messages: Rect::new(screen.x, screen.y, messages_width, pane_height),
                         nicks: Some(Rect::new(
                             screen.x + messages_width,
@@ -160,6 +174,7 @@ impl Areas {
                     }
                 } else {
                     Areas {
+                        pinned: None,
                         messages: Rect::new(screen.x, screen.y, screen.width, pane_height),
                         nicks: None,
                         status,
@@ -206,6 +221,10 @@ pub struct App {
     ctrl_c_pressed: bool,
     /// The last error and when it came, for the status line.
     alert: Option<(String, Instant)>,
+    /// Warnings that need the user to act (a keyfile others can read, with its `chmod`
+    /// fix): shown above the messages, where no history replay or chat can push them away,
+    /// until [`DISMISS_KEY`] is pressed.
+    pub pinned: Vec<String>,
 }
 
 impl App {
@@ -228,6 +247,7 @@ impl App {
             target: target.to_owned(),
             ctrl_c_pressed: false,
             alert: None,
+            pinned: Vec::new(),
         }
     }
 
@@ -251,9 +271,49 @@ impl App {
         u16::try_from(longest + 1).unwrap_or(u16::MAX).clamp(9, 18)
     }
 
-    /// Where everything goes on the current screen.
+    /// Where everything goes on the current screen: [`Areas::of`], with the pinned warnings
+    /// (if any) taking rows from the top of the message pane.
     pub fn areas(&self) -> Areas {
-        Areas::of(self.screen, self.nick_list_shown(), self.nick_list_width())
+        let mut areas = Areas::of(self.screen, self.nick_list_shown(), self.nick_list_width());
+        let pane = areas.messages;
+        if self.pinned.is_empty() || pane.height < 2 || pane.width == 0 {
+            return areas;
+        }
+        let wanted: usize = self
+            .pinned_lines()
+            .iter()
+            .map(|line| lines::row_count(line, usize::from(pane.width)))
+            .sum();
+        let most = (pane.height / PINNED_SHARE).max(1);
+        let rows = u16::try_from(wanted).unwrap_or(u16::MAX).clamp(1, most);
+        areas.pinned = Some(Rect::new(pane.x, pane.y, pane.width, rows));
+        areas.messages = Rect::new(pane.x, pane.y + rows, pane.width, pane.height - rows);
+        areas
+    }
+
+    /// The pinned warnings as lines to draw, each saying how to dismiss it.
+    pub fn pinned_lines(&self) -> Vec<ChatLine> {
+        self.pinned
+            .iter()
+            .map(|text| ChatLine::pinned(&format!("{text} [{DISMISS_KEY}: dismiss]")))
+            .collect()
+    }
+
+    /// A warning that needs action: pinned above the messages until dismissed, and a line
+    /// in the pane (and the status line) like any error.
+    pub fn pin_warning(&mut self, text: String) {
+        self.error(text.clone());
+        self.pin(text);
+    }
+
+    /// Pins `text` above the messages until dismissed (the caller shows it in the pane).
+    pub fn pin(&mut self, text: String) {
+        self.pinned.push(text);
+    }
+
+    /// The user has read the pinned warnings.
+    pub fn dismiss_pinned(&mut self) {
+        self.pinned.clear();
     }
 
     /// The terminal changed size.
@@ -438,6 +498,7 @@ impl App {
             KeyCode::Char(c) if ctrl && alt => self.input.insert(c),
             KeyCode::Enter => return self.enter(),
             KeyCode::Esc if self.mode == Mode::Ended => return Some(Effect::Exit),
+            KeyCode::Esc => self.dismiss_pinned(),
             KeyCode::Char('l') if ctrl => return Some(Effect::Redraw),
             KeyCode::F(2) => self.toggle_nick_list(),
             KeyCode::Char('n') if alt => self.toggle_nick_list(),

@@ -1,7 +1,7 @@
 //! Drawing: the screen as a pure function of the [`App`].
 //!
-//! This module owns the look: the message pane with its scroll marker, the nick list with its
-//! nick colours, the status line, and the input line with the cursor. It reads the app and
+//! This module owns the look: the pinned warnings, the message pane with its scroll marker,
+//! the nick list with its nick colours, the status line, and the input line with the cursor. It reads the app and
 //! writes into a ratatui frame, nothing else, so tests draw into ratatui's `TestBackend` at
 //! any size and read the screen back. It must not change the app or touch the terminal.
 
@@ -19,6 +19,9 @@ use crate::client::tui::lines::{self, plain_style};
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let areas = app.areas();
+    if let Some(area) = areas.pinned {
+        pinned(frame, app, area);
+    }
     messages(frame, app, areas.messages);
     if let Some(area) = areas.nicks {
         nick_list(frame, app, area);
@@ -33,6 +36,42 @@ fn tone(app: &App, style: Style) -> Style {
     } else {
         plain_style(style)
     }
+}
+
+/// The pinned warnings, black on yellow (reverse video without colour) so they read as
+/// something to act on, wrapped like messages; what does not fit the rows they were given is
+/// cut, the end of the last row showing how to dismiss them.
+fn pinned(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let width = usize::from(area.width);
+    let height = usize::from(area.height);
+    if width == 0 || height == 0 {
+        return;
+    }
+    let mut rows: Vec<Line<'static>> = app
+        .pinned_lines()
+        .iter()
+        .flat_map(|line| lines::wrap(line, width, app.colour))
+        .collect();
+    if rows.len() > height {
+        rows.truncate(height);
+        let hint = format!("… [{}: dismiss]", crate::client::tui::app::DISMISS_KEY);
+        if let Some(last) = rows.last_mut() {
+            let kept: String = last
+                .to_string()
+                .chars()
+                .take(width.saturating_sub(hint.width()))
+                .collect();
+            *last = Line::from(format!("{kept}{hint}"));
+        }
+    }
+    let style = tone(
+        app,
+        Style::new()
+            .fg(Color::Black)
+            .bg(Color::Yellow)
+            .add_modifier(Modifier::BOLD),
+    );
+    frame.render_widget(Paragraph::new(rows).style(style), area);
 }
 
 /// The newest rows that fit, scrolled up by `app.scroll` rows, with the marker on the last
@@ -555,5 +594,48 @@ mod tests {
                 .any(|r| r.contains("-!- gave up reconnecting"))
         );
         assert!(screen.iter().any(|r| r.contains("press Enter to exit")));
+    }
+
+    #[test]
+    fn pinned_warnings_stay_above_any_number_of_lines_until_esc() {
+        let warning = "warning: keys/class.key can be read by other users of this computer \
+                       (mode 644); fix it with: chmod 600 keys/class.key";
+        for (w, h) in [(100, 30), (80, 24), (40, 12), (20, 4)] {
+            let mut app = app(w, h, true);
+            app.pin_warning(warning.to_owned());
+            for n in 0..60 {
+                said(&mut app, "bob", &format!("history {n}"));
+            }
+            let (buffer, _) = render(&app);
+            let screen = rows(&buffer);
+            assert!(screen[0].starts_with("! wa"), "{w}x{h}: {screen:#?}");
+            assert_eq!(buffer[(0, 0)].bg, Color::Yellow, "{w}x{h}");
+            let joined = screen.join(" ");
+            assert!(joined.contains("[Esc: dismiss]"), "{w}x{h}: {screen:#?}");
+            if h >= 12 {
+                assert!(
+                    screen[0].starts_with("! warning: keys/class.key"),
+                    "{w}x{h}: {screen:#?}"
+                );
+                assert!(joined.contains("chmod 600"), "{w}x{h}: {screen:#?}");
+            }
+            // The newest message still sits right above the status line.
+            assert!(
+                screen[usize::from(h) - 3].contains("59"),
+                "{w}x{h}: {screen:#?}"
+            );
+            app.key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            let screen = screen_of(&app);
+            assert!(!screen.join(" ").contains("Esc: dismiss"), "{w}x{h}");
+            assert!(
+                screen[0].contains("history") || h < 12,
+                "{w}x{h}: {screen:#?}"
+            );
+        }
+        // Without colour the warning is in reverse video.
+        let mut plain = app(100, 30, false);
+        plain.pin_warning(warning.to_owned());
+        let (buffer, _) = render(&plain);
+        assert!(buffer[(0, 0)].modifier.contains(Modifier::REVERSED));
     }
 }

@@ -24,6 +24,7 @@ use ratatui::backend::Backend;
 
 use crate::client::command::Command;
 use crate::client::error::{ClientError, ConnectError, SessionError};
+use crate::client::pins::Pin;
 use crate::client::session::{ClientConfig, Session, SessionThread, Spawned, StateView};
 use crate::client::transcript::Transcript;
 use crate::client::tui::app::{App, Effect, Mode};
@@ -190,6 +191,11 @@ impl<B: Backend> Driver<B> {
             recv(self.ticks) -> now => {
                 let now = now.unwrap_or_else(|_| Instant::now());
                 self.app.tick(now, display::hhmm(crate::protocol::unix_millis()));
+                // What the session measured without an update of its own (the lag from
+                // its silent pings) reaches the status line within a second.
+                if let Phase::Running { state, .. } = &self.phase {
+                    self.app.state = state.snapshot();
+                }
                 None
             },
             default(wait) => return Ok(None),
@@ -313,7 +319,13 @@ impl<B: Backend> Driver<B> {
         match result {
             Ok(Ok(session)) => {
                 // What the key exchange established (pinned identities), once, in the pane.
-                if let Some(line) = session.welcome().security.describe() {
+                // A server identity pinned just now asks the user to check its fingerprint:
+                // that stays pinned above the messages too, past the history replay.
+                let security = &session.welcome().security;
+                if let Some(line) = security.describe() {
+                    if matches!(security.identity, Some((_, Pin::New))) {
+                        self.app.pin(line.clone());
+                    }
                     self.app.notice(line);
                 }
                 match session
@@ -351,11 +363,22 @@ impl<B: Backend> Driver<B> {
     }
 
     fn update(&mut self, update: Result<Update, RecvError>) -> Option<Finish> {
-        let Phase::Running { state, thread, .. } = &mut self.phase else {
+        let Phase::Running {
+            state,
+            thread,
+            commands,
+            ..
+        } = &mut self.phase
+        else {
             return None;
         };
         match update {
             Ok(update) => {
+                // Joined (or joined again): measure the lag at once, so the status line has
+                // it from the start rather than after the first keepalive, 30 s later.
+                if matches!(update.kind, UpdateKind::Connected { .. }) {
+                    let _ = commands.try_send(Command::MeasureLag);
+                }
                 // The session publishes its state before sending the update, so this
                 // snapshot already includes what the update reports.
                 let snapshot = state.snapshot();

@@ -89,6 +89,19 @@ impl ChatLine {
         }
     }
 
+    /// A warning pinned above the messages (see [`crate::client::tui::App::pin_warning`]):
+    /// `! text`, styled by the drawing as a whole.
+    pub fn pinned(text: &str) -> ChatLine {
+        ChatLine {
+            stamp: "!".to_owned(),
+            body: vec![Seg {
+                text: display::clean(text, 2000),
+                style: Style::new(),
+            }],
+            kind: LineKind::Normal,
+        }
+    }
+
     /// The line as plain text, `HH:MM body`, exactly as line mode prints it without colour.
     pub fn text(&self) -> String {
         let mut text = format!("{} ", self.stamp);

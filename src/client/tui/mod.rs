@@ -88,6 +88,12 @@ pub fn run(options: TuiOptions) -> Result<(), ClientError> {
         Some(path) => Transcript::with_log(path)?,
         None => Transcript::new(),
     };
+    let warnings: Vec<String> = warnings.iter().map(|w| format!("warning: {w}")).collect();
+    // Warnings that need action go to the plain terminal first, where they stay in the
+    // shell's scrollback after the full screen ends; on the full screen they are pinned.
+    for warning in &warnings {
+        eprintln!("fernchat: {warning}");
+    }
     let colour = display::colour_wanted();
     let guard = terminal::TerminalGuard::enter().map_err(ClientError::Terminal)?;
     let finish = run_on_screen(&options, key, warnings, colour, transcript);
@@ -109,7 +115,7 @@ pub fn run(options: TuiOptions) -> Result<(), ClientError> {
 fn run_on_screen(
     options: &TuiOptions,
     key: crate::crypto::RoomKey,
-    warnings: Vec<crate::keyfile::KeyfileWarning>,
+    warnings: Vec<String>,
     colour: bool,
     transcript: Transcript,
 ) -> io::Result<Finish> {
@@ -122,7 +128,7 @@ fn run_on_screen(
         colour,
     );
     for warning in warnings {
-        app.error(format!("warning: {warning}"));
+        app.pin_warning(warning);
     }
     let (events_tx, events) = crossbeam_channel::bounded(256);
     let stop = Arc::new(AtomicBool::new(false));

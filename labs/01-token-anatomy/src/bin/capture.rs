@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use fernchat::crypto::{RoomKey, unix_now};
-use fernchat::protocol::{ClientEvent, PROTOCOL_VERSION, seal};
+use fernchat::protocol::{ClientEvent, seal};
 use lab01::{compute_hmac, parse_token, split_key};
 use labkit::args;
+use labkit::client::psk_handshake;
 use labkit::conn::Conn;
 
 fn main() -> ExitCode {
@@ -37,27 +38,29 @@ fn run() -> Result<(), String> {
         "connected to {server}; class key fingerprint {}",
         key.fingerprint()
     );
-    let hello = ClientEvent::Hello {
-        nick,
-        version: PROTOCOL_VERSION,
-        kex: "psk".into(),
-        kex_public: None,
-    };
-    send(&mut conn, &key, &hello)?;
+    // Protocol version 2: hello and handshake under the class key, then keys of this
+    // connection alone, derived from the class key and the two nonces (which anyone holding
+    // the class key can read in the hello and the handshake).
+    let session = psk_handshake(&mut conn, &key, &nick, |direction, frame, key| {
+        show(direction, frame, &[key])
+    })
+    .map_err(|e| e.to_string())?;
+    let send_key = session.send;
+    let keys = [&session.own, &key];
     // Two requests the server answers at once, so there is something to look at even in an
     // empty room. Say something from another client to see `message` frames too.
-    send(&mut conn, &key, &ClientEvent::Who)?;
-    send(&mut conn, &key, &ClientEvent::Ping { id: 1 })?;
+    send(&mut conn, &send_key, &ClientEvent::Who)?;
+    send(&mut conn, &send_key, &ClientEvent::Ping { id: 1 })?;
     for _ in 0..count {
         match conn.recv() {
-            Ok(Some(frame)) => show("received", &frame, &key),
+            Ok(Some(frame)) => show("received", &frame, &keys),
             Ok(None) => return Err("the server closed the connection".into()),
             Err(e) => return Err(format!("no frame within a minute ({e})")),
         }
     }
     send(
         &mut conn,
-        &key,
+        &send_key,
         &ClientEvent::Bye {
             reason: Some("capture done".into()),
         },
@@ -67,12 +70,20 @@ fn run() -> Result<(), String> {
 
 fn send(conn: &mut Conn, key: &RoomKey, event: &ClientEvent) -> Result<(), String> {
     let frame = seal(key, event);
-    show("sent", frame.trim_ascii_end(), key);
+    show("sent", frame.trim_ascii_end(), &[key]);
     conn.send(&frame).map_err(|e| format!("cannot send: {e}"))
 }
 
 /// Prints one frame as your parser sees it, then what the class key reveals.
-fn show(direction: &str, frame: &[u8], key: &RoomKey) {
+/// `keys` are the keys that may have sealed it: the first that opens it is used.
+fn show(direction: &str, frame: &[u8], keys: &[&RoomKey]) {
+    let Some(&key) = keys
+        .iter()
+        .find(|k| k.decrypt(frame).is_ok())
+        .or(keys.first())
+    else {
+        return;
+    };
     let text = String::from_utf8_lossy(frame);
     println!("\n{direction} a frame of {} characters", text.len());
     match parse_token(&text) {
@@ -90,7 +101,7 @@ fn show(direction: &str, frame: &[u8], key: &RoomKey) {
             match split_key(key.expose_secret()) {
                 Ok(halves) => {
                     let verdict = if compute_hmac(&halves.signing, &token) == token.hmac {
-                        "matches: made with the class key, unaltered"
+                        "matches: made with this key, unaltered"
                     } else {
                         "does NOT match your recomputation"
                     };

@@ -8,8 +8,9 @@
 use std::process::ExitCode;
 
 use fernchat::crypto::{RoomKey, TimePolicy, TokenHeader, unix_now};
-use fernchat::protocol::{ClientEvent, Inbound, PROTOCOL_VERSION, ServerEvent, seal};
+use fernchat::protocol::{ClientEvent, Inbound, ServerEvent, seal};
 use lab02::{ReplayGuard, flip_bit, is_authentic, token_id};
+use labkit::client::psk_handshake;
 use labkit::conn::Conn;
 use labkit::{STEP, args};
 
@@ -64,16 +65,16 @@ fn run() -> Result<(), String> {
         format!("cannot connect to {server}: {e} (is `cargo run --bin server` running?)")
     })?;
     let policy = TimePolicy::default();
-    let inbound = Inbound::new(key.clone(), policy, Inbound::shared_guard(policy, 1000));
-    let mut session = Session { conn, key, inbound };
-    let hello = ClientEvent::Hello {
-        nick,
-        version: PROTOCOL_VERSION,
-        kex: "psk".into(),
-        kex_public: None,
+    let mut conn = conn;
+    // Protocol version 2: after hello and handshake, every frame we send is sealed with this
+    // connection's client-to-server key (`key` below), derived from the class key and both
+    // nonces.
+    let joined = psk_handshake(&mut conn, &key, &nick, |_, _, _| {}).map_err(|e| e.to_string())?;
+    let mut session = Session {
+        conn,
+        key: joined.send,
+        inbound: joined.inbound,
     };
-    let frame = seal(&session.key, &hello);
-    session.send_frame(&frame)?;
     println!("hello        -> {:?}", session.answer()?);
 
     // 1. Replay: the very same bytes, twice.

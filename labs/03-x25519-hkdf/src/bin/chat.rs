@@ -42,7 +42,7 @@ fn run() -> Result<(), String> {
     })?;
     println!(
         "joined as {nick}; the server's public key: {}",
-        labkit::wire::public_of(&client.welcome).unwrap_or("?")
+        labkit::wire::public_of(&client.handshake).unwrap_or("?")
     );
     println!("type lines to say them; an empty line reads what the room said; Ctrl-D quits");
     client.chat_from_stdin()

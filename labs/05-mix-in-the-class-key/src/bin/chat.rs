@@ -31,7 +31,7 @@ fn run() -> Result<(), String> {
     println!(
         "joined as {nick} over x25519-psk: the server's confirmation matched, ours is sent; \
          the server's public key: {}",
-        labkit::wire::public_of(&client.welcome).unwrap_or("?")
+        labkit::wire::public_of(&client.handshake).unwrap_or("?")
     );
     println!("type lines to say them; an empty line reads what the room said; Ctrl-D quits");
     client.chat_from_stdin()

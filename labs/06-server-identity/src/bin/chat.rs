@@ -42,7 +42,7 @@ fn run() -> Result<(), String> {
     })?;
     println!(
         "joined as {nick}: {name}'s signature verified and its identity {} matches {}",
-        client.welcome["kex_identity"].as_str().unwrap_or("?"),
+        client.handshake["kex_identity"].as_str().unwrap_or("?"),
         pins.display()
     );
     println!("type lines to say them; an empty line reads what the room said; Ctrl-D quits");

@@ -10,10 +10,11 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::crypto::RoomKey;
-use crate::load::LoadError;
-use crate::protocol::codec::{Decodable, decode_plaintext};
-use crate::protocol::{
+use crate::LoadError;
+use fernchat::crypto::RoomKey;
+use fernchat::kex::{Nonce, psk_session_keys};
+use fernchat::protocol::codec::{Decodable, decode_plaintext};
+use fernchat::protocol::{
     CLIENT_MAX_LINE, ClientEvent, FrameError, FrameReader, PROTOCOL_VERSION, ServerEvent, seal,
 };
 
@@ -33,8 +34,13 @@ pub struct Sender {
 impl Sender {
     /// Encrypts and sends one event.
     pub fn send(&self, event: &ClientEvent) -> io::Result<()> {
-        let frame = seal(&self.key, event);
+        let frame = self.seal(event);
         self.send_raw(&frame)
+    }
+
+    /// Encrypts one event as this connection sends it (with its session key once joined).
+    pub fn seal(&self, event: &ClientEvent) -> Vec<u8> {
+        seal(&self.key, event)
     }
 
     /// Sends bytes as they are.
@@ -107,6 +113,15 @@ impl Receiver {
         }
     }
 
+    /// The next frame as it came, not decrypted: `None` when the connection closed, failed or
+    /// was quiet for the read timeout (attacks that send the server's own frames back).
+    pub fn next_frame(&mut self) -> Option<Vec<u8>> {
+        match self.frames.read_frame() {
+            Ok(Some(frame)) => Some(frame.to_vec()),
+            _ => None,
+        }
+    }
+
     /// A receiver (and its sender) for a connection made elsewhere, which has said nothing
     /// yet: for clients that misbehave on purpose. Reads with the stream's own timeouts.
     pub fn from_stream(stream: TcpStream, key: &RoomKey, buffer: usize) -> io::Result<Receiver> {
@@ -175,6 +190,18 @@ pub fn join_with_buffer(
 ) -> Result<Joined, LoadError> {
     let stream = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|source| LoadError::Connect { addr, source })?;
+    join_stream(stream, key, nick, timeout, read_timeout, buffer)
+}
+
+/// [`join_with_buffer`] over a connection made elsewhere (from a chosen source address, say).
+pub fn join_stream(
+    stream: TcpStream,
+    key: &RoomKey,
+    nick: &str,
+    timeout: Duration,
+    read_timeout: Duration,
+    buffer: usize,
+) -> Result<Joined, LoadError> {
     // Nagle's algorithm would hold small frames back for tens of milliseconds and measure
     // the kernel's patience, not the server.
     stream.set_nodelay(true)?;
@@ -187,20 +214,49 @@ pub fn join_with_buffer(
     let mut receiver = Receiver {
         frames: FrameReader::new(BufReader::with_capacity(buffer, stream), CLIENT_MAX_LINE),
         key: key.clone(),
-        sender: sender.clone(),
+        sender,
     };
     let refused = |reason: String| LoadError::Refused {
         nick: nick.to_owned(),
         reason,
     };
-    sender
+    // The version-2 handshake of the `psk` mode (PROTOCOL.md): hello with our nonce,
+    // handshake with the server's, confirm under the new client-to-server key, welcome.
+    let nonce = Nonce::generate();
+    receiver
+        .sender
         .send(&ClientEvent::Hello {
             kex_public: None,
             nick: nick.to_owned(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),
+            nonce: Some(nonce.to_wire()),
+            since: None,
         })
         .map_err(|e| refused(format!("could not send the hello: {e}")))?;
+    let server_nonce = match receiver.receive() {
+        Incoming::Event(ServerEvent::Handshake {
+            nonce: echoed,
+            server_nonce,
+            ..
+        }) if Nonce::from_wire(&echoed) == Some(nonce) => Nonce::from_wire(&server_nonce)
+            .ok_or_else(|| refused("the handshake's server_nonce is not 16 bytes".into()))?,
+        Incoming::Event(ServerEvent::Error { code, message, .. }) => {
+            return Err(refused(format!("{code:?}: {message}")));
+        }
+        Incoming::Event(other) => return Err(refused(format!("got {other:?} before handshake"))),
+        Incoming::Quiet => return Err(refused(format!("no handshake within {timeout:?}"))),
+        _ => return Err(refused("no handshake (wrong keyfile, or closed)".into())),
+    };
+    let keys = psk_session_keys(key, &nonce, &server_nonce);
+    receiver.sender.key = keys.client_to_server;
+    // Broadcasts come under the class key, the rest under the session key.
+    receiver.key = RoomKey::with_fallback(&keys.server_to_client, key);
+    receiver
+        .sender
+        .send(&ClientEvent::Confirm { mac: None })
+        .map_err(|e| refused(format!("could not send the confirm: {e}")))?;
+    let sender = receiver.sender.clone();
     let users = match receiver.receive() {
         Incoming::Event(ServerEvent::Welcome { users, .. }) => users.len(),
         Incoming::Event(ServerEvent::Error { code, message, .. }) => {

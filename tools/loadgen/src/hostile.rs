@@ -13,6 +13,12 @@
 //! | a flood of valid messages from one client | `rate_limited` once, then `flooding` and closed |
 //! | garbage first | the plaintext wrong-key line, then closed |
 //! | garbage, an over-long line, bad JSON after a hello | `undecryptable`, `line_too_long`, `bad_json`; the connection goes on |
+//! | class-key flood: short connections from many addresses, 10 valid tokens each, no hello (issue 12, 1) | newcomers join throughout, nobody is refused as `replayed` |
+//! | the server's own frames (`pong`, `users`, `message`) sent back to it (issue 12, 3) | each refused as `undecryptable` (protocol 2; protocol 1 opens them) |
+//! | 600 silent connections from many addresses, reopened as soon as closed (issue 12, 6) | every newcomer joins; the server log grows by less than 64 KiB |
+//!
+//! The crowds of the last rows come from 127.0.0.2 .. 127.0.0.250 on Linux (all of 127/8 is
+//! loopback there) and their newcomers from 127.0.0.251; elsewhere all from 127.0.0.1.
 //!
 //! Pass: the server is up at the end and a new client can join, its memory stays bounded
 //! (the figure is reported), the normal pair loses nothing with a p99 latency under 50 ms,
@@ -29,15 +35,15 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::crypto::RoomKey;
-use crate::keyfile::{self, Overwrite};
-use crate::load::LoadError;
-use crate::load::bench::ServerProcess;
-use crate::load::client::{self, Incoming};
-use crate::load::probe::Probe;
-use crate::load::run::{self, Report, RunConfig};
-use crate::protocol::codec::WRONG_KEY_PREFIX;
-use crate::protocol::{ClientEvent, ErrorCode, ServerEvent, seal};
+use crate::LoadError;
+use crate::bench::ServerProcess;
+use crate::client::{self, Incoming};
+use crate::probe::Probe;
+use crate::run::{self, Report, RunConfig};
+use fernchat::crypto::RoomKey;
+use fernchat::keyfile::{self, Overwrite};
+use fernchat::protocol::codec::WRONG_KEY_PREFIX;
+use fernchat::protocol::{ClientEvent, ErrorCode, ServerEvent, seal};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -48,8 +54,10 @@ pub struct HostileConfig {
     pub out_dir: PathBuf,
     /// Seconds the normal pair chats (the attacks fit inside; at least 20).
     pub secs: u64,
-    /// Silent connections of the crowd.
+    /// Silent connections of the crowd from 127.0.0.1 (the server's limits per address).
     pub crowd: usize,
+    /// Silent connections of the crowd from many addresses, reopened as soon as closed.
+    pub crowd_many: usize,
     /// Progress on standard error.
     pub verbose: bool,
 }
@@ -182,7 +190,7 @@ pub fn run(config: &HostileConfig) -> Result<HostileReport, LoadError> {
 
     let mut attacks: Vec<JoinHandle<Outcome>> = Vec::new();
     let spawn = |f: Box<dyn FnOnce() -> Outcome + Send>| thread::spawn(f);
-    log("never-reader, producers, slowloris, flooder, garbage");
+    log("never-reader, producers, slowloris, flooder, garbage, own frames back");
     {
         let key = key.clone();
         attacks.push(spawn(Box::new(move || never_reader(addr, &key, deadline))));
@@ -200,6 +208,10 @@ pub fn run(config: &HostileConfig) -> Result<HostileReport, LoadError> {
     }
     {
         let key = key.clone();
+        attacks.push(spawn(Box::new(move || own_frames_back(addr, &key))));
+    }
+    {
+        let key = key.clone();
         attacks.push(spawn(Box::new(move || garbage_after_hello(addr, &key))));
     }
     thread::sleep(Duration::from_secs(1));
@@ -212,6 +224,21 @@ pub fn run(config: &HostileConfig) -> Result<HostileReport, LoadError> {
     {
         let churn_until = deadline - Duration::from_secs(5);
         attacks.push(spawn(Box::new(move || churn(addr, churn_until))));
+    }
+    log("class-key flood, silent crowd from many addresses");
+    {
+        let key = key.clone();
+        let until = deadline - Duration::from_secs(5);
+        attacks.push(spawn(Box::new(move || class_key_flood(addr, &key, until))));
+    }
+    {
+        let key = key.clone();
+        let until = deadline - Duration::from_secs(5);
+        let crowd = config.crowd_many;
+        let server_log = config.out_dir.join("server.log");
+        attacks.push(spawn(Box::new(move || {
+            silent_crowd_many(addr, &key, crowd, until, &server_log)
+        })));
     }
 
     let mut outcomes: Vec<Outcome> = attacks
@@ -403,7 +430,7 @@ fn never_reader(addr: SocketAddr, key: &RoomKey, deadline: Instant) -> Outcome {
 /// One byte a second of a line that never ends.
 fn slowloris(addr: SocketAddr, key: &RoomKey) -> Outcome {
     let name = "slowloris: one byte a second, never a whole line";
-    let expected = "hello_timeout, then closed (within about 10 s)";
+    let expected = "hello_timeout, then closed (within 10 s, sooner while many connections wait)";
     let Ok(stream) = connect(addr) else {
         return outcome(name, expected, "could not connect".into(), false);
     };
@@ -512,12 +539,9 @@ fn flooder(addr: SocketAddr, key: &RoomKey) -> Outcome {
     };
     let mut burst = Vec::new();
     for i in 0..500 {
-        burst.extend(seal(
-            key,
-            &ClientEvent::Say {
-                text: format!("flood {i}"),
-            },
-        ));
+        burst.extend(joined.sender.seal(&ClientEvent::Say {
+            text: format!("flood {i}"),
+        }));
     }
     let _ = joined.sender.send_raw(&burst);
     let (codes, closed) = codes_until_closed(&mut joined.receiver, 2000);
@@ -572,20 +596,7 @@ fn garbage_after_hello(addr: SocketAddr, key: &RoomKey) -> Outcome {
     let sent = [b"this is not a token\n".to_vec(), long, bad_json]
         .iter()
         .all(|bytes| joined.sender.send_raw(bytes).is_ok());
-    let _ = joined.sender.send(&ClientEvent::Who);
-    let mut codes = Vec::new();
-    let mut alive = false;
-    for _ in 0..100 {
-        match joined.receiver.receive() {
-            Incoming::Event(ServerEvent::Error { code, .. }) => codes.push(code),
-            Incoming::Event(ServerEvent::Users { .. }) => {
-                alive = true;
-                break;
-            }
-            Incoming::Event(_) | Incoming::Skipped | Incoming::Undecryptable => {}
-            Incoming::Quiet | Incoming::Closed | Incoming::Failed(_) => break,
-        }
-    }
+    let (codes, alive) = codes_before_who(&mut joined, 100);
     let pass = sent
         && alive
         && codes
@@ -600,5 +611,308 @@ fn garbage_after_hello(addr: SocketAddr, key: &RoomKey) -> Outcome {
         expected,
         format!("codes {codes:?}, still answering: {alive}"),
         pass,
+    )
+}
+
+/// Source addresses of the crowds: on Linux all of 127.0.0.0/8 is loopback, so the crowds come
+/// from 127.0.0.2 ..= 127.0.0.250 and the server's limits per address cannot stop them alone.
+/// Elsewhere only 127.0.0.1 answers, and a crowd comes from there (the limits per address
+/// then do most of the work, which the figures show).
+const SOURCES: u64 = 249;
+
+/// Connects to `addr` from source address number `n` of the crowd (see [`SOURCES`]).
+fn connect_from(n: u64, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    connect_from_host(2 + (n % SOURCES) as u8, addr)
+}
+
+/// Connects to `addr` from 127.0.0.`last` on Linux, from 127.0.0.1 elsewhere.
+fn connect_from_host(last: u8, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    #[cfg(target_os = "linux")]
+    {
+        use socket2::{Domain, Socket, Type};
+        let from = SocketAddr::from(([127, 0, 0, last], 0));
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.bind(&from.into())?;
+        socket.connect_timeout(&addr.into(), STEP)?;
+        Ok(socket.into())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = last;
+        TcpStream::connect_timeout(&addr, STEP)
+    }
+}
+
+/// Where the crowds come from, for the figures.
+fn sources() -> &'static str {
+    if cfg!(target_os = "linux") {
+        "127.0.0.2-250"
+    } else {
+        "127.0.0.1"
+    }
+}
+
+/// Joins as `nick` and leaves: whether a newcomer gets in, and what it got instead. On Linux
+/// the newcomer comes from 127.0.0.251, an address no crowd uses (another student's machine);
+/// elsewhere from 127.0.0.1, which it shares with the crowds and their limits per address.
+fn newcomer(addr: SocketAddr, key: &RoomKey, nick: &str) -> Result<(), String> {
+    let stream = connect_from_host(251, addr).map_err(|e| format!("connect: {e}"))?;
+    let joined =
+        client::join_stream(stream, key, nick, STEP, STEP, 4096).map_err(|e| e.to_string())?;
+    let _ = joined.sender.send(&ClientEvent::Bye { reason: None });
+    Ok(())
+}
+
+/// A newcomer every 2 s until `until`, nicks `prefix1`, `prefix2`, ...: how many tried, and
+/// why those that failed did.
+fn newcomers_until(
+    addr: SocketAddr,
+    key: &RoomKey,
+    prefix: &str,
+    until: Instant,
+) -> (u32, Vec<String>) {
+    let (mut tried, mut failures) = (0u32, Vec::new());
+    // Bounded by the deadline.
+    while Instant::now() + Duration::from_secs(2) < until {
+        thread::sleep(Duration::from_secs(2));
+        tried += 1;
+        if let Err(e) = newcomer(addr, key, &format!("{prefix}{tried}")) {
+            failures.push(e);
+        }
+    }
+    (tried, failures)
+}
+
+/// Sends `who` and reads (at most `limit` events) until its `users` answer: the error codes
+/// the server sent before it (about what was sent before the `who`), and whether it answered.
+fn codes_before_who(joined: &mut client::Joined, limit: usize) -> (Vec<ErrorCode>, bool) {
+    let _ = joined.sender.send(&ClientEvent::Who);
+    let mut codes = Vec::new();
+    for _ in 0..limit {
+        match joined.receiver.receive() {
+            Incoming::Event(ServerEvent::Error { code, .. }) => codes.push(code),
+            Incoming::Event(ServerEvent::Users { .. }) => return (codes, true),
+            Incoming::Event(_) | Incoming::Skipped | Incoming::Undecryptable => {}
+            Incoming::Quiet | Incoming::Closed | Incoming::Failed(_) => break,
+        }
+    }
+    (codes, false)
+}
+
+/// Issue 12, attack 1: many short connections from many addresses, each sending 10 valid
+/// class-key tokens (a whole burst allowance) and no hello, until `until`, while newcomers
+/// try to join every 2 s. Under protocol 1 every token went into one process-wide replay
+/// memory; once full, everybody's tokens were refused as `replayed`.
+pub(crate) fn class_key_flood(addr: SocketAddr, key: &RoomKey, until: Instant) -> Outcome {
+    let name = "class-key flood: short connections from many addresses, 10 tokens each, no hello";
+    let expected = "newcomers join throughout; nobody is refused as replayed";
+    const THREADS: u64 = 8;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooders: Vec<JoinHandle<(u64, u64)>> = (0..THREADS)
+        .map(|t| {
+            let (key, stop) = (key.clone(), Arc::clone(&stop));
+            thread::spawn(move || {
+                let (mut connections, mut tokens) = (0u64, 0u64);
+                let mut n = t;
+                // Bounded by the deadline; every step by the socket timeouts.
+                while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                    n += THREADS;
+                    let Ok(mut stream) = connect_from(n, addr) else {
+                        continue;
+                    };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut burst = Vec::new();
+                    for i in 0..10 {
+                        burst.extend(seal(&key, &ClientEvent::Ping { id: n * 16 + i }));
+                    }
+                    if stream.write_all(&burst).is_ok() {
+                        tokens += 10;
+                    }
+                    connections += 1;
+                    let _ = stream.shutdown(Shutdown::Write);
+                    // Until the server closes: it has read the burst.
+                    let mut sink = [0u8; 4096];
+                    for _ in 0..64 {
+                        match stream.read(&mut sink) {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
+                }
+                (connections, tokens)
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let (tried, failures) = newcomers_until(addr, key, "floodnew", until);
+    stop.store(true, Ordering::SeqCst);
+    let (connections, tokens) = flooders
+        .into_iter()
+        .filter_map(|f| f.join().ok())
+        .fold((0, 0), |(c, t), (c1, t1)| (c + c1, t + t1));
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let replayed = failures.iter().any(|f| f.contains("Replayed"));
+    outcome(
+        name,
+        expected,
+        format!(
+            "{connections} connections from {}, {tokens} tokens ({:.0}/s); newcomers joined {} \
+             of {tried}{}",
+            sources(),
+            tokens as f64 / secs,
+            tried as usize - failures.len(),
+            failures
+                .first()
+                .map(|f| format!(", first refusal: {f}"))
+                .unwrap_or_default()
+        ),
+        failures.is_empty() && !replayed && tried > 0,
+    )
+}
+
+/// Issue 12, attack 3: the server's own frames sent back to it. A joined client makes the
+/// server send it a `pong`, a `users` list and a room `message`, and sends each back
+/// unchanged. Protocol 1 opens them as client frames (the pong is accepted, the others are
+/// answered as unknown types); protocol 2 seals the two directions with different keys, so
+/// each must be refused as `undecryptable`.
+pub(crate) fn own_frames_back(addr: SocketAddr, key: &RoomKey) -> Outcome {
+    let name = "the server's own frames sent back to it";
+    let expected = "each refused as undecryptable (a frame sealed for one direction is not accepted in the other)";
+    // From an address of its own (on Linux): the crowds' limits per address are not its.
+    let joined = connect_from_host(252, addr)
+        .map_err(|source| LoadError::Connect { addr, source })
+        .and_then(|stream| {
+            client::join_stream(stream, key, "mirror", STEP, Duration::from_secs(2), 4096)
+        });
+    let mut mirror = match joined {
+        Ok(j) => j,
+        Err(e) => return outcome(name, expected, format!("could not join: {e}"), false),
+    };
+    let asked = [
+        ClientEvent::Ping { id: 4242 },
+        ClientEvent::Who,
+        ClientEvent::Say {
+            text: "mirror, mirror".into(),
+        },
+    ];
+    for event in &asked {
+        let _ = mirror.sender.send(event);
+    }
+    // The server's answers, raw (with the newline that ends a frame), among the history and
+    // the room's traffic. Bounded: at most 2,000 frames, each within the read timeout.
+    let mut frames: Vec<(String, Vec<u8>)> = Vec::new();
+    for _ in 0..2000 {
+        let Some(mut frame) = mirror.receiver.next_frame() else {
+            break;
+        };
+        let kind = match client::decode::<ServerEvent>(key, &frame) {
+            Some(ServerEvent::Pong { id: 4242 }) => "pong",
+            Some(ServerEvent::Users { .. }) => "users",
+            Some(ServerEvent::Message { text, .. }) if text == "mirror, mirror" => "message",
+            _ => continue,
+        };
+        frame.push(b'\n');
+        if !frames.iter().any(|(k, _)| k == kind) {
+            frames.push((kind.to_owned(), frame));
+        }
+        if frames.len() == asked.len() {
+            break;
+        }
+    }
+    let mut verdicts = Vec::new();
+    for (kind, frame) in &frames {
+        if mirror.sender.send_raw(frame).is_err() {
+            verdicts.push(format!("{kind}: connection closed"));
+            continue;
+        }
+        // `who` as a marker: what the server says about the echo comes before its answer.
+        let (codes, answered) = codes_before_who(&mut mirror, 2000);
+        let verdict = match (codes.as_slice(), answered) {
+            ([ErrorCode::Undecryptable], _) => "refused (undecryptable)".to_owned(),
+            ([], true) => "accepted silently".to_owned(),
+            ([], false) => "no answer".to_owned(),
+            (codes, _) => format!("opened, answered {codes:?}"),
+        };
+        verdicts.push(format!("{kind}: {verdict}"));
+    }
+    let _ = mirror.sender.send(&ClientEvent::Bye { reason: None });
+    let pass = frames.len() == asked.len()
+        && verdicts
+            .iter()
+            .all(|v| v.ends_with("refused (undecryptable)"));
+    outcome(name, expected, verdicts.join("; "), pass)
+}
+
+/// Issue 12, attack 6: `crowd` connections from many addresses that never say hello, each
+/// reopened as soon as the server closes it, until `until`, while a newcomer joins every 2 s.
+/// `log` is the server's log file: how much it grew during the attack is reported.
+pub(crate) fn silent_crowd_many(
+    addr: SocketAddr,
+    key: &RoomKey,
+    crowd: usize,
+    until: Instant,
+    log: &std::path::Path,
+) -> Outcome {
+    let name = "a silent crowd from many addresses, reopened as soon as closed";
+    let expected = "every newcomer joins; the server log grows by less than 64 KiB";
+    const LOG_BOUND: u64 = 64 * 1024;
+    let log_size = || std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+    let log_before = log_size();
+    let stop = Arc::new(AtomicBool::new(false));
+    let members: Vec<JoinHandle<u64>> = (0..crowd)
+        .filter_map(|c| {
+            let stop = Arc::clone(&stop);
+            thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let mut opened = 0u64;
+                    let mut sink = [0u8; 256];
+                    // Bounded by the deadline; each read waits at most 250 ms.
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                        let Ok(mut stream) = connect_from(c as u64, addr) else {
+                            continue;
+                        };
+                        opened += 1;
+                        let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
+                        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                            match stream.read(&mut sink) {
+                                Ok(0) => break,
+                                Ok(_) => {}
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock
+                                            | std::io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    opened
+                })
+                .ok()
+        })
+        .collect();
+    let started = Instant::now();
+    let (tried, failures) = newcomers_until(addr, key, "crowdnew", until);
+    stop.store(true, Ordering::SeqCst);
+    let started_members = members.len();
+    let opened: u64 = members.into_iter().filter_map(|m| m.join().ok()).sum();
+    let grown = log_size().saturating_sub(log_before);
+    outcome(
+        name,
+        expected,
+        format!(
+            "{started_members} silent connections from {}, {opened} opened in {:.0} s; \
+             newcomers joined {} of {tried}{}; the log grew {grown} bytes (all attacks together)",
+            sources(),
+            started.elapsed().as_secs_f64(),
+            tried as usize - failures.len(),
+            failures
+                .first()
+                .map(|f| format!(", first refusal: {f}"))
+                .unwrap_or_default()
+        ),
+        failures.is_empty() && tried > 0 && grown < LOG_BOUND,
     )
 }

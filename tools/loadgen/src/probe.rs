@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::load::LoadError;
+use crate::LoadError;
 
 /// Reads one process's figures.
 #[derive(Debug, Clone)]

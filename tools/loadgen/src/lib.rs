@@ -1,5 +1,7 @@
 //! The load generator: measuring clients that speak the real protocol through
-//! [`crate::protocol`], and the runs built from them.
+//! [`fernchat::protocol`], and the runs built from them. It is tooling, not chat: it lives in
+//! its own workspace member so that the `fernchat` package a student builds and reads is only
+//! the product; the `loadgen` binary is `src/main.rs` here.
 //!
 //! - [`run`]: N clients, S of them senders, M messages each, optionally paced, bounded in time;
 //!   reports deliveries per second, end-to-end latency (the send time travels in the message
@@ -13,6 +15,7 @@
 //! - [`client`]: one measuring connection.
 //!
 //! Every loop here is bounded in count and in time: a load run stops by itself.
+#![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod client;

@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::crypto::RoomKey;
-use crate::load::LoadError;
-use crate::load::client::{self, Incoming, Receiver, Sender};
-use crate::load::probe::{Probe, Sample};
-use crate::load::stats::Latency;
-use crate::protocol::{ClientEvent, ServerEvent};
+use crate::LoadError;
+use crate::client::{self, Incoming, Receiver, Sender};
+use crate::probe::{Probe, Sample};
+use crate::stats::Latency;
+use fernchat::crypto::RoomKey;
+use fernchat::protocol::{ClientEvent, ServerEvent};
 
 /// How often reading threads wake up to check whether the run is over.
 const READ_TICK: Duration = Duration::from_millis(100);

@@ -1,6 +1,6 @@
 //! `loadgen`: load, benchmark and soak a fernchat server through the real protocol.
 //!
-//! Thin: parses arguments and prints; the work is in `fernchat::load`. Exit codes: 0 when
+//! Thin: parses arguments and prints; the work is in the `loadgen` library (`tools/loadgen/src/`). Exit codes: 0 when
 //! nothing was lost, 1 when something was lost or garbled (or the run could not be carried
 //! out), 2 on bad arguments.
 #![forbid(unsafe_code)]
@@ -14,11 +14,11 @@ use clap::{Args, Parser, Subcommand};
 
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile;
-use fernchat::load::bench::{self, BenchConfig};
-use fernchat::load::hostile::{self, HostileConfig};
-use fernchat::load::idle::{self, IdleConfig};
-use fernchat::load::probe::Probe;
-use fernchat::load::run::{self, Churn, Report, RunConfig};
+use loadgen::bench::{self, BenchConfig};
+use loadgen::hostile::{self, HostileConfig};
+use loadgen::idle::{self, IdleConfig};
+use loadgen::probe::Probe;
+use loadgen::run::{self, Churn, Report, RunConfig};
 
 /// Load generator for fernchat servers: N clients, S senders, M messages, measured end to end.
 #[derive(Debug, Parser)]
@@ -60,6 +60,11 @@ struct HostileArgs {
     /// Connections in the silent crowd.
     #[arg(long, default_value_t = 1000)]
     crowd: usize,
+
+    /// Connections in the silent crowd from many source addresses (127.0.0.2-250 on Linux),
+    /// each reopened as soon as the server closes it.
+    #[arg(long, default_value_t = 600)]
+    crowd_many: usize,
 }
 
 /// Where the server is and how to reach it.
@@ -282,6 +287,7 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
                 out_dir: args.out.clone(),
                 secs: args.secs,
                 crowd: args.crowd,
+                crowd_many: args.crowd_many,
                 verbose: true,
             };
             let report = hostile::run(&config).map_err(|e| e.to_string())?;

@@ -28,13 +28,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::crypto::RoomKey;
-use crate::keyfile::{self, Overwrite};
-use crate::load::LoadError;
-use crate::load::idle::{self, IdleConfig, IdleReport};
-use crate::load::probe::Probe;
-use crate::load::run::{self, Report, RunConfig};
-use crate::load::stats::median;
+use crate::LoadError;
+use crate::idle::{self, IdleConfig, IdleReport};
+use crate::probe::Probe;
+use crate::run::{self, Report, RunConfig};
+use crate::stats::median;
+use fernchat::crypto::RoomKey;
+use fernchat::keyfile::{self, Overwrite};
 
 /// How to run the matrix.
 #[derive(Debug, Clone)]
@@ -369,6 +369,13 @@ impl ServerProcess {
             &capacity,
             "--max-pending",
             &capacity,
+            // Every client comes from 127.0.0.1: the limits per address are for crowds.
+            "--max-per-address",
+            &capacity,
+            "--max-pending-per-address",
+            &capacity,
+            "--address-rate",
+            "0",
             "--flood-rate",
             "1000000",
             "--flood-burst",
@@ -474,7 +481,7 @@ fn machine() -> Machine {
             .unwrap_or_default()
             .trim()
             .to_owned(),
-        memory_mib: crate::load::probe::status_field(&meminfo, "MemTotal:").unwrap_or(0) / 1024,
+        memory_mib: crate::probe::status_field(&meminfo, "MemTotal:").unwrap_or(0) / 1024,
         loadavg_at_start: loadavg_line(),
         loadavg_at_end: String::new(),
     }

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::crypto::RoomKey;
-use crate::load::LoadError;
-use crate::load::client::{self, Incoming, Receiver, Sender};
-use crate::load::probe::{Probe, Sample};
-use crate::protocol::{ClientEvent, ServerEvent};
+use crate::LoadError;
+use crate::client::{self, Incoming, Receiver, Sender};
+use crate::probe::{Probe, Sample};
+use fernchat::crypto::RoomKey;
+use fernchat::protocol::{ClientEvent, ServerEvent};
 
 /// Longest frame that may be a `ping` (`{"type":"ping","id":N}` makes a token of about 120
 /// characters); longer frames are `joined` events and are not decrypted while joining.
