@@ -50,8 +50,13 @@ pub struct Outcome {
     pub message: String,
 }
 
-/// Builds the test targets of `labs` (lab directories under `root`) in one cargo invocation
-/// and maps each lab directory to its grader executables. `features`: extra `--features`.
+/// Builds the integration tests of `labs` (lab directories under `root`: their graders, in
+/// `tests/`) in one cargo invocation and maps each lab directory to its grader executables.
+/// `features`: extra `--features`.
+///
+/// Only `--test '*'`: the unit-test harnesses of a lab's library and programs are not graded,
+/// and linking each of them (against the whole chat) would cost about as much again per lab.
+/// The programs themselves are still built, as cargo does for every integration test.
 pub fn build(
     root: &Path,
     target: &Path,
@@ -65,6 +70,8 @@ pub fn build(
         .args([
             "test",
             "--no-run",
+            "--test",
+            "*",
             "--message-format=json-render-diagnostics",
             "--quiet",
         ]);
