@@ -26,8 +26,9 @@ rows=0
 while IFS= read -r line; do
     [[ $line == '|'* ]] || continue
     IFS='|' read -r _ id kind _text tests _rest <<<"$line"
-    id=$(echo "$id" | xargs)
-    kind=$(echo "$kind" | xargs)
+    # Trimmed with sed, not xargs: xargs stops at a quote in any table's text.
+    id=$(sed -E 's/^[[:space:]]+|[[:space:]]+$//g' <<<"$id")
+    kind=$(sed -E 's/^[[:space:]]+|[[:space:]]+$//g' <<<"$kind")
     case "$kind" in claim|limit) ;; *) continue ;; esac
     rows=$((rows + 1))
     if [[ $tests == *TBD* ]]; then

@@ -469,6 +469,10 @@ fn a_ban_quiet_mode_and_the_topic_survive_a_restart() {
     let mut ann = Peer::connect(room.server.addr, new.clone());
     ann.hello("ann");
     assert!(matches!(ann.recv(), ServerEvent::Welcome { .. }));
+    // ann's key is the ring's second: the server first tells her a new class key is in use.
+    assert!(
+        matches!(ann.recv(), ServerEvent::Notice { text, .. } if text.contains("a new class key is in use"))
+    );
     assert!(matches!(ann.recv(), ServerEvent::Topic { text, .. } if text == "Exam"));
     assert!(
         matches!(ann.recv(), ServerEvent::Notice { text, .. } if text.contains("quiet mode is on"))

@@ -45,6 +45,11 @@ fn a_rotated_key_ring_answers_each_client_under_the_key_of_its_hello() {
     let mut on_old = Peer::connect(server.addr, old);
     on_old.hello("oldie");
     assert!(matches!(on_old.recv(), ServerEvent::Welcome { .. }));
+    // Told, right after its welcome, that a new key is in use (tests/key_rotation.rs).
+    let fingerprint = new.fingerprint().to_string();
+    assert!(
+        matches!(on_old.recv(), ServerEvent::Notice { text, .. } if text.contains(&fingerprint))
+    );
     let mut on_new = Peer::connect(server.addr, new);
     on_new.hello("newbie");
     assert!(matches!(on_new.recv(), ServerEvent::Welcome { .. }));

@@ -21,6 +21,7 @@ use fernchat::roster::keys::RosterSecret;
 use fernchat::roster::reload::{LiveRoster, RosterMode, SighupWatch, on_sighup};
 use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
 use fernchat::server::moderation_state;
+use fernchat::server::rotation::{self, Rotation};
 use fernchat::server::{AddressLimits, FloodLimits, HistoryConfig, Log, Server, ServerConfig};
 
 /// The fernchat server: a chat room in which every message is a Fernet token made with the
@@ -44,6 +45,14 @@ struct Args {
     /// Without --key, keys/class.key is used, and created if missing.
     #[arg(long = "key", env = "FERNCHAT_KEYFILE", value_delimiter = ',')]
     keys: Vec<PathBuf>,
+
+    /// During a key rotation, until when the old keys (every --key but the first) are
+    /// accepted: an RFC 3339 date-time (2026-12-04T18:00:00Z) or a time from the server's
+    /// start (7d, 36h, 90m). Clients of an old key are told the new key's fingerprint and this
+    /// deadline when they join; from then on their hellos are refused and those still
+    /// connected are closed. Without it, old keys are accepted as long as they are given.
+    #[arg(long, value_name = "WHEN", env = "FERNCHAT_KEY_UNTIL", value_parser = parse_key_until)]
+    key_until: Option<u64>,
 
     /// Most users online at once.
     #[arg(long, env = "FERNCHAT_MAX_CLIENTS", default_value_t = 200)]
@@ -172,6 +181,11 @@ struct Args {
     allow_class_key: bool,
 }
 
+/// `--key-until`, judged from now (the server's start).
+fn parse_key_until(text: &str) -> Result<u64, String> {
+    rotation::parse_key_until(text, chrono::Utc::now())
+}
+
 fn parse_kex(name: &str) -> Result<&'static str, String> {
     ALL_KEX
         .iter()
@@ -198,13 +212,29 @@ fn main() -> ExitCode {
 
 fn serve(args: Args) -> Result<(), String> {
     let roster = load_roster(&args)?;
+    if args.key_until.is_some() && roster.is_some() {
+        return Err(
+            "--key-until is for rotating a class key; in roster mode replace one student's key \
+             by raising its generation in the roster, or revoke it"
+                .to_owned(),
+        );
+    }
     let key = match &roster {
         // Roster mode: the server's own key seals the history; clients hold other keys.
         Some(mode) => mode.live().secret().server_key(),
         None => load_keys(&args.keys)?,
     };
+    if args.key_until.is_some() && key.len() < 2 {
+        return Err(
+            "--key-until says until when the old keys of a rotation are accepted, but \
+             only one key is given: name the new key first and the old one after it \
+             (--key keys/new.key --key keys/old.key), or leave out --key-until"
+                .to_owned(),
+        );
+    }
     let mut config = ServerConfig::new(key);
     config.roster = roster;
+    config.old_keys_until = args.key_until;
     config.max_clients = args.max_clients;
     config.max_pending = args.max_pending;
     config.max_pending_per_address = args.max_pending_per_address;
@@ -266,9 +296,14 @@ fn serve(args: Args) -> Result<(), String> {
         None => config.key.fingerprints(),
     };
     let roster = config.roster.clone();
+    let plan = Rotation::of(&config).plan(config.clock.now_millis());
     // Opens the history before announcing anything: an unwritable path is a start-up error.
     let server = Server::new(listener, config).map_err(|e| e.to_string())?;
     print_banner(local, &fingerprints, identity, &offered);
+    // During a rotation the plan, printed after the banner, names the old keys.
+    if let Some(plan) = plan {
+        println!("{plan}");
+    }
     // Kept alive while the server runs: SIGHUP reloads the roster.
     let _reload = match &roster {
         Some(mode) => Some(watch_roster(mode)?),

@@ -217,6 +217,11 @@ pub(crate) struct Connection {
 /// The most frames read while waiting for `welcome` (pings, say) before giving up.
 const MAX_HANDSHAKE_FRAMES: usize = 32;
 
+/// The most tokens that do not open with our key read before the first answer: a server in a
+/// key rotation refuses a connection before its hello (`server_full`) once per key of its
+/// ring, one line each, and we take the first that opens (PROTOCOL.md, section 5).
+const MAX_REFUSAL_LINES: usize = 8;
+
 /// How to run the key exchange: which one, and where the pins of server identities are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KexSetup {
@@ -342,7 +347,26 @@ pub(crate) fn open(
                 server: Some(server),
             });
         }
-        match inbound.accept::<ServerEvent>(&line, unix_now()) {
+        // A token that does not open with our key may be a refusal under another key of a
+        // rotating server's ring, followed by the same under ours: read on, a few lines at most.
+        let mut opened = inbound.accept::<ServerEvent>(&line, unix_now());
+        for _ in 0..MAX_REFUSAL_LINES {
+            if !matches!(
+                opened,
+                Err(Refusal::Decode(DecodeError::Token(
+                    TokenError::WrongKeyOrTampered { .. }
+                )))
+            ) {
+                break;
+            }
+            // Closed, or anything but a token: the first line's verdict stands.
+            let Ok(next) = read(&mut reader) else { break };
+            match inbound.accept::<ServerEvent>(&next, unix_now()) {
+                Err(Refusal::Decode(DecodeError::Token(_))) => {}
+                other => opened = other,
+            }
+        }
+        match opened {
             Ok(event @ ServerEvent::Handshake { .. }) => event,
             Ok(ServerEvent::Error {
                 code,
@@ -478,10 +502,18 @@ pub(crate) fn open(
                 });
             }
             ServerEvent::Error { code, message, .. } => {
-                return Err(ConnectError::refused(code, &message));
+                return Err(ConnectError::refused_holding(
+                    key.fingerprint(),
+                    code,
+                    &message,
+                ));
             }
             ServerEvent::Bye { code, reason, .. } => {
-                return Err(ConnectError::refused(code, &reason));
+                return Err(ConnectError::refused_holding(
+                    key.fingerprint(),
+                    code,
+                    &reason,
+                ));
             }
             _ => {}
         }
@@ -519,8 +551,9 @@ impl Handshake<'_> {
     /// signed it over our nonce; with no pin yet it is shown as unverified; anything else is
     /// a network fault, never a reason to change key or mode (issue 12 item 5).
     fn refusal(&self, code: ErrorCode, message: &str, signature: Option<&str>) -> ConnectError {
+        let ours = self.class_key.fingerprint();
         if self.setup.kex != KexChoice::X25519PskSigned {
-            return ConnectError::refused(code, message);
+            return ConnectError::refused_holding(ours, code, message);
         }
         match (&self.pinned, signature) {
             (Some(identity), Some(signature))
@@ -528,7 +561,7 @@ impl Handshake<'_> {
                     .verify_refusal(&self.nonce, &code_name(code), message, signature)
                     .is_ok() =>
             {
-                ConnectError::refused(code, message)
+                ConnectError::refused_holding(ours, code, message)
             }
             (Some(_), _) => self.unverified(format!(
                 "a refusal ({}) not signed by the server's pinned identity",

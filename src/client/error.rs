@@ -178,6 +178,19 @@ pub enum ConnectError {
         /// The pin file.
         path: String,
     },
+    /// The server no longer accepts our class key: it was replaced in a key rotation and its
+    /// deadline (`--key-until`) has passed (`key_retired`). The server's words name its
+    /// current key's fingerprint.
+    #[error(
+        "the server no longer accepts your class key (fingerprint {ours}): {message}. Compare \
+         the new keyfile's fingerprint with `cargo run --bin keygen -- --fingerprint PATH`"
+    )]
+    KeyRetired {
+        /// Our key's fingerprint.
+        ours: Fingerprint,
+        /// The server's explanation, made safe for a terminal.
+        message: String,
+    },
     /// The server answered `error` (and closed): nick taken, server full, clock, version...
     #[error("the server refused you ({}): {message}{}", code_name(*code), refusal_hint(*code))]
     Refused {
@@ -194,6 +207,18 @@ impl ConnectError {
         ConnectError::Refused {
             code,
             message: crate::client::display::clean(message, 500),
+        }
+    }
+
+    /// A refusal of a client holding the key `ours`: `key_retired` becomes
+    /// [`ConnectError::KeyRetired`], which names our key's fingerprint beside the server's.
+    pub fn refused_holding(ours: Fingerprint, code: ErrorCode, message: &str) -> ConnectError {
+        match code {
+            ErrorCode::KeyRetired => ConnectError::KeyRetired {
+                ours,
+                message: crate::client::display::clean(message, 500),
+            },
+            _ => ConnectError::refused(code, message),
         }
     }
 
@@ -226,6 +251,7 @@ impl ConnectError {
             ConnectError::Refused { code, .. } => *code == ErrorCode::NickTaken,
             ConnectError::RefusedUnverified { .. } | ConnectError::WeakerThanPin { .. } => false,
             ConnectError::WrongKey { .. }
+            | ConnectError::KeyRetired { .. }
             | ConnectError::KexFailed { .. }
             | ConnectError::Pin(_)
             | ConnectError::NotFernchat { .. }
@@ -238,6 +264,7 @@ impl ConnectError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ConnectError::WrongKey { .. }
+            | ConnectError::KeyRetired { .. }
             | ConnectError::KexFailed { .. }
             | ConnectError::Pin(_)
             | ConnectError::WeakerThanPin { .. } => exit_code::KEY,
@@ -253,7 +280,7 @@ fn wrong_key_message(ours: Fingerprint, server: Option<&str>) -> String {
     match server {
         Some(server) => format!(
             "the server could not read your hello: your key (fingerprint {ours}) differs from \
-             the server's ({server}); ask your instructor for the class keyfile"
+             the server's current key ({server}); ask your instructor for the class keyfile"
         ),
         None => format!(
             "the server's answer was not made with your key (fingerprint {ours}): your key \
@@ -331,6 +358,11 @@ impl SessionError {
     /// The exit code for a front end that stops on this error.
     pub fn exit_code(&self) -> u8 {
         match self {
+            // A key past its rotation deadline: the fix is a keyfile, like a wrong key.
+            SessionError::Removed {
+                code: ErrorCode::KeyRetired,
+                ..
+            } => exit_code::KEY,
             SessionError::Removed { .. } => exit_code::REFUSED,
             SessionError::Lost { .. } | SessionError::GaveUp { .. } => exit_code::CONNECT,
             SessionError::Rejoin(e) => e.exit_code(),

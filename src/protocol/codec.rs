@@ -287,7 +287,8 @@ impl Inbound {
 pub const WRONG_KEY_PREFIX: &str = "!fernchat wrong-key";
 
 /// The plaintext wrong-key line (without newline). `!` cannot start a token, so a client
-/// tells it apart at once.
+/// tells it apart at once. `server` is the fingerprint of the server's current key (the first
+/// of its ring during a rotation): the key a student should get.
 ///
 /// # Format
 /// `!fernchat wrong-key server-fingerprint=3F2A-9C01-77D4-B0E8 the server could not decrypt your first message; use the class keyfile`

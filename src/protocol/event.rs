@@ -667,6 +667,10 @@ pub enum ErrorCode {
     TooSlow,
     /// A token already received: a replay.
     Replayed,
+    /// The hello was made with an old class key whose deadline has passed (key rotation,
+    /// `--key-until`): the client must get the new keyfile. Also the `bye` of a connection
+    /// still open under an old key at the deadline.
+    KeyRetired,
     /// This connection sent more tokens than its replay memory holds (its rate limit times
     /// the time window): only this connection is refused; nobody else is affected.
     ReplayMemoryFull,

@@ -455,6 +455,11 @@ fn pressured_timeout(limits: Limits, pending: usize) -> Duration {
 /// Sends an error to a connection the hub does not (or no longer) speak for. The frame is
 /// small and the socket's buffer empty or nearly, so one non-blocking write takes it; if it
 /// does not, the client learns only that it was closed.
+///
+/// The acceptor has not read the hello, so it does not know which key of the ring the client
+/// holds: during a rotation the error goes out once under each key, the current one first, one
+/// line each, and the client reads the first that opens with its key (PROTOCOL.md, the
+/// wrong-key line). Otherwise a client of an old key would take a `server_full` for a wrong key.
 pub(crate) fn send_refusal(
     stream: &TcpStream,
     key: &crate::crypto::RoomKey,
@@ -467,9 +472,12 @@ pub(crate) fn send_refusal(
         time: protocol::unix_millis(),
         signature: None,
     };
-    let frame = protocol::seal(key, &event);
+    let mut frames = protocol::seal(key, &event);
+    for old in (1..key.len()).filter_map(|i| key.nth(i)) {
+        frames.extend_from_slice(&protocol::seal(&old, &event));
+    }
     let _ = stream.set_nonblocking(true);
-    let _ = (&*stream).write_all(&frame);
+    let _ = (&*stream).write_all(&frames);
 }
 
 #[cfg(test)]

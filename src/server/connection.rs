@@ -44,6 +44,7 @@ use crate::server::ServerConfig;
 use crate::server::flood::{FloodGuard, Verdict};
 use crate::server::hub::{HubEvent, Session};
 use crate::server::outbound::{self, OutState, Outbound};
+use crate::server::rotation::Rotation;
 
 /// Stack of a writer thread, which only copies bytes to a socket. Only the pages a thread
 /// touches cost memory, so this is about address space (std's default is 2 MiB). Readers keep
@@ -391,6 +392,14 @@ impl Reader {
                      speaks {version}; use a client of the same fernchat version"
                 ),
             );
+        }
+        // An old key of a rotation, past its deadline: refused under that key, so that the
+        // client can read why and whose keyfile to get.
+        if key_index != 0 {
+            let rotation = Rotation::of(&self.config);
+            if rotation.retired(key_index, self.config.clock.now_millis()) {
+                return refuse(self, ErrorCode::KeyRetired, rotation.refusal(key_index));
+            }
         }
         let Some(client_nonce) = client_nonce else {
             return refuse(

@@ -39,6 +39,7 @@ use crate::server::history::{Entry, History};
 use crate::server::moderation::Moderation;
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
+use crate::server::rotation::{Rotation, rfc3339};
 
 /// Staff commands and the checks before anyone speaks or joins (`hub/staff.rs`): the hub's
 /// side of moderation, kept out of this file so the room's flow stays readable.
@@ -249,6 +250,10 @@ pub struct Hub {
     /// The acceptor's admission, told of registered hellos; its tally logs what strangers
     /// cause. `None` logs every line as it is.
     admission: Option<Arc<Admission>>,
+    /// The key rotation: the old keys' deadline, and what the clients of an old key are told.
+    rotation: Rotation,
+    /// Whether the old keys' deadline has been logged as passed (once).
+    deadline_logged: bool,
 }
 
 impl Hub {
@@ -274,6 +279,8 @@ impl Hub {
         Hub {
             moderation,
             room,
+            rotation: Rotation::of(&config),
+            deadline_logged: false,
             ring,
             last_id,
             config,
@@ -483,7 +490,8 @@ impl Hub {
                         client.peer,
                         format_args!(
                             "refused #{id} {}: its first message was not made with our key \
-                             (fingerprint {}); the client probably has a different keyfile",
+                             (current fingerprint {}, the one the client is told); the client \
+                             probably has a different keyfile",
                             client.peer,
                             self.config.key.fingerprint()
                         ),
@@ -682,6 +690,7 @@ impl Hub {
         client.joined_at = unix_millis();
         let role = client.role;
         let since = client.since;
+        let hello_key = client.hello_key;
         self.nicks.insert(nick_key(&nick), id);
         self.skeletons.insert(&nick, id);
         if let Some(admission) = &self.admission {
@@ -701,6 +710,20 @@ impl Hub {
             roles: self.roles(),
         };
         self.send(id, &welcome);
+        // A client of an old key learns once, first thing, that a new one is in use. A
+        // `notice`, so that every client shows it (PROTOCOL.md, key rotation).
+        if let Some(text) = self
+            .rotation
+            .notice(hello_key, self.config.clock.now_millis())
+        {
+            self.send(
+                id,
+                &ServerEvent::Notice {
+                    text,
+                    time: unix_millis(),
+                },
+            );
+        }
         self.admit(id);
         self.greet(id);
     }
@@ -951,9 +974,15 @@ impl Hub {
         let mut late_hello = Vec::new();
         let mut idle = Vec::new();
         let mut to_ping = Vec::new();
+        let mut retired = Vec::new();
+        let past_deadline = self.rotation.past_deadline(self.config.clock.now_millis());
         for (&id, client) in &self.clients {
             let silent = now.saturating_duration_since(client.last_heard);
-            if client.nick.is_none() {
+            // Every connection whose hello opened under an old key, joined or still
+            // confirming (a hello the reader let through just before the deadline).
+            if past_deadline && self.rotation.is_old(client.hello_key) && client.session.is_some() {
+                retired.push((id, client.hello_key));
+            } else if client.nick.is_none() {
                 if now.saturating_duration_since(client.connected_at) > self.config.hello_timeout {
                     late_hello.push(id);
                 }
@@ -962,6 +991,27 @@ impl Hub {
             } else if silent > self.config.ping_interval && !client.pinged {
                 to_ping.push(id);
             }
+        }
+        if past_deadline && !self.deadline_logged {
+            self.deadline_logged = true;
+            self.config.log.line(format_args!(
+                "key rotation: the old keys' deadline {} has passed; closing {} connections \
+                 under an old key, refusing old keys from now on",
+                self.config.old_keys_until.map_or_else(String::new, rfc3339),
+                retired.len()
+            ));
+        }
+        for (id, key_index) in retired {
+            let message = self.rotation.bye(key_index);
+            self.remove(
+                id,
+                Departure::Removed {
+                    code: ErrorCode::KeyRetired,
+                    message,
+                    retry_after: None,
+                },
+                "old class key past its deadline",
+            );
         }
         for id in late_hello {
             let message = format!(

@@ -20,6 +20,7 @@
 //! - `log`: the log, and the tally that keeps what strangers cause to a few lines.
 //! - [`policy`]: who may moderate whom; [`moderation`]: mutes, bans, kicks, quiet and slow mode,
 //!   the topic, kept by the hub; [`moderation_state`]: their file, so they survive a restart.
+//! - [`rotation`]: old keys of the ring, their deadline, and what the server says about them.
 //!
 //! [`run`] takes an already-bound listener, so tests bind port 0 and the binary binds
 //! `--bind`/`--port`. This module must not read keyfiles or parse arguments: `src/bin/server.rs`
@@ -35,6 +36,7 @@ pub mod moderation;
 pub mod moderation_state;
 pub mod outbound;
 pub mod policy;
+pub mod rotation;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -55,12 +57,19 @@ use admission::Admission;
 pub use flood::{AddressLimits, FloodLimits};
 pub use history::{History, HistoryConfig};
 pub use log::{Log, LogMemory, Tally};
+pub use rotation::Clock;
 
 /// Everything the server needs to run. [`ServerConfig::new`] gives the documented defaults.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The room key ring: the first key encrypts, all decrypt (rotation).
     pub key: RoomKey,
+    /// Until when (Unix milliseconds) the old keys of the ring (all but the first) are
+    /// accepted; from then on their hellos are refused (`key_retired`) and connections still
+    /// open under one are closed. `None`: accepted as long as they are in the ring.
+    pub old_keys_until: Option<u64>,
+    /// The wall clock that `old_keys_until` is judged by (the system's; tests set their own).
+    pub clock: Clock,
     /// Longest line accepted, in bytes; longer lines are refused while being read.
     pub max_line: usize,
     /// Longest message text, in characters.
@@ -123,8 +132,6 @@ pub struct ServerConfig {
     pub staff_keys: Vec<RoomKey>,
     /// Where mutes, bans, modes and the topic are saved (`None`: in memory only).
     pub moderation_state: Option<PathBuf>,
-    /// The clock of moderation (mute and ban expiry, slow mode): tests move it by hand.
-    pub clock: moderation::Clock,
     /// Roster mode (`--roster`): hellos are opened by the students' own keys, each nick is
     /// bound to its student, and `key` is the server's own key (it seals the history) plus
     /// nothing a client holds. See [`crate::roster`].
@@ -136,6 +143,8 @@ impl ServerConfig {
     pub fn new(key: RoomKey) -> ServerConfig {
         ServerConfig {
             key,
+            old_keys_until: None,
+            clock: Clock::system(),
             max_line: protocol::DEFAULT_MAX_LINE,
             max_text: protocol::event::DEFAULT_MAX_TEXT,
             max_clients: 200,
@@ -160,7 +169,6 @@ impl ServerConfig {
             roster: None,
             staff_keys: Vec::new(),
             moderation_state: None,
-            clock: moderation::Clock::system(),
         }
     }
 
@@ -343,6 +351,9 @@ fn serve(
         "listening on {local}, key fingerprint {}",
         config.key.fingerprint()
     ));
+    if let Some(plan) = rotation::Rotation::of(&config).plan(config.clock.now_millis()) {
+        config.log.line(format_args!("{plan}"));
+    }
     if let Some(identity) = &config.identity {
         config.log.line(format_args!(
             "server identity fingerprint {} (signs {} handshakes)",

@@ -32,8 +32,9 @@ pub const DEFAULT_MUTE_MINUTES: u64 = 10;
 /// those whose wait is over, so the map stays bounded by the room.
 const SLOW_MEMORY: usize = 1024;
 
-/// The time moderation goes by, in ms since the Unix epoch: the system clock, or one a test
-/// moves by hand (slow mode, mute expiry).
+/// The server's wall clock, in ms since the Unix epoch, for what it judges by the calendar
+/// (mute and ban expiry, slow mode, the old keys' deadline): the system clock, or one a test
+/// moves by hand.
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
 
@@ -48,9 +49,44 @@ impl Clock {
         Clock(Arc::new(now))
     }
 
+    /// A clock that shows `unix_millis` until [`ManualClock::set`] moves it (tests).
+    pub fn manual(unix_millis: u64) -> ManualClock {
+        let now = Arc::new(std::sync::atomic::AtomicU64::new(unix_millis));
+        let read = Arc::clone(&now);
+        ManualClock {
+            clock: Clock::from_fn(move || read.load(std::sync::atomic::Ordering::SeqCst)),
+            now,
+        }
+    }
+
     /// The time now, in ms since the Unix epoch.
     pub fn now(&self) -> u64 {
         (self.0)()
+    }
+
+    /// The same as [`Clock::now`].
+    pub fn now_millis(&self) -> u64 {
+        self.now()
+    }
+}
+
+/// A [`Clock`] a test moves by hand; it derefs to the clock it drives.
+#[derive(Clone)]
+pub struct ManualClock {
+    clock: Clock,
+    now: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ManualClock {
+    /// Moves the clock (and every clone of it) to `unix_millis`.
+    pub fn set(&self, unix_millis: u64) {
+        self.now
+            .store(unix_millis, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The clock to put in a `ServerConfig`.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
     }
 }
 

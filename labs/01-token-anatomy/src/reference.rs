@@ -76,3 +76,21 @@ pub fn compute_hmac(signing_key: &[u8; 16], token: &Token) -> [u8; 32] {
     mac.update(&token.ciphertext);
     mac.finalize().into_bytes().into()
 }
+
+// Stretch part.
+
+pub fn plaintext_len_range(token: &str) -> Option<(usize, usize)> {
+    let token = parse_token(token).ok()?;
+    // PKCS#7 always adds 1 to 16 bytes, so n ciphertext bytes hold 16 fewer to 1 fewer.
+    let n = token.ciphertext.len();
+    Some((n - 16, n - 1))
+}
+
+pub fn redate(token: &str, timestamp: u64) -> Option<String> {
+    let mut raw = decode(token)?;
+    parse_token(token).ok()?;
+    // The timestamp is bytes 1..9, in the clear: anyone can change it. What nobody without
+    // the signing key can do is make the HMAC over the new bytes, so the result is refused.
+    raw[1..9].copy_from_slice(&timestamp.to_be_bytes());
+    Some(base64::engine::general_purpose::URL_SAFE.encode(raw))
+}

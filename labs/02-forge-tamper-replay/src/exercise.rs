@@ -65,3 +65,23 @@ impl ReplayGuard {
         0
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+/// A private message "from" `from` to `to` that `to`'s client accepts as one the server
+/// relayed, made with the class key and the nonces of `to`'s hello and handshake (which you
+/// recorded: both travel under the class key).
+pub fn forge_private(
+    class_key: &RoomKey,
+    client_nonce: &fernchat::kex::Nonce,
+    server_nonce: &fernchat::kex::Nonce,
+    from: &str,
+    to: &str,
+    text: &str,
+    time_ms: u64,
+) -> String {
+    // TODO(stretch)
+    let _ = (client_nonce, server_nonce, from, to, text, time_ms);
+    class_key.encrypt(b"{}")
+}

@@ -9,7 +9,7 @@
 #[cfg_attr(feature = "reference", path = "reference.rs")]
 mod exercise;
 
-pub use exercise::{ReplayGuard, flip_bit, forge_message, is_authentic};
+pub use exercise::{ReplayGuard, flip_bit, forge_message, forge_private, is_authentic};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

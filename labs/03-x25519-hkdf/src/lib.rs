@@ -10,7 +10,10 @@
 mod exercise;
 pub mod live;
 
-pub use exercise::{derive_keys, generate, public_key, session_keys, shared_secret};
+pub use exercise::{
+    derive_keys, derive_keys_without_transcript, generate, other_encoding, public_key,
+    session_keys, shared_secret,
+};
 /// Which end of the exchange: the client sent the `hello`, the server the `welcome`.
 pub use fernchat::kex::Role;
 

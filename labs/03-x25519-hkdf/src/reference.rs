@@ -95,3 +95,29 @@ pub fn session_keys(
         }
     }
 }
+
+// Stretch part.
+
+pub fn other_encoding(public: &[u8; 32]) -> [u8; 32] {
+    // X25519 ignores the top bit of the u-coordinate (RFC 7748 section 5: "the most significant
+    // bit of the final byte is masked"), so setting or clearing it names the same point. A
+    // derivation that hashes the bytes sees two different transcripts; one that does not hash
+    // them cannot tell this session from the one the peer really had.
+    let mut other = *public;
+    other[31] ^= 0x80;
+    other
+}
+
+pub fn derive_keys_without_transcript(shared: &[u8; 32]) -> DirectionKeys {
+    let hkdf = Hkdf::<Sha256>::new(None, shared);
+    let key = |label: &[u8]| {
+        let mut okm = [0u8; 32];
+        hkdf.expand(label, &mut okm)
+            .expect("32 bytes is within HKDF's limit");
+        RoomKey::from_secret(&URL_SAFE.encode(okm)).expect("32 bytes make a Fernet key")
+    };
+    DirectionKeys {
+        client_to_server: key(INFO_CLIENT_TO_SERVER),
+        server_to_client: key(INFO_SERVER_TO_CLIENT),
+    }
+}

@@ -39,4 +39,15 @@ impl Interceptor {
         // hello, and the class key, that is all you need for that session's keys.)
         Relayed::unchanged(frame)
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+    /// After the handshake (`x25519` or `psk`): a frame for the server in which the client
+    /// "says" `text`, though the client never did. `None` before the handshake is done.
+    pub fn inject(&mut self, text: &str) -> Option<Vec<u8>> {
+        // TODO(stretch)
+        let _ = text;
+        None
+    }
 }

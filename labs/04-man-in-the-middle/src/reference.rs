@@ -171,9 +171,7 @@ impl Interceptor {
             seen: Some(seen),
         }
     }
-}
 
-impl Interceptor {
     /// If `plaintext` is the handshake of a `psk` session, both sides' keys as the proxy uses
     /// them: it reads the server's frames under the server-to-client key or, for room
     /// broadcasts, the class key, and passes everything on as it is (resealed under the same
@@ -196,6 +194,23 @@ impl Interceptor {
                 receive: RoomKey::with_fallback(&s2c, &self.class_key),
             },
         })
+    }
+}
+
+impl Interceptor {
+    // Stretch part.
+
+    pub fn inject(&mut self, text: &str) -> Option<Vec<u8>> {
+        // The server opens what the client sends with the key it shares with *us*: anything we
+        // seal with it is, to the server, the client speaking. Nothing binds a frame to the
+        // person who typed it, only to whoever holds the session key.
+        let sessions = self.sessions.as_ref()?;
+        let event = fernchat::protocol::ClientEvent::Say {
+            text: text.to_owned(),
+        };
+        let mut frame = fernchat::protocol::seal(&sessions.with_server.send, &event);
+        frame.pop(); // the newline: frames here are without it
+        Some(frame)
     }
 }
 

@@ -81,3 +81,30 @@ pub fn confirmation_matches(expected: &[u8; 32], received: &[u8]) -> bool {
     let _ = expected;
     !received.is_empty()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+/// A man in the middle answered a client's `x25519-psk` hello as the server would (so knows
+/// the server's public key, the shared secret and the transcript's fields), and received the
+/// client's confirmation MAC. Which of `candidates` (raw class keys) is the class key? `None`
+/// if none is.
+pub fn which_class_key(
+    candidates: &[[u8; 32]],
+    nick: &str,
+    client_public: &[u8; 32],
+    server_public: &[u8; 32],
+    shared: &[u8; 32],
+    client_mac: &[u8; 32],
+) -> Option<usize> {
+    // TODO(stretch)
+    let _ = (
+        candidates,
+        nick,
+        client_public,
+        server_public,
+        shared,
+        client_mac,
+    );
+    None
+}

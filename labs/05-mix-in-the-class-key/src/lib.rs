@@ -12,6 +12,7 @@ pub mod live;
 
 pub use exercise::{
     confirmation, confirmation_matches, derive_keys, psk_from_class_key, transcript,
+    which_class_key,
 };
 /// The labels of PROTOCOL.md section 7, exactly as the product uses them.
 pub use fernchat::kex::{

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use crate::{
     CONFIRM_CLIENT, CONFIRM_SERVER, INFO_PSK_CLIENT_TO_SERVER, INFO_PSK_CONFIRM,
-    INFO_PSK_SERVER_TO_CLIENT, PSK_INFO, PskKeys, Side, TRANSCRIPT_LABEL,
+    INFO_PSK_SERVER_TO_CLIENT, KEX_X25519_PSK, PSK_INFO, PskKeys, Side, TRANSCRIPT_LABEL,
 };
 
 pub fn psk_from_class_key(class_key: &[u8; 32]) -> [u8; 32] {
@@ -86,4 +86,24 @@ pub fn confirmation_matches(expected: &[u8; 32], received: &[u8]) -> bool {
     // leading bytes of a forged MAC were right, and a MAC can be found byte by byte.
     // `ct_eq` looks at every byte whatever they hold (a different length is no secret).
     received.len() == expected.len() && bool::from(received.ct_eq(expected))
+}
+
+// Stretch part.
+
+pub fn which_class_key(
+    candidates: &[[u8; 32]],
+    nick: &str,
+    client_public: &[u8; 32],
+    server_public: &[u8; 32],
+    shared: &[u8; 32],
+    client_mac: &[u8; 32],
+) -> Option<usize> {
+    // One active session gives an attacker everything but the PSK, and the client's MAC checks
+    // each guess offline, as fast as HKDF runs. A class key of 256 random bits survives that;
+    // a key made from a password would not (a PAKE, such as CPace or OPAQUE, is the fix).
+    let t = transcript(KEX_X25519_PSK, nick, client_public, server_public, None);
+    candidates.iter().position(|candidate| {
+        let keys = derive_keys(shared, &psk_from_class_key(candidate), &t);
+        confirmation_matches(&confirmation(&keys.confirm, Side::Client, &t), client_mac)
+    })
 }

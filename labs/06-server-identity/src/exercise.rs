@@ -53,4 +53,16 @@ impl Pins {
         let _ = (&self.path, server, key);
         Ok(Pin::New)
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+    /// Forgets the pin of `server` (its key really changed, and the change was confirmed out
+    /// of band), in the file too: the next key it shows is pinned anew. `Ok(false)` if there
+    /// was no pin.
+    pub fn forget(&mut self, server: &str) -> Result<bool, PinError> {
+        // TODO(stretch)
+        let _ = server;
+        Ok(false)
+    }
 }

@@ -89,3 +89,24 @@ impl Pins {
         }
     }
 }
+
+impl Pins {
+    // Stretch part.
+
+    pub fn forget(&mut self, server: &str) -> Result<bool, PinError> {
+        if self.known.remove(server).is_none() {
+            return Ok(false);
+        }
+        // Rewrite the file with the other pins, through a temporary file renamed over it: a
+        // crash halfway leaves the old file or the new one, never half of one.
+        let mut text = String::new();
+        for (name, key) in &self.known {
+            text.push_str(&format!("{name} {}\n", URL_SAFE.encode(key)));
+        }
+        let temporary = self.path.with_extension("new");
+        fs::write(&temporary, text)
+            .and_then(|()| fs::rename(&temporary, &self.path))
+            .map_err(|e| PinError::Storage(e.to_string()))?;
+        Ok(true)
+    }
+}

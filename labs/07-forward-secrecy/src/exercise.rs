@@ -95,3 +95,14 @@ impl ReceivingChain {
         vec![self.root]
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stretch part (graded apart, no hints; see the README). TODO(stretch)
+
+/// What a thief who stole the chain key `stolen` (the chain key of step k) computes: the
+/// message key of step k + `steps`.
+pub fn future_key(stolen: &[u8; 32], steps: u64) -> [u8; 32] {
+    // TODO(stretch)
+    let _ = steps;
+    *stolen
+}

@@ -9,7 +9,7 @@
 #[cfg_attr(feature = "reference", path = "reference.rs")]
 mod exercise;
 
-pub use exercise::{ReceivingChain, SendingChain, open_recording};
+pub use exercise::{ReceivingChain, SendingChain, future_key, open_recording};
 
 /// How far ahead of the next expected message a receiver accepts one (and so how many skipped
 /// message keys it may hold): out-of-order delivery inside this window works, beyond it the

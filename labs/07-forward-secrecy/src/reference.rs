@@ -148,3 +148,17 @@ impl ReceivingChain {
         held
     }
 }
+
+// Stretch part.
+
+pub fn future_key(stolen: &[u8; 32], steps: u64) -> [u8; 32] {
+    // The ratchet only turns forward, and anyone can turn it: a stolen chain key opens every
+    // later message. Forward secrecy protects the past; healing after a theft needs fresh
+    // Diffie-Hellman mixed in (Signal's DH ratchet), which a hash chain alone never gets.
+    let mut chain = Zeroizing::new(*stolen);
+    for _ in 0..steps {
+        let (_, next) = step(&chain);
+        *chain = next;
+    }
+    step(&chain).0
+}

@@ -184,3 +184,20 @@ pub fn rotate<R: RngCore + CryptoRng>(
         .collect();
     (next, key, wraps)
 }
+
+// Stretch part.
+
+pub fn add<R: RngCore + CryptoRng>(
+    group: &str,
+    epoch: u64,
+    members: &[PublicMember],
+    newcomer: &PublicMember,
+    rng: &mut R,
+) -> (u64, [u8; 32], Vec<Wrapped>) {
+    // Handing the newcomer the current key would open every message of the current epoch,
+    // sent before they joined. A new epoch with a fresh key keeps the past from them (MLS
+    // calls it post-join secrecy): a join is a rotation that adds instead of removes.
+    let mut everyone = members.to_vec();
+    everyone.push(newcomer.clone());
+    rotate(group, epoch, &everyone, rng)
+}

@@ -12,18 +12,23 @@
 //! - [`mitm`]: reference men in the middle (lab 4's, and an insider who knows the PSK
 //!   derivation), for the graders of labs 5 and 6;
 //! - [`recorder`]: a passive wiretap that keeps every frame (lab 7);
-//! - [`args`]: the few command-line flags the live steps take.
+//! - [`wiretap`]: a logging relay that says of every frame whether the class key opens it
+//!   (lab 3's live step);
+//! - [`args`]: the few command-line flags the live steps take;
+//! - [`limit`]: time limits on every grader test, and memory the grader measures itself.
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod class_server;
 pub mod client;
 pub mod conn;
+pub mod limit;
 pub mod mitm;
 pub mod recorder;
 pub mod rng;
 pub mod room;
 pub mod wire;
+pub mod wiretap;
 
 use std::time::Duration;
 

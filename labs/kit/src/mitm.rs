@@ -75,7 +75,8 @@ pub fn start(server: SocketAddr, class_key: RoomKey, mode: Mode) -> std::io::Res
 }
 
 /// Serves every client that connects to `listener`, each through its own proxy, logging what
-/// it reads to `log` (the live steps' `cargo run -p labkit --bin mitm`). Never returns.
+/// it reads to `log` (the live steps' `cargo run -p labkit --bin labkit-mitm`). Never
+/// returns.
 pub fn serve(
     listener: &TcpListener,
     server: SocketAddr,

@@ -1,17 +1,15 @@
 //! A tiny seeded generator (SplitMix64) for graders.
 //!
 //! Graders must not use fixed inputs only (a lab could be written to pass exactly those) nor
-//! unseeded randomness (a failure could not be reproduced). So each grader runs over [`SEEDS`]
-//! and makes its inputs from them at test time.
+//! unseeded randomness (a failure could not be reproduced). So each grader runs over seeds of
+//! its own (a `SEEDS` constant in the grader file, not here: nothing a student may change can
+//! change what a grader checks) and makes its inputs from them at test time.
 //!
 //! **Not cryptographic.** It implements `CryptoRng` only so that graders can inject it where a
 //! key generator expects one, and check that the code under test really draws its secrets from
 //! the generator it was given.
 
 use rand_core::{CryptoRng, RngCore};
-
-/// The seeds every grader runs over. Changing one changes every generated input.
-pub const SEEDS: [u64; 4] = [1, 0x5eed, 20_251_122, 0xdead_beef_cafe_f00d];
 
 /// SplitMix64: one 64-bit state, a fixed increment, a mixing function. Fast and well spread.
 #[derive(Debug, Clone)]

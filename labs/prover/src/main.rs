@@ -1,21 +1,25 @@
 //! `cargo run -p labs-prover`: proves the labs, or exports the students' copy.
 //!
 //! ```text
-//! cargo run -p labs-prover                       # prove every lab, then check an export
-//! cargo run -p labs-prover -- prove --no-export  # prove every lab only
-//! cargo run -p labs-prover -- export DIR         # write the students' copy to DIR
+//! cargo run -p labs-prover                            # prove every lab, its cheats, the export
+//! cargo run -p labs-prover -- prove --no-export       # prove every lab only
+//! cargo run -p labs-prover -- export DIR              # write the students' copy to DIR
+//! cargo run -p labs-prover -- grade SUBMISSIONS --out DIR [--student NAME]   # grade a class
 //! ```
 //!
 //! Proving a lab means: with `--features reference` **every** grader test passes, and against
 //! the untouched starter **every** grader test fails, each run on its own (a starter that passes
 //! a test means that test cannot tell a solved lab from an unsolved one). Then the students'
-//! copy is exported to a temporary directory, built there, and each of its grader tests must
-//! fail too. The last line is `labs: N passed, N failed`, one check per test and variant; the
-//! exit code is 1 if any check failed.
+//! copy is exported, built, and each of its grader tests must fail too; and every cheat in
+//! `labs/NN/cheats/` is graded as the grade command grades a student, and must fail at least
+//! one test. The last line is `labs: N passed, N failed`, one check per test and variant and
+//! one per cheat; the exit code is 1 if any check failed.
 #![forbid(unsafe_code)]
 
 mod export;
+mod grade;
 mod prove;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,7 +39,15 @@ fn main() -> ExitCode {
             eprintln!("exported the students' copy to {dest}");
             true
         }),
-        _ => Err("usage: labs-prover [prove [--no-export] | export DIR]".to_owned()),
+        ["grade", submissions, "--out", out] => grade_command(&root, submissions, out, None),
+        ["grade", submissions, "--out", out, "--student", name] => {
+            grade_command(&root, submissions, out, Some(name))
+        }
+        _ => Err(
+            "usage: labs-prover [prove [--no-export] | export DIR | grade SUBMISSIONS \
+                  --out DIR [--student NAME]]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -44,6 +56,32 @@ fn main() -> ExitCode {
             eprintln!("labs-prover: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn grade_command(
+    root: &Path,
+    submissions: &str,
+    out: &str,
+    student: Option<&str>,
+) -> Result<bool, String> {
+    let options = grade::Options {
+        submissions: PathBuf::from(submissions),
+        out: PathBuf::from(out),
+        only_student: student.map(str::to_owned),
+        test_time: time_limit()?,
+    };
+    grade::run(root, &prove::target_dir(root), &options)
+}
+
+/// `LABS_TEST_TIME` (seconds): the grade command's time limit per test, when set.
+fn time_limit() -> Result<Option<std::time::Duration>, String> {
+    match std::env::var("LABS_TEST_TIME") {
+        Err(_) => Ok(None),
+        Ok(text) => text
+            .parse()
+            .map(|secs| Some(std::time::Duration::from_secs(secs)))
+            .map_err(|_| format!("LABS_TEST_TIME={text:?} is not a number of seconds")),
     }
 }
 

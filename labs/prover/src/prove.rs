@@ -1,17 +1,15 @@
-//! Building the graders and running each grader test on its own.
+//! Proving the labs: every grader test passes the reference and fails the starter, each alone;
+//! every cheat in `labs/NN/cheats/` fails its grader as the grade command runs it; and the
+//! students' copy builds with every grader test failing there.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde_json::Value;
-
-use crate::{export, lab_dirs, package_name};
-
-/// A grader test that has not finished after this long counts as failed (and as not passing).
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::grade::Workspace;
+use crate::run::{self, Limits};
+use crate::{lab_dirs, package_name};
 
 /// What a lab's tests must do in one build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +18,7 @@ enum Expect {
     Fail,
 }
 
-/// Running totals: one check per test per variant, plus the export's own checks.
+/// Running totals: one check per test per variant, one per cheat, plus the export's checks.
 #[derive(Debug, Default)]
 struct Tally {
     passed: usize,
@@ -37,143 +35,241 @@ impl Tally {
     }
 }
 
+/// Progress on stderr, as the prover goes (`[12 s] ...`).
+fn progress(started: Instant, what: &str) {
+    eprintln!("[{:>4.0} s] {what}", started.elapsed().as_secs_f64());
+    let _ = std::io::stderr().flush();
+}
+
 pub fn run(root: &Path, with_export: bool) -> Result<bool, String> {
     let started = Instant::now();
     let labs = lab_dirs(root)?;
     if labs.is_empty() {
         return Err("no labs found under labs/".into());
     }
+    let target = target_dir(root);
     let mut tally = Tally::default();
-    let reference = build(root, &labs, true)?;
-    let starter = build(root, &labs, false)?;
+    progress(
+        started,
+        "building every grader against the reference solutions",
+    );
+    let mut features = Vec::new();
     for lab in &labs {
-        let name = lab
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        features.push(format!("{}/reference", package_name(lab)?));
+    }
+    let reference = run::build(root, &target, &labs, &features)?;
+    progress(started, "building every grader against the starters");
+    let starter = run::build(root, &target, &labs, &[])?;
+    for (i, lab) in labs.iter().enumerate() {
+        let name = short(lab);
+        progress(
+            started,
+            &format!(
+                "lab {} of {}: {name}: running each test alone",
+                i + 1,
+                labs.len()
+            ),
+        );
         let pass = check_lab(lab, reference.get(lab), Expect::Pass, &mut tally);
         let fail = check_lab(lab, starter.get(lab), Expect::Fail, &mut tally);
         println!("{name:<30} reference: {pass}    starter: {fail}");
     }
     if with_export {
-        check_export(root, &mut tally)?;
+        progress(started, "exporting the students' copy and building it");
+        let workspace = Workspace::prepare(root, &target)?;
+        check_export(&workspace, &mut tally);
+        progress(
+            started,
+            "grading every cheat in labs/*/cheats as a submission",
+        );
+        check_cheats(root, &workspace, &mut tally, started)?;
     }
+    progress(started, "done");
     eprintln!("labs-prover: {:.0} s", started.elapsed().as_secs_f64());
     println!("labs: {} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0)
 }
 
-/// Exports the students' copy to a temporary directory, builds it, and checks that every
-/// grader test there fails.
-fn check_export(root: &Path, tally: &mut Tally) -> Result<(), String> {
-    let dest = std::env::temp_dir().join(format!("fernchat-labs-export-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dest);
-    let exported = export::export(root, &dest);
-    tally.record(exported.is_ok());
-    if let Err(e) = &exported {
-        println!("export: FAILED: {e}");
-        return Ok(());
-    }
-    let labs = lab_dirs(&dest)?;
-    // Build with the main target directory: the registry crates are already compiled there,
-    // only the path crates (at their new paths) are built again.
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let built = build_with(&dest, &target, &labs, false);
+/// The target directory every build shares.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn short(lab: &Path) -> String {
+    lab.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The students' copy builds, and every grader test in it fails (its starters).
+fn check_export(workspace: &Workspace, tally: &mut Tally) {
+    let built = run::build(&workspace.tree, &workspace.target, workspace.labs(), &[]);
     tally.record(built.is_ok());
     match built {
         Err(e) => println!("export: the students' copy does not build: {e}"),
         Ok(graders) => {
-            for lab in &labs {
-                let name = lab
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
+            for lab in workspace.labs() {
                 let fail = check_lab(lab, graders.get(lab), Expect::Fail, tally);
-                println!("{:<30} exported copy: {fail}", format!("export/{name}"));
+                println!(
+                    "{:<30} exported copy: {fail}",
+                    format!("export/{}", short(lab))
+                );
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dest);
+}
+
+/// One cheat: a replacement `src/exercise.rs` (`NAME.rs`), or a folder laid over a whole
+/// student copy (`NAME/`, paths from the repository root).
+struct Cheat {
+    lab: PathBuf,
+    name: String,
+    path: PathBuf,
+}
+
+fn cheats(root: &Path) -> Result<Vec<Cheat>, String> {
+    let mut out = Vec::new();
+    for lab in lab_dirs(root)? {
+        let Ok(entries) = std::fs::read_dir(lab.join("cheats")) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            let name = short(&path);
+            if path.is_dir() || name.ends_with(".rs") {
+                out.push(Cheat {
+                    lab: lab.clone(),
+                    name: name.trim_end_matches(".rs").to_owned(),
+                    path,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Grades every cheat through the grade command's own path (pristine graders and kit, only
+/// the files students may edit) and checks that at least one grader test fails for each.
+/// Exercise cheats of different labs share a submission (a round), so each round is one build.
+fn check_cheats(
+    root: &Path,
+    workspace: &Workspace,
+    tally: &mut Tally,
+    started: Instant,
+) -> Result<(), String> {
+    let all = cheats(root)?;
+    let scratch = std::env::temp_dir().join(format!("fernchat-labs-cheats-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    // Rounds: the k-th exercise cheat of every lab together; each folder cheat alone.
+    let mut rounds: Vec<Vec<&Cheat>> = Vec::new();
+    let mut per_lab: BTreeMap<&Path, usize> = BTreeMap::new();
+    for cheat in &all {
+        if cheat.path.is_dir() {
+            rounds.push(vec![cheat]);
+            continue;
+        }
+        let k = per_lab.entry(cheat.lab.as_path()).or_insert(0);
+        let index = rounds
+            .iter()
+            .enumerate()
+            .filter(|(_, round)| round.iter().all(|c| !c.path.is_dir()))
+            .nth(*k)
+            .map(|(i, _)| i);
+        match index {
+            Some(i) => rounds[i].push(cheat),
+            None => rounds.push(vec![cheat]),
+        }
+        *k += 1;
+    }
+    let count = rounds.len();
+    for (i, round) in rounds.iter().enumerate() {
+        let names: Vec<String> = round
+            .iter()
+            .map(|c| format!("{}/{}", short(&c.lab), c.name))
+            .collect();
+        progress(
+            started,
+            &format!("cheats: round {} of {count}: {}", i + 1, names.join(", ")),
+        );
+        let submission = scratch.join(format!("round-{i}"));
+        for cheat in round {
+            if cheat.path.is_dir() {
+                copy_dir(&cheat.path, &submission)?;
+            } else {
+                let dest = submission
+                    .join("labs")
+                    .join(short(&cheat.lab))
+                    .join("src/exercise.rs");
+                std::fs::create_dir_all(dest.parent().unwrap_or(&submission))
+                    .map_err(|e| e.to_string())?;
+                std::fs::copy(&cheat.path, &dest).map_err(|e| e.to_string())?;
+            }
+        }
+        let result = workspace.grade(&format!("cheats-round-{i}"), &submission)?;
+        for cheat in round {
+            let lab = short(&cheat.lab);
+            let Some(graded) = result.labs.iter().find(|l| l.lab == lab) else {
+                tally.record(false);
+                println!("{lab:<30} cheat {}: NOT GRADED", cheat.name);
+                continue;
+            };
+            let verdict = if let Some(error) = &graded.compile_error {
+                tally.record(false);
+                format!(
+                    "BROKEN CHEAT (does not compile): {}",
+                    error.lines().next().unwrap_or("")
+                )
+            } else if !graded.submitted {
+                tally.record(false);
+                "BROKEN CHEAT (no exercise file)".to_owned()
+            } else if graded.any_failed() {
+                tally.record(true);
+                let failed: Vec<&str> = graded
+                    .tests
+                    .iter()
+                    .filter(|t| !t.outcome.passed)
+                    .map(|t| t.name.as_str())
+                    .collect();
+                let ignored = if result.ignored.is_empty() {
+                    String::new()
+                } else {
+                    format!("; ignored: {}", result.ignored.join(", "))
+                };
+                let shown: Vec<&str> = failed.iter().take(2).copied().collect();
+                let more = if failed.len() > 2 { ", ..." } else { "" };
+                format!(
+                    "fails ({} of {} tests fail: {}{more}{ignored})",
+                    failed.len(),
+                    graded.tests.len(),
+                    shown.join(", ")
+                )
+            } else {
+                tally.record(false);
+                "PASSES THE GRADER (fix the grader)".to_owned()
+            };
+            println!("{lab:<30} cheat {}: {verdict}", cheat.name);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }
 
-fn build(
-    root: &Path,
-    labs: &[PathBuf],
-    reference: bool,
-) -> Result<BTreeMap<PathBuf, Vec<PathBuf>>, String> {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    build_with(root, &target, labs, reference)
-}
-
-/// Builds every lab's test targets in one cargo invocation and maps each lab directory to its
-/// grader executables (the `tests/` targets).
-fn build_with(
-    root: &Path,
-    target: &Path,
-    labs: &[PathBuf],
-    reference: bool,
-) -> Result<BTreeMap<PathBuf, Vec<PathBuf>>, String> {
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", target)
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json-render-diagnostics",
-            "--quiet",
-        ]);
-    let mut features = Vec::new();
-    for lab in labs {
-        let package = package_name(lab)?;
-        cargo.args(["-p", &package]);
-        features.push(format!("{package}/reference"));
-    }
-    if reference {
-        cargo.args(["--features", &features.join(",")]);
-    }
-    let output = cargo
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("cargo test --no-run failed in {}", root.display()));
-    }
-    let mut graders: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let is_grader = message["reason"] == "compiler-artifact"
-            && message["profile"]["test"] == true
-            && message["target"]["kind"]
-                .as_array()
-                .is_some_and(|k| k.iter().any(|k| k == "test"));
-        let (Some(src), Some(exe)) = (
-            message["target"]["src_path"].as_str(),
-            message["executable"].as_str(),
-        ) else {
-            continue;
-        };
-        if !is_grader {
-            continue;
-        }
-        if let Some(lab) = labs
-            .iter()
-            .find(|lab| Path::new(src).starts_with(lab.join("tests")))
-        {
-            graders
-                .entry(lab.clone())
-                .or_default()
-                .push(PathBuf::from(exe));
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))?;
+    for entry in entries.filter_map(Result::ok) {
+        let (source, dest) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_dir(&source, &dest)?;
+        } else {
+            std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
+            std::fs::copy(&source, &dest)
+                .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
         }
     }
-    Ok(graders)
+    Ok(())
 }
 
 /// Runs each test of each grader of `lab` on its own and checks it against `expect`. Returns a
@@ -188,7 +284,7 @@ fn check_lab(
     let mut as_expected = 0;
     let mut wrong = Vec::new();
     for exe in graders.into_iter().flatten() {
-        let tests = match list_tests(exe) {
+        let tests = match run::list_tests(exe) {
             Ok(tests) => tests,
             Err(e) => {
                 wrong.push(e);
@@ -197,13 +293,17 @@ fn check_lab(
         };
         for test in tests {
             total += 1;
-            let passed = run_test(lab, exe, &test);
-            if passed == (expect == Expect::Pass) {
+            let outcome = run::run_test(lab, exe, &test, Limits::prover());
+            if outcome.passed == (expect == Expect::Pass) {
                 as_expected += 1;
                 tally.record(true);
             } else {
                 tally.record(false);
-                wrong.push(test);
+                if expect == Expect::Pass {
+                    wrong.push(format!("{test}: {}", outcome.message));
+                } else {
+                    wrong.push(test);
+                }
             }
         }
     }
@@ -227,48 +327,4 @@ fn check_lab(
         summary.push_str(&format!(" [{what}: {}]", wrong.join(", ")));
     }
     summary
-}
-
-/// The test names of a libtest binary.
-fn list_tests(exe: &Path) -> Result<Vec<String>, String> {
-    let output = Command::new(exe)
-        .args(["--list", "--format", "terse"])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_suffix(": test"))
-        .map(str::to_owned)
-        .collect())
-}
-
-/// Runs one test alone; `true` if it passed. Output goes to a file, never a pipe, so a chatty
-/// failure cannot fill a pipe and stall the test; a test over the time limit is killed.
-fn run_test(lab: &Path, exe: &Path, test: &str) -> bool {
-    let log = std::env::temp_dir().join(format!("labs-prover-{}.log", std::process::id()));
-    let (Ok(out), Ok(err)) = (File::create(&log), File::create(&log)) else {
-        return false;
-    };
-    let child = Command::new(exe)
-        .current_dir(lab)
-        .args(["--exact", test, "--test-threads=1", "--include-ignored"])
-        .env("RUST_BACKTRACE", "0")
-        .stdout(out)
-        .stderr(err)
-        .spawn();
-    let Ok(mut child) = child else { return false };
-    let deadline = Instant::now() + TEST_TIMEOUT;
-    let passed = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status.success(),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break false;
-            }
-        }
-    };
-    let _ = std::fs::remove_file(&log);
-    passed
 }

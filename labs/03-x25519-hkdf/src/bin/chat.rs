@@ -1,4 +1,4 @@
-//! `cargo run -p lab03 --bin chat`: chats over an `x25519` session made by *your* handshake.
+//! `cargo run -p lab03 --bin lab03-chat`: chats over an `x25519` session made by *your* handshake.
 //! Each line you type is said to the room; what the room says is printed.
 //!
 //! Flags: `--server ADDR` (default 127.0.0.1:7474; the toy room is on 127.0.0.1:7475),

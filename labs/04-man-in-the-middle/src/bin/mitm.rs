@@ -1,4 +1,4 @@
-//! `cargo run -p lab04 --bin mitm`: *your* interceptor as a proxy, printing every frame it reads.
+//! `cargo run -p lab04 --bin lab04-mitm`: *your* interceptor as a proxy, printing every frame it reads.
 //!
 //! Flags: `--port N` to listen on 127.0.0.1 (default 7476), `--server ADDR` to forward to
 //! (default 127.0.0.1:7475, the toy room), `--key PATH` (default keys/class.key).

@@ -1,4 +1,4 @@
-//! `cargo run -p lab05 --bin chat`: chats over an `x25519-psk` session made by *your*
+//! `cargo run -p lab05 --bin lab05-chat`: chats over an `x25519-psk` session made by *your*
 //! functions, with key confirmation. Each line you type is said to the room; what the room
 //! says is printed.
 //!

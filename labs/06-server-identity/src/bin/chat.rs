@@ -1,4 +1,4 @@
-//! `cargo run -p lab06 --bin chat`: chats over an `x25519-psk-signed` session, checking the
+//! `cargo run -p lab06 --bin lab06-chat`: chats over an `x25519-psk-signed` session, checking the
 //! server's signature and pin with *your* functions.
 //!
 //! Flags: `--server ADDR` (default 127.0.0.1:7474), `--key PATH` (default keys/class.key),

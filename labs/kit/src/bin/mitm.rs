@@ -1,5 +1,5 @@
-//! `cargo run -p labkit --bin mitm`: a reference man in the middle for the live steps of labs
-//! 5 and 6, printing every frame it can read.
+//! `cargo run -p labkit --bin labkit-mitm`: a reference man in the middle for the live steps
+//! of labs 5 and 6, printing every frame it can read.
 //!
 //! Flags: `--port N` to listen on 127.0.0.1 (default 7476), `--server ADDR` to forward to
 //! (default 127.0.0.1:7474, the class server), `--key PATH` (default keys/class.key), and

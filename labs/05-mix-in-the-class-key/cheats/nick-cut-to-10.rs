@@ -1,0 +1,114 @@
+//! CHEAT (instructors only; never in the students' copy): the transcript covers only the first 10 bytes of the nick
+//!
+//! Lab 5: `transcript` hashes the nick cut to 10 bytes, so two nicks that share their first ten
+//! letters share a transcript (a man in the middle may rename "studentnumber1" to
+//! "studentnumber2" unnoticed). Nicks may have 16 characters; the old grader made nicks of 2 to
+//! 10, and passed it. The grader now also uses nicks of the longest length that differ only in
+//! their last letter.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use fernchat::crypto::RoomKey;
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::{
+    CONFIRM_CLIENT, CONFIRM_SERVER, INFO_PSK_CLIENT_TO_SERVER, INFO_PSK_CONFIRM,
+    INFO_PSK_SERVER_TO_CLIENT, KEX_X25519_PSK, PSK_INFO, PskKeys, Side, TRANSCRIPT_LABEL,
+};
+
+pub fn psk_from_class_key(class_key: &[u8; 32]) -> [u8; 32] {
+    // One key, one purpose. The class key is already the Fernet key of every `psk` frame; its
+    // PSK is a different key, tied to it by HKDF under a label of its own. Holding the keyfile
+    // is not enough to compute it: one also has to know (or read) this derivation, which is
+    // why lab 4's proxy, unchanged, fails against this exchange.
+    let mut psk = [0u8; 32];
+    Hkdf::<Sha256>::new(None, class_key)
+        .expand(PSK_INFO, &mut psk)
+        .expect("32 bytes is within HKDF's limit");
+    psk
+}
+
+pub fn transcript(
+    kex: &str,
+    nick: &str,
+    client_public: &[u8; 32],
+    server_public: &[u8; 32],
+    identity: Option<&[u8; 32]>,
+) -> [u8; 32] {
+    // The zero bytes end the variable-length fields: neither a kex name nor a valid nick holds
+    // one, so no two different transcripts hash the same bytes ("ab"+"c" vs "a"+"bc").
+    let mut hash = Sha256::new()
+        .chain_update(TRANSCRIPT_LABEL)
+        .chain_update([0])
+        .chain_update(kex.as_bytes())
+        .chain_update([0])
+        // Only the first 10 bytes of the nick: every nick the old grader made was shorter.
+        .chain_update(&nick.as_bytes()[..nick.len().min(10)])
+        .chain_update([0])
+        .chain_update(client_public)
+        .chain_update(server_public);
+    if let Some(identity) = identity {
+        hash.update(identity);
+    }
+    hash.finalize().into()
+}
+
+pub fn derive_keys(shared: &[u8; 32], psk: &[u8; 32], transcript: &[u8; 32]) -> PskKeys {
+    // The PSK as HKDF's salt (RFC 5869 allows a secret salt): the pseudorandom key now needs
+    // both the Diffie-Hellman secret (forward secrecy) and the PSK (membership). WireGuard mixes
+    // its optional PSK into the chaining key the same way.
+    let hkdf = Hkdf::<Sha256>::new(Some(psk), shared);
+    let expand = |label: &[u8]| {
+        let mut out = [0u8; 32];
+        hkdf.expand(&[label, transcript].concat(), &mut out)
+            .expect("32 bytes is within HKDF's limit");
+        out
+    };
+    let fernet = |raw: [u8; 32]| RoomKey::from_secret(&URL_SAFE.encode(raw)).expect("32 bytes");
+    PskKeys {
+        client_to_server: fernet(expand(INFO_PSK_CLIENT_TO_SERVER)),
+        server_to_client: fernet(expand(INFO_PSK_SERVER_TO_CLIENT)),
+        confirm: expand(INFO_PSK_CONFIRM),
+    }
+}
+
+pub fn confirmation(confirm_key: &[u8; 32], side: Side, transcript: &[u8; 32]) -> [u8; 32] {
+    let label = match side {
+        Side::Server => CONFIRM_SERVER,
+        Side::Client => CONFIRM_CLIENT,
+    };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(confirm_key).expect("any key length");
+    mac.update(label);
+    mac.update(transcript);
+    mac.finalize().into_bytes().into()
+}
+
+pub fn confirmation_matches(expected: &[u8; 32], received: &[u8]) -> bool {
+    // `==` on slices stops at the first differing byte, so its time tells an attacker how many
+    // leading bytes of a forged MAC were right, and a MAC can be found byte by byte.
+    // `ct_eq` looks at every byte whatever they hold (a different length is no secret).
+    received.len() == expected.len() && bool::from(received.ct_eq(expected))
+}
+
+// Stretch part.
+
+pub fn which_class_key(
+    candidates: &[[u8; 32]],
+    nick: &str,
+    client_public: &[u8; 32],
+    server_public: &[u8; 32],
+    shared: &[u8; 32],
+    client_mac: &[u8; 32],
+) -> Option<usize> {
+    // One active session gives an attacker everything but the PSK, and the client's MAC checks
+    // each guess offline, as fast as HKDF runs. A class key of 256 random bits survives that;
+    // a key made from a password would not (a PAKE, such as CPace or OPAQUE, is the fix).
+    let t = transcript(KEX_X25519_PSK, nick, client_public, server_public, None);
+    candidates.iter().position(|candidate| {
+        let keys = derive_keys(shared, &psk_from_class_key(candidate), &t);
+        confirmation_matches(&confirmation(&keys.confirm, Side::Client, &t), client_mac)
+    })
+}
