@@ -2,9 +2,13 @@
 //! library's public API. The binaries' side (`--log`, the server identity, the history's
 //! compaction) is in tests/client_binary.rs, tests/server_binary.rs and tests/history.rs.
 
+// The only test here is Unix-only (symbolic links and permission bits), so are its imports.
+#[cfg(unix)]
 use std::fs;
 
+#[cfg(unix)]
 use fernchat::client::pins::{KnownServers, Pin};
+#[cfg(unix)]
 use fernchat::identity::ServerIdentity;
 
 /// `keys/known_servers` decides which server identity the client trusts. A symbolic link

@@ -3,15 +3,11 @@
 
 mod common;
 
-#[cfg(unix)]
 use std::process::Command;
 
-#[cfg(unix)]
 use common::Peer;
 use common::process::ServerProcess;
-#[cfg(unix)]
 use fernchat::keyfile;
-#[cfg(unix)]
 use fernchat::protocol::ServerEvent;
 
 #[test]
