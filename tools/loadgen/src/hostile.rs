@@ -830,6 +830,11 @@ pub(crate) fn own_frames_back(addr: SocketAddr, key: &RoomKey) -> Outcome {
     let mut verdicts = Vec::new();
     let mut refused = 0;
     for (kind, frame) in &frames {
+        // Pacing, not synchronisation: every frame after the hello counts against the rate
+        // limit (5 a second, bursts of 10), refused ones too. The joining, the three requests
+        // and two frames per reflection (the echo and the `who` marker) would spend the whole
+        // burst, and the last marker would be dropped as `rate_limited`. A second refills it.
+        thread::sleep(Duration::from_secs(1));
         if mirror.sender.send_raw(frame).is_err() {
             verdicts.push(format!("{kind}: connection closed"));
             continue;
@@ -953,4 +958,50 @@ pub(crate) fn silent_crowd_many(
         ),
         failures.is_empty() && tried > 0 && grown < LOG_BOUND,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fernchat::server::{Log, Server, ServerConfig};
+    use std::net::TcpListener;
+
+    /// Runs `check` against a quiet server with the default limits in this process, on
+    /// 127.0.0.1 port 0, and stops the server (within [`STEP`]) afterwards.
+    fn against_a_server(check: impl FnOnce(SocketAddr, &RoomKey) -> Outcome) -> Outcome {
+        let key = RoomKey::generate();
+        let mut config = ServerConfig::new(key.clone());
+        config.log = Log::Silent;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let server = Server::new(listener, config).expect("the server starts");
+        let addr = server.local_addr().expect("the server's address");
+        let (stop, stop_rx) = crossbeam_channel::bounded(1);
+        let (done, done_rx) = crossbeam_channel::bounded(1);
+        thread::spawn(move || {
+            let _ = server.run(stop_rx);
+            let _ = done.send(());
+        });
+        let result = check(addr, &key);
+        let _ = stop.send(());
+        done_rx
+            .recv_timeout(STEP)
+            .expect("the server stops within the step timeout");
+        result
+    }
+
+    // Both failed on the old main (protocol 1 checks against a protocol 2 server): the bad
+    // JSON, sealed with the class key, came back `undecryptable` instead of `bad_json`; the
+    // `pong` and `users` replies, looked for under the class key, were never found.
+
+    #[test]
+    fn bad_json_after_a_hello_is_sealed_with_the_session_key() {
+        let outcome = against_a_server(garbage_after_hello);
+        assert!(outcome.pass, "{outcome:?}");
+    }
+
+    #[test]
+    fn the_servers_own_frames_sent_back_are_each_refused() {
+        let outcome = against_a_server(own_frames_back);
+        assert!(outcome.pass, "{outcome:?}");
+    }
 }
