@@ -43,6 +43,13 @@ impl Sender {
         seal(&self.key, event)
     }
 
+    /// Encrypts `plaintext` as it is (not an event) with the key this connection sends with:
+    /// its client-to-server session key once joined. For attacks that must get past the
+    /// key check to test what comes after it (bad JSON, say).
+    pub fn seal_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
+        self.key.encrypt(plaintext).into_bytes()
+    }
+
     /// Sends bytes as they are.
     pub fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
         let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
@@ -120,6 +127,13 @@ impl Receiver {
             Ok(Some(frame)) => Some(frame.to_vec()),
             _ => None,
         }
+    }
+
+    /// Decrypts and decodes a frame from [`Receiver::next_frame`] with the keys this
+    /// connection reads with (once joined: the class key for broadcasts, the server-to-client
+    /// session key for the rest).
+    pub fn open(&self, frame: &[u8]) -> Option<ServerEvent> {
+        decode::<ServerEvent>(&self.key, frame)
     }
 
     /// A receiver (and its sender) for a connection made elsewhere, which has said nothing

@@ -14,7 +14,7 @@
 //! | garbage first | the plaintext wrong-key line, then closed |
 //! | garbage, an over-long line, bad JSON after a hello | `undecryptable`, `line_too_long`, `bad_json`; the connection goes on |
 //! | class-key flood: short connections from many addresses, 10 valid tokens each, no hello (issue 12, 1) | newcomers join throughout, nobody is refused as `replayed` |
-//! | the server's own frames (`pong`, `users`, `message`) sent back to it (issue 12, 3) | each refused as `undecryptable` (protocol 2; protocol 1 opens them) |
+//! | the server's own frames (`pong`, `users`, `message`) sent back to it (issue 12, 3) | each refused as `undecryptable`, nothing else answered (protocol 2; protocol 1 opens them) |
 //! | 600 silent connections from many addresses, reopened as soon as closed (issue 12, 6) | every newcomer joins; the server log grows by less than 64 KiB |
 //!
 //! The crowds of the last rows come from 127.0.0.2 .. 127.0.0.250 on Linux (all of 127/8 is
@@ -589,7 +589,9 @@ fn garbage_after_hello(addr: SocketAddr, key: &RoomKey) -> Outcome {
         Ok(j) => j,
         Err(e) => return outcome(name, expected, format!("could not join: {e}"), false),
     };
-    let mut bad_json = key.encrypt(b"{not json").into_bytes();
+    // Sealed with the session key (c2s): under protocol 2 the class key after the hello is
+    // `undecryptable`, and the server would never get as far as the JSON.
+    let mut bad_json = joined.sender.seal_bytes(b"{not json");
     bad_json.push(b'\n');
     let mut long = vec![b'A'; 40_000];
     long.push(b'\n');
@@ -772,12 +774,15 @@ pub(crate) fn class_key_flood(addr: SocketAddr, key: &RoomKey, until: Instant) -
 
 /// Issue 12, attack 3: the server's own frames sent back to it. A joined client makes the
 /// server send it a `pong`, a `users` list and a room `message`, and sends each back
-/// unchanged. Protocol 1 opens them as client frames (the pong is accepted, the others are
-/// answered as unknown types); protocol 2 seals the two directions with different keys, so
-/// each must be refused as `undecryptable`.
+/// unchanged. Protocol 1 opened them as client frames (the pong was accepted, the others were
+/// answered as unknown types). Protocol 2 seals the `pong` and the `users` for this client
+/// alone with its server-to-client session key, the `message` (a broadcast) with the class
+/// key, and opens a client frame after the hello only with the client-to-server key: each
+/// must be refused as `undecryptable`, and nothing else answered to it.
 pub(crate) fn own_frames_back(addr: SocketAddr, key: &RoomKey) -> Outcome {
     let name = "the server's own frames sent back to it";
-    let expected = "each refused as undecryptable (a frame sealed for one direction is not accepted in the other)";
+    let expected = "each refused as undecryptable and nothing else answered (a frame sealed for \
+                    one direction is not accepted in the other)";
     // From an address of its own (on Linux): the crowds' limits per address are not its.
     let joined = connect_from_host(252, addr)
         .map_err(|source| LoadError::Connect { addr, source })
@@ -799,13 +804,15 @@ pub(crate) fn own_frames_back(addr: SocketAddr, key: &RoomKey) -> Outcome {
         let _ = mirror.sender.send(event);
     }
     // The server's answers, raw (with the newline that ends a frame), among the history and
-    // the room's traffic. Bounded: at most 2,000 frames, each within the read timeout.
+    // the room's traffic, recognised with this connection's keys (the session key for the
+    // `pong` and the `users`, the class key for the `message`). Bounded: at most 2,000
+    // frames, each within the read timeout.
     let mut frames: Vec<(String, Vec<u8>)> = Vec::new();
     for _ in 0..2000 {
         let Some(mut frame) = mirror.receiver.next_frame() else {
             break;
         };
-        let kind = match client::decode::<ServerEvent>(key, &frame) {
+        let kind = match mirror.receiver.open(&frame) {
             Some(ServerEvent::Pong { id: 4242 }) => "pong",
             Some(ServerEvent::Users { .. }) => "users",
             Some(ServerEvent::Message { text, .. }) if text == "mirror, mirror" => "message",
@@ -819,28 +826,64 @@ pub(crate) fn own_frames_back(addr: SocketAddr, key: &RoomKey) -> Outcome {
             break;
         }
     }
+    let found: Vec<&str> = frames.iter().map(|(k, _)| k.as_str()).collect();
     let mut verdicts = Vec::new();
+    let mut refused = 0;
     for (kind, frame) in &frames {
+        // Pacing, not synchronisation: every frame after the hello counts against the rate
+        // limit (5 a second, bursts of 10), refused ones too. The joining, the three requests
+        // and two frames per reflection (the echo and the `who` marker) would spend the whole
+        // burst, and the last marker would be dropped as `rate_limited`. A second refills it.
+        thread::sleep(Duration::from_secs(1));
         if mirror.sender.send_raw(frame).is_err() {
             verdicts.push(format!("{kind}: connection closed"));
             continue;
         }
-        // `who` as a marker: what the server says about the echo comes before its answer.
-        let (codes, answered) = codes_before_who(&mut mirror, 2000);
-        let verdict = match (codes.as_slice(), answered) {
-            ([ErrorCode::Undecryptable], _) => "refused (undecryptable)".to_owned(),
-            ([], true) => "accepted silently".to_owned(),
-            ([], false) => "no answer".to_owned(),
-            (codes, _) => format!("opened, answered {codes:?}"),
+        let (codes, answers, marked) = reflection_answers(&mut mirror, 2000);
+        let verdict = match (codes.as_slice(), answers.as_slice(), marked) {
+            (_, _, false) => format!("no answer to the who marker (codes {codes:?})"),
+            ([ErrorCode::Undecryptable], [], true) => {
+                refused += 1;
+                "refused (undecryptable)".to_owned()
+            }
+            ([], [], true) => "accepted silently".to_owned(),
+            (codes, answers, true) => format!("opened: codes {codes:?}, answers {answers:?}"),
         };
         verdicts.push(format!("{kind}: {verdict}"));
     }
     let _ = mirror.sender.send(&ClientEvent::Bye { reason: None });
-    let pass = frames.len() == asked.len()
-        && verdicts
-            .iter()
-            .all(|v| v.ends_with("refused (undecryptable)"));
+    if frames.len() < asked.len() {
+        verdicts.push(format!(
+            "only {found:?} of pong, users, message came back to reflect"
+        ));
+    }
+    let pass = frames.len() == asked.len() && refused == asked.len();
     outcome(name, expected, verdicts.join("; "), pass)
+}
+
+/// After one reflected frame: sends `who` as a marker and reads (at most `limit` events)
+/// until its `users` answer. Returns the error codes the server sent before it, what it
+/// answered that only a reflected frame opened as a client frame could cause (a `pong` 4242,
+/// a `message` "mirror, mirror" broadcast again), and whether the marker was answered.
+fn reflection_answers(
+    joined: &mut client::Joined,
+    limit: usize,
+) -> (Vec<ErrorCode>, Vec<String>, bool) {
+    let _ = joined.sender.send(&ClientEvent::Who);
+    let (mut codes, mut answers) = (Vec::new(), Vec::new());
+    for _ in 0..limit {
+        match joined.receiver.receive() {
+            Incoming::Event(ServerEvent::Error { code, .. }) => codes.push(code),
+            Incoming::Event(ServerEvent::Users { .. }) => return (codes, answers, true),
+            Incoming::Event(ServerEvent::Pong { id: 4242 }) => answers.push("pong 4242".into()),
+            Incoming::Event(ServerEvent::Message { text, .. }) if text == "mirror, mirror" => {
+                answers.push("message \"mirror, mirror\"".into())
+            }
+            Incoming::Event(_) | Incoming::Skipped | Incoming::Undecryptable => {}
+            Incoming::Quiet | Incoming::Closed | Incoming::Failed(_) => break,
+        }
+    }
+    (codes, answers, false)
 }
 
 /// Issue 12, attack 6: `crowd` connections from many addresses that never say hello, each
@@ -915,4 +958,50 @@ pub(crate) fn silent_crowd_many(
         ),
         failures.is_empty() && tried > 0 && grown < LOG_BOUND,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fernchat::server::{Log, Server, ServerConfig};
+    use std::net::TcpListener;
+
+    /// Runs `check` against a quiet server with the default limits in this process, on
+    /// 127.0.0.1 port 0, and stops the server (within [`STEP`]) afterwards.
+    fn against_a_server(check: impl FnOnce(SocketAddr, &RoomKey) -> Outcome) -> Outcome {
+        let key = RoomKey::generate();
+        let mut config = ServerConfig::new(key.clone());
+        config.log = Log::Silent;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let server = Server::new(listener, config).expect("the server starts");
+        let addr = server.local_addr().expect("the server's address");
+        let (stop, stop_rx) = crossbeam_channel::bounded(1);
+        let (done, done_rx) = crossbeam_channel::bounded(1);
+        thread::spawn(move || {
+            let _ = server.run(stop_rx);
+            let _ = done.send(());
+        });
+        let result = check(addr, &key);
+        let _ = stop.send(());
+        done_rx
+            .recv_timeout(STEP)
+            .expect("the server stops within the step timeout");
+        result
+    }
+
+    // Both failed on the old main (protocol 1 checks against a protocol 2 server): the bad
+    // JSON, sealed with the class key, came back `undecryptable` instead of `bad_json`; the
+    // `pong` and `users` replies, looked for under the class key, were never found.
+
+    #[test]
+    fn bad_json_after_a_hello_is_sealed_with_the_session_key() {
+        let outcome = against_a_server(garbage_after_hello);
+        assert!(outcome.pass, "{outcome:?}");
+    }
+
+    #[test]
+    fn the_servers_own_frames_sent_back_are_each_refused() {
+        let outcome = against_a_server(own_frames_back);
+        assert!(outcome.pass, "{outcome:?}");
+    }
 }
