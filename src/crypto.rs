@@ -580,20 +580,8 @@ impl ReplayGuard {
     /// If `now` goes back to a time the guard has already forgotten tokens for, it refuses
     /// every token it does not remember until `now` passes that time again.
     pub fn check_and_remember(&mut self, id: ReplayId, now: u64) -> Result<(), ReplayError> {
-        self.prune(now);
-        if self.expires_at.contains_key(&id) {
-            return Err(ReplayError::Replayed);
-        }
-        if self.forgotten_through.is_some_and(|through| now <= through) {
-            return Err(ReplayError::ClockWentBack);
-        }
-        if self.expires_at.len() >= self.capacity {
-            return Err(ReplayError::Full);
-        }
-        let expiry = now.saturating_add(self.window_secs);
-        self.expires_at.insert(id, expiry);
-        self.order.push_back((expiry, id));
-        Ok(())
+        // `remember` checks first: one frame's check and its remembering, in one call.
+        self.remember(id, now)
     }
 
     /// How many tokens are remembered now.

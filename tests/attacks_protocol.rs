@@ -19,12 +19,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Got, Peer, STEP, TestServer, message_text, quiet_config};
+use common::{Got, Peer, STEP, TestServer, client_config, message_text, quiet_config};
 use crossbeam_channel::{Receiver, Sender};
 use fernchat::client::pins::KnownServers;
 use fernchat::client::{
-    ClientConfig, Command, ConnectError, KexChoice, KexSetup, ServerAddr, Session, Spawned,
-    UpdateKind,
+    ClientConfig, Command, ConnectError, KexChoice, KexSetup, Session, Spawned, UpdateKind,
 };
 use fernchat::crypto::RoomKey;
 use fernchat::identity::ServerIdentity;
@@ -155,15 +154,6 @@ fn replaying_server(lines: Vec<Vec<u8>>) -> SocketAddr {
         let _ = frames.read_frame();
     });
     addr
-}
-
-fn client_config(addr: SocketAddr, key: &RoomKey, nick: &str) -> ClientConfig {
-    let mut config =
-        ClientConfig::new(ServerAddr::new("127.0.0.1", addr.port()), key.clone(), nick);
-    config.timeouts.connect = STEP;
-    config.timeouts.handshake = Duration::from_secs(3);
-    config.reconnect.enabled = false;
-    config
 }
 
 /// Whether a running session shows an update whose text contains `needle` within `within`.

@@ -6,18 +6,16 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::process::ServerProcess;
-use common::{Peer, STEP, TestServer, quiet_config};
+use common::{Peer, STEP, TestServer, client_config, quiet_config};
 use fernchat::client::pins::KnownServers;
 use fernchat::client::{
-    ClientConfig, Command as Say, ConnectError, KexChoice, KexSetup, ServerAddr, Session,
-    SessionError, Spawned,
+    Command as Say, ConnectError, KexChoice, KexSetup, Session, SessionError, Spawned,
 };
 use fernchat::crypto::RoomKey;
 use fernchat::identity::ServerIdentity;
@@ -30,15 +28,6 @@ use fernchat::server::{Clock, ServerConfig};
 /// 2026-11-27T18:00:00Z, the injected "now" of these tests.
 const START: u64 = 1_795_802_400_000;
 const WEEK: u64 = 7 * 86_400_000;
-
-fn client_config(addr: SocketAddr, key: &RoomKey, nick: &str) -> ClientConfig {
-    let mut config =
-        ClientConfig::new(ServerAddr::new("127.0.0.1", addr.port()), key.clone(), nick);
-    config.timeouts.connect = STEP;
-    config.timeouts.handshake = Duration::from_secs(3);
-    config.reconnect.enabled = false;
-    config
-}
 
 /// The first update whose text contains `needle` within `within`, as shown (`Debug`).
 fn shown(session: &Spawned, needle: &str, within: Duration) -> Option<String> {

@@ -385,3 +385,21 @@ pub fn message_text(event: &ServerEvent, from: &str) -> String {
         other => panic!("expected a message from {from}, got {other:?}"),
     }
 }
+
+/// A client session's configuration for a test: 127.0.0.1 at `addr`, bounded connect and
+/// handshake waits, and no reconnecting (a test that wants a retry asks for it).
+pub fn client_config(
+    addr: SocketAddr,
+    key: &RoomKey,
+    nick: &str,
+) -> fernchat::client::ClientConfig {
+    let mut config = fernchat::client::ClientConfig::new(
+        fernchat::client::ServerAddr::new("127.0.0.1", addr.port()),
+        key.clone(),
+        nick,
+    );
+    config.timeouts.connect = STEP;
+    config.timeouts.handshake = Duration::from_secs(3);
+    config.reconnect.enabled = false;
+    config
+}
