@@ -388,13 +388,18 @@ fi
 # 6. The full-screen client in a console. `script` gives it a pseudo-terminal, so Wine makes
 # a console on it (conhost renders to the terminal with escape sequences) and crossterm finds
 # a terminal on stdin and stdout. dave types a line, which carol (pipe mode) must receive,
-# then presses Ctrl-C (in raw mode a key, not a signal). The screen itself is a stream of
-# cursor moves, so the checks are about the stream: the alternate screen is entered and left,
-# the terminal's settings (stty -g) are the same after as before, and the exit is clean.
+# then presses Ctrl-C. On a Windows console in raw mode that is a key; Wine's conhost leaves
+# the pseudo-terminal's ISIG on, so here it is a SIGINT to the whole foreground group, which
+# Wine turns into CTRL_C_EVENT for client.exe (the same polite leave). The shell around it
+# traps SIGINT (a trap, unlike an ignore, is not inherited by wine), so it lives to record
+# the exit code and the settings whatever $SHELL is: dash died at the SIGINT (exit 130),
+# bash waited. The screen itself is a stream of cursor moves, so the checks are about the
+# stream: the alternate screen is entered and left, the terminal's settings (stty -g) are
+# the same after as before, and the exit is clean.
 
 if command -v script >/dev/null 2>&1; then
     mkfifo "$WORK/tty.in"
-    TERM=xterm-256color timeout 120 script -qfec "stty cols 100 rows 30; stty -g >'$WORK/stty.before'; \
+    SHELL=/bin/sh TERM=xterm-256color timeout 120 script -qfec "trap : INT; stty cols 100 rows 30; stty -g >'$WORK/stty.before'; \
 wine '$BIN/client.exe' --port $PORT --nick dave --no-reconnect; rc=\$?; stty -g >'$WORK/stty.after'; exit \$rc" \
         "$LOGS/tty.out" <"$WORK/tty.in" >/dev/null 2>&1 &
     TUI=$!
