@@ -502,12 +502,12 @@ impl Core {
         match command {
             Command::Say(text) => {
                 if self.check_text(&text) {
-                    self.send(ClientEvent::Say { text });
+                    self.send(ClientEvent::Say { room: None, text });
                 }
             }
             Command::Me(text) => {
                 if self.check_text(&text) {
-                    self.send(ClientEvent::Me { text });
+                    self.send(ClientEvent::Me { room: None, text });
                 }
             }
             Command::Msg { to, text } => {
@@ -517,7 +517,7 @@ impl Core {
                     self.send(ClientEvent::Msg { to, text });
                 }
             }
-            Command::Who => self.send(ClientEvent::Who),
+            Command::Who => self.send(ClientEvent::Who { room: None }),
             Command::Staff(event) => self.send(event),
             Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
             Command::Ping => {
@@ -587,6 +587,7 @@ impl Core {
                 text,
             },
             ServerEvent::History {
+                room: _,
                 kind,
                 id,
                 from,
@@ -706,6 +707,11 @@ impl Core {
             | ServerEvent::Handshake { .. } => {
                 return None;
             }
+            // Rooms (issue 16): this client stays in `#class`, so it never asks for these.
+            ServerEvent::Entered { .. }
+            | ServerEvent::Parted { .. }
+            | ServerEvent::Rooms { .. }
+            | ServerEvent::Invited { .. } => return None,
         };
         self.view.publish(&self.state);
         self.emit(kind);
