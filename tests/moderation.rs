@@ -15,8 +15,8 @@ use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
 use fernchat::protocol::{ClientEvent, ErrorCode, ServerEvent, unix_millis};
 use fernchat::role::Role;
-use fernchat::server::FloodLimits;
 use fernchat::server::moderation::{Clock, KICK_SECS};
+use fernchat::server::{FloodLimits, HistoryConfig};
 
 /// A server with one staff key and a clock the test moves.
 struct Room {
@@ -755,4 +755,134 @@ fn a_full_class_does_not_lock_its_instructor_out() {
             ..
         }
     ));
+}
+
+/// Issue 15, "kept in history", on the wire: an announcement takes the room's next id and is a
+/// record of the history file, replayed to a joiner between the messages it came between (as an
+/// `announcement` with `history: true`, which older clients still show), and not sent again as
+/// "the latest announcement"; a rejoin that saw it (`since`) does not get it again.
+#[test]
+fn a_joiner_gets_announcements_in_order_with_the_history_and_not_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (class, staff) = (RoomKey::generate(), RoomKey::generate());
+    let mut config = quiet_config(class);
+    config.staff_keys = vec![staff.clone()];
+    config.history = Some(HistoryConfig::at(dir.path().join("room.log")));
+    let server = TestServer::start(config);
+    let mut prof = Peer::connect(server.addr, staff);
+    prof.hello("prof");
+    assert!(matches!(prof.recv(), ServerEvent::Welcome { .. }));
+    let mut ann = server.join("ann");
+    let said = |peer: &mut Peer, wanted: &str| {
+        peer.recv_until(
+            10,
+            |e| matches!(e, ServerEvent::Message { text, .. } if text == wanted),
+        );
+    };
+    ann.say("before");
+    said(&mut prof, "before");
+    prof.send(&ClientEvent::Announce {
+        text: "Pens down".into(),
+    });
+    let live = prof.recv_until(10, |e| matches!(e, ServerEvent::Announcement { .. }));
+    let ServerEvent::Announcement {
+        id: Some(announced),
+        history: false,
+        ..
+    } = live
+    else {
+        panic!("a live announcement has an id and is not history: {live:?}");
+    };
+    ann.say("after");
+    said(&mut prof, "after");
+
+    let mut carol = server.peer();
+    carol.hello("carol");
+    assert!(matches!(carol.recv(), ServerEvent::Welcome { .. }));
+    let replay: Vec<ServerEvent> = (0..3).map(|_| carol.recv()).collect();
+    assert!(
+        matches!(&replay[0], ServerEvent::History { text, .. } if text == "before"),
+        "{replay:?}"
+    );
+    assert!(
+        matches!(&replay[1], ServerEvent::Announcement { text, from, history: true, id, .. }
+            if text == "Pens down" && from == "prof" && *id == Some(announced)),
+        "{replay:?}"
+    );
+    assert!(
+        matches!(&replay[2], ServerEvent::History { text, .. } if text == "after"),
+        "{replay:?}"
+    );
+    // Nothing more before the next live message: the latest announcement is not sent twice.
+    ann.say("live");
+    assert!(
+        matches!(carol.recv(), ServerEvent::Message { text, .. } if text == "live"),
+        "the announcement came twice"
+    );
+
+    // A rejoin that saw the announcement gets only what came after it.
+    let mut dave = server.peer();
+    dave.hello_since("dave", announced);
+    assert!(matches!(dave.recv(), ServerEvent::Welcome { .. }));
+    assert!(matches!(dave.recv(), ServerEvent::History { text, .. } if text == "after"));
+    assert!(matches!(dave.recv(), ServerEvent::History { text, .. } if text == "live"));
+    ann.say("live again");
+    assert!(
+        matches!(dave.recv(), ServerEvent::Message { text, .. } if text == "live again"),
+        "an announcement seen before the rejoin came again"
+    );
+}
+
+/// Issue 15, "kept in history", through the real binaries: a joiner's line-mode client shows
+/// the announcement as a history announcement, in its place among the replayed messages, once;
+/// and after a server restart it is still there (it is a record of the history file).
+#[test]
+fn announcements_are_kept_in_the_history_across_a_restart() {
+    let (dir, _, _) = keyfiles();
+    let (class_path, staff_path) = (dir.path().join("class.key"), dir.path().join("staff.key"));
+    let server = ServerProcess::start(dir.path(), &STAFF_SERVER);
+    let port = server.address().port();
+    let mut prof = ClientProcess::start(port, &staff_path, &["--nick", "prof"]);
+    prof.expect_line("connected to");
+    let mut ann = ClientProcess::start(port, &class_path, &["--nick", "ann"]);
+    ann.expect_line("connected to");
+    ann.type_line("before the announcement");
+    prof.expect_line("<ann> before the announcement");
+    prof.type_line("/announce Read question 2 again");
+    ann.expect_line("*** ANNOUNCEMENT from prof: Read question 2 again");
+    ann.type_line("after the announcement");
+    prof.expect_line("<ann> after the announcement");
+
+    // The replay, in order, the announcement once and labelled as history.
+    let in_order = |seen: &[String]| {
+        let at = |needle: &str| {
+            let found: Vec<usize> = (0..seen.len())
+                .filter(|&i| seen[i].contains(needle))
+                .collect();
+            assert_eq!(found.len(), 1, "{needle:?} once in {seen:#?}");
+            found[0]
+        };
+        let before = at("[history] <ann> before the announcement");
+        let announced = at("[history] *** ANNOUNCEMENT from prof: Read question 2 again");
+        let after = at("[history] <ann> after the announcement");
+        assert!(before < announced && announced < after, "{seen:#?}");
+    };
+    let mut carol = ClientProcess::start(port, &class_path, &["--nick", "carol"]);
+    let mut seen = carol.lines_until("[history] <ann> after the announcement");
+    ann.type_line("now live");
+    seen.extend(carol.lines_until("<ann> now live"));
+    in_order(&seen);
+    carol.type_line("/quit");
+    let _ = carol.finish();
+    let _ = ann.finish();
+    let _ = prof.finish();
+
+    drop(server);
+    let server = ServerProcess::start(dir.path(), &STAFF_SERVER);
+    let port = server.address().port();
+    let dave = ClientProcess::start(port, &class_path, &["--nick", "dave"]);
+    let seen = dave.lines_until("[history] <ann> now live");
+    in_order(&seen);
+    let (code, stderr) = dave.finish();
+    assert_eq!(code, Some(0), "{stderr}");
 }

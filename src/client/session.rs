@@ -564,7 +564,9 @@ impl Core {
         // The server sends a rejoin's replay (and its notices about it) before anything else.
         if !matches!(
             event,
-            ServerEvent::History { .. } | ServerEvent::Notice { .. }
+            ServerEvent::History { .. }
+                | ServerEvent::Notice { .. }
+                | ServerEvent::Announcement { history: true, .. }
         ) {
             self.replay_over();
         }
@@ -599,11 +601,21 @@ impl Core {
                 if let Some(away) = &mut self.away {
                     away.replayed += 1;
                 }
-                let kind = UpdateKind::History {
-                    own: self.state.is_me(&from),
-                    action: kind == HistoryKind::Action,
-                    from,
-                    text,
+                let kind = if kind == HistoryKind::Announcement {
+                    // This server replays announcements as `announcement`; another may not.
+                    self.state.room.announcement = Some((from.clone(), text.clone()));
+                    UpdateKind::Announcement {
+                        from,
+                        text,
+                        history: true,
+                    }
+                } else {
+                    UpdateKind::History {
+                        own: self.state.is_me(&from),
+                        action: kind == HistoryKind::Action,
+                        from,
+                        text,
+                    }
                 };
                 // Stamped with when it was said, not when it was replayed.
                 self.emit_update(Update { at: time, kind });
@@ -650,9 +662,36 @@ impl Core {
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
             // Moderation (issue 15): the latest announcement and the topic stay in the state.
-            ServerEvent::Announcement { from, text, .. } => {
+            // An announcement has a room id (newer servers): one shown already (live, then in
+            // a rejoin's replay) is not shown twice. A replayed one is stamped with when it was
+            // made, and counts among what was replayed of the time away.
+            ServerEvent::Announcement {
+                id: Some(id),
+                history,
+                ..
+            } if !self.state.first_sight(id, history) => return None,
+            ServerEvent::Announcement {
+                from,
+                text,
+                time,
+                history,
+                ..
+            } => {
                 self.state.room.announcement = Some((from.clone(), text.clone()));
-                UpdateKind::Announcement { from, text }
+                let kind = UpdateKind::Announcement {
+                    from,
+                    text,
+                    history,
+                };
+                if !history {
+                    kind
+                } else {
+                    if let Some(away) = &mut self.away {
+                        away.replayed += 1;
+                    }
+                    self.emit_update(Update { at: time, kind });
+                    return None;
+                }
             }
             ServerEvent::Topic { text, by, .. } => {
                 self.state.room.topic = (!text.is_empty()).then(|| (text.clone(), by.clone()));

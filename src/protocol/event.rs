@@ -493,11 +493,13 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after: Option<u64>,
     },
-    /// Staff made an announcement: shown so it stands out. Also sent, the latest one, to each
-    /// joiner after the welcome.
+    /// Staff made an announcement: shown so it stands out. Kept in the room's history and
+    /// replayed to joiners in order with the messages (`history: true`); the latest one is
+    /// also sent to a joiner whose replay did not include it.
     ///
     /// # Format
-    /// `{"type":"announcement","from":"prof","text":"The exam starts now","time":1763800000000}`
+    /// `{"type":"announcement","from":"prof","text":"The exam starts now","time":1763800000000,"id":42}`
+    /// (a replay for a joiner adds `"history":true`)
     Announcement {
         /// The staff member's nick.
         from: String,
@@ -505,6 +507,15 @@ pub enum ServerEvent {
         text: String,
         /// When it was made.
         time: u64,
+        /// Its place in the room's id sequence (announcements are kept in the history file
+        /// like messages, so a rejoin's `since` covers them). Absent from older servers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// `true`: a replay from the room's history for a joiner, not a live announcement.
+        /// A replayed announcement is an `announcement`, not a `history` event, so that an
+        /// older client still shows it as one (PROTOCOL.md section 9).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        history: bool,
     },
     /// The room's topic: sent to everyone when it changes and to each joiner after the welcome.
     ///
@@ -618,6 +629,13 @@ pub enum HistoryKind {
     Message,
     /// An action (`action`, from `/me`).
     Action,
+    /// An announcement. This server replays announcements as `announcement` events with
+    /// `history: true`, never as `history` events; the kind names them in its history file and
+    /// lets this client read a `history` of that kind from another server.
+    Announcement,
+    /// A kind from a newer peer: shown as a message rather than dropping the whole event.
+    #[serde(other)]
+    Other,
 }
 
 /// Machine-readable reasons in `error` and `bye` events.

@@ -588,6 +588,7 @@ mod tests {
             text: "exam".into(),
             by: "prof".into(),
             time: 1,
+            id: None,
         }))
         .unwrap();
         let (mut again, report) = Moderation::open(Some(path));
