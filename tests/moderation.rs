@@ -886,3 +886,80 @@ fn announcements_are_kept_in_the_history_across_a_restart() {
     let (code, stderr) = dave.finish();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// Issue 15, `/whois` shows the client version: a hello's optional `client` is in the `whois`
+/// answer (absent when the hello had none); one that is too long or not printable ASCII is
+/// refused with `bad_field`, saying what is allowed, and the connection closed.
+#[test]
+fn whois_carries_the_client_named_in_the_hello_and_a_bad_name_is_refused() {
+    let (room, mut prof, _ann, _bob) = Room::class();
+    let mut carol = room.server.peer();
+    carol.hello_client("carol", "fernchat 0.1.0");
+    assert!(matches!(carol.recv(), ServerEvent::Welcome { .. }));
+    let whois = |prof: &mut Peer, nick: &str| {
+        prof.send(&ClientEvent::Whois { nick: nick.into() });
+        match prof.recv_until(10, |e| matches!(e, ServerEvent::Whois { .. })) {
+            ServerEvent::Whois {
+                nick: got, client, ..
+            } => {
+                assert_eq!(got, nick);
+                client
+            }
+            _ => unreachable!(),
+        }
+    };
+    assert_eq!(whois(&mut prof, "carol").as_deref(), Some("fernchat 0.1.0"));
+    assert_eq!(whois(&mut prof, "ann"), None);
+
+    let longest = "x".repeat(64);
+    let mut dave = room.server.peer();
+    dave.hello_client("dave", &longest);
+    assert!(matches!(dave.recv(), ServerEvent::Welcome { .. }));
+    assert_eq!(whois(&mut prof, "dave"), Some(longest));
+    for bad in [
+        "x".repeat(65),
+        "evil\u{1b}[2J".into(),
+        "caf\u{e9}".into(),
+        String::new(),
+    ] {
+        let mut eve = room.server.peer();
+        eve.hello_client("eve", &bad);
+        let message = eve.expect_error(ErrorCode::BadField);
+        assert!(
+            message.contains("\"client\"") && message.contains("64 printable ASCII"),
+            "{message}"
+        );
+        eve.expect_closed(5);
+    }
+}
+
+/// Issue 15 through the real binaries: the Rust client names itself in its hello, so staff's
+/// `/whois` in line mode shows its version; a client that sends none is shown as "not sent".
+#[test]
+fn whois_in_the_client_shows_the_version_or_not_sent() {
+    let (dir, class, _) = keyfiles();
+    let (class_path, staff_path) = (dir.path().join("class.key"), dir.path().join("staff.key"));
+    let server = ServerProcess::start(dir.path(), &STAFF_SERVER);
+    let addr = server.address();
+    let mut prof = ClientProcess::start(addr.port(), &staff_path, &["--nick", "prof"]);
+    prof.expect_line("connected to");
+    let mut ann = ClientProcess::start(addr.port(), &class_path, &["--nick", "ann"]);
+    ann.expect_line("connected to");
+    prof.expect_line("ann joined");
+    let mut bare = Peer::connect(addr, class);
+    bare.hello("bare");
+    assert!(matches!(bare.recv(), ServerEvent::Welcome { .. }));
+    prof.expect_line("bare joined");
+
+    prof.type_line("/whois ann");
+    let line = prof.expect_line("whois ann:");
+    let version = format!("client: fernchat {}", env!("CARGO_PKG_VERSION"));
+    assert!(line.contains(&version), "{line}");
+    prof.type_line("/whois bare");
+    let line = prof.expect_line("whois bare:");
+    assert!(line.contains("client: not sent"), "{line}");
+    ann.type_line("/quit");
+    let _ = ann.finish();
+    let (code, stderr) = prof.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+}

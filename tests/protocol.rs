@@ -50,6 +50,7 @@ fn synced(key: &RoomKey) -> Inbound {
     let hello = ClientEvent::Hello {
         nonce: None,
         since: None,
+        client: None,
         kex_public: None,
         nick: "alice".to_owned(),
         version: 1,

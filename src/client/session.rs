@@ -706,12 +706,14 @@ impl Core {
                 key,
                 since,
                 muted,
+                client,
             } => UpdateKind::Notice {
                 text: format!(
-                    "whois {nick}: {role}{}, from {address}, key {key}, joined {}{}",
+                    "whois {nick}: {role}{}, from {address}, key {key}, joined {}{}, client: {}",
                     login.map_or(String::new(), |l| format!(" (roster login {l})")),
                     crate::client::display::hhmm(since),
-                    if muted { ", muted" } else { "" }
+                    if muted { ", muted" } else { "" },
+                    client.as_deref().unwrap_or("not sent")
                 ),
             },
             ServerEvent::Error { code, message, .. } => {

@@ -21,7 +21,7 @@ pub enum ClientEvent {
     /// nonce that the server's `handshake` must echo (so a recorded answer is refused).
     ///
     /// # Format
-    /// `{"type":"hello","nick":"alice","version":2,"kex":"psk","nonce":"AAECAwQFBgcICQoLDA0ODw=="}`
+    /// `{"type":"hello","nick":"alice","version":2,"kex":"psk","nonce":"AAECAwQFBgcICQoLDA0ODw==","client":"fernchat 0.1.0"}`
     Hello {
         /// The nick to register: see [`validate_nick`].
         nick: String,
@@ -45,6 +45,11 @@ pub enum ClientEvent {
         /// only newer history. Absent: the recent history.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        /// The client program and its version, for staff's `whois` (`"fernchat 0.1.0"`): at
+        /// most [`MAX_CLIENT_NAME`] printable ASCII characters, else the hello is refused with
+        /// `bad_field`. Optional; it proves nothing (anyone can send any name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
     },
     /// A message to the room.
     ///
@@ -552,7 +557,7 @@ pub enum ServerEvent {
     /// The answer to `whois` (staff only).
     ///
     /// # Format
-    /// `{"type":"whois","nick":"mallory","role":"student","address":"192.0.2.7","key":"3f1c...","since":1763800000000,"muted":false}`
+    /// `{"type":"whois","nick":"mallory","role":"student","address":"192.0.2.7","key":"3f1c...","since":1763800000000,"muted":false,"client":"fernchat 0.1.0"}`
     Whois {
         /// The user's nick.
         nick: String,
@@ -569,6 +574,9 @@ pub enum ServerEvent {
         since: u64,
         /// Whether they are muted.
         muted: bool,
+        /// The client program their hello named (`client`); absent: it sent none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
     },
 }
 
@@ -721,6 +729,15 @@ pub enum ErrorCode {
     /// A code this program does not know (from a newer peer).
     #[serde(other)]
     Unknown,
+}
+
+/// The longest `client` a hello may name, in characters.
+pub const MAX_CLIENT_NAME: usize = 64;
+
+/// Whether `name` may be a hello's `client`: 1 to [`MAX_CLIENT_NAME`] printable ASCII
+/// characters (space included), so that staff's terminals show it as sent.
+pub fn valid_client_name(name: &str) -> bool {
+    (1..=MAX_CLIENT_NAME).contains(&name.len()) && name.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
 /// The protocol version this crate speaks.

@@ -654,6 +654,7 @@ impl Hub {
             key: who.fingerprint.clone().unwrap_or_default(),
             since: client.joined_at,
             muted,
+            client: client.program.clone(),
         };
         self.send(id, &answer);
     }
