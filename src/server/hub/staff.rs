@@ -19,7 +19,7 @@ use crate::protocol::event::{nick_key, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, ServerEvent, unix_millis};
 use crate::role::Role;
 use crate::roster::admit::Member;
-use crate::server::moderation::{DEFAULT_MUTE_MINUTES, KICK_SECS, lasting};
+use crate::server::moderation::{DEFAULT_MUTE_MINUTES, lasting};
 use crate::server::moderation_state::{Identity, Kind, Sanction, Stamped};
 use crate::server::policy::{self, Action};
 
@@ -420,7 +420,7 @@ impl Hub {
     }
 
     /// Mute, kick or ban `whom` (online) for `minutes` (0: until lifted; kicks last
-    /// [`KICK_SECS`]).
+    /// `kick_secs` of the configuration, `--kick-wait`).
     fn sanction(
         &mut self,
         id: u64,
@@ -456,7 +456,7 @@ impl Hub {
         let target_who = who.clone();
         let now = self.config.clock.now();
         let until = match kind {
-            Kind::Kick => Some(now.saturating_add(KICK_SECS * 1000)),
+            Kind::Kick => Some(now.saturating_add(self.config.kick_secs.saturating_mul(1000))),
             _ => (minutes > 0).then(|| now.saturating_add(minutes.saturating_mul(60_000))),
         };
         let saved = self.moderation.impose(Sanction {
