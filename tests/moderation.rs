@@ -1044,3 +1044,41 @@ fn a_banned_client_does_not_reconnect() {
     let (code, stderr) = prof.finish();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// The latest announcement, older than the replay (the server replays only the last message
+/// here), still reaches a joiner after the replay, once, for its status bar.
+#[test]
+fn the_latest_announcement_older_than_the_replay_is_sent_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (class, staff) = (RoomKey::generate(), RoomKey::generate());
+    let mut config = quiet_config(class);
+    config.staff_keys = vec![staff.clone()];
+    config.history = Some(HistoryConfig {
+        replay: 1,
+        ..HistoryConfig::at(dir.path().join("room.log"))
+    });
+    let server = TestServer::start(config);
+    let mut prof = Peer::connect(server.addr, staff);
+    prof.hello("prof");
+    assert!(matches!(prof.recv(), ServerEvent::Welcome { .. }));
+    prof.send(&ClientEvent::Announce {
+        text: "Pens down".into(),
+    });
+    prof.recv_until(10, |e| matches!(e, ServerEvent::Announcement { .. }));
+    prof.say("one");
+    prof.say("two");
+    prof.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Message { text, .. } if text == "two"),
+    );
+    let mut carol = server.peer();
+    carol.hello("carol");
+    assert!(matches!(carol.recv(), ServerEvent::Welcome { .. }));
+    assert!(matches!(carol.recv(), ServerEvent::History { text, .. } if text == "two"));
+    assert!(matches!(
+        carol.recv(),
+        ServerEvent::Announcement { text, history: true, id: Some(_), .. } if text == "Pens down"
+    ));
+    prof.say("three");
+    assert!(matches!(carol.recv(), ServerEvent::Message { text, .. } if text == "three"));
+}

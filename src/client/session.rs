@@ -670,22 +670,29 @@ impl Core {
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
             // Moderation (issue 15): the latest announcement and the topic stay in the state.
-            // An announcement has a room id (newer servers): one shown already (live, then in
-            // a rejoin's replay) is not shown twice. A replayed one is stamped with when it was
-            // made, and counts among what was replayed of the time away.
+            // An announcement has a room id (newer servers): a live one is a room record like
+            // a message (shown once, by id). A replayed one (`history`) comes in its place in
+            // the replay, or after it when it is older than the replay (the latest, for the
+            // status bar): a repeat only if it is the one already in view.
             ServerEvent::Announcement {
                 id: Some(id),
-                history,
+                history: false,
                 ..
-            } if !self.state.first_sight(id, history) => return None,
+            } if !self.state.first_sight(id, false) => return None,
+            ServerEvent::Announcement {
+                id: Some(id),
+                history: true,
+                ..
+            } if self.state.room.announcement_id == Some(id) => return None,
             ServerEvent::Announcement {
                 from,
                 text,
                 time,
                 history,
-                ..
+                id,
             } => {
                 self.state.room.announcement = Some((from.clone(), text.clone()));
+                self.state.room.announcement_id = id;
                 let kind = UpdateKind::Announcement {
                     from,
                     text,
@@ -694,9 +701,14 @@ impl Core {
                 if !history {
                     kind
                 } else {
+                    // Newer than the last shown: the rejoin's `since` now covers it.
+                    if let Some(id) = id {
+                        let _ = self.state.first_sight(id, true);
+                    }
                     if let Some(away) = &mut self.away {
                         away.replayed += 1;
                     }
+                    // Stamped with when it was made, not when it was replayed.
                     self.emit_update(Update { at: time, kind });
                     return None;
                 }
