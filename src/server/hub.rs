@@ -86,6 +86,8 @@ pub enum HubEvent {
         nick: String,
         /// The last message id the client saw, if it said.
         since: Option<u64>,
+        /// The client program its hello named (checked by the reader), for `whois`.
+        client: Option<String>,
         /// Which key of the ring opened the hello: the handshake and refusals are sealed
         /// with it.
         key_index: usize,
@@ -188,6 +190,8 @@ struct Client {
     joining: Option<String>,
     /// The hello's `since`, for the welcome and the history.
     since: Option<u64>,
+    /// The hello's `client` (the program and its version), for `whois`.
+    program: Option<String>,
     /// From the key that opened the hello (`student` until then).
     role: Role,
     /// When it joined the room (server time, ms), for `whois`.
@@ -386,6 +390,7 @@ impl Hub {
                         session: None,
                         joining: None,
                         since: None,
+                        program: None,
                         role: Role::Student,
                         joined_at: 0,
                         hello_sealer: None,
@@ -398,6 +403,7 @@ impl Hub {
                 id,
                 nick,
                 since,
+                client: program,
                 key_index,
                 role,
                 signer,
@@ -409,6 +415,7 @@ impl Hub {
                     client.hello_key = key_index;
                     client.since = since;
                     client.role = role;
+                    client.program = program;
                 }
                 self.answer_hello(id, nick, signer, &handshake, session);
             }

@@ -228,6 +228,15 @@ impl ClientProcess {
         panic!("no line with {needle:?}; saw {seen:#?}");
     }
 
+    /// Waits (bounded) for the client to end by itself, its stdin still open (so it did not
+    /// end because its user left); returns the exit code with stderr.
+    pub fn finish_unprompted(mut self) -> (Option<i32>, String) {
+        let stdin = self.stdin.take();
+        let ended = self.finish();
+        drop(stdin);
+        ended
+    }
+
     /// Closes stdin and waits (bounded) for the exit code; returns it with stderr.
     pub fn finish(mut self) -> (Option<i32>, String) {
         drop(self.stdin.take());
