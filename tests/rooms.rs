@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::{Peer, STEP, TestServer, quiet_config};
+use common::{Peer, STEP, TestServer, python, quiet_config};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
 use fernchat::protocol::event::{Group, HistoryKind};
@@ -575,18 +575,6 @@ fn an_old_client_works_in_class_and_never_sees_other_rooms() {
     );
     assert!(stdout.contains("python marker"), "{stdout}");
     assert!(!stdout.contains("lab secret"), "{stdout}");
-}
-
-fn python() -> Option<String> {
-    if let Ok(python) = std::env::var("FERNCHAT_PYTHON") {
-        return Some(python);
-    }
-    let usable = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    usable.then(|| "python3".to_owned())
 }
 
 #[test]
