@@ -730,3 +730,69 @@ fn a_hostile_client_creating_rooms_hits_the_limit_and_others_carry_on() {
     );
     enter(&mut bob, "#lab2");
 }
+
+/// A client that never reads, in three rooms, is evicted once: each room hears one `left`
+/// ("too slow"), and nothing more of it afterwards.
+#[test]
+fn a_slow_client_in_several_rooms_is_evicted_once() {
+    let rooms = Rooms::with(|c| {
+        c.outbound_budget = 64 * 1024;
+        c.flood = FloodLimits {
+            burst: 100_000,
+            per_second: 100_000.0,
+            strikes: 10,
+        };
+    });
+    let mut talker = rooms.student("talker");
+    let mut reader = rooms.student("reader");
+    let mut stuck = rooms.student("stuck");
+    for room in ["#ra", "#rb"] {
+        enter(&mut talker, room);
+        enter(&mut reader, room);
+        enter(&mut stuck, room);
+    }
+    // From here on, stuck reads nothing.
+    let text = "y".repeat(1900);
+    let mut lefts = Vec::new();
+    for i in 0..6000 {
+        let room = if i % 2 == 0 { "#ra" } else { "#rb" };
+        say_in(&mut talker, room, &format!("{i} {text}"));
+        // The reader keeps up; the talker's own copy comes back too.
+        loop {
+            match reader.recv() {
+                ServerEvent::Message { text, .. } if text.starts_with(&format!("{i} ")) => break,
+                ServerEvent::Left {
+                    room, nick, reason, ..
+                } => {
+                    assert_eq!(nick, "stuck");
+                    assert!(reason.contains("too slow"), "{reason}");
+                    lefts.push(room);
+                }
+                _ => {}
+            }
+        }
+        talker.recv_until(
+            20,
+            |e| matches!(e, ServerEvent::Message { text, .. } if text.starts_with(&format!("{i} "))),
+        );
+        if !lefts.is_empty() {
+            break;
+        }
+    }
+    assert!(!lefts.is_empty(), "the stuck client was not evicted");
+    // Everything about the eviction came in one go; a marker shows nothing more follows.
+    talker.say("marker");
+    loop {
+        match reader.recv() {
+            ServerEvent::Left { room, nick, .. } => {
+                assert_eq!(nick, "stuck");
+                lefts.push(room);
+            }
+            ServerEvent::Message { text, .. } if text == "marker" => break,
+            _ => {}
+        }
+    }
+    lefts.sort();
+    assert_eq!(lefts, ["#class", "#ra", "#rb"]);
+    drop(stuck);
+}
