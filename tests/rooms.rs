@@ -475,7 +475,10 @@ fn a_room_message_reaches_its_members_only_and_each_room_once() {
     // A disconnect: one `left` per room, so ann sees bob leave 4 rooms (#class and three).
     drop(bob);
     let mut left = Vec::new();
-    while left.len() < 4 {
+    for _ in 0..50 {
+        if left.len() == 4 {
+            break;
+        }
         if let ServerEvent::Left { room, nick, .. } = ann.recv() {
             assert_eq!(nick, "bob");
             left.push(room);
@@ -483,20 +486,35 @@ fn a_room_message_reaches_its_members_only_and_each_room_once() {
     }
     left.sort();
     assert_eq!(left, ["#class", "#ra", "#rb", "#rc"]);
-    // And cat saw exactly one (#class): the next thing after it is the next marker.
+    // Nothing more for ann after those four; cat saw exactly one (#class).
     ann.say("marker 2");
-    let mut lefts = 0;
-    loop {
-        match cat.recv() {
-            ServerEvent::Left { room, .. } => {
-                assert_eq!(room, "#class");
-                lefts += 1;
+    assert_eq!(
+        lefts_until(&mut ann, "bob", "marker 2"),
+        Vec::<String>::new()
+    );
+    assert_eq!(lefts_until(&mut cat, "bob", "marker 2"), ["#class"]);
+}
+
+/// The rooms of the `left`s of `nick` that `peer` gets until the message `marker` (at most
+/// 50 events), sorted.
+fn lefts_until(peer: &mut Peer, nick: &str, marker: &str) -> Vec<String> {
+    let mut rooms = Vec::new();
+    for _ in 0..50 {
+        match peer.recv() {
+            ServerEvent::Left {
+                room, nick: who, ..
+            } => {
+                assert_eq!(who, nick);
+                rooms.push(room);
             }
-            ServerEvent::Message { text, .. } if text == "marker 2" => break,
+            ServerEvent::Message { text, .. } if text == marker => {
+                rooms.sort();
+                return rooms;
+            }
             _ => {}
         }
     }
-    assert_eq!(lefts, 1);
+    panic!("no marker {marker:?} within 50 events; lefts {rooms:?}");
 }
 
 #[test]
@@ -758,9 +776,13 @@ fn a_slow_client_in_several_rooms_is_evicted_once() {
         let room = if i % 2 == 0 { "#ra" } else { "#rb" };
         say_in(&mut talker, room, &format!("{i} {text}"));
         // The reader keeps up; the talker's own copy comes back too.
-        loop {
+        let mut delivered = false;
+        for _ in 0..20 {
             match reader.recv() {
-                ServerEvent::Message { text, .. } if text.starts_with(&format!("{i} ")) => break,
+                ServerEvent::Message { text, .. } if text.starts_with(&format!("{i} ")) => {
+                    delivered = true;
+                    break;
+                }
                 ServerEvent::Left {
                     room, nick, reason, ..
                 } => {
@@ -771,6 +793,7 @@ fn a_slow_client_in_several_rooms_is_evicted_once() {
                 _ => {}
             }
         }
+        assert!(delivered, "message {i} reached the reader");
         talker.recv_until(
             20,
             |e| matches!(e, ServerEvent::Message { text, .. } if text.starts_with(&format!("{i} "))),
@@ -782,16 +805,7 @@ fn a_slow_client_in_several_rooms_is_evicted_once() {
     assert!(!lefts.is_empty(), "the stuck client was not evicted");
     // Everything about the eviction came in one go; a marker shows nothing more follows.
     talker.say("marker");
-    loop {
-        match reader.recv() {
-            ServerEvent::Left { room, nick, .. } => {
-                assert_eq!(nick, "stuck");
-                lefts.push(room);
-            }
-            ServerEvent::Message { text, .. } if text == "marker" => break,
-            _ => {}
-        }
-    }
+    lefts.extend(lefts_until(&mut reader, "stuck", "marker"));
     lefts.sort();
     assert_eq!(lefts, ["#class", "#ra", "#rb"]);
     drop(stuck);
