@@ -810,3 +810,65 @@ fn a_slow_client_in_several_rooms_is_evicted_once() {
     assert_eq!(lefts, ["#class", "#ra", "#rb"]);
     drop(stuck);
 }
+
+/// Quiet mode and announcements act on one room; `all` reaches every room; a mute is on the
+/// person, in every room (no escape by `/join`).
+#[test]
+fn staff_commands_act_on_their_room_and_a_mute_follows_the_person() {
+    let rooms = Rooms::start();
+    let mut prof = rooms.instructor("prof");
+    let mut ann = rooms.student("ann");
+    enter(&mut ann, "#lab1");
+    prof.send(&ClientEvent::Quiet {
+        on: true,
+        room: Some("#LAB1".into()),
+    });
+    match ann.recv_until(10, |e| matches!(e, ServerEvent::Moderation { .. })) {
+        ServerEvent::Moderation { room, text, .. } => {
+            assert_eq!(room, "#lab1");
+            assert!(text.contains("quiet mode on in #lab1"), "{text}");
+        }
+        _ => unreachable!(),
+    }
+    say_in(&mut ann, "#lab1", "psst");
+    let (code, message) = next_error(&mut ann);
+    assert_eq!(code, ErrorCode::Quiet);
+    assert!(message.contains("#lab1 is in quiet mode"), "{message}");
+    // #class is not quiet.
+    ann.say("fine here");
+    assert_eq!(
+        messages_until(&mut ann, "fine here"),
+        Vec::<(String, String)>::new()
+    );
+    // An announcement to every room: ann gets one per room she is in.
+    prof.send(&ClientEvent::Announce {
+        text: "Break until 10:30".into(),
+        room: None,
+        all: true,
+    });
+    let mut announced = Vec::new();
+    for _ in 0..10 {
+        if announced.len() == 2 {
+            break;
+        }
+        if let ServerEvent::Announcement { room, text, .. } = ann.recv() {
+            assert_eq!(text, "Break until 10:30");
+            announced.push(room);
+        }
+    }
+    announced.sort();
+    assert_eq!(announced, ["#class", "#lab1"]);
+    // A mute holds in every room, a new one included.
+    prof.send(&ClientEvent::Mute {
+        nick: "ann".into(),
+        minutes: Some(5),
+        reason: None,
+    });
+    ann.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Moderation { action, .. } if action == "mute"),
+    );
+    enter(&mut ann, "#escape");
+    say_in(&mut ann, "#escape", "can I talk here?");
+    assert_eq!(next_error(&mut ann).0, ErrorCode::Muted);
+}
