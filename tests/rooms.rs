@@ -611,9 +611,14 @@ fn each_room_keeps_its_history_across_a_restart() {
     say_in(&mut ann, "#lab1", "said in lab1");
     ann.say("said in class");
     messages_until(&mut ann, "said in class");
+    // A room only looked into makes no file; one where something was said does.
+    enter(&mut ann, "#peek");
+    ann.say("peeked");
+    messages_until(&mut ann, "peeked");
     drop(ann);
     server.shutdown();
     assert!(dir.path().join("history/rooms/lab1.log").is_file());
+    assert!(!dir.path().join("history/rooms/peek.log").exists());
 
     let server = start(&key, &class_log);
     let mut bob = server.peer();

@@ -1370,6 +1370,9 @@ impl Hub {
             return;
         };
         let frame = self.seal(event);
+        if let Some(report) = self.rooms.history_for(room) {
+            self.config.log.line(format_args!("{report}"));
+        }
         let mut failed = None;
         if let Some(r) = self.rooms.get_mut(room)
             && let Some(history) = &mut r.history

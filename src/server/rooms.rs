@@ -9,6 +9,8 @@
 //!   server, `#class` included; `--max-rooms-per-user` rooms per user besides `#class`);
 //! - an invite-only room needs an invite (staff need none); an invite is for one connection
 //!   and one join, and is dropped when that connection goes;
+//! - a room's history file is made by its first message, not by a join (rooms only looked into
+//!   leave no file);
 //! - a room nobody is in is forgotten (never `#class`), but its history file stays, so a room
 //!   re-created later, even after a restart, shows its history. Forgotten rooms' open history
 //!   files are kept (up to `--max-rooms` of them) so that joining and parting in a loop does
@@ -324,7 +326,7 @@ impl Rooms {
             let (history, last_id) = match self.dormant.remove(room) {
                 Some(dormant) => (dormant.history, dormant.last_id),
                 None => {
-                    let (history, why) = self.open_history(room);
+                    let (history, why) = self.open_history(room, false);
                     report = why;
                     let last_id = history.as_ref().map_or(0, History::last_id);
                     (history, last_id)
@@ -348,12 +350,31 @@ impl Rooms {
         report
     }
 
-    /// Opens (or creates) the history file of `room`, if the server keeps history.
-    fn open_history(&self, room: &str) -> (Option<History>, Option<String>) {
+    /// Makes sure `room` has its history file before a message is recorded in it, creating
+    /// the file on the room's first message. The string, if any, is for the log: it could not
+    /// be made (tried once per room; the room works without it).
+    pub fn history_for(&mut self, room: &str) -> Option<String> {
+        let r = self.rooms.get(room)?;
+        if r.history.is_some() || r.history_failing || self.files.is_none() {
+            return None;
+        }
+        let (history, report) = self.open_history(room, true);
+        let r = self.rooms.get_mut(room)?;
+        r.history_failing = history.is_none();
+        r.history = history;
+        report
+    }
+
+    /// Opens the history file of `room`, if the server keeps history: an existing one, or
+    /// (`create`) a new one.
+    fn open_history(&self, room: &str, create: bool) -> (Option<History>, Option<String>) {
         let Some((class, key)) = &self.files else {
             return (None, None);
         };
         let path = history_path(&class.path, room);
+        if !create && !path.exists() {
+            return (None, None);
+        }
         let config = HistoryConfig {
             path: path.clone(),
             ..class.clone()
