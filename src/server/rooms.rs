@@ -484,6 +484,11 @@ impl Rooms {
         rooms
     }
 
+    /// How many rooms there are (`#class` included).
+    pub fn count(&self) -> usize {
+        self.rooms.len()
+    }
+
     /// Every room's name.
     pub fn names(&self) -> Vec<String> {
         self.rooms.keys().cloned().collect()
