@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
+use common::process::ServerProcess;
 use common::{Peer, STEP, TestServer, python, quiet_config};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
@@ -876,4 +877,69 @@ fn staff_commands_act_on_their_room_and_a_mute_follows_the_person() {
     enter(&mut ann, "#escape");
     say_in(&mut ann, "#escape", "can I talk here?");
     assert_eq!(next_error(&mut ann).0, ErrorCode::Muted);
+}
+
+/// The `server` binary's room flags reach the rules: `--rooms staff`, `--max-rooms-per-user`,
+/// `--allow-part-class`; a wrong `--rooms` is refused at start, saying what it takes.
+#[test]
+fn the_server_binary_takes_the_room_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    keyfile::write_plain(&dir.path().join("class.key"), &key, Overwrite::Never).unwrap();
+    let wrong = ServerProcess::start(
+        dir.path(),
+        &["--port", "0", "--key", "class.key", "--rooms", "closed"],
+    );
+    assert_ne!(wrong.exit_code(), Some(0));
+
+    let server = ServerProcess::start(
+        dir.path(),
+        &[
+            "--port",
+            "0",
+            "--key",
+            "class.key",
+            "--no-history",
+            "--rooms",
+            "open",
+            "--max-rooms-per-user",
+            "1",
+            "--allow-part-class",
+        ],
+    );
+    let addr = server.address();
+    let mut ann = Peer::connect(addr, key.clone());
+    ann.hello("ann");
+    assert!(matches!(ann.recv(), ServerEvent::Welcome { .. }));
+    enter(&mut ann, "#lab1");
+    join(&mut ann, "#lab2");
+    let (code, message) = next_error(&mut ann);
+    assert_eq!(code, ErrorCode::RoomLimit);
+    assert!(message.contains("--max-rooms-per-user 1"), "{message}");
+    ann.send(&ClientEvent::Part {
+        room: "#class".into(),
+        reason: None,
+    });
+    assert!(matches!(
+        ann.recv_until(10, |e| matches!(e, ServerEvent::Parted { .. })),
+        ServerEvent::Parted { room, .. } if room == "#class"
+    ));
+
+    let staff_only = ServerProcess::start(
+        dir.path(),
+        &[
+            "--port",
+            "0",
+            "--key",
+            "class.key",
+            "--no-history",
+            "--rooms",
+            "staff",
+        ],
+    );
+    let mut bob = Peer::connect(staff_only.address(), key);
+    bob.hello("bob");
+    assert!(matches!(bob.recv(), ServerEvent::Welcome { .. }));
+    join(&mut bob, "#mine");
+    assert_eq!(next_error(&mut bob).0, ErrorCode::NotPermitted);
 }
