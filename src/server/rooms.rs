@@ -105,6 +105,18 @@ pub struct Room {
 }
 
 impl Room {
+    /// A room without members.
+    fn new(name: &str, invite_only: bool, history: Option<History>, last_id: u64) -> Room {
+        Room {
+            name: name.to_owned(),
+            members: HashSet::new(),
+            invite_only,
+            history,
+            last_id,
+            history_failing: false,
+        }
+    }
+
     /// Its members' connection ids (in no order).
     pub fn members(&self) -> impl Iterator<Item = u64> + '_ {
         self.members.iter().copied()
@@ -173,14 +185,7 @@ impl Rooms {
         files: Option<(HistoryConfig, RoomKey)>,
     ) -> Rooms {
         let last_id = class_history.as_ref().map_or(0, History::last_id);
-        let class = Room {
-            name: DEFAULT_ROOM.to_owned(),
-            members: HashSet::new(),
-            invite_only: false,
-            history: class_history,
-            last_id,
-            history_failing: false,
-        };
+        let class = Room::new(DEFAULT_ROOM, false, class_history, last_id);
         Rooms {
             rooms: HashMap::from([(DEFAULT_ROOM.to_owned(), class)]),
             limits,
@@ -214,14 +219,7 @@ impl Rooms {
     pub fn class(&mut self) -> &mut Room {
         self.rooms
             .entry(DEFAULT_ROOM.to_owned())
-            .or_insert_with(|| Room {
-                name: DEFAULT_ROOM.to_owned(),
-                members: HashSet::new(),
-                invite_only: false,
-                history: None,
-                last_id: 0,
-                history_failing: false,
-            })
+            .or_insert_with(|| Room::new(DEFAULT_ROOM, false, None, 0))
     }
 
     /// Puts a client that has just been welcomed in `#class`.
@@ -334,14 +332,7 @@ impl Rooms {
             };
             self.rooms.insert(
                 room.to_owned(),
-                Room {
-                    name: room.to_owned(),
-                    members: HashSet::new(),
-                    invite_only,
-                    history,
-                    last_id,
-                    history_failing: false,
-                },
+                Room::new(room, invite_only, history, last_id),
             );
         }
         if let Some(r) = self.rooms.get_mut(room) {
