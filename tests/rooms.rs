@@ -943,3 +943,28 @@ fn the_server_binary_takes_the_room_flags() {
     join(&mut bob, "#mine");
     assert_eq!(next_error(&mut bob).0, ErrorCode::NotPermitted);
 }
+
+/// A room's broadcast is sealed once per key in use: in `psk`, every member gets the very same
+/// token (the hub encrypts once and shares the bytes), here with three members.
+#[test]
+fn a_room_broadcast_is_sealed_once_for_all_its_members() {
+    let rooms = Rooms::start();
+    let mut members: Vec<Peer> = ["ann", "bob", "cat"]
+        .into_iter()
+        .map(|nick| rooms.student(nick))
+        .collect();
+    for peer in &mut members {
+        enter(peer, "#lab1");
+    }
+    say_in(&mut members[0], "#lab1", "one token for all");
+    let mut frames = Vec::new();
+    for peer in &mut members {
+        peer.recv_until(
+            20,
+            |e| matches!(e, ServerEvent::Message { text, .. } if text == "one token for all"),
+        );
+        frames.push(peer.received.last().cloned().expect("a frame"));
+    }
+    assert_eq!(frames[0], frames[1]);
+    assert_eq!(frames[1], frames[2]);
+}
