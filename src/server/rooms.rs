@@ -548,6 +548,19 @@ mod tests {
     }
 
     #[test]
+    fn a_forgotten_room_created_again_keeps_counting_its_ids() {
+        let mut r = rooms(RoomLimits::default());
+        r.join("#lab1", 1, false);
+        for _ in 0..3 {
+            r.get_mut("#lab1").map(Room::next_id);
+        }
+        r.part("#lab1", 1);
+        assert!(r.get("#lab1").is_none());
+        r.join("#lab1", 2, false);
+        assert_eq!(r.get_mut("#lab1").map(Room::next_id), Some(4));
+    }
+
+    #[test]
     fn invite_only_rooms_need_an_invite_used_once() {
         let mut r = rooms(RoomLimits::default());
         r.join("#secret", 1, true);
