@@ -450,10 +450,8 @@ impl RoomsShown {
         match kind {
             // The welcome puts us in #class; the rooms we are rejoining follow as `Entered`.
             UpdateKind::Connected { .. } => self.rooms = vec![DEFAULT_ROOM.to_owned()],
-            UpdateKind::Entered { room, .. } => {
-                if !self.rooms.iter().any(|r| same_room(r, room)) {
-                    self.rooms.push(room.clone());
-                }
+            UpdateKind::Entered { room, .. } if !self.rooms.iter().any(|r| same_room(r, room)) => {
+                self.rooms.push(room.clone());
             }
             UpdateKind::Parted { room, .. } => self.rooms.retain(|r| !same_room(r, room)),
             _ => {}
