@@ -130,9 +130,12 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
     let event = match name {
         "announce" if args.is_empty() => return missing("/announce", "/announce TEXT"),
         "announce" => ClientEvent::Announce {
+            room: None,
+            all: false,
             text: args.to_owned(),
         },
         "topic" => ClientEvent::Topic {
+            room: None,
             text: args.to_owned(),
         },
         "mute" | "unmute" | "kick" | "ban" | "unban" | "whois" if nick.is_empty() => {
@@ -161,12 +164,21 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
         "unban" => ClientEvent::Unban { nick },
         "whois" => ClientEvent::Whois { nick },
         "quiet" => match args.to_ascii_lowercase().as_str() {
-            "on" => ClientEvent::Quiet { on: true },
-            "off" => ClientEvent::Quiet { on: false },
+            "on" => ClientEvent::Quiet {
+                room: None,
+                on: true,
+            },
+            "off" => ClientEvent::Quiet {
+                room: None,
+                on: false,
+            },
             _ => return missing("/quiet", "/quiet on|off"),
         },
         "slow" => match args.parse::<u64>() {
-            Ok(seconds) => ClientEvent::Slow { seconds },
+            Ok(seconds) => ClientEvent::Slow {
+                room: None,
+                seconds,
+            },
             Err(_) => return missing("/slow", "/slow SECONDS (0: off)"),
         },
         "reload" => ClientEvent::Reload,
@@ -323,9 +335,27 @@ mod tests {
                 reason: Some("3 answers posted".into()),
             }
         );
-        assert_eq!(ok("quiet", "ON"), ClientEvent::Quiet { on: true });
-        assert_eq!(ok("slow", "30"), ClientEvent::Slow { seconds: 30 });
-        assert_eq!(ok("topic", ""), ClientEvent::Topic { text: "".into() });
+        assert_eq!(
+            ok("quiet", "ON"),
+            ClientEvent::Quiet {
+                room: None,
+                on: true
+            }
+        );
+        assert_eq!(
+            ok("slow", "30"),
+            ClientEvent::Slow {
+                room: None,
+                seconds: 30
+            }
+        );
+        assert_eq!(
+            ok("topic", ""),
+            ClientEvent::Topic {
+                room: None,
+                text: "".into()
+            }
+        );
         assert_eq!(ok("reload", ""), ClientEvent::Reload);
         assert!(parse("quiet", "maybe").unwrap().is_err());
         assert!(parse("announce", "").unwrap().is_err());
