@@ -8,6 +8,8 @@
 //! Keeping parsing separate from the session means every front end (this line client, the
 //! later full-screen one, a test) types the same commands and gets the same errors.
 
+use crate::protocol::event::validate_room;
+
 /// One thing the user asked for. Front ends send these to the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -323,27 +325,18 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
     Ok(Some(command))
 }
 
-/// Whether `name` is a room name by the protocol's rule: `#` then 2 to 24 of `a-z 0-9 _ -`,
-/// in any case (the server folds it to lower case).
+/// Whether `name` is a room name by the protocol's rule (`#` then 2 to 24 of `a-z 0-9 _ -`,
+/// in any case: the server folds it to lower case).
 pub fn is_room_name(name: &str) -> bool {
-    name.strip_prefix('#').is_some_and(|rest| {
-        (2..=24).contains(&rest.len())
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    })
+    validate_room(name).is_ok()
 }
 
 /// A room argument, lower-cased, or the error that shows how to name one.
 fn room_arg(given: &str, usage: &'static str) -> Result<String, ParseError> {
-    if is_room_name(given) {
-        Ok(given.to_ascii_lowercase())
-    } else {
-        Err(ParseError::BadRoom {
-            given: given.chars().filter(|c| !c.is_control()).take(32).collect(),
-            usage,
-        })
-    }
+    validate_room(given).map_err(|_| ParseError::BadRoom {
+        given: given.chars().filter(|c| !c.is_control()).take(32).collect(),
+        usage,
+    })
 }
 
 #[cfg(test)]
