@@ -8,8 +8,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::process::{ClientProcess, ServerProcess};
+use common::{Peer, TestServer, history_server};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
+use fernchat::protocol::{ClientEvent, ServerEvent};
 
 /// A folder with `class.key` and `staff.key`.
 fn keyfiles() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -225,4 +227,82 @@ fn transcripts_name_the_room_on_every_room_line() {
         assert!(text.contains(" *bob* psst\n"), "{text}");
     }
     assert_eq!(bob.finish().0, Some(0));
+}
+
+/// `nick` joined to `server` and to `room`, past the room's `entered` and history.
+fn in_room(server: &TestServer, nick: &str, room: &str) -> Peer {
+    let mut peer = server.join(nick);
+    peer.send(&ClientEvent::Join {
+        room: room.into(),
+        since: None,
+        invite_only: false,
+    });
+    peer.recv_until(100, |e| matches!(e, ServerEvent::Entered { .. }));
+    peer
+}
+
+/// `peer` says `text` in `room` and waits for its echo: then it is in the room's history.
+fn say_in(peer: &mut Peer, room: &str, text: &str) {
+    peer.send(&ClientEvent::Say {
+        room: Some(room.into()),
+        text: text.into(),
+    });
+    peer.recv_until(
+        100,
+        |e| matches!(e, ServerEvent::Message { text: t, .. } if t == text),
+    );
+}
+
+#[test]
+fn after_a_server_restart_the_client_rejoins_its_rooms_and_shows_what_it_missed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    let key_path = dir.path().join("class.key");
+    keyfile::write_plain(&key_path, &key, Overwrite::Never).unwrap();
+    let history = dir.path().join("history").join("room.log");
+    std::fs::create_dir_all(history.parent().unwrap()).unwrap();
+    let mut server = history_server(&key, &history, 10, 0);
+    let port = server.addr.port();
+
+    let mut alice = join(port, &key_path, "alice", &[]);
+    alice.type_line("/join #lab1");
+    alice.expect_line("you joined #lab1");
+    let mut bob = in_room(&server, "bob", "#lab1");
+    say_in(&mut bob, "#lab1", "before the restart");
+    let mut shown = alice.lines_until("<bob> before the restart");
+    drop(bob);
+
+    // The server stops; while nothing listens on alice's port, bob says two things in #lab1
+    // on a server sharing the history files; then the server comes back on her port.
+    server.shutdown();
+    let meanwhile = history_server(&key, &history, 10, 0);
+    let mut bob = in_room(&meanwhile, "bob", "#lab1");
+    say_in(&mut bob, "#lab1", "while away 1");
+    say_in(&mut bob, "#lab1", "while away 2");
+    drop(bob);
+    let mut meanwhile = meanwhile;
+    meanwhile.shutdown();
+    let _server = history_server(&key, &history, 10, port);
+
+    shown.extend(alice.lines_until("reconnected to"));
+    shown.extend(alice.lines_until("while you were away"));
+    assert!(
+        shown
+            .last()
+            .unwrap()
+            .ends_with("[#lab1] -- 2 messages while you were away --"),
+        "{shown:#?}"
+    );
+    shown.extend(alice.lines_until("[history] <bob> while away 2"));
+    alice.type_line("still here");
+    shown.extend(alice.lines_until("<alice> still here"));
+    // Back in #lab1, which is still where plain lines go.
+    assert!(
+        shown.last().unwrap().contains("[#lab1] <alice> still here"),
+        "{shown:#?}"
+    );
+    let count = |needle: &str| shown.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("before the restart"), 1, "{shown:#?}");
+    assert_eq!(count("while away 1"), 1, "{shown:#?}");
+    assert_eq!(alice.finish().0, Some(0));
 }
