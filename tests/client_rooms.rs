@@ -209,9 +209,12 @@ fn transcripts_name_the_room_on_every_room_line() {
     let log_arg = log.display().to_string();
     let mut alice = join(port, &class, "alice", &["--log", &log_arg]);
     let mut bob = join(port, &class, "bob", &[]);
+    // alice is in #lab1 before bob joins it, and waits for his join there (not the one in
+    // #class, which she has already seen): only then is "hi lab" sure to reach her.
     alice.type_line("/join #lab1");
+    alice.expect_line("you joined #lab1");
     bob.type_line("/join #lab1");
-    alice.expect_line("bob joined");
+    alice.expect_line("[#lab1] --> bob joined");
     bob.type_line("hi lab");
     bob.type_line("/msg alice psst");
     alice.expect_line("psst");
