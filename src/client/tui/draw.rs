@@ -48,6 +48,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
             area.height = area.height.saturating_sub(1);
         }
     }
+    if let Some(area) = areas.rooms {
+        room_list(frame, app, area);
+    }
     messages(frame, app, areas.messages);
     if let Some(area) = areas.nicks {
         nick_list(frame, app, area);
@@ -100,7 +103,102 @@ fn pinned(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(rows).style(style), area);
 }
 
-/// The newest rows that fit, scrolled up by `app.scroll` rows, with the marker on the last
+/// The rooms open (weechat's buflist), numbered as Alt-1..9 reach them, the current one lit;
+/// beside each other room the chat lines that came since it was last shown, and a `!` in
+/// the mention colour when one of them mentions us. A border on the right.
+fn room_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let height = usize::from(area.height);
+    let width = usize::from(area.width);
+    if height == 0 || width < 2 {
+        return;
+    }
+    let inner = width - 1;
+    let border = Span::styled("│", tone(app, Style::new().fg(Color::DarkGray)));
+    let current = app.buffers.current_index();
+    // More rooms than rows: scrolled so the current one shows.
+    let first = (current + 1).saturating_sub(height);
+    let mut rows = Vec::with_capacity(height);
+    for (i, buffer) in app.buffers.iter().enumerate().skip(first).take(height) {
+        let number = format!("{}.", i + 1);
+        let count = match buffer.unread {
+            0 => String::new(),
+            n if n > 99 => " 99+".to_owned(),
+            n => format!(" {n}"),
+        };
+        let mark = if buffer.mentioned() { "!" } else { "" };
+        let room_width = inner
+            .saturating_sub(number.width() + count.width() + mark.width())
+            .max(1);
+        let room = fit(&buffer.room, room_width);
+        let gap =
+            inner.saturating_sub(number.width() + room.width() + count.width() + mark.width());
+        let (name_style, count_style) = if i == current {
+            let lit = Style::new()
+                .fg(Color::White)
+                .bg(Color::Blue)
+                .add_modifier(Modifier::BOLD);
+            (lit, lit)
+        } else if buffer.unread > 0 {
+            (
+                Style::new().add_modifier(Modifier::BOLD),
+                Style::new().fg(Color::LightYellow),
+            )
+        } else {
+            (Style::new(), Style::new())
+        };
+        let mut spans = vec![
+            Span::styled(
+                number,
+                tone(app, Style::new().fg(Color::DarkGray).patch(name_style)),
+            ),
+            Span::styled(room, tone(app, name_style)),
+            Span::styled(" ".repeat(gap), tone(app, name_style)),
+            Span::styled(count, tone(app, count_style)),
+        ];
+        if !mark.is_empty() {
+            // As a mention's stamp is lit in the pane (reverse video without colour).
+            let lit = Style::new()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD);
+            spans.push(Span::styled(mark, tone(app, lit)));
+        }
+        // Cut to the list's width whatever a strange name did (the room is cut already).
+        let mut line = Line::from(spans);
+        while line.width() > inner && line.spans.pop().is_some() {}
+        line.spans.push(border.clone());
+        rows.push(line);
+    }
+    while rows.len() < height {
+        rows.push(Line::from(vec![
+            Span::raw(" ".repeat(inner)),
+            border.clone(),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(rows), area);
+}
+
+/// `text` made safe and cut with `…` to at most `columns` columns.
+fn fit(text: &str, columns: usize) -> String {
+    let clean = display::clean(text, 64);
+    if clean.width() <= columns {
+        return clean;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in clean.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > columns {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// The newest rows that fit, scrolled up by the current buffer's `scroll` rows, with the marker on the last
 /// row when scrolled.
 fn messages(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let height = usize::from(area.height);
@@ -109,9 +207,10 @@ fn messages(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     }
     // Wrap only the lines needed, newest first.
-    let needed = app.scroll.saturating_add(height);
+    let view = app.view();
+    let needed = view.scroll.saturating_add(height);
     let mut rows: Vec<Line<'static>> = Vec::new();
-    for line in app.lines.iter().rev() {
+    for line in view.lines.iter().rev() {
         let mut wrapped = lines::wrap(line, width, app.colour);
         wrapped.reverse();
         rows.extend(wrapped);
@@ -121,7 +220,7 @@ fn messages(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     // Scrolled past the oldest line (the scrollback dropped lines, or the screen grew): show
     // the oldest page.
-    let skip = app.scroll.min(rows.len().saturating_sub(height));
+    let skip = view.scroll.min(rows.len().saturating_sub(height));
     let mut visible: Vec<Line<'static>> = rows.into_iter().skip(skip).take(height).collect();
     visible.reverse();
     if let Some(mut marker) = app.more_marker() {
@@ -208,7 +307,7 @@ fn nick_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(rows), area);
 }
 
-/// `[12:03] [alice] [connected] [3 online] [lag 12 ms] [127.0.0.1:7474] [key 3F2A-...]`,
+/// `[12:03] [alice] [#class] [connected] [3 online] [lag 12 ms] [127.0.0.1:7474] [key 3F2A-...]`,
 /// dropping parts from the right until it fits.
 fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     if area.height == 0 {
@@ -375,6 +474,14 @@ mod tests {
         rows(&render(app).0)
     }
 
+    /// A screen row from the message pane's first column on (past the room list).
+    fn pane<'a>(app: &App, row: &'a str) -> &'a str {
+        let skip = usize::from(app.areas().messages.x);
+        row.char_indices()
+            .nth(skip)
+            .map_or("", |(at, _)| &row[at..])
+    }
+
     #[test]
     fn every_size_has_status_input_and_messages() {
         for (w, h) in SIZES {
@@ -384,7 +491,7 @@ mod tests {
             let status = &screen[usize::from(h) - 2];
             let input = &screen[usize::from(h) - 1];
             assert!(
-                status.contains("[alice] [connected] [3 online]"),
+                status.contains("[alice] [#class] [connected] [3 online]"),
                 "{w}x{h}: {status:?}"
             );
             assert!(input.starts_with("[alice] "), "{w}x{h}: {input:?}");
@@ -412,12 +519,12 @@ mod tests {
         }
         let narrow = screen_of(&app_sized(40, 12));
         let status = &narrow[10];
-        assert_eq!(status.trim_end(), "[alice] [connected] [3 online]");
+        assert_eq!(status.trim_end(), "[alice] [#class] [connected] [3 online]");
         let middle = screen_of(&app_sized(80, 24));
         let status = &middle[22];
         assert_eq!(
             status.trim_end(),
-            "[12:34] [alice] [connected] [3 online] [lag 7 ms] [127.0.0.1:7474]"
+            "[12:34] [alice] [#class] [connected] [3 online] [lag 7 ms] [127.0.0.1:7474]"
         );
     }
 
@@ -442,7 +549,7 @@ mod tests {
         );
         let screen = screen_of(&app);
         assert!(
-            screen[0].starts_with(" Exam until 11:00 (set by bob)"),
+            pane(&app, &screen[0]).starts_with(" Exam until 11:00 (set by bob)"),
             "{:?}",
             screen[0]
         );
@@ -473,7 +580,8 @@ mod tests {
         let x = u16::try_from(screen[37].find("***").unwrap()).unwrap();
         assert_eq!(buffer[(x, 37)].fg, Color::LightYellow);
         assert!(buffer[(x, 37)].modifier.contains(Modifier::BOLD));
-        assert_eq!(buffer[(0, 0)].bg, Color::Blue, "the topic bar");
+        let x = app.areas().messages.x;
+        assert_eq!(buffer[(x, 0)].bg, Color::Blue, "the topic bar");
     }
 
     #[test]
@@ -490,7 +598,9 @@ mod tests {
         let (buffer, _) = render(&app);
         let status = &rows(&buffer)[38];
         assert!(
-            status.starts_with("[12:34] [alice] [connected] [! not sent: too long] [3 online]"),
+            status.starts_with(
+                "[12:34] [alice] [#class] [connected] [! not sent: too long] [3 online]"
+            ),
             "{status:?}"
         );
         let x = u16::try_from(status.find("[!").unwrap()).unwrap();
@@ -579,7 +689,7 @@ mod tests {
             let pane_width = usize::from(app.areas().messages.width);
             let joined: String = screen
                 .iter()
-                .map(|r| r.chars().take(pane_width).collect::<String>())
+                .map(|r| pane(&app, r).chars().take(pane_width).collect::<String>())
                 .collect::<Vec<_>>()
                 .join(" ");
             for word in &words {
@@ -591,7 +701,7 @@ mod tests {
             // The continuation rows are indented under the text.
             let first = screen.iter().position(|r| r.contains("<bob>")).unwrap();
             assert!(
-                screen[first + 1].starts_with("      w"),
+                pane(&app, &screen[first + 1]).starts_with("      w"),
                 "{w}x{h}: {screen:#?}"
             );
         }
@@ -639,7 +749,8 @@ mod tests {
             .iter()
             .position(|r| r.contains("<carol> alice: look"))
             .unwrap();
-        let stamp = |y: usize| &buffer[(0, u16::try_from(y).unwrap())];
+        let x = app.areas().messages.x;
+        let stamp = |y: usize| &buffer[(x, u16::try_from(y).unwrap())];
         assert!(stamp(private).modifier.contains(Modifier::REVERSED));
         assert_eq!(stamp(mention).bg, Color::Yellow);
     }
@@ -690,13 +801,17 @@ mod tests {
             }
             let (buffer, _) = render(&app);
             let screen = rows(&buffer);
-            assert!(screen[0].starts_with("! wa"), "{w}x{h}: {screen:#?}");
-            assert_eq!(buffer[(0, 0)].bg, Color::Yellow, "{w}x{h}");
+            assert!(
+                pane(&app, &screen[0]).starts_with("! wa"),
+                "{w}x{h}: {screen:#?}"
+            );
+            let x = app.areas().messages.x;
+            assert_eq!(buffer[(x, 0)].bg, Color::Yellow, "{w}x{h}");
             let joined = screen.join(" ");
             assert!(joined.contains("[Esc: dismiss]"), "{w}x{h}: {screen:#?}");
             if h >= 12 {
                 assert!(
-                    screen[0].starts_with("! warning: keys/class.key"),
+                    pane(&app, &screen[0]).starts_with("! warning: keys/class.key"),
                     "{w}x{h}: {screen:#?}"
                 );
                 assert!(joined.contains("chmod 600"), "{w}x{h}: {screen:#?}");
@@ -718,6 +833,7 @@ mod tests {
         let mut plain = app(100, 30, false);
         plain.pin_warning(warning.to_owned());
         let (buffer, _) = render(&plain);
-        assert!(buffer[(0, 0)].modifier.contains(Modifier::REVERSED));
+        let x = plain.areas().messages.x;
+        assert!(buffer[(x, 0)].modifier.contains(Modifier::REVERSED));
     }
 }

@@ -27,6 +27,7 @@
 //! final line after it.
 
 pub mod app;
+pub mod buffers;
 pub mod draw;
 pub mod driver;
 pub mod input;
