@@ -138,7 +138,7 @@ impl Screen {
 fn chatting_on_the_full_screen() {
     let server = TestServer::with_defaults();
     let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
-    screen.wait_for("[alice] [connected] [1 online]");
+    screen.wait_for("[alice] [#class] [connected] [1 online]");
     let mut bob = server.join("bob");
     screen.wait_for("--> bob joined");
     screen.wait_for("│bob");
@@ -194,7 +194,7 @@ fn a_taken_nick_asks_for_another_on_the_screen() {
     screen.wait_for("the nick alice is taken");
     screen.wait_for("[choose a nick]");
     screen.type_line("alice2");
-    screen.wait_for("[alice2] [connected] [2 online]");
+    screen.wait_for("[alice2] [#class] [connected] [2 online]");
     screen.type_line("/quit bye now");
     let Finish::Left { last: Some(last) } = screen.finish() else {
         panic!("expected a clean leave");
@@ -280,7 +280,7 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
         (100, 30),
         &[warning],
     );
-    screen.wait_for("[alice] [connected] [2 online]");
+    screen.wait_for("[alice] [#class] [connected] [2 online]");
     screen.wait_for("old line 59");
     let rows = screen.rows();
     let shown = rows.join("\n");
@@ -288,8 +288,9 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
         !shown.contains("old line 0 "),
         "the replay is longer than the screen: {shown}"
     );
+    // The warning leads the message pane, right of the room list.
     assert!(
-        rows[0].starts_with("! warning: keys/class.key can be read by other users"),
+        rows[0].contains("│! warning: keys/class.key can be read by other users"),
         "{shown}"
     );
     assert!(shown.contains("chmod 600 keys/class.key"), "{shown}");
@@ -298,7 +299,7 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
     // Chat goes on under it.
     screen.type_line("hello");
     screen.wait_for("<alice> hello");
-    assert!(screen.rows()[0].starts_with("! warning:"));
+    assert!(screen.rows()[0].contains("│! warning:"));
 
     screen.key(KeyCode::Esc, KeyModifiers::NONE);
     screen.settle();
@@ -314,7 +315,7 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
 fn the_lag_shows_in_the_status_line_right_after_joining() {
     let server = TestServer::with_defaults();
     let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
-    screen.wait_for("[alice] [connected] [1 online] [lag ");
+    screen.wait_for("[alice] [#class] [connected] [1 online] [lag ");
 }
 
 /// Issue 18: each reconnect used to replay the recent history again, so the pane showed what
