@@ -403,16 +403,19 @@ fn server_events_become_updates_and_state() {
     }
     let expected = [
         UpdateKind::Message {
+            room: "#class".into(),
             from: "bob".into(),
             text: "hi".into(),
             own: false,
         },
         UpdateKind::Message {
+            room: "#class".into(),
             from: "Alice".into(),
             text: "mine".into(),
             own: true,
         },
         UpdateKind::Action {
+            room: "#class".into(),
             from: "bob".into(),
             text: "waves".into(),
             own: false,
@@ -430,6 +433,7 @@ fn server_events_become_updates_and_state() {
             outgoing: true,
         },
         UpdateKind::Joined {
+            room: "#class".into(),
             nick: "carol".into(),
         },
         UpdateKind::Renamed {
@@ -438,6 +442,7 @@ fn server_events_become_updates_and_state() {
             own: false,
         },
         UpdateKind::Left {
+            room: "#class".into(),
             nick: "bob".into(),
             reason: "lunch".into(),
         },
@@ -462,7 +467,7 @@ fn server_events_become_updates_and_state() {
     assert_eq!(state.nick, "alice2");
     assert_eq!(state.last_error.as_deref(), Some("slow down"));
     // Not fatal: the session still answers.
-    spawned.commands.send(Command::Who).unwrap();
+    spawned.commands.send(Command::Who(None)).unwrap();
     assert_eq!(peer.recv(), ClientEvent::Who);
     peer.send(&ServerEvent::Users {
         users: vec!["zed".into(), "alice2".into()],
@@ -472,6 +477,7 @@ fn server_events_become_updates_and_state() {
     assert_eq!(
         next(updates),
         UpdateKind::Users {
+            room: "#class".into(),
             users: vec!["alice2".into(), "zed".into()]
         }
     );
@@ -708,7 +714,7 @@ fn room_lines_until(updates: &Receiver<Update>, last: &str) -> Vec<String> {
             UpdateKind::History { text, .. } => format!("[history] {text}"),
             UpdateKind::Message { text, .. } => text,
             UpdateKind::Action { text, .. } => format!("* {text}"),
-            UpdateKind::Away { missed } => format!("-- {missed} missed --"),
+            UpdateKind::Away { missed, .. } => format!("-- {missed} missed --"),
             _ => continue,
         };
         let done = line == last;
@@ -813,7 +819,7 @@ fn a_rejoin_asks_since_the_last_message_shown_and_shows_none_twice() {
         room_lines_until(updates, "on"),
         ["-- 0 missed --", "counting again", "on"]
     );
-    assert_eq!(spawned.state.snapshot().last_message, Some(2));
+    assert_eq!(spawned.state.snapshot().last_message("#class"), Some(2));
     spawned.commands.send(Command::Quit(None)).unwrap();
     assert_eq!(third.recv(), ClientEvent::Bye { reason: None });
     drop(third);
@@ -878,7 +884,10 @@ fn a_rejoin_says_how_many_missed_messages_were_too_many_to_replay() {
     third.send(&ServerEvent::Pong { id });
     assert_eq!(
         until(updates, |u| matches!(u, UpdateKind::Away { .. })),
-        UpdateKind::Away { missed: 1 }
+        UpdateKind::Away {
+            room: "#class".into(),
+            missed: 1
+        }
     );
     match until(updates, |u| matches!(u, UpdateKind::Notice { .. })) {
         UpdateKind::Notice { text } => assert!(text.starts_with("none of them"), "{text}"),

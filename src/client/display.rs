@@ -26,7 +26,7 @@
 use std::ffi::OsStr;
 
 use crate::client::command::HELP;
-use crate::client::update::{Update, UpdateKind};
+use crate::client::update::{DEFAULT_ROOM, RoomSummary, Update, UpdateKind};
 
 /// The ANSI foreground colours nicks are drawn in (SGR codes): green, yellow, blue, magenta,
 /// cyan and their bright forms. Red is kept for errors; black, white and grey vanish on one
@@ -117,6 +117,8 @@ pub fn clean(text: &str, max_chars: usize) -> String {
 
 /// Longest nick shown; real nicks are 16 characters, so only a misbehaving server hits this.
 const MAX_NICK_SHOWN: usize = 32;
+/// Longest room name shown; real ones are 25 characters.
+const MAX_ROOM_SHOWN: usize = 32;
 /// Longest text shown in one line; the server's own limit is far below this.
 const MAX_TEXT_SHOWN: usize = 16 * 1024;
 
@@ -149,6 +151,85 @@ fn nick_list(users: &[String], colour: bool) -> String {
         .map(|nick| paint_nick(nick, false, colour))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `3 users in #lab1: ...`; `#class`, which everyone is in, keeps the words of a server
+/// without rooms: `3 users online: ...`.
+fn users_in(room: &str, users: &[String], colour: bool) -> String {
+    if room == DEFAULT_ROOM {
+        return users_online(users, colour);
+    }
+    match users.len() {
+        1 => format!("1 user in {}: {}", text(room), nick_list(users, colour)),
+        n => format!("{n} users in {}: {}", text(room), nick_list(users, colour)),
+    }
+}
+
+/// `/list`'s lines: a title, then one line per room.
+fn room_list(info: &str, rooms: &[RoomSummary]) -> Vec<String> {
+    if rooms.is_empty() {
+        return vec![format!("{info} no rooms")];
+    }
+    let width = rooms
+        .iter()
+        .map(|r| clean(&r.room, MAX_ROOM_SHOWN).chars().count())
+        .max()
+        .unwrap_or(0);
+    std::iter::once(format!("{info} rooms:"))
+        .chain(rooms.iter().map(|r| {
+            let mut line = format!(
+                "{info}   {:<width$}  {:>3} {}",
+                clean(&r.room, MAX_ROOM_SHOWN),
+                r.members,
+                if r.members == 1 { "user " } else { "users" }
+            );
+            if r.invite_only {
+                line.push_str("  (invite only)");
+            }
+            if let Some(topic) = r.topic.as_deref().filter(|t| !t.is_empty()) {
+                line.push_str(&format!("  {}", text(topic)));
+            }
+            line
+        }))
+        .collect()
+}
+
+/// The room a line belongs to, for the lines that do not name it themselves: what line mode
+/// puts in front as `[#lab1]` when there is more than one room, and transcripts always.
+pub fn room_of(kind: &UpdateKind) -> Option<&str> {
+    match kind {
+        UpdateKind::Message { room, .. }
+        | UpdateKind::Action { room, .. }
+        | UpdateKind::History { room, .. }
+        | UpdateKind::Away { room, .. }
+        | UpdateKind::Joined { room, .. }
+        | UpdateKind::Left { room, .. }
+        | UpdateKind::Users { room, .. }
+        | UpdateKind::Announcement { room, .. }
+        | UpdateKind::Topic { room, .. }
+        | UpdateKind::Moderation { room, .. } => Some(room),
+        _ => None,
+    }
+}
+
+/// An update as text like [`render_highlighted`], each line of a room's update preceded by its
+/// room (`10:42 [#lab1] <bob> hi`) when `with_room`.
+pub fn render_in_room(update: &Update, colour: bool, mention: bool, with_room: bool) -> String {
+    let room = room_of(&update.kind).filter(|_| with_room);
+    let Some(room) = room else {
+        return render_highlighted(update, colour, mention);
+    };
+    let stamp = if mention && colour {
+        sgr("30;43", &hhmm(update.at), colour)
+    } else {
+        hhmm(update.at)
+    };
+    let tag = sgr("1", &format!("[{}]", clean(room, MAX_ROOM_SHOWN)), colour);
+    render_body(&update.kind, colour)
+        .iter()
+        .map(|line| format!("{stamp} {tag} {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn users_online(users: &[String], colour: bool) -> String {
@@ -241,17 +322,20 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             from,
             text: said,
             own,
+            ..
         } => format!("<{}> {}", paint_nick(from, *own, colour), text(said)),
         UpdateKind::Action {
             from,
             text: does,
             own,
+            ..
         } => format!("* {} {}", paint_nick(from, *own, colour), text(does)),
         UpdateKind::History {
             from,
             text: said,
             action,
             own,
+            ..
         } => {
             // Dim and labelled, so nobody mistakes a replayed message for a live one.
             let label = sgr("2", "[history]", colour);
@@ -270,7 +354,7 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             }
         }
         // A rule across the pane between what was seen and what was missed.
-        UpdateKind::Away { missed } => match missed {
+        UpdateKind::Away { missed, .. } => match missed {
             0 => "-- no messages while you were away --".to_owned(),
             1 => "-- 1 message while you were away --".to_owned(),
             n => format!("-- {n} messages while you were away --"),
@@ -287,12 +371,12 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
                 format!("*{}* {}", paint_nick(from, false, colour), text(said))
             }
         }
-        UpdateKind::Joined { nick } => format!(
+        UpdateKind::Joined { nick, .. } => format!(
             "{} {} joined",
             sgr("32", "-->", colour),
             paint_nick(nick, false, colour)
         ),
-        UpdateKind::Left { nick, reason } => {
+        UpdateKind::Left { nick, reason, .. } => {
             let mut line = format!(
                 "{} {} left",
                 sgr("33", "<--", colour),
@@ -319,25 +403,61 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
         }
         UpdateKind::Notice { text: said } => format!("{info} {}", text(said)),
         UpdateKind::Error { text: said, .. } => format!("{alert} {}", text(said)),
-        UpdateKind::Users { users } => format!("{info} {}", users_online(users, colour)),
+        UpdateKind::Users { room, users } => format!("{info} {}", users_in(room, users, colour)),
+        UpdateKind::Entered {
+            room,
+            users,
+            topic,
+            by,
+        } => {
+            let mut line = match by {
+                Some(by) => format!(
+                    "{info} {} moved you to {}",
+                    paint_nick(by, false, colour),
+                    text(room)
+                ),
+                None => format!("{info} you joined {}", text(room)),
+            };
+            line.push_str(&format!("; {}", users_in(room, users, colour)));
+            if let Some(topic) = topic.as_deref().filter(|t| !t.is_empty()) {
+                line.push_str(&format!("; topic: {}", text(topic)));
+            }
+            line
+        }
+        UpdateKind::Parted { room, reason } => {
+            let mut line = format!("{info} you left {}", text(room));
+            if !reason.trim().is_empty() {
+                line.push_str(&format!(" ({})", text(reason)));
+            }
+            line
+        }
+        UpdateKind::RoomList { rooms } => return room_list(&info, rooms),
+        UpdateKind::Invited { room, by } => format!(
+            "{info} {} invited you to {}: type /join {} to go in",
+            paint_nick(by, false, colour),
+            text(room),
+            text(room)
+        ),
         UpdateKind::Lag { millis } => format!("{info} lag: {millis} ms"),
         UpdateKind::Help => return help_lines(&info, "commands:", HELP),
         UpdateKind::StaffHelp => {
             return help_lines(&info, "staff commands:", crate::client::room::STAFF_HELP);
         }
         // Bold yellow on the whole line: an announcement must not scroll by unnoticed.
-        UpdateKind::Announcement { from, text: said } => sgr(
+        UpdateKind::Announcement {
+            from, text: said, ..
+        } => sgr(
             "1;93",
             &format!("*** ANNOUNCEMENT from {}: {}", text(from), text(said)),
             colour,
         ),
-        UpdateKind::Topic { text: said, by } if said.is_empty() => {
+        UpdateKind::Topic { text: said, by, .. } if said.is_empty() => {
             format!("{info} {} cleared the topic", text(by))
         }
-        UpdateKind::Topic { text: said, by } => {
+        UpdateKind::Topic { text: said, by, .. } => {
             format!("{info} topic: {} (set by {})", text(said), text(by))
         }
-        UpdateKind::Moderation { text: said } => {
+        UpdateKind::Moderation { text: said, .. } => {
             format!("{} {}", sgr("95", "-!-", colour), text(said))
         }
         UpdateKind::Disconnected { reason } => format!("{alert} disconnected: {}", text(reason)),
@@ -424,6 +544,7 @@ mod tests {
         let cases = [
             (
                 UpdateKind::Message {
+                    room: "#class".into(),
                     from: "alice".into(),
                     text: "hi all".into(),
                     own: false,
@@ -432,6 +553,7 @@ mod tests {
             ),
             (
                 UpdateKind::Message {
+                    room: "#class".into(),
                     from: "me1".into(),
                     text: "mine".into(),
                     own: true,
@@ -440,6 +562,7 @@ mod tests {
             ),
             (
                 UpdateKind::Action {
+                    room: "#class".into(),
                     from: "alice".into(),
                     text: "waves".into(),
                     own: false,
@@ -448,12 +571,14 @@ mod tests {
             ),
             (
                 UpdateKind::Joined {
+                    room: "#class".into(),
                     nick: "carol".into(),
                 },
                 "--> carol joined",
             ),
             (
                 UpdateKind::Left {
+                    room: "#class".into(),
                     nick: "bob".into(),
                     reason: "lunch".into(),
                 },
@@ -461,6 +586,7 @@ mod tests {
             ),
             (
                 UpdateKind::Left {
+                    room: "#class".into(),
                     nick: "bob".into(),
                     reason: String::new(),
                 },
@@ -515,21 +641,31 @@ mod tests {
             ),
             (
                 UpdateKind::Users {
+                    room: "#class".into(),
                     users: vec!["alice".into(), "bob".into()],
                 },
                 "-!- 2 users online: alice bob",
             ),
             (UpdateKind::Lag { millis: 12 }, "-!- lag: 12 ms"),
             (
-                UpdateKind::Away { missed: 3 },
+                UpdateKind::Away {
+                    room: "#class".into(),
+                    missed: 3,
+                },
                 "-- 3 messages while you were away --",
             ),
             (
-                UpdateKind::Away { missed: 1 },
+                UpdateKind::Away {
+                    room: "#class".into(),
+                    missed: 1,
+                },
                 "-- 1 message while you were away --",
             ),
             (
-                UpdateKind::Away { missed: 0 },
+                UpdateKind::Away {
+                    room: "#class".into(),
+                    missed: 0,
+                },
                 "-- no messages while you were away --",
             ),
             (
@@ -556,6 +692,7 @@ mod tests {
     fn moderation_lines_stand_out() {
         assert_eq!(
             plain(UpdateKind::Announcement {
+                room: "#class".into(),
                 from: "prof".into(),
                 text: "exam starts".into()
             }),
@@ -563,6 +700,7 @@ mod tests {
         );
         let coloured = render(
             &at(UpdateKind::Announcement {
+                room: "#class".into(),
                 from: "prof".into(),
                 text: "x".into(),
             }),
@@ -571,6 +709,7 @@ mod tests {
         assert!(coloured.contains("\x1b[1;93m"), "{coloured:?}");
         assert_eq!(
             plain(UpdateKind::Topic {
+                room: "#class".into(),
                 text: "Exam".into(),
                 by: "prof".into()
             }),
@@ -578,6 +717,7 @@ mod tests {
         );
         assert_eq!(
             plain(UpdateKind::Topic {
+                room: "#class".into(),
                 text: String::new(),
                 by: "prof".into()
             }),
@@ -585,6 +725,7 @@ mod tests {
         );
         assert_eq!(
             plain(UpdateKind::Moderation {
+                room: "#class".into(),
                 text: "prof muted ann \u{1b}[2J".into()
             }),
             "-!- prof muted ann ^[[2J"
@@ -606,6 +747,7 @@ mod tests {
     fn colour_paints_nicks_and_bolds_our_own() {
         let theirs = render_body(
             &UpdateKind::Message {
+                room: "#class".into(),
                 from: "alice".into(),
                 text: "hi".into(),
                 own: false,
@@ -615,6 +757,7 @@ mod tests {
         assert_eq!(theirs, ["<\x1b[96malice\x1b[0m> hi"]);
         let ours = render_body(
             &UpdateKind::Message {
+                room: "#class".into(),
                 from: "alice".into(),
                 text: "hi".into(),
                 own: true,
@@ -639,7 +782,10 @@ mod tests {
                 code: None,
                 text: "x".into(),
             },
-            UpdateKind::Joined { nick: "bob".into() },
+            UpdateKind::Joined {
+                room: "#class".into(),
+                nick: "bob".into(),
+            },
         ];
         for kind in kinds {
             let shown = render(&at(kind), false);
@@ -650,6 +796,7 @@ mod tests {
     #[test]
     fn mentions_highlight_the_stamp_only_in_colour() {
         let update = at(UpdateKind::Message {
+            room: "#class".into(),
             from: "bob".into(),
             text: "hi alice".into(),
             own: false,
@@ -693,6 +840,7 @@ mod tests {
         assert_eq!(clean("abcdef", 3), "abc…");
         let line = render_body(
             &UpdateKind::Message {
+                room: "#class".into(),
                 from: "evil\u{1b}]0;pwned\u{7}".into(),
                 text: "\u{1b}[1A\u{1b}[2Kforged".into(),
                 own: false,

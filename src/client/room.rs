@@ -64,8 +64,9 @@ impl RoomInfo {
 pub const STAFF_HELP: &[(&str, &str)] = &[
     (
         "/announce TEXT",
-        "an announcement that stands out for everyone",
+        "an announcement that stands out for everyone in the room",
     ),
+    ("/announce --all TEXT", "the same, in every room"),
     ("/topic [TEXT]", "set the room's topic (no text: clear it)"),
     (
         "/mute NICK [MIN] [REASON]",
@@ -81,12 +82,23 @@ pub const STAFF_HELP: &[(&str, &str)] = &[
         "disconnect and refuse NICK (no MIN: until /unban)",
     ),
     ("/unban NICK", "lift a ban"),
-    ("/quiet on|off", "exam mode: only staff may speak"),
+    (
+        "/quiet on|off",
+        "exam mode in the room: only staff may speak",
+    ),
     (
         "/slow SECONDS",
         "each student may send one message per SECONDS (0: off)",
     ),
     ("/whois NICK", "role, address, key and joining time of NICK"),
+    (
+        "/move NICK #ROOM",
+        "put NICK into #ROOM (out of every other room but #class)",
+    ),
+    (
+        "/groups FILE",
+        "create group rooms from FILE (#lab1 alice bob, one room a line) and move everyone in",
+    ),
     ("/reload", "re-read the roster (roster servers)"),
 ];
 

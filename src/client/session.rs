@@ -31,7 +31,7 @@ use crate::client::connection::{
 use crate::client::error::{ConnectError, SessionError};
 use crate::client::state::ChatState;
 use crate::client::transcript::Transcript;
-use crate::client::update::{Update, UpdateKind};
+use crate::client::update::{DEFAULT_ROOM, Update, UpdateKind};
 use crate::crypto::RoomKey;
 use crate::protocol::event::{HistoryKind, validate_nick, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, ServerEvent};
@@ -517,7 +517,17 @@ impl Core {
                     self.send(ClientEvent::Msg { to, text });
                 }
             }
-            Command::Who => self.send(ClientEvent::Who),
+            Command::Who(_) => self.send(ClientEvent::Who),
+            Command::SayIn { .. }
+            | Command::Join { .. }
+            | Command::Part { .. }
+            | Command::List
+            | Command::Invite { .. }
+            | Command::Move { .. }
+            | Command::Groups(_)
+            | Command::Switch(_) => {
+                self.local_error("rooms are not supported yet".to_owned());
+            }
             Command::Staff(event) => self.send(event),
             Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
             Command::Ping => {
@@ -572,16 +582,18 @@ impl Core {
             // A repeat (by id) is not shown again; a new one is remembered as the last shown
             // and goes on to the arms below. See `ChatState::first_sight`.
             ServerEvent::Message { id, .. } | ServerEvent::Action { id, .. }
-                if !self.state.first_sight(id, false) =>
+                if !self.state.first_sight(DEFAULT_ROOM, id, false) =>
             {
                 return None;
             }
             ServerEvent::Message { from, text, .. } => UpdateKind::Message {
+                room: DEFAULT_ROOM.to_owned(),
                 own: self.state.is_me(&from),
                 from,
                 text,
             },
             ServerEvent::Action { from, text, .. } => UpdateKind::Action {
+                room: DEFAULT_ROOM.to_owned(),
                 own: self.state.is_me(&from),
                 from,
                 text,
@@ -593,13 +605,14 @@ impl Core {
                 text,
                 time,
             } => {
-                if !self.state.first_sight(id, true) {
+                if !self.state.first_sight(DEFAULT_ROOM, id, true) {
                     return None;
                 }
                 if let Some(away) = &mut self.away {
                     away.replayed += 1;
                 }
                 let kind = UpdateKind::History {
+                    room: DEFAULT_ROOM.to_owned(),
                     own: self.state.is_me(&from),
                     action: kind == HistoryKind::Action,
                     from,
@@ -628,37 +641,54 @@ impl Core {
                 text,
             },
             ServerEvent::Users { users, roles, .. } => {
-                self.state.set_users(&users);
-                self.state.room.set_roles(&roles);
+                let room = DEFAULT_ROOM.to_owned();
+                self.state.set_users(&room, &users, &roles);
                 UpdateKind::Users {
-                    users: self.marked_users(),
+                    users: self.marked_users(&room),
+                    room,
                 }
             }
             ServerEvent::Joined { nick, role, .. } => {
-                self.state.add_user(&nick);
-                self.state.room.set_role(&nick, role);
-                UpdateKind::Joined { nick }
+                self.state.add_user(DEFAULT_ROOM, &nick, role);
+                UpdateKind::Joined {
+                    room: DEFAULT_ROOM.to_owned(),
+                    nick,
+                }
             }
             ServerEvent::Left { nick, reason, .. } => {
-                self.state.remove_user(&nick);
-                UpdateKind::Left { nick, reason }
+                self.state.remove_user(DEFAULT_ROOM, &nick);
+                UpdateKind::Left {
+                    room: DEFAULT_ROOM.to_owned(),
+                    nick,
+                    reason,
+                }
             }
             ServerEvent::Renamed { from, to, .. } => {
-                self.state.room.rename(&from, &to);
                 let own = self.state.rename(&from, &to);
                 UpdateKind::Renamed { from, to, own }
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
             // Moderation (issue 15): the latest announcement and the topic stay in the state.
             ServerEvent::Announcement { from, text, .. } => {
-                self.state.room.announcement = Some((from.clone(), text.clone()));
-                UpdateKind::Announcement { from, text }
+                self.state.announced(DEFAULT_ROOM, &from, &text);
+                UpdateKind::Announcement {
+                    room: DEFAULT_ROOM.to_owned(),
+                    from,
+                    text,
+                }
             }
             ServerEvent::Topic { text, by, .. } => {
-                self.state.room.topic = (!text.is_empty()).then(|| (text.clone(), by.clone()));
-                UpdateKind::Topic { text, by }
+                self.state.set_topic(DEFAULT_ROOM, &text, &by);
+                UpdateKind::Topic {
+                    room: DEFAULT_ROOM.to_owned(),
+                    text,
+                    by,
+                }
             }
-            ServerEvent::Moderation { text, .. } => UpdateKind::Moderation { text },
+            ServerEvent::Moderation { text, .. } => UpdateKind::Moderation {
+                room: DEFAULT_ROOM.to_owned(),
+                text,
+            },
             ServerEvent::Whois {
                 nick,
                 role,
@@ -804,7 +834,7 @@ impl Core {
         let key = self.config.key.clone();
         let nick = self.state.nick.clone();
         // Only what we have not shown yet, please.
-        let since = self.state.last_message;
+        let since = self.state.last_message(DEFAULT_ROOM);
         let timeouts = self.config.timeouts;
         let setup = self.config.kex.clone();
         let spawned = thread::Builder::new()
@@ -891,12 +921,13 @@ impl Core {
             welcome.max_text,
             &welcome.server,
         );
-        self.state.room.role = welcome.role;
-        self.state.room.set_roles(&welcome.roles);
+        self.state.set_own_role(welcome.role);
+        self.state
+            .set_users(DEFAULT_ROOM, &welcome.users, &welcome.roles);
         self.view.publish(&self.state);
         self.emit(UpdateKind::Connected {
             nick: welcome.nick.clone(),
-            users: self.marked_users(),
+            users: self.marked_users(DEFAULT_ROOM),
             server: welcome.server.clone(),
             target: self.config.target.to_string(),
             reconnected,
@@ -904,7 +935,10 @@ impl Core {
         // Back after a lost connection: mark the gap; the replay of it follows.
         self.away = None;
         if reconnected && let Some(missed) = welcome.missed {
-            self.emit(UpdateKind::Away { missed });
+            self.emit(UpdateKind::Away {
+                room: DEFAULT_ROOM.to_owned(),
+                missed,
+            });
             if missed > 0 {
                 self.away = Some(Away {
                     missed,
@@ -916,10 +950,12 @@ impl Core {
         }
     }
 
-    /// The users online with their role marks (`@prof`, `%tom`), for lines that list them.
-    fn marked_users(&self) -> Vec<String> {
-        let room = &self.state.room;
-        self.state.users.iter().map(|n| room.marked(n)).collect()
+    /// The users of `room` with their role marks (`@prof`, `%tom`), for lines that list them.
+    fn marked_users(&self, room: &str) -> Vec<String> {
+        self.state
+            .joined(room)
+            .map(|r| r.marked_users())
+            .unwrap_or_default()
     }
 
     /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued

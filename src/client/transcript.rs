@@ -173,6 +173,7 @@ mod tests {
 
     fn message(text: &str) -> Update {
         Update::now(UpdateKind::Message {
+            room: "#class".into(),
             from: "alice".into(),
             text: text.into(),
             own: false,

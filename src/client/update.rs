@@ -48,6 +48,8 @@ pub enum UpdateKind {
     },
     /// A room message.
     Message {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The sender.
         from: String,
         /// The text.
@@ -57,6 +59,8 @@ pub enum UpdateKind {
     },
     /// A room action (`/me`).
     Action {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who acts.
         from: String,
         /// What they do.
@@ -67,6 +71,8 @@ pub enum UpdateKind {
     /// A room message from before we joined, replayed by the server. The update's `at` is
     /// when it was originally said, and it must look different from live messages.
     History {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The sender's nick at the time.
         from: String,
         /// What was said.
@@ -80,6 +86,8 @@ pub enum UpdateKind {
     /// were away. The ones the server replays follow as [`UpdateKind::History`]; none of
     /// them, and nothing seen before, is shown twice.
     Away {
+        /// The room the gap is in: each room we rejoin has its own.
+        room: String,
         /// How many room messages came after the last one we had shown.
         missed: u64,
     },
@@ -96,11 +104,15 @@ pub enum UpdateKind {
     },
     /// Someone joined.
     Joined {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who.
         nick: String,
     },
     /// Someone left.
     Left {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who.
         nick: String,
         /// Why (may be empty).
@@ -128,10 +140,43 @@ pub enum UpdateKind {
         /// What went wrong, for people.
         text: String,
     },
-    /// Who is online (the answer to `/who`).
+    /// Who is in a room (the answer to `/who`).
     Users {
-        /// Everyone online.
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
+        /// Everyone in the room, with their role marks (`@prof`).
         users: Vec<String>,
+    },
+    /// We are now in `room`: after our `/join`, a staff member's `/move`, or again after a
+    /// reconnect. Its recent history follows as [`UpdateKind::History`].
+    Entered {
+        /// The room, as the server spells it (lower case).
+        room: String,
+        /// Everyone in it, with their role marks, including us.
+        users: Vec<String>,
+        /// Its topic, if it has one.
+        topic: Option<String>,
+        /// The staff member who moved us here; `None` when we joined ourselves.
+        by: Option<String>,
+    },
+    /// We are no longer in `room` (our `/part`, or a staff member's `/move`).
+    Parted {
+        /// The room.
+        room: String,
+        /// Why (may be empty).
+        reason: String,
+    },
+    /// Every room on the server (the answer to `/list`), sorted by name.
+    RoomList {
+        /// The rooms.
+        rooms: Vec<RoomSummary>,
+    },
+    /// Someone invited us into an invite-only room: `/join` now lets us in (once).
+    Invited {
+        /// The room.
+        room: String,
+        /// Who invited us.
+        by: String,
     },
     /// The round trip to the server, measured by `/ping`.
     Lag {
@@ -144,6 +189,8 @@ pub enum UpdateKind {
     StaffHelp,
     /// An announcement by staff: shown so that it stands out.
     Announcement {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The staff member.
         from: String,
         /// What they announced.
@@ -151,6 +198,8 @@ pub enum UpdateKind {
     },
     /// The room's topic changed (or was sent on joining).
     Topic {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The topic; empty: cleared.
         text: String,
         /// Who set it.
@@ -158,6 +207,8 @@ pub enum UpdateKind {
     },
     /// A moderation action, as the server put it in one line.
     Moderation {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who did what to whom and why.
         text: String,
     },
@@ -188,3 +239,19 @@ pub enum UpdateKind {
         reason: Option<String>,
     },
 }
+
+/// One room in the answer to `/list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    /// Its name (`#lab1`).
+    pub room: String,
+    /// How many are in it.
+    pub members: u64,
+    /// Its topic, if it has one.
+    pub topic: Option<String>,
+    /// Whether joining needs an invite.
+    pub invite_only: bool,
+}
+
+/// The room every user is in from the welcome on, and the one a server without rooms has.
+pub const DEFAULT_ROOM: &str = "#class";
