@@ -18,8 +18,10 @@ use ratatui::layout::Rect;
 
 use crate::client::command::{self, Command};
 use crate::client::display;
-use crate::client::state::ChatState;
-use crate::client::tui::buffers::{Buffer, Buffers, same_room};
+use crate::client::room::RoomInfo;
+use crate::client::state::same_room;
+use crate::client::state::{ChatState, JoinedRoom};
+use crate::client::tui::buffers::{Buffer, Buffers, DEFAULT_ROOM};
 use crate::client::tui::input::Input;
 use crate::client::tui::lines::{self, ChatLine};
 use crate::client::update::{Update, UpdateKind};
@@ -42,6 +44,10 @@ pub const ROOMLIST_MIN_WIDTH: u16 = 64;
 /// The room list's width bounds, without its border: at 80 columns it leaves the messages
 /// most of the screen, and a long room name is cut rather than widen it.
 const ROOMLIST_WIDTH: (u16, u16) = (10, 13);
+
+/// Rooms asked for with `/join` and not entered yet that are remembered (see
+/// [`App::expect_entered`]).
+const MAX_PENDING_JOINS: usize = 16;
 
 /// The key that dismisses the pinned warnings, as the pinned rows name it.
 pub const DISMISS_KEY: &str = "Esc";
@@ -410,13 +416,11 @@ impl App {
         self.state = state;
         let effect = self.rooms_changed(&update.kind);
         let mention = self.state.mentioned_in(&update.kind);
-        let target = match room_of(&update.kind) {
-            Some(room) => self
-                .buffers
-                .open(room)
-                .unwrap_or(self.buffers.current_index()),
-            None => self.buffers.current_index(),
-        };
+        // Only `Entered` opens a buffer: a line for a room we are not in (a late `left`
+        // after our `/part`) shows where we are.
+        let target = room_of(&update.kind)
+            .and_then(|room| self.buffers.find(room))
+            .unwrap_or(self.buffers.current_index());
         let chat = is_chat(&update.kind);
         for line in ChatLine::from_update(update, mention) {
             self.push_to(target, line, chat);
@@ -469,8 +473,49 @@ impl App {
     /// Rooms entered and left: a buffer opens (and is shown, when the user asked to join it
     /// or staff moved them there) or closes, before the update's own line is placed.
     fn rooms_changed(&mut self, kind: &UpdateKind) -> Option<Effect> {
-        let _ = kind;
-        None
+        match kind {
+            UpdateKind::Entered { room, by, .. } => {
+                let at = self.buffers.open(room)?;
+                let asked = self.pending_joins.iter().position(|r| same_room(r, room));
+                if let Some(asked) = asked {
+                    self.pending_joins.remove(asked);
+                }
+                // A reconnect's re-join (neither asked for nor a move) stays where it is.
+                if asked.is_some() || by.is_some() {
+                    self.buffers.switch_to(at);
+                    self.input.end_completion();
+                    return self.tell_current();
+                }
+                None
+            }
+            UpdateKind::Parted { room, .. } => {
+                if self.buffers.close(room) {
+                    self.input.end_completion();
+                    return self.tell_current();
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The user asked to join `room`: its buffer shows when the server lets us in. At most
+    /// [`MAX_PENDING_JOINS`] are remembered (the oldest go), so a server that never answers
+    /// cannot make the list grow.
+    fn expect_entered(&mut self, room: &str) {
+        if !self.pending_joins.iter().any(|r| same_room(r, room)) {
+            if self.pending_joins.len() == MAX_PENDING_JOINS {
+                self.pending_joins.remove(0);
+            }
+            self.pending_joins.push(room.to_owned());
+        }
+    }
+
+    /// After an update moved the screen to another room: the session's current room follows,
+    /// unless the session has made that room current itself (its state came with the update).
+    fn tell_current(&self) -> Option<Effect> {
+        let room = &self.view().room;
+        (!same_room(&self.state.current, room)).then(|| Effect::Send(Command::Switch(room.clone())))
     }
 
     /// Shows the buffer at `index`; when that changes the room shown, the session is told
@@ -480,12 +525,25 @@ impl App {
             return None;
         }
         self.input.end_completion();
-        switch_command(&self.view().room).map(Effect::Send)
+        // Always told: the state published with the last update may not show a switch the
+        // session has not carried out yet (Alt-1 then Alt-2 at once).
+        Some(Effect::Send(Command::Switch(self.view().room.clone())))
     }
 
-    /// The nicks in the current room, for the nick list and Tab.
+    /// What the session knows of the room shown: its users, roles and topic. `None` before
+    /// the welcome, and for a buffer whose room we have left.
+    pub fn room_shown(&self) -> Option<&JoinedRoom> {
+        self.state.joined(&self.view().room)
+    }
+
+    /// The nicks in the room shown, for the nick list and Tab.
     pub fn room_users(&self) -> &[String] {
-        &self.state.users
+        self.room_shown().map_or(&[], |room| &room.users)
+    }
+
+    /// The roles, topic and latest announcement of the room shown.
+    pub fn room_info(&self) -> Option<&RoomInfo> {
+        self.room_shown().map(|room| &room.info)
     }
 
     /// The session has ended on its own, for `reason`: say so and wait for Enter.
@@ -695,8 +753,17 @@ impl App {
                 match command::parse(&line) {
                     Ok(None) => None,
                     Ok(Some(command)) => {
-                        if matches!(command, Command::Quit(_)) {
-                            self.mode = Mode::Quitting;
+                        match &command {
+                            Command::Quit(_) => self.mode = Mode::Quitting,
+                            // Shown when the server says we are in (see `rooms_changed`).
+                            Command::Join { room, .. } => self.expect_entered(room),
+                            // A room we are in shows at once; the session makes it current.
+                            Command::Switch(room) => {
+                                if let Some(at) = self.buffers.find(room) {
+                                    self.buffers.switch_to(at);
+                                }
+                            }
+                            _ => {}
                         }
                         Some(Effect::Send(command))
                     }
@@ -756,7 +823,7 @@ impl App {
         };
         items.push((0, state));
         // The latest announcement stays in view until the next one (issue 15).
-        if let Some((from, text)) = &self.state.room.announcement {
+        if let Some((from, text)) = self.room_info().and_then(|info| info.announcement.as_ref()) {
             items.push((
                 2,
                 format!(
@@ -767,7 +834,13 @@ impl App {
             ));
         }
         if self.link == Link::Up {
-            items.push((2, format!("{} online", self.state.users.len())));
+            // Everyone is in `#class`: its size is how many are online (the nick list counts
+            // the room shown).
+            let online = self
+                .state
+                .joined(DEFAULT_ROOM)
+                .map_or(self.state.users.len(), |class| class.users.len());
+            items.push((2, format!("{online} online")));
             if let Some(lag) = self.state.lag_millis {
                 items.push((3, format!("lag {lag} ms")));
             }
@@ -823,9 +896,22 @@ impl App {
 }
 
 /// The room an update belongs to, if it belongs to one: its lines go to that room's buffer.
+/// The answer to `/who` (about any room) shows where it was asked, like other answers;
+/// `Parted` shows in the buffer left on screen once the room's buffer has closed.
 fn room_of(kind: &UpdateKind) -> Option<&str> {
-    let _ = kind;
-    None
+    match kind {
+        UpdateKind::Message { room, .. }
+        | UpdateKind::Action { room, .. }
+        | UpdateKind::History { room, .. }
+        | UpdateKind::Away { room, .. }
+        | UpdateKind::Joined { room, .. }
+        | UpdateKind::Left { room, .. }
+        | UpdateKind::Entered { room, .. }
+        | UpdateKind::Announcement { room, .. }
+        | UpdateKind::Topic { room, .. }
+        | UpdateKind::Moderation { room, .. } => Some(room),
+        _ => None,
+    }
 }
 
 /// Whether an update is a line of conversation, which counts as unread in a room not shown
@@ -838,12 +924,6 @@ fn is_chat(kind: &UpdateKind) -> bool {
             | UpdateKind::History { .. }
             | UpdateKind::Announcement { .. }
     )
-}
-
-/// The command telling the session that `room` is now current.
-fn switch_command(room: &str) -> Option<Command> {
-    let _ = room;
-    None
 }
 
 #[cfg(test)]

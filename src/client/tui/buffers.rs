@@ -9,10 +9,10 @@
 
 use std::collections::VecDeque;
 
+use crate::client::state::same_room;
 use crate::client::tui::lines::{self, ChatLine, LineKind};
 
-/// The room everyone is in, and the buffer that always exists first.
-pub const DEFAULT_ROOM: &str = "#class";
+pub use crate::client::update::DEFAULT_ROOM;
 
 /// Lines kept in each buffer's scrollback; older ones are dropped. About a day of a busy lab.
 pub const MAX_LINES: usize = 5000;
@@ -82,12 +82,6 @@ impl Buffer {
     pub fn mentioned(&self) -> bool {
         self.mentions > 0
     }
-}
-
-/// Whether two room names are the same room: names are case-insensitive (the server folds
-/// them, but a name typed by the user may not be).
-pub fn same_room(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
 }
 
 /// The open buffers and which one is current. There is always at least one.

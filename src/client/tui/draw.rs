@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         pinned(frame, app, area);
     }
     // The topic, when there is one, takes the top row (as in weechat and irssi).
-    if let Some((topic, by)) = &app.state.room.topic
+    if let Some((topic, by)) = app.room_info().and_then(|info| info.topic.as_ref())
         && areas.messages.height > 2
     {
         let top = areas.messages.y;
@@ -259,7 +259,7 @@ fn nick_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     }
     let border = tone(app, Style::new().fg(Color::DarkGray));
-    let users = &app.state.users;
+    let users = app.room_users();
     let header = match users.len() {
         0 => "offline".to_owned(),
         1 => "1 user".to_owned(),
@@ -289,7 +289,7 @@ fn nick_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled("│", border),
             // `@` instructor, `%` TA, as IRC clients mark operators.
             Span::styled(
-                app.state.room.role_of(nick).mark(),
+                app.room_info().map_or("", |info| info.role_of(nick).mark()),
                 tone(app, Style::new().add_modifier(Modifier::BOLD)),
             ),
             Span::styled(display::clean(nick, 32), tone(app, style)),
@@ -537,10 +537,10 @@ mod tests {
     fn the_topic_bar_staff_marks_and_the_latest_announcement() {
         let mut app = app(120, 40, true);
         let mut state = app.state.clone();
-        state.room.topic = Some(("Exam until 11:00".into(), "bob".into()));
-        state.room.announcement = Some(("bob".into(), "pens down".into()));
-        state.room.set_role("bob", crate::role::Role::Instructor);
-        state.room.set_role("carol", crate::role::Role::Ta);
+        state.set_topic("#class", "Exam until 11:00", "bob");
+        state.announced("#class", "bob", "pens down");
+        state.add_user("#class", "bob", crate::role::Role::Instructor);
+        state.add_user("#class", "carol", crate::role::Role::Ta);
         app.apply(
             &Update::now(UpdateKind::Announcement {
                 room: "#class".into(),
