@@ -647,13 +647,8 @@ impl App {
                 let index = if n == 0 { 9 } else { n - 1 };
                 return self.show(index);
             }
-            KeyCode::Left if alt => {
-                let len = self.buffers.len();
-                return self.show((self.buffers.current_index() + len - 1) % len);
-            }
-            KeyCode::Right if alt => {
-                return self.show((self.buffers.current_index() + 1) % self.buffers.len());
-            }
+            KeyCode::Left if alt => return self.show(self.buffers.before_current()),
+            KeyCode::Right if alt => return self.show(self.buffers.after_current()),
             KeyCode::F(2) => self.toggle_nick_list(),
             KeyCode::F(3) => self.toggle_room_list(),
             KeyCode::Char('n') if alt => self.toggle_nick_list(),

@@ -195,15 +195,15 @@ impl Buffers {
         true
     }
 
-    /// The next buffer, after the last the first (Alt-Right).
-    pub fn next(&mut self) -> bool {
-        self.switch_to((self.current + 1) % self.list.len())
+    /// Where the buffer after the current one is; after the last, the first (Alt-Right).
+    pub fn after_current(&self) -> usize {
+        (self.current + 1) % self.list.len()
     }
 
-    /// The previous buffer, before the first the last (Alt-Left).
-    pub fn previous(&mut self) -> bool {
+    /// Where the buffer before the current one is; before the first, the last (Alt-Left).
+    pub fn before_current(&self) -> usize {
         let len = self.list.len();
-        self.switch_to((self.current + len - 1) % len)
+        (self.current + len - 1) % len
     }
 }
 
@@ -241,11 +241,14 @@ mod tests {
         buffer.push(line("hi", LineKind::Normal), 80, true);
         buffer.push(line("alice: hi", LineKind::Mention), 80, true);
         assert_eq!((buffer.unread, buffer.mentions), (2, 1));
-        assert!(buffers.previous(), "from the first to the last");
+        assert!(
+            buffers.switch_to(buffers.before_current()),
+            "from the first to the last"
+        );
         assert_eq!(buffers.current().room, "#lab2");
         assert_eq!(buffers.current().unread, 0);
         assert!(!buffers.current().mentioned());
-        assert!(buffers.next());
+        assert!(buffers.switch_to(buffers.after_current()));
         assert_eq!(buffers.current().room, "#class");
         assert!(!buffers.switch_to(0), "already there");
         assert!(!buffers.switch_to(3), "no such buffer");

@@ -32,6 +32,8 @@ pub mod draw;
 pub mod driver;
 pub mod input;
 pub mod lines;
+#[cfg(test)]
+mod room_tests;
 pub mod terminal;
 
 use std::io::{self, Write};
