@@ -1,8 +1,12 @@
 //! The full-screen client's view model: everything the screen shows, as plain data.
 //!
-//! This module owns the scrollback (bounded), the scroll position, the input line, whether
-//! the nick list shows, the warnings pinned above the messages until dismissed, the
-//! connection status for the status line, and what each key does.
+//! This module owns which room's buffer each update goes to and when the room shown changes
+//! (Alt-1..9, Alt-Left/Right, a click in the room list, `/switch`, a `/join` once the server
+//! lets us in, a `/part`), the input line, whether the room and nick lists show, the warnings
+//! pinned above the messages until dismissed, the connection status for the status line, and
+//! what each key does. The scrollbacks themselves are [`super::buffers`]'. The session owns
+//! the *current* room (where plain text goes): whenever the room shown changes the app asks
+//! the driver to tell it ([`Command::Switch`]), so the two agree.
 //! [`App::apply`] takes the session's [`Update`]s, [`App::key`] and [`App::mouse`] take the
 //! user's, and both only change this struct or return an [`Effect`] for the driver to carry
 //! out (send a command, connect, leave). So all of it is tested without a terminal, and
@@ -13,8 +17,10 @@
 
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
-use ratatui::layout::Rect;
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
 
 use crate::client::command::{self, Command};
 use crate::client::display;
@@ -65,7 +71,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "Alt-1..9 Alt-0",
-        "show room 1 to 9 (Alt-0: 10) of the room list",
+        "show room 1 to 9 (Alt-0: 10) of the room list (or click it)",
     ),
     ("Alt-Left Alt-Right", "show the previous or next room"),
     ("F2 Alt-N", "show or hide the nick list"),
@@ -291,7 +297,7 @@ impl App {
     }
 
     /// The room list's width: the longest `N.#room` and room for an unread count, within
-    /// [`ROOMLIST_WIDTH`]. Counts do not widen it, so the messages do not re-wrap as they
+    /// 10 to 13 columns. Counts do not widen it, so the messages do not re-wrap as they
     /// come.
     pub fn room_list_width(&self) -> u16 {
         let longest = self
@@ -372,7 +378,7 @@ impl App {
         self.buffers.current()
     }
 
-    /// Adds a line to the current buffer (see [`Self::push_to`]).
+    /// Adds a line to the buffer shown.
     pub fn push(&mut self, line: ChatLine) {
         self.push_to(self.buffers.current_index(), line, false);
     }
@@ -606,12 +612,31 @@ impl App {
     }
 
     /// A mouse event: the wheel scrolls.
-    pub fn mouse(&mut self, event: MouseEvent) {
+    /// A mouse event: the wheel scrolls, a click on a room in the room list shows it.
+    pub fn mouse(&mut self, event: MouseEvent) -> Option<Effect> {
         match event.kind {
             MouseEventKind::ScrollUp => self.scroll_up(WHEEL_ROWS),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_ROWS),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let rooms = self.areas().rooms?;
+                if rooms.contains(Position::new(event.column, event.row)) {
+                    let row = usize::from(event.row - rooms.y);
+                    return self.show(self.room_list_top() + row);
+                }
+            }
             _ => {}
         }
+        None
+    }
+
+    /// The first room the room list shows: more rooms than rows scroll it so the current
+    /// one is on its last row.
+    pub fn room_list_top(&self) -> usize {
+        let rows = self
+            .areas()
+            .rooms
+            .map_or(0, |area| usize::from(area.height));
+        (self.buffers.current_index() + 1).saturating_sub(rows)
     }
 
     /// Pasted text goes into the input line.
@@ -787,6 +812,12 @@ impl App {
             items.push((1, display::clean(&self.state.nick, 32)));
             // The room typing goes to, as weechat names the buffer.
             items.push((1, display::clean(&self.view().room, 32)));
+            // With the room list hidden, the rooms with unread lines, as weechat's hotlist.
+            if self.areas().rooms.is_none()
+                && let Some(activity) = self.activity()
+            {
+                items.push((1, activity));
+            }
         }
         let state = match (&self.mode, &self.link) {
             (Mode::AskNick, _) => "choose a nick".to_owned(),
@@ -850,6 +881,19 @@ impl App {
             items.push((6, format!("key {fingerprint}")));
         }
         items
+    }
+
+    /// `act: 2,3!`: the numbers of the rooms with unread lines, `!` where one mentions us;
+    /// `None` when there are none.
+    pub fn activity(&self) -> Option<String> {
+        let rooms: Vec<String> = self
+            .buffers
+            .iter()
+            .enumerate()
+            .filter(|(_, buffer)| buffer.unread > 0)
+            .map(|(i, buffer)| format!("{}{}", i + 1, if buffer.mentioned() { "!" } else { "" }))
+            .collect();
+        (!rooms.is_empty()).then(|| format!("act: {}", rooms.join(",")))
     }
 
     /// The last error, for a while after it came (errors and refusals show in the status

@@ -115,8 +115,7 @@ fn room_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let inner = width - 1;
     let border = Span::styled("│", tone(app, Style::new().fg(Color::DarkGray)));
     let current = app.buffers.current_index();
-    // More rooms than rows: scrolled so the current one shows.
-    let first = (current + 1).saturating_sub(height);
+    let first = app.room_list_top();
     let mut rows = Vec::with_capacity(height);
     for (i, buffer) in app.buffers.iter().enumerate().skip(first).take(height) {
         let number = format!("{}.", i + 1);

@@ -3,7 +3,7 @@
 //! each room's messages, nick list and topic. Pure: the app is driven by updates and keys as
 //! the session and the terminal would send them, with the state the session would publish.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -521,8 +521,13 @@ fn narrow_screens_hide_the_room_list_and_f3_toggles_it() {
         "{:?}",
         screen(&app)[10]
     );
+    // Without the list, the status line tells which rooms have news, as weechat's hotlist.
+    said(&mut app, "#lab2", "erin", "alice: here?");
+    said(&mut app, "#class", "bob", "break");
+    let status = &screen(&app)[10];
+    assert!(status.contains("[alice] [#lab1] [act: 1,3!]"), "{status:?}");
     app.key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE));
-    assert_eq!(room_list(&app), ["1.#class", "2.#lab1", "3.#lab2"]);
+    assert_eq!(room_list(&app), ["1.#class  1", "2.#lab1", "3.#lab2  1!"]);
     app.resize(80, 24);
     app.key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE));
     assert_eq!(
@@ -536,6 +541,23 @@ fn narrow_screens_hide_the_room_list_and_f3_toggles_it() {
         app.resize(w, h);
         render(&app);
     }
+}
+
+#[test]
+fn a_click_in_the_room_list_shows_that_room() {
+    let mut app = three_rooms();
+    let click = |column, row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert_eq!(app.mouse(click(3, 2)), switch("#lab2"));
+    assert_eq!(app.mouse(click(3, 2)), None, "shown already");
+    assert_eq!(app.mouse(click(3, 10)), None, "below the last room");
+    assert_eq!(app.mouse(click(40, 0)), None, "in the messages");
+    assert_eq!(app.view().room, "#lab2");
+    assert_eq!(app.mouse(click(0, 0)), switch("#class"));
 }
 
 #[test]
