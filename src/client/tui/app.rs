@@ -935,21 +935,14 @@ impl App {
 }
 
 /// The room an update belongs to, if it belongs to one: its lines go to that room's buffer.
-/// The answer to `/who` (about any room) shows where it was asked, like other answers;
-/// `Parted` shows in the buffer left on screen once the room's buffer has closed.
+/// The rooms line mode names ([`display::room_of`]) and the room entered; the answer to
+/// `/who` (about any room) shows where it was asked, like other answers, and `Parted` in the
+/// buffer left on screen once the room's buffer has closed.
 fn room_of(kind: &UpdateKind) -> Option<&str> {
     match kind {
-        UpdateKind::Message { room, .. }
-        | UpdateKind::Action { room, .. }
-        | UpdateKind::History { room, .. }
-        | UpdateKind::Away { room, .. }
-        | UpdateKind::Joined { room, .. }
-        | UpdateKind::Left { room, .. }
-        | UpdateKind::Entered { room, .. }
-        | UpdateKind::Announcement { room, .. }
-        | UpdateKind::Topic { room, .. }
-        | UpdateKind::Moderation { room, .. } => Some(room),
-        _ => None,
+        UpdateKind::Entered { room, .. } => Some(room),
+        UpdateKind::Users { .. } => None,
+        _ => display::room_of(kind),
     }
 }
 

@@ -469,7 +469,7 @@ fn part_closes_the_room_and_shows_the_one_before() {
 }
 
 #[test]
-fn private_messages_and_notices_show_in_the_room_shown() {
+fn private_messages_notices_and_answers_show_in_the_room_shown() {
     let mut app = three_rooms();
     app.key(alt(KeyCode::Char('2')));
     let private = UpdateKind::Private {
@@ -483,8 +483,15 @@ fn private_messages_and_notices_show_in_the_room_shown() {
         text: "server restarts at 18:00".into(),
     };
     apply(&mut app, notice, |_| {});
+    // The answer to `/who #lab2`, asked here, is shown here.
+    let who = UpdateKind::Users {
+        room: "#lab2".into(),
+        users: vec!["alice".into(), "erin".into(), "frank".into()],
+    };
+    apply(&mut app, who, |_| {});
     assert!(pane(&app).contains("*carol* psst"));
     assert!(pane(&app).contains("server restarts at 18:00"));
+    assert!(pane(&app).contains("erin"), "{}", pane(&app));
     assert_eq!(room_list(&app), ["1.#class", "2.#lab1", "3.#lab2"]);
     app.key(alt(KeyCode::Char('1')));
     assert!(!pane(&app).contains("psst"));
