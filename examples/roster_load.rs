@@ -196,7 +196,7 @@ fn run(
         let who = (n % logins.len() as u64) as usize;
         let text = format!("t={:>12} {}", start.elapsed().as_micros(), "x".repeat(20));
         let (stream, key) = &mut senders[who];
-        let _ = stream.write_all(&seal(key, &ClientEvent::Say { text }));
+        let _ = stream.write_all(&seal(key, &ClientEvent::Say { room: None, text }));
     }
     let expected = total * logins.len() as u64;
     let drain_until = Instant::now() + Duration::from_secs(5);

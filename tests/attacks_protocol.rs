@@ -630,7 +630,7 @@ fn a_pinned_signed_server_is_never_spoken_to_in_a_weaker_mode() {
         }
     }
     // Nobody joined meanwhile.
-    watcher.send(&ClientEvent::Who);
+    watcher.send(&ClientEvent::Who { room: None });
     assert!(matches!(watcher.recv(), ServerEvent::Users { users, .. } if users == ["watcher"]));
 }
 
@@ -729,6 +729,7 @@ fn tokens_from_other_connections_never_fill_a_users_replay_memory() {
                 fernchat::protocol::seal(
                     &server.key,
                     &ClientEvent::Say {
+                        room: None,
                         text: format!("{round}.{i}"),
                     },
                 )

@@ -125,6 +125,7 @@ fn pipe_mode_takes_the_nick_from_the_first_line_and_quits_at_end_of_input() {
     assert_eq!(
         said,
         ClientEvent::Say {
+            room: None,
             text: "hello there".into()
         }
     );
@@ -147,6 +148,7 @@ fn pipe_mode_prints_what_the_room_says() {
             let mut peer = server.accept();
             peer.join(&["bob"], 100);
             peer.send(&ServerEvent::Message {
+                room: "#class".into(),
                 id: 0,
                 from: "bob".into(),
                 text: "hi \u{1b}[2Jalice".into(),
@@ -187,7 +189,11 @@ fn pipe_mode_prints_what_the_room_says() {
     let status = wait_bounded(&mut child, 2 * STEP);
     assert_eq!(status.code(), Some(0));
     let (who, bye) = script.join().expect("server script");
-    assert_eq!(who, ClientEvent::Who, "the unknown command was not sent");
+    assert_eq!(
+        who,
+        ClientEvent::Who { room: None },
+        "the unknown command was not sent"
+    );
     assert_eq!(bye, ClientEvent::Bye { reason: None });
     let rest: Vec<String> = lines.try_iter().collect();
     assert!(

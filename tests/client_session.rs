@@ -338,18 +338,21 @@ fn server_events_become_updates_and_state() {
     let t = now_ms();
     let script = [
         ServerEvent::Message {
+            room: "#class".into(),
             id: 0,
             from: "bob".into(),
             text: "hi".into(),
             time: t,
         },
         ServerEvent::Message {
+            room: "#class".into(),
             id: 0,
             from: "Alice".into(),
             text: "mine".into(),
             time: t,
         },
         ServerEvent::Action {
+            room: "#class".into(),
             id: 0,
             from: "bob".into(),
             text: "waves".into(),
@@ -368,6 +371,7 @@ fn server_events_become_updates_and_state() {
             time: t,
         },
         ServerEvent::Joined {
+            room: "#class".into(),
             nick: "carol".into(),
             time: t,
             role: Default::default(),
@@ -378,6 +382,7 @@ fn server_events_become_updates_and_state() {
             time: t,
         },
         ServerEvent::Left {
+            room: "#class".into(),
             nick: "bob".into(),
             reason: "lunch".into(),
             time: t,
@@ -468,8 +473,9 @@ fn server_events_become_updates_and_state() {
     assert_eq!(state.last_error.as_deref(), Some("slow down"));
     // Not fatal: the session still answers.
     spawned.commands.send(Command::Who(None)).unwrap();
-    assert_eq!(peer.recv(), ClientEvent::Who);
+    assert_eq!(peer.recv(), ClientEvent::Who { room: None });
     peer.send(&ServerEvent::Users {
+        room: "#class".into(),
         users: vec!["zed".into(), "alice2".into()],
         time: t,
         roles: Default::default(),
@@ -556,10 +562,17 @@ fn commands_are_checked_locally_before_sending() {
         text: "psst".into(),
     });
     send(Command::Nick("alice2".into()));
-    assert_eq!(peer.recv(), ClientEvent::Say { text: "hi".into() });
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Say {
+            room: None,
+            text: "hi".into()
+        }
+    );
     assert_eq!(
         peer.recv(),
         ClientEvent::Me {
+            room: None,
             text: "waves".into()
         }
     );
@@ -594,6 +607,7 @@ fn quit_says_bye_with_the_reason_and_ends_cleanly() {
     assert_eq!(
         peer.recv(),
         ClientEvent::Say {
+            room: None,
             text: "last words".into()
         }
     );
@@ -748,6 +762,7 @@ fn a_rejoin_asks_since_the_last_message_shown_and_shows_none_twice() {
         "started afresh: the recent history, as before"
     );
     let history = |id, text: &str| ServerEvent::History {
+        room: "#class".into(),
         id,
         kind: HistoryKind::Message,
         from: "bob".into(),
@@ -755,6 +770,7 @@ fn a_rejoin_asks_since_the_last_message_shown_and_shows_none_twice() {
         time: now_ms(),
     };
     let message = |id, text: &str| ServerEvent::Message {
+        room: "#class".into(),
         id,
         from: "bob".into(),
         text: text.into(),
@@ -765,6 +781,7 @@ fn a_rejoin_asks_since_the_last_message_shown_and_shows_none_twice() {
     // The same id in a new token: a repeat all the same.
     peer.send(&message(2, "two"));
     peer.send(&ServerEvent::Action {
+        room: "#class".into(),
         id: 3,
         from: "bob".into(),
         text: "three".into(),
@@ -833,6 +850,7 @@ fn a_rejoin_says_how_many_missed_messages_were_too_many_to_replay() {
     let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
     let updates = &spawned.updates;
     peer.send(&ServerEvent::Message {
+        room: "#class".into(),
         id: 10,
         from: "bob".into(),
         text: "ten".into(),
@@ -848,6 +866,7 @@ fn a_rejoin_says_how_many_missed_messages_were_too_many_to_replay() {
     again.welcome_missed("alice", &["bob"], 100, Some(5));
     for (id, text) in [(14, "fourteen"), (15, "fifteen")] {
         again.send(&ServerEvent::History {
+            room: "#class".into(),
             id,
             kind: HistoryKind::Message,
             from: "bob".into(),
@@ -1121,6 +1140,7 @@ fn broadcasts_open_under_the_room_key_and_nothing_else_does() {
             peer.expect_hello();
             peer.handshake();
             peer.send(&ServerEvent::Welcome {
+                room: "#class".into(),
                 nick: "alice".into(),
                 users: vec!["alice".into()],
                 version: fernchat::protocol::PROTOCOL_VERSION,
@@ -1136,6 +1156,7 @@ fn broadcasts_open_under_the_room_key_and_nothing_else_does() {
         });
     let spawned = session.expect("joined").spawn().unwrap();
     let said = |text: &str| ServerEvent::Message {
+        room: "#class".into(),
         id: 1,
         from: "bob".into(),
         text: text.into(),

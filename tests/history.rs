@@ -51,6 +51,7 @@ fn late_joiners_see_recent_room_messages_but_never_private_ones() {
     alice.recv();
     alice.say("first");
     alice.send(&fernchat::protocol::ClientEvent::Me {
+        room: None,
         text: "waves".into(),
     });
     alice.send(&fernchat::protocol::ClientEvent::Msg {
@@ -155,6 +156,7 @@ fn a_torn_last_record_is_reported_and_cut_off() {
     let token = fernchat::protocol::seal(
         &key,
         &ServerEvent::Message {
+            room: "#class".into(),
             id: 0,
             from: "alice".into(),
             text: "three".into(),

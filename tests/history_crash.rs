@@ -46,7 +46,7 @@ fn a_server_killed_mid_stream_restarts_with_every_acknowledged_message() {
         let mut frames = Vec::new();
         for i in 0..100 + in_flight {
             let text = format!("round {round} message {i} {}", "x".repeat(300));
-            frames.extend(seal(&writer.key, &ClientEvent::Say { text }));
+            frames.extend(seal(&writer.key, &ClientEvent::Say { room: None, text }));
         }
         writer.send_raw(&frames);
         // Read 100 echoes, then kill the server while the rest are still being handled.

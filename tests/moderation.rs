@@ -128,8 +128,15 @@ fn next_message(peer: &mut Peer) -> String {
 /// Every staff event, as a hostile student would send it.
 fn staff_events(target: &str) -> Vec<ClientEvent> {
     vec![
-        ClientEvent::Announce { text: "x".into() },
-        ClientEvent::Topic { text: "x".into() },
+        ClientEvent::Announce {
+            room: None,
+            all: false,
+            text: "x".into(),
+        },
+        ClientEvent::Topic {
+            room: None,
+            text: "x".into(),
+        },
         ClientEvent::Mute {
             nick: target.into(),
             minutes: None,
@@ -150,8 +157,14 @@ fn staff_events(target: &str) -> Vec<ClientEvent> {
         ClientEvent::Unban {
             nick: target.into(),
         },
-        ClientEvent::Quiet { on: true },
-        ClientEvent::Slow { seconds: 30 },
+        ClientEvent::Quiet {
+            room: None,
+            on: true,
+        },
+        ClientEvent::Slow {
+            room: None,
+            seconds: 30,
+        },
         ClientEvent::Whois {
             nick: target.into(),
         },
@@ -184,7 +197,7 @@ fn a_staff_key_makes_an_instructor_and_everyone_sees_roles() {
         }
         _ => unreachable!(),
     }
-    ann.send(&ClientEvent::Who);
+    ann.send(&ClientEvent::Who { room: None });
     match ann.recv_until(10, |e| matches!(e, ServerEvent::Users { .. })) {
         ServerEvent::Users { roles, .. } => {
             assert_eq!(roles.get("prof"), Some(&Role::Instructor));
@@ -270,9 +283,12 @@ fn an_instructor_cannot_moderate_another_instructor() {
 fn announcements_and_the_topic_reach_everyone_and_each_joiner() {
     let (room, mut prof, mut ann, mut bob) = Room::class();
     prof.send(&ClientEvent::Topic {
+        room: None,
         text: "Exam until 11:00".into(),
     });
     prof.send(&ClientEvent::Announce {
+        room: None,
+        all: false,
         text: "The exam starts now".into(),
     });
     for peer in [&mut prof, &mut ann, &mut bob] {
@@ -300,6 +316,8 @@ fn announcements_and_the_topic_reach_everyone_and_each_joiner() {
     );
     // An announcement with control characters is refused like any message.
     prof.send(&ClientEvent::Announce {
+        room: None,
+        all: false,
         text: "\u{1b}[2Jgone".into(),
     });
     assert_eq!(next_error(&mut prof).0, ErrorCode::BadText);
@@ -448,9 +466,13 @@ fn a_ban_quiet_mode_and_the_topic_survive_a_restart() {
             next_moderation(&mut prof),
             "prof banned mallory (cheating); they may not come back until staff lift it"
         );
-        prof.send(&ClientEvent::Quiet { on: true });
+        prof.send(&ClientEvent::Quiet {
+            room: None,
+            on: true,
+        });
         next_moderation(&mut prof);
         prof.send(&ClientEvent::Topic {
+            room: None,
             text: "Exam".into(),
         });
         prof.recv_until(10, |e| matches!(e, ServerEvent::Topic { .. }));
@@ -491,7 +513,10 @@ fn a_ban_quiet_mode_and_the_topic_survive_a_restart() {
 #[test]
 fn quiet_mode_lets_only_staff_speak() {
     let (_room, mut prof, mut ann, mut bob) = Room::class();
-    prof.send(&ClientEvent::Quiet { on: true });
+    prof.send(&ClientEvent::Quiet {
+        room: None,
+        on: true,
+    });
     for peer in [&mut ann, &mut bob] {
         assert_eq!(
             next_moderation(peer),
@@ -503,6 +528,7 @@ fn quiet_mode_lets_only_staff_speak() {
     assert_eq!(code, ErrorCode::Quiet);
     assert!(message.contains("only staff may speak"), "{message}");
     ann.send(&ClientEvent::Me {
+        room: None,
         text: "waves".into(),
     });
     assert_eq!(next_error(&mut ann).0, ErrorCode::Quiet);
@@ -513,7 +539,10 @@ fn quiet_mode_lets_only_staff_speak() {
     assert_eq!(next_error(&mut ann).0, ErrorCode::Quiet);
     prof.say("20 minutes left");
     assert_eq!(next_message(&mut bob), "20 minutes left");
-    prof.send(&ClientEvent::Quiet { on: false });
+    prof.send(&ClientEvent::Quiet {
+        room: None,
+        on: false,
+    });
     assert_eq!(
         next_moderation(&mut bob),
         "prof turned quiet mode off: everyone may speak again"
@@ -525,7 +554,10 @@ fn quiet_mode_lets_only_staff_speak() {
 #[test]
 fn slow_mode_paces_students_by_the_injected_clock() {
     let (room, mut prof, mut ann, mut bob) = Room::class();
-    prof.send(&ClientEvent::Slow { seconds: 30 });
+    prof.send(&ClientEvent::Slow {
+        room: None,
+        seconds: 30,
+    });
     assert_eq!(
         next_moderation(&mut bob),
         "prof turned slow mode on: one message per 30 s each"
@@ -547,7 +579,10 @@ fn slow_mode_paces_students_by_the_injected_clock() {
     room.advance_secs(1);
     ann.say("four");
     assert_eq!(next_message(&mut bob), "four");
-    prof.send(&ClientEvent::Slow { seconds: 0 });
+    prof.send(&ClientEvent::Slow {
+        room: None,
+        seconds: 0,
+    });
     assert_eq!(next_moderation(&mut bob), "prof turned slow mode off");
     ann.say("five");
     ann.say("six");
@@ -591,6 +626,8 @@ fn the_server_binary_takes_staff_keys_and_writes_audit_lines() {
             .any(|l| l.contains("join #") && l.contains("as prof, instructor"))
     );
     prof.send(&ClientEvent::Announce {
+        room: None,
+        all: false,
         text: "secret exam answer key location".into(),
     });
     prof.send(&ClientEvent::Mute {

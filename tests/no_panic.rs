@@ -524,16 +524,18 @@ fn random_client_event(rng: &mut Rng) -> ClientEvent {
             kex: random_text(rng),
         },
         1 => ClientEvent::Say {
+            room: None,
             text: random_text(rng),
         },
         2 => ClientEvent::Me {
+            room: None,
             text: random_text(rng),
         },
         3 => ClientEvent::Msg {
             to: random_text(rng),
             text: random_text(rng),
         },
-        4 => ClientEvent::Who,
+        4 => ClientEvent::Who { room: None },
         5 => ClientEvent::Nick {
             nick: random_text(rng),
         },

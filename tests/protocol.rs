@@ -19,6 +19,7 @@ const NOW: u64 = 1_763_800_000;
 
 fn say(text: &str) -> ClientEvent {
     ClientEvent::Say {
+        room: None,
         text: text.to_owned(),
     }
 }

@@ -130,14 +130,24 @@ fn a_python_client_shows_what_staff_do() {
     assert!(matches!(prof.recv(), ServerEvent::Joined { nick, .. } if nick == "pybot"));
     for event in [
         ClientEvent::Topic {
+            room: None,
             text: "Exam".into(),
         },
         ClientEvent::Announce {
+            room: None,
+            all: false,
             text: "pens down".into(),
         },
-        ClientEvent::Quiet { on: true },
-        ClientEvent::Quiet { on: false },
+        ClientEvent::Quiet {
+            room: None,
+            on: true,
+        },
+        ClientEvent::Quiet {
+            room: None,
+            on: false,
+        },
         ClientEvent::Say {
+            room: None,
             text: "carry on".into(),
         },
     ] {

@@ -235,7 +235,10 @@ impl Peer {
     }
 
     fn say(&mut self, text: &str) {
-        self.send(&ClientEvent::Say { text: text.into() });
+        self.send(&ClientEvent::Say {
+            room: None,
+            text: text.into(),
+        });
     }
 
     /// The next frame, opened; the plaintext wrong-key line and a close are refusals.

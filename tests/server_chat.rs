@@ -35,6 +35,7 @@ fn several_clients_chat_and_see_each_other_join() {
         assert_eq!(message_text(&peer.recv(), "alice"), "hello, room ✓");
     }
     bob.send(&ClientEvent::Me {
+        room: None,
         text: "waves".into(),
     });
     for peer in [&mut alice, &mut bob, &mut carol] {
@@ -176,7 +177,7 @@ fn who_lists_users_and_ping_is_answered() {
     let mut zed = server.join("zed");
     let _amy = server.join("amy");
     zed.recv();
-    zed.send(&ClientEvent::Who);
+    zed.send(&ClientEvent::Who { room: None });
     assert!(matches!(zed.recv(), ServerEvent::Users { users, .. } if users == ["amy", "zed"]));
     zed.send(&ClientEvent::Ping { id: 42 });
     assert_eq!(zed.recv(), ServerEvent::Pong { id: 42 });
@@ -202,6 +203,7 @@ fn leaving_is_announced_with_the_reason() {
     let frame = fernchat::protocol::seal(
         &carol.key,
         &ClientEvent::Say {
+            room: None,
             text: "half".into(),
         },
     );
@@ -329,7 +331,7 @@ fn idle_clients_are_pinged_and_removed_if_silent() {
         }
     )));
     // The lively one answered its pings and is still in the room.
-    lively.send(&ClientEvent::Who);
+    lively.send(&ClientEvent::Who { room: None });
     let users = lively.recv_until(5, |e| matches!(e, ServerEvent::Users { .. }));
     assert!(matches!(users, ServerEvent::Users { users, .. } if users == ["lively"]));
 }

@@ -104,7 +104,7 @@ fn psk_hello(server: &TestServer, nick: &str, kex: &str) -> (Peer, Confirming, (
 }
 
 fn who(peer: &mut Peer) -> Vec<String> {
-    peer.send(&ClientEvent::Who);
+    peer.send(&ClientEvent::Who { room: None });
     match peer.recv_until(10, |e| matches!(e, ServerEvent::Users { .. })) {
         ServerEvent::Users { users, .. } => users,
         _ => unreachable!(),

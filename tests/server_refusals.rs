@@ -80,7 +80,10 @@ fn garbage_and_over_long_lines_get_errors_and_the_connection_goes_on() {
     alice.expect_error(ErrorCode::Undecryptable);
     alice.send_raw(&seal(
         &RoomKey::generate(),
-        &ClientEvent::Say { text: "x".into() },
+        &ClientEvent::Say {
+            room: None,
+            text: "x".into(),
+        },
     ));
     alice.expect_error(ErrorCode::Undecryptable);
 
@@ -129,6 +132,7 @@ fn a_replayed_token_is_refused_on_the_same_and_on_a_new_connection() {
     let frame = seal(
         &alice.key,
         &ClientEvent::Say {
+            room: None,
             text: "once".into(),
         },
     );
@@ -192,6 +196,7 @@ fn a_skewed_clock_within_ten_minutes_works_and_beyond_is_told_so() {
         peer.send_raw(&seal_at(
             &peer.key,
             &ClientEvent::Say {
+                room: None,
                 text: "tick".into(),
             },
             at + 1,
@@ -204,7 +209,10 @@ fn a_skewed_clock_within_ten_minutes_works_and_beyond_is_told_so() {
         // A token that is stale by that clock is refused.
         peer.send_raw(&seal_at(
             &peer.key,
-            &ClientEvent::Say { text: "old".into() },
+            &ClientEvent::Say {
+                room: None,
+                text: "old".into(),
+            },
             at - 300,
         ));
         peer.expect_error(ErrorCode::Expired);
@@ -239,6 +247,7 @@ fn a_flooding_client_is_throttled_then_disconnected() {
         frames.extend(seal(
             &flooder.key,
             &ClientEvent::Say {
+                room: None,
                 text: format!("spam {i}"),
             },
         ));

@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(event) = check::<ClientEvent>(data) {
         match &event {
             ClientEvent::Hello { nick, kex, .. } => rules(&[nick, kex]),
-            ClientEvent::Say { text } | ClientEvent::Me { text } => rules(&[text]),
+            ClientEvent::Say { text, .. } | ClientEvent::Me { text, .. } => rules(&[text]),
             ClientEvent::Msg { to, text } => rules(&[to, text]),
             ClientEvent::Nick { nick } => rules(&[nick]),
             ClientEvent::Bye { reason: Some(r) } => rules(&[r]),

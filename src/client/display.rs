@@ -213,23 +213,35 @@ pub fn room_of(kind: &UpdateKind) -> Option<&str> {
 }
 
 /// An update as text like [`render_highlighted`], each line of a room's update preceded by its
-/// room (`10:42 [#lab1] <bob> hi`) when `with_room`.
+/// room (`10:42 [#lab1] <bob> hi`) when `with_room`: line mode's rule when we are in more than
+/// one room.
 pub fn render_in_room(update: &Update, colour: bool, mention: bool, with_room: bool) -> String {
-    let room = room_of(&update.kind).filter(|_| with_room);
-    let Some(room) = room else {
-        return render_highlighted(update, colour, mention);
-    };
     let stamp = if mention && colour {
         sgr("30;43", &hhmm(update.at), colour)
     } else {
         hhmm(update.at)
     };
-    let tag = sgr("1", &format!("[{}]", clean(room, MAX_ROOM_SHOWN)), colour);
-    render_body(&update.kind, colour)
+    render_lines(&update.kind, colour, with_room)
         .iter()
-        .map(|line| format!("{stamp} {tag} {line}"))
+        .map(|line| format!("{stamp} {line}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// [`render_body`], each line preceded by the update's room (`[#lab1] <bob> hi`) when
+/// `with_room` and the update belongs to a room (see [`room_of`]).
+pub fn render_lines(kind: &UpdateKind, colour: bool, with_room: bool) -> Vec<String> {
+    let lines = render_body(kind, colour);
+    match room_of(kind).filter(|_| with_room) {
+        Some(room) => {
+            let tag = sgr("1", &format!("[{}]", clean(room, MAX_ROOM_SHOWN)), colour);
+            lines
+                .into_iter()
+                .map(|line| format!("{tag} {line}"))
+                .collect()
+        }
+        None => lines,
+    }
 }
 
 fn users_online(users: &[String], colour: bool) -> String {
@@ -732,6 +744,104 @@ mod tests {
         );
         let staff = render(&at(UpdateKind::StaffHelp), false);
         assert!(staff.contains("/mute NICK [MIN] [REASON]"), "{staff}");
+    }
+
+    #[test]
+    fn room_lines() {
+        assert_eq!(
+            plain(UpdateKind::Entered {
+                room: "#lab1".into(),
+                users: vec!["alice".into(), "%tom".into()],
+                topic: Some("ex. 3".into()),
+                by: None,
+            }),
+            "-!- you joined #lab1; 2 users in #lab1: alice %tom; topic: ex. 3"
+        );
+        assert_eq!(
+            plain(UpdateKind::Entered {
+                room: "#lab2".into(),
+                users: vec!["alice".into()],
+                topic: None,
+                by: Some("prof".into()),
+            }),
+            "-!- prof moved you to #lab2; 1 user in #lab2: alice"
+        );
+        assert_eq!(
+            plain(UpdateKind::Parted {
+                room: "#lab1".into(),
+                reason: "done".into(),
+            }),
+            "-!- you left #lab1 (done)"
+        );
+        assert_eq!(
+            plain(UpdateKind::Invited {
+                room: "#quiet".into(),
+                by: "bob".into(),
+            }),
+            "-!- bob invited you to #quiet: type /join #quiet to go in"
+        );
+        assert_eq!(
+            plain(UpdateKind::Users {
+                room: "#class".into(),
+                users: vec!["alice".into()],
+            }),
+            "-!- 1 user online: alice"
+        );
+        let list = render_body(
+            &UpdateKind::RoomList {
+                rooms: vec![
+                    RoomSummary {
+                        room: "#class".into(),
+                        members: 12,
+                        topic: Some("Week 3".into()),
+                        invite_only: false,
+                    },
+                    RoomSummary {
+                        room: "#lab1".into(),
+                        members: 1,
+                        topic: None,
+                        invite_only: true,
+                    },
+                ],
+            },
+            false,
+        );
+        assert_eq!(
+            list,
+            [
+                "-!- rooms:",
+                "-!-   #class   12 users  Week 3",
+                "-!-   #lab1     1 user   (invite only)",
+            ]
+        );
+        assert_eq!(
+            render_body(&UpdateKind::RoomList { rooms: vec![] }, false),
+            ["-!- no rooms"]
+        );
+    }
+
+    #[test]
+    fn a_room_tag_goes_after_the_stamp() {
+        let update = at(UpdateKind::Message {
+            room: "#lab1".into(),
+            from: "bob".into(),
+            text: "hi".into(),
+            own: false,
+        });
+        let stamp = hhmm(update.at);
+        assert_eq!(
+            render_in_room(&update, false, false, true),
+            format!("{stamp} [#lab1] <bob> hi")
+        );
+        assert_eq!(
+            render_in_room(&update, false, true, false),
+            render(&update, false)
+        );
+        let notice = at(UpdateKind::Notice { text: "x".into() });
+        assert_eq!(
+            render_in_room(&notice, false, false, true),
+            format!("{stamp} -!- x")
+        );
     }
 
     #[test]

@@ -36,8 +36,9 @@ use crate::client::command::{self, Command};
 use crate::client::display;
 use crate::client::error::ClientError;
 use crate::client::session::{ClientConfig, ReconnectPolicy, Session, Spawned, StateView};
+use crate::client::state::same_room;
 use crate::client::transcript::Transcript;
-use crate::client::update::{Update, UpdateKind};
+use crate::client::update::{DEFAULT_ROOM, Update, UpdateKind};
 use crate::client::{KexSetup, ServerAddr, Timeouts, Welcome, load_key};
 use crate::crypto::RoomKey;
 use crate::protocol::event::validate_nick;
@@ -369,9 +370,11 @@ fn print_updates(
     ended: &AtomicBool,
     user_quit: &AtomicBool,
 ) {
+    let mut rooms = RoomsShown::default();
     for update in updates {
         let mention = colour && state.snapshot().mentioned_in(&update.kind);
-        let mut text = display::render_highlighted(&update, colour, mention);
+        let with_room = rooms.follow(&update.kind);
+        let mut text = display::render_in_room(&update, colour, mention, with_room);
         text.push('\n');
         if !print(text) {
             break;
@@ -417,8 +420,10 @@ fn run_pipe(options: LineOptions, key: RoomKey, transcript: Transcript) -> Resul
     thread::spawn(move || forward_input(input, commands, colour));
 
     let mut stdout = io::stdout();
+    let mut rooms = RoomsShown::default();
     for update in updates {
-        let line = display::render(&update, colour);
+        let with_room = rooms.follow(&update.kind);
+        let line = display::render_in_room(&update, colour, false, with_room);
         // A closed stdout (`client | head`) is not worth a panic: stop printing, keep going
         // until the session ends so the bye is still sent.
         if writeln!(stdout, "{line}")
@@ -429,6 +434,32 @@ fn run_pipe(options: LineOptions, key: RoomKey, transcript: Transcript) -> Resul
         }
     }
     session.join().map_err(ClientError::from)
+}
+
+/// The rooms we are in, followed from the updates in the order they are printed, so a line
+/// is named by its room exactly when the reader needs it: when we are in several rooms, or
+/// the line is from a room we are not in (`/who #other`).
+#[derive(Debug, Default)]
+struct RoomsShown {
+    rooms: Vec<String>,
+}
+
+impl RoomsShown {
+    /// Takes `kind` into account; returns whether its line should name its room.
+    fn follow(&mut self, kind: &UpdateKind) -> bool {
+        match kind {
+            // The welcome puts us in #class; the rooms we are rejoining follow as `Entered`.
+            UpdateKind::Connected { .. } => self.rooms = vec![DEFAULT_ROOM.to_owned()],
+            UpdateKind::Entered { room, .. } if !self.rooms.iter().any(|r| same_room(r, room)) => {
+                self.rooms.push(room.clone());
+            }
+            UpdateKind::Parted { room, .. } => self.rooms.retain(|r| !same_room(r, room)),
+            _ => {}
+        }
+        display::room_of(kind).is_some_and(|room| {
+            self.rooms.len() > 1 || !self.rooms.iter().any(|r| same_room(r, room))
+        })
+    }
 }
 
 /// Sends each input line to the session; at the end of input, quits.
@@ -588,6 +619,53 @@ mod tests {
         assert!(printer.join().unwrap());
         // Not held: printing goes straight through.
         assert!(hold.print(|| true));
+    }
+
+    #[test]
+    fn lines_name_their_room_once_there_are_several() {
+        let mut rooms = RoomsShown::default();
+        let said = |room: &str| UpdateKind::Message {
+            room: room.into(),
+            from: "bob".into(),
+            text: "hi".into(),
+            own: false,
+        };
+        let entered = |room: &str| UpdateKind::Entered {
+            room: room.into(),
+            users: Vec::new(),
+            topic: None,
+            by: None,
+        };
+        let connected = UpdateKind::Connected {
+            nick: "alice".into(),
+            users: Vec::new(),
+            server: String::new(),
+            target: String::new(),
+            reconnected: false,
+        };
+        assert!(!rooms.follow(&connected));
+        assert!(!rooms.follow(&said("#class")));
+        // A room we are not in is always named.
+        assert!(rooms.follow(&said("#lab1")));
+        assert!(!rooms.follow(&entered("#lab1")), "it names the room itself");
+        assert!(rooms.follow(&said("#class")));
+        assert!(rooms.follow(&said("#LAB1")));
+        let private = UpdateKind::Private {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+            outgoing: false,
+        };
+        assert!(!rooms.follow(&private), "private messages have no room");
+        assert!(!rooms.follow(&UpdateKind::Parted {
+            room: "#lab1".into(),
+            reason: String::new(),
+        }));
+        assert!(!rooms.follow(&said("#class")));
+        // A reconnect starts from #class; the rejoined rooms come back as `Entered`.
+        rooms.follow(&entered("#lab2"));
+        rooms.follow(&connected);
+        assert!(!rooms.follow(&said("#class")));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::client::command::ParseError;
 use crate::protocol::ClientEvent;
-use crate::protocol::event::nick_key;
+use crate::protocol::event::{nick_key, validate_nick};
 use crate::role::Role;
 
 /// What the client knows of the room's roles and staff messages.
@@ -130,9 +130,12 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
     let event = match name {
         "announce" if args.is_empty() => return missing("/announce", "/announce TEXT"),
         "announce" => ClientEvent::Announce {
+            room: None,
+            all: false,
             text: args.to_owned(),
         },
         "topic" => ClientEvent::Topic {
+            room: None,
             text: args.to_owned(),
         },
         "mute" | "unmute" | "kick" | "ban" | "unban" | "whois" if nick.is_empty() => {
@@ -161,18 +164,134 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
         "unban" => ClientEvent::Unban { nick },
         "whois" => ClientEvent::Whois { nick },
         "quiet" => match args.to_ascii_lowercase().as_str() {
-            "on" => ClientEvent::Quiet { on: true },
-            "off" => ClientEvent::Quiet { on: false },
+            "on" => ClientEvent::Quiet {
+                room: None,
+                on: true,
+            },
+            "off" => ClientEvent::Quiet {
+                room: None,
+                on: false,
+            },
             _ => return missing("/quiet", "/quiet on|off"),
         },
         "slow" => match args.parse::<u64>() {
-            Ok(seconds) => ClientEvent::Slow { seconds },
+            Ok(seconds) => ClientEvent::Slow {
+                room: None,
+                seconds,
+            },
             Err(_) => return missing("/slow", "/slow SECONDS (0: off)"),
         },
         "reload" => ClientEvent::Reload,
         _ => return None,
     };
     Some(Ok(event))
+}
+
+/// The most rooms one `/groups` file may create, and members one room may list: the
+/// server's own limits (PROTOCOL.md, section 10).
+pub const MAX_GROUPS: usize = 50;
+
+/// The largest `/groups` file read: 50 rooms of 50 nicks of 16 characters fit many times
+/// over; anything larger is the wrong file.
+pub const MAX_GROUPS_FILE: u64 = 256 * 1024;
+
+/// One room of a `/groups` file and who goes into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The room, lower-cased (`#lab1`).
+    pub room: String,
+    /// Its members, as written.
+    pub members: Vec<String>,
+}
+
+/// Why a `/groups` file cannot be used. Nothing is sent when the file has any mistake: half a
+/// class moved is worse than none.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupsError {
+    /// A line is wrong.
+    #[error("line {line}: {problem}")]
+    Line {
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it and how to fix it.
+        problem: String,
+    },
+    /// No room at all.
+    #[error(
+        "the file lists no rooms: write one line per room, the room then its members, e.g. `#lab1 alice bob`"
+    )]
+    Empty,
+}
+
+/// Reads a `/groups` file: one line per room, the room's name then its members separated by
+/// spaces (`#lab1 alice bob carol`); blank lines and lines starting with `//` are skipped. A
+/// room may appear once, a nick in one room only (in any case), and a file may list at most
+/// [`MAX_GROUPS`] rooms of [`MAX_GROUPS`] members.
+pub fn parse_groups(text: &str) -> Result<Vec<Group>, GroupsError> {
+    let mut groups: Vec<Group> = Vec::new();
+    // Where each room and nick was first listed, for the message about a second listing.
+    let mut rooms_at: BTreeMap<String, usize> = BTreeMap::new();
+    let mut nicks_at: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let wrong = |problem: String| GroupsError::Line {
+            line: number,
+            problem,
+        };
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("//") {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let Some(room) = words.next() else { continue };
+        let shown = |word: &str| -> String { crate::client::display::clean(word, 32) };
+        if !crate::client::command::is_room_name(room) {
+            return Err(wrong(format!(
+                "{} is not a room name: a line starts with the room, # plus 2 to 24 of a-z 0-9 _ -, e.g. #lab1",
+                shown(room)
+            )));
+        }
+        let room = room.to_ascii_lowercase();
+        if let Some(first) = rooms_at.get(&room) {
+            return Err(wrong(format!(
+                "{room} is listed again (first on line {first}): put all its members on one line"
+            )));
+        }
+        if groups.len() == MAX_GROUPS {
+            return Err(wrong(format!(
+                "more than {MAX_GROUPS} rooms: the server creates at most {MAX_GROUPS} at a time; split the file"
+            )));
+        }
+        let mut members = Vec::new();
+        for nick in words {
+            if let Err(e) = validate_nick(nick) {
+                return Err(wrong(format!("{} is not a nick: {e}", shown(nick))));
+            }
+            if let Some((first, other)) = nicks_at.get(&nick_key(nick)) {
+                return Err(wrong(format!(
+                    "{nick} is already in {other} (line {first}): a student goes into one room only"
+                )));
+            }
+            if members.len() == MAX_GROUPS {
+                return Err(wrong(format!(
+                    "{room} lists more than {MAX_GROUPS} members, the most a room of a group file takes"
+                )));
+            }
+            nicks_at.insert(nick_key(nick), (number, room.clone()));
+            members.push(nick.to_owned());
+        }
+        if members.is_empty() {
+            return Err(wrong(format!(
+                "{room} has no members: list their nicks after the room, e.g. `{room} alice bob`"
+            )));
+        }
+        rooms_at.insert(room.clone(), number);
+        groups.push(Group { room, members });
+    }
+    if groups.is_empty() {
+        return Err(GroupsError::Empty);
+    }
+    Ok(groups)
 }
 
 #[cfg(test)]
@@ -216,9 +335,27 @@ mod tests {
                 reason: Some("3 answers posted".into()),
             }
         );
-        assert_eq!(ok("quiet", "ON"), ClientEvent::Quiet { on: true });
-        assert_eq!(ok("slow", "30"), ClientEvent::Slow { seconds: 30 });
-        assert_eq!(ok("topic", ""), ClientEvent::Topic { text: "".into() });
+        assert_eq!(
+            ok("quiet", "ON"),
+            ClientEvent::Quiet {
+                room: None,
+                on: true
+            }
+        );
+        assert_eq!(
+            ok("slow", "30"),
+            ClientEvent::Slow {
+                room: None,
+                seconds: 30
+            }
+        );
+        assert_eq!(
+            ok("topic", ""),
+            ClientEvent::Topic {
+                room: None,
+                text: "".into()
+            }
+        );
         assert_eq!(ok("reload", ""), ClientEvent::Reload);
         assert!(parse("quiet", "maybe").unwrap().is_err());
         assert!(parse("announce", "").unwrap().is_err());
@@ -240,5 +377,72 @@ mod tests {
         room.rename("tom", "thomas");
         assert_eq!(room.marked("thomas"), "%thomas");
         assert_eq!(room.role_of("tom"), Role::Student);
+    }
+
+    fn line_error(text: &str) -> (usize, String) {
+        match parse_groups(text) {
+            Err(GroupsError::Line { line, problem }) => (line, problem),
+            other => panic!("{text:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_groups_file_lists_rooms_and_members() {
+        let text =
+            "// lab groups, week 3\n\n#Lab1 alice bob  carol\n  // comment\n#lab2\tdave Erin\r\n";
+        assert_eq!(
+            parse_groups(text),
+            Ok(vec![
+                Group {
+                    room: "#lab1".into(),
+                    members: vec!["alice".into(), "bob".into(), "carol".into()],
+                },
+                Group {
+                    room: "#lab2".into(),
+                    members: vec!["dave".into(), "Erin".into()],
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn groups_file_mistakes_name_their_line() {
+        let (line, problem) = line_error("#lab1 alice\nlab2 bob\n");
+        assert_eq!(line, 2);
+        assert!(problem.contains("not a room name"), "{problem}");
+        let (line, problem) = line_error("#lab1 alice\n\n#lab2 bob ALICE\n");
+        assert_eq!(line, 3);
+        assert!(problem.contains("already in #lab1 (line 1)"), "{problem}");
+        let (line, problem) = line_error("#lab1 alice\n#LAB1 bob\n");
+        assert_eq!(line, 2);
+        assert!(problem.contains("first on line 1"), "{problem}");
+        let (line, problem) = line_error("// x\n#lab1\n");
+        assert_eq!(line, 2);
+        assert!(problem.contains("no members"), "{problem}");
+        let (line, problem) = line_error("#lab1 al!ce\n");
+        assert_eq!(line, 1);
+        assert!(problem.contains("not a nick"), "{problem}");
+        // Control characters in the file do not reach the screen.
+        let (_, problem) = line_error("#lab1 a\u{1b}[2J\n");
+        assert!(!problem.contains('\u{1b}'), "{problem:?}");
+        assert_eq!(
+            parse_groups("// only comments\n\n"),
+            Err(GroupsError::Empty)
+        );
+        assert_eq!(parse_groups(""), Err(GroupsError::Empty));
+    }
+
+    #[test]
+    fn groups_files_are_bounded_like_the_server() {
+        let room = |i: usize| format!("#g{i:02} s{i:02}a\n");
+        let fifty: String = (0..MAX_GROUPS).map(room).collect();
+        assert_eq!(parse_groups(&fifty).map(|g| g.len()), Ok(MAX_GROUPS));
+        let (line, problem) = line_error(&format!("{fifty}{}", room(99)));
+        assert_eq!(line, MAX_GROUPS + 1);
+        assert!(problem.contains("more than 50 rooms"), "{problem}");
+        let members: Vec<String> = (0..=MAX_GROUPS).map(|i| format!("s{i:03}")).collect();
+        let (line, problem) = line_error(&format!("#big {}", members.join(" ")));
+        assert_eq!(line, 1);
+        assert!(problem.contains("more than 50 members"), "{problem}");
     }
 }

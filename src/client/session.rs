@@ -502,12 +502,12 @@ impl Core {
         match command {
             Command::Say(text) => {
                 if self.check_text(&text) {
-                    self.send(ClientEvent::Say { text });
+                    self.send(ClientEvent::Say { room: None, text });
                 }
             }
             Command::Me(text) => {
                 if self.check_text(&text) {
-                    self.send(ClientEvent::Me { text });
+                    self.send(ClientEvent::Me { room: None, text });
                 }
             }
             Command::Msg { to, text } => {
@@ -517,7 +517,7 @@ impl Core {
                     self.send(ClientEvent::Msg { to, text });
                 }
             }
-            Command::Who(_) => self.send(ClientEvent::Who),
+            Command::Who(_) => self.send(ClientEvent::Who { room: None }),
             Command::SayIn { .. }
             | Command::Join { .. }
             | Command::Part { .. }
@@ -599,6 +599,7 @@ impl Core {
                 text,
             },
             ServerEvent::History {
+                room: _,
                 kind,
                 id,
                 from,
@@ -736,6 +737,11 @@ impl Core {
             | ServerEvent::Handshake { .. } => {
                 return None;
             }
+            // Rooms (issue 16): this client stays in `#class`, so it never asks for these.
+            ServerEvent::Entered { .. }
+            | ServerEvent::Parted { .. }
+            | ServerEvent::Rooms { .. }
+            | ServerEvent::Invited { .. } => return None,
         };
         self.view.publish(&self.state);
         self.emit(kind);

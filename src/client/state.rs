@@ -642,4 +642,155 @@ mod tests {
             text: "alice".into()
         }));
     }
+
+    fn users(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn rooms_are_kept_in_the_order_joined_with_class_first() {
+        let mut state = welcomed(&["alice", "bob"]);
+        assert_eq!(state.current, "#class");
+        assert!(!state.in_several_rooms());
+        assert_eq!(
+            state.entered("#lab1", &users(&["alice", "carol"]), None),
+            Some(true)
+        );
+        assert_eq!(state.entered("#lab0", &users(&["alice"]), None), Some(true));
+        let order: Vec<&str> = state.rooms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(order, ["#class", "#lab1", "#lab0"]);
+        assert!(state.in_several_rooms());
+        // Entering again (a resync) is not new and keeps the order.
+        assert_eq!(
+            state.entered("#LAB1", &users(&["alice"]), None),
+            Some(false)
+        );
+        assert_eq!(state.rooms.len(), 3);
+        // #class parted (a server that allows it) and entered again goes first again.
+        assert!(state.parted("#class"));
+        assert!(!state.parted("#class"));
+        state.entered("#class", &users(&["alice"]), None);
+        assert_eq!(state.rooms[0].name, "#class");
+    }
+
+    #[test]
+    fn the_current_room_is_what_users_and_room_show() {
+        let mut state = welcomed(&["alice", "bob"]);
+        state.entered(
+            "#lab1",
+            &users(&["carol", "alice"]),
+            Some(("ex. 3".into(), "tom".into())),
+        );
+        // Entering does not switch: the session decides that.
+        assert_eq!(names(&state), ["alice", "bob"]);
+        assert!(state.switch("#Lab1"));
+        assert_eq!(state.current, "#lab1");
+        assert_eq!(names(&state), ["alice", "carol"]);
+        assert_eq!(state.room.topic, Some(("ex. 3".into(), "tom".into())));
+        assert!(!state.switch("#nowhere"));
+        assert_eq!(state.current, "#lab1");
+        // Changes to the current room show at once; to another, not.
+        state.add_user("#lab1", "dave", Role::Ta);
+        assert_eq!(names(&state), ["alice", "carol", "dave"]);
+        assert_eq!(state.room.marked("dave"), "%dave");
+        state.add_user("#class", "erin", Role::Student);
+        assert_eq!(names(&state), ["alice", "carol", "dave"]);
+        assert_eq!(
+            state.joined("#class").unwrap().users,
+            ["alice", "bob", "erin"]
+        );
+        state.set_topic("#lab1", "", "tom");
+        assert_eq!(state.room.topic, None);
+        // Leaving the current room goes back to the first.
+        state.parted("#lab1");
+        assert_eq!(state.current, "#class");
+        assert_eq!(names(&state), ["alice", "bob", "erin"]);
+        // Events for a room we are not in change nothing.
+        state.add_user("#lab1", "zed", Role::Student);
+        state.set_users("#lab1", &users(&["zed"]), &Default::default());
+        assert!(state.joined("#lab1").is_none());
+    }
+
+    #[test]
+    fn our_role_holds_in_every_room() {
+        let mut state = welcomed(&["alice"]);
+        state.set_own_role(Role::Instructor);
+        state.entered("#lab1", &users(&["alice"]), None);
+        state.switch("#lab1");
+        assert!(state.room.role.is_staff());
+        assert!(state.joined("#lab1").unwrap().info.role.is_staff());
+    }
+
+    #[test]
+    fn renames_reach_every_room() {
+        let mut state = welcomed(&["alice", "bob"]);
+        state.entered("#lab1", &users(&["alice", "bob"]), None);
+        state.entered("#lab2", &users(&["alice"]), None);
+        assert!(!state.rename("BOB", "robert"));
+        assert_eq!(state.joined("#class").unwrap().users, ["alice", "robert"]);
+        assert_eq!(state.joined("#lab1").unwrap().users, ["alice", "robert"]);
+        assert_eq!(state.joined("#lab2").unwrap().users, ["alice"]);
+        assert!(state.rename("alice", "al"));
+        assert_eq!(state.joined("#lab2").unwrap().users, ["al"]);
+    }
+
+    #[test]
+    fn ids_are_counted_per_room() {
+        let mut state = welcomed(&["alice"]);
+        state.entered("#lab1", &users(&["alice"]), None);
+        assert!(state.first_sight("#class", 5, false));
+        // #lab1 has its own sequence: its id 1 is new though #class is at 5.
+        assert!(state.first_sight("#lab1", 1, true));
+        assert!(state.first_sight("#lab1", 2, false));
+        assert!(!state.first_sight("#lab1", 2, true));
+        assert!(!state.first_sight("#class", 5, true));
+        assert_eq!(state.last_message("#class"), Some(5));
+        assert_eq!(state.last_message("#lab1"), Some(2));
+        // Not a member: nothing to compare with, shown.
+        assert!(state.first_sight("#other", 1, false));
+        assert!(state.first_sight("#other", 1, false));
+    }
+
+    #[test]
+    fn a_reconnect_rejoins_every_room_since_its_last_message() {
+        let mut state = welcomed(&["alice", "bob"]);
+        state.entered("#lab1", &users(&["alice", "bob"]), None);
+        state.entered("#lab2", &users(&["alice"]), None);
+        state.first_sight("#lab1", 7, false);
+        state.switch("#lab2");
+        state.disconnected();
+        assert!(state.rooms.iter().all(|r| r.users.is_empty()));
+        assert_eq!(state.rooms.len(), 3, "the rooms stay listed");
+        welcomed_again(&mut state);
+        assert_eq!(
+            state.rooms_to_rejoin(),
+            [("#lab1".to_owned(), Some(7)), ("#lab2".to_owned(), None)]
+        );
+        assert!(!state.joined("#class").unwrap().rejoining);
+        assert_eq!(state.current, "#lab2", "still where we were");
+        // The server lets us back into #lab1; #lab2 stays to be rejoined.
+        assert_eq!(
+            state.entered("#lab1", &users(&["alice"]), None),
+            Some(false)
+        );
+        assert_eq!(state.rooms_to_rejoin(), [("#lab2".to_owned(), None)]);
+        // A first live message after the rejoin is new even at a lower id (a restarted
+        // server without history), as in #class.
+        assert!(state.first_sight("#lab1", 1, false));
+    }
+
+    #[test]
+    fn a_hostile_server_cannot_fill_memory_with_rooms() {
+        let mut state = welcomed(&["alice"]);
+        for i in 0..MAX_ROOMS + 10 {
+            state.entered(&format!("#r{i}"), &[], None);
+        }
+        assert_eq!(state.rooms.len(), MAX_ROOMS);
+        assert_eq!(state.entered("#r-new", &[], None), None);
+        assert_eq!(
+            state.entered("#r1", &[], None),
+            Some(false),
+            "known rooms still resync"
+        );
+    }
 }

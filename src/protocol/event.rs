@@ -46,21 +46,27 @@ pub enum ClientEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
     },
-    /// A message to the room.
+    /// A message to a room (the sender must be a member, else `not_in_room`).
     ///
     /// # Format
-    /// `{"type":"say","text":"hi all"}`
+    /// `{"type":"say","text":"hi all"}`, `{"type":"say","room":"#lab1","text":"hi lab"}`
     Say {
         /// The message: see [`validate_text`].
         text: String,
+        /// The room (absent: [`DEFAULT_ROOM`], as before rooms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
     /// An action (`/me waves`), shown as `* alice waves`.
     ///
     /// # Format
-    /// `{"type":"me","text":"waves"}`
+    /// `{"type":"me","text":"waves"}`, `{"type":"me","room":"#lab1","text":"waves"}`
     Me {
         /// What the sender does.
         text: String,
+        /// The room (absent: [`DEFAULT_ROOM`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
     /// A private message, seen only by sender and recipient.
     ///
@@ -72,11 +78,15 @@ pub enum ClientEvent {
         /// The message.
         text: String,
     },
-    /// Asks for the list of users online; answered with `users`.
+    /// Asks for the members of a room; answered with `users`.
     ///
     /// # Format
-    /// `{"type":"who"}`
-    Who,
+    /// `{"type":"who"}`, `{"type":"who","room":"#lab1"}`
+    Who {
+        /// The room (absent: [`DEFAULT_ROOM`], whose members are everyone online).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
     /// Changes my nick; the room sees `renamed`.
     ///
     /// # Format
@@ -123,22 +133,31 @@ pub enum ClientEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// Staff: an announcement to the room (everyone gets `announcement`). Everyone else gets
-    /// `not_permitted`, as for every staff event below.
+    /// Staff: an announcement to a room (its members get `announcement`), or with `all` to
+    /// every room. Everyone else gets `not_permitted`, as for every staff event below.
     ///
     /// # Format
-    /// `{"type":"announce","text":"The exam starts now"}`
+    /// `{"type":"announce","text":"The exam starts now"}`, `{"type":"announce","text":"Break","all":true}`
     Announce {
         /// The announcement (the rules of message text).
         text: String,
+        /// The room (absent: [`DEFAULT_ROOM`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// Every room gets it (`room` is then ignored).
+        #[serde(default, skip_serializing_if = "is_false")]
+        all: bool,
     },
-    /// Staff: sets the room's topic (`""` clears it); everyone gets `topic`.
+    /// Staff: sets a room's topic (`""` clears it); its members get `topic`.
     ///
     /// # Format
-    /// `{"type":"topic","text":"Exam until 11:00"}`
+    /// `{"type":"topic","text":"Exam until 11:00"}`, `{"type":"topic","room":"#lab1","text":"Lab 3"}`
     Topic {
         /// The topic (the rules of message text), or empty.
         text: String,
+        /// The room (absent: [`DEFAULT_ROOM`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
     /// Staff: `nick` may read but not speak, for `minutes` (absent: 10; 0: until `unmute`).
     ///
@@ -197,21 +216,28 @@ pub enum ClientEvent {
         /// The nick they had when banned.
         nick: String,
     },
-    /// Staff: quiet (exam) mode on or off: only staff may speak while it is on.
+    /// Staff: quiet (exam) mode on or off in a room: only staff may speak there while it is on.
     ///
     /// # Format
-    /// `{"type":"quiet","on":true}`
+    /// `{"type":"quiet","on":true}`, `{"type":"quiet","on":true,"room":"#lab1"}`
     Quiet {
         /// On or off.
         on: bool,
+        /// The room (absent: [`DEFAULT_ROOM`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
-    /// Staff: slow mode: each student may send one room message per `seconds` (0: off).
+    /// Staff: slow mode in a room: each student may send one message there per `seconds`
+    /// (0: off).
     ///
     /// # Format
-    /// `{"type":"slow","seconds":30}`
+    /// `{"type":"slow","seconds":30}`, `{"type":"slow","seconds":30,"room":"#lab1"}`
     Slow {
         /// The interval.
         seconds: u64,
+        /// The room (absent: [`DEFAULT_ROOM`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
     /// Staff: asks about a user; answered with `whois`.
     ///
@@ -227,7 +253,115 @@ pub enum ClientEvent {
     /// # Format
     /// `{"type":"reload"}`
     Reload,
+    /// Joins a room, creating it if it does not exist and the server lets this user create
+    /// rooms (`not_permitted` otherwise). Answered with `entered` and the room's history;
+    /// already a member: `entered` again.
+    ///
+    /// # Format
+    /// `{"type":"join","room":"#lab1"}`, `{"type":"join","room":"#lab1","since":41,"invite_only":true}`
+    Join {
+        /// The room: see [`validate_room`].
+        room: String,
+        /// The `id` of the last message of this room the client saw (reconnects): only newer
+        /// history is replayed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        /// Only used when this join creates the room: joining it then needs an `invite`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        invite_only: bool,
+    },
+    /// Leaves a room (`#class` only if the server allows it); answered with `parted`.
+    ///
+    /// # Format
+    /// `{"type":"part","room":"#lab1","reason":"done"}`
+    Part {
+        /// The room.
+        room: String,
+        /// Shown to the room's members in `left`; optional.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Asks for every room; answered with `rooms`.
+    ///
+    /// # Format
+    /// `{"type":"list"}`
+    List,
+    /// Lets `nick` join the invite-only `room` (once); they get `invited`. The inviter must be
+    /// a member (staff need not be).
+    ///
+    /// # Format
+    /// `{"type":"invite","nick":"bob","room":"#lab1"}`
+    Invite {
+        /// Who (online).
+        nick: String,
+        /// The room.
+        room: String,
+    },
+    /// Staff: puts `nick` into `room` (created if needed) and takes them out of every room but
+    /// `#class`.
+    ///
+    /// # Format
+    /// `{"type":"move","nick":"bob","room":"#lab1"}`
+    Move {
+        /// Who (online).
+        nick: String,
+        /// The room.
+        room: String,
+    },
+    /// Staff: creates each group's room and moves each listed member who is online into it
+    /// (at most [`MAX_GROUPS`] rooms of [`MAX_GROUP_MEMBERS`]); answered with a `notice`.
+    ///
+    /// # Format
+    /// `{"type":"groups","groups":[{"room":"#lab1","members":["alice","bob"]}]}`
+    Groups {
+        /// The rooms and their members, as the client read them from a groups file.
+        groups: Vec<Group>,
+    },
 }
+
+/// One room of a `groups` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The room: see [`validate_room`].
+    pub room: String,
+    /// The nicks to move into it.
+    pub members: Vec<String>,
+}
+
+/// One room in a `rooms` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The room's name.
+    pub room: String,
+    /// How many members it has.
+    pub members: usize,
+    /// Its topic, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Whether joining it needs an invite.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub invite_only: bool,
+}
+
+// serde's `skip_serializing_if` takes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The room everyone is in: the only room of a server (or client) that knows nothing of rooms,
+/// and what a room-scoped event without `room` means.
+pub const DEFAULT_ROOM: &str = "#class";
+
+fn default_room() -> String {
+    DEFAULT_ROOM.to_owned()
+}
+
+/// The most rooms in one `groups` event.
+pub const MAX_GROUPS: usize = 50;
+
+/// The most members of one room in a `groups` event.
+pub const MAX_GROUP_MEMBERS: usize = 50;
 
 fn default_kex() -> String {
     KEX_PSK.to_owned()
@@ -241,6 +375,7 @@ impl ClientEvent {
     pub const TYPES: &'static [&'static str] = &[
         "hello", "say", "me", "msg", "who", "nick", "ping", "pong", "confirm", "bye", "announce",
         "topic", "mute", "unmute", "kick", "ban", "unban", "quiet", "slow", "whois", "reload",
+        "join", "part", "list", "invite", "move", "groups",
     ];
 }
 
@@ -310,12 +445,18 @@ pub enum ServerEvent {
         /// The role of every user in `users` who is not a student (absent: everyone is).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         roles: BTreeMap<String, Role>,
+        /// The room `users` lists, where the client is put: [`DEFAULT_ROOM`].
+        #[serde(default = "default_room")]
+        room: String,
     },
     /// A room message.
     ///
     /// # Format
-    /// `{"type":"message","id":41,"from":"alice","text":"hi all","time":1763800000000}`
+    /// `{"type":"message","room":"#class","id":41,"from":"alice","text":"hi all","time":1763800000000}`
     Message {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// Increasing per room, kept across restarts (for `since` in a hello).
         #[serde(default)]
         id: u64,
@@ -329,8 +470,11 @@ pub enum ServerEvent {
     /// A room action (`/me`).
     ///
     /// # Format
-    /// `{"type":"action","id":42,"from":"alice","text":"waves","time":1763800000000}`
+    /// `{"type":"action","room":"#class","id":42,"from":"alice","text":"waves","time":1763800000000}`
     Action {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// Increasing per room, shared with `message`.
         #[serde(default)]
         id: u64,
@@ -345,8 +489,11 @@ pub enum ServerEvent {
     /// late arrival can catch up. Shown as history, never as a live message.
     ///
     /// # Format
-    /// `{"type":"history","id":41,"kind":"message","from":"alice","text":"hi all","time":1763800000000}`
+    /// `{"type":"history","room":"#class","id":41,"kind":"message","from":"alice","text":"hi all","time":1763800000000}`
     History {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// The room message's `id`.
         #[serde(default)]
         id: u64,
@@ -385,12 +532,15 @@ pub enum ServerEvent {
         /// Server time.
         time: u64,
     },
-    /// The answer to `who`.
+    /// The answer to `who`: a room's members.
     ///
     /// # Format
-    /// `{"type":"users","users":["alice","bob"],"time":1763800000000}`
+    /// `{"type":"users","room":"#class","users":["alice","bob"],"time":1763800000000}`
     Users {
-        /// Everyone online, sorted case-insensitively.
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
+        /// The room's members (in `#class`: everyone online), sorted case-insensitively.
         users: Vec<String>,
         /// When.
         time: u64,
@@ -398,11 +548,14 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         roles: BTreeMap<String, Role>,
     },
-    /// Someone joined the room.
+    /// Someone joined a room.
     ///
     /// # Format
-    /// `{"type":"joined","nick":"carol","time":1763800000000}`
+    /// `{"type":"joined","room":"#class","nick":"carol","time":1763800000000}`
     Joined {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// Who.
         nick: String,
         /// When.
@@ -411,11 +564,15 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "is_student")]
         role: Role,
     },
-    /// Someone left the room (quit, lost connection, or removed by the server).
+    /// Someone left a room (parted, quit, lost connection, or removed by the server: then
+    /// each room they were in gets one).
     ///
     /// # Format
-    /// `{"type":"left","nick":"carol","reason":"lunch","time":1763800000000}`
+    /// `{"type":"left","room":"#class","nick":"carol","reason":"lunch","time":1763800000000}`
     Left {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// Who.
         nick: String,
         /// Why, as they said it or as the server saw it.
@@ -497,8 +654,11 @@ pub enum ServerEvent {
     /// joiner after the welcome.
     ///
     /// # Format
-    /// `{"type":"announcement","from":"prof","text":"The exam starts now","time":1763800000000}`
+    /// `{"type":"announcement","room":"#class","from":"prof","text":"The exam starts now","time":1763800000000}`
     Announcement {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// The staff member's nick.
         from: String,
         /// The announcement.
@@ -506,11 +666,15 @@ pub enum ServerEvent {
         /// When it was made.
         time: u64,
     },
-    /// The room's topic: sent to everyone when it changes and to each joiner after the welcome.
+    /// A room's topic: sent to its members when it changes and to each joiner after the
+    /// welcome (or `entered`).
     ///
     /// # Format
-    /// `{"type":"topic","text":"Exam until 11:00","by":"prof","time":1763800000000}`
+    /// `{"type":"topic","room":"#class","text":"Exam until 11:00","by":"prof","time":1763800000000}`
     Topic {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// The topic; empty: there is none.
         text: String,
         /// Who set it.
@@ -518,11 +682,15 @@ pub enum ServerEvent {
         /// When it was set.
         time: u64,
     },
-    /// A moderation action, announced to the room in one line (who did what to whom and why).
+    /// A moderation action, announced in one line (who did what to whom and why): quiet and
+    /// slow to their room, the sanctions on a person (mute, kick, ban, ...) to `#class`.
     ///
     /// # Format
-    /// `{"type":"moderation","by":"prof","action":"mute","target":"mallory","reason":"spamming","text":"prof muted mallory for 10 min (spamming)","time":1763800000000}`
+    /// `{"type":"moderation","room":"#class","by":"prof","action":"mute","target":"mallory","reason":"spamming","text":"prof muted mallory for 10 min (spamming)","time":1763800000000}`
     Moderation {
+        /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
+        #[serde(default = "default_room")]
+        room: String,
         /// The staff member's nick.
         by: String,
         /// `mute`, `unmute`, `kick`, `ban`, `unban`, `quiet`, `slow`.
@@ -559,6 +727,65 @@ pub enum ServerEvent {
         /// Whether they are muted.
         muted: bool,
     },
+    /// You are now a member of `room` (your `join`, a staff `move`, or `groups`); its `history`
+    /// events follow, oldest first.
+    ///
+    /// # Format
+    /// `{"type":"entered","room":"#lab1","users":["alice","bob"],"topic":"Lab 3","by":"prof","time":1763800000000}`
+    Entered {
+        /// The room.
+        room: String,
+        /// Its members, you included, sorted case-insensitively.
+        users: Vec<String>,
+        /// The role of every member who is not a student.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        roles: BTreeMap<String, Role>,
+        /// Its topic, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// Who moved you here (a `move` or `groups`); absent: your own `join`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        /// When the `join` carried `since`: how many of the room's messages are newer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missed: Option<u64>,
+        /// When.
+        time: u64,
+    },
+    /// You are no longer a member of `room` (your `part`, or a staff `move`).
+    ///
+    /// # Format
+    /// `{"type":"parted","room":"#lab1","reason":"moved to #lab2 by prof","time":1763800000000}`
+    Parted {
+        /// The room.
+        room: String,
+        /// Why.
+        reason: String,
+        /// When.
+        time: u64,
+    },
+    /// The answer to `list`: every room with a member, sorted by name.
+    ///
+    /// # Format
+    /// `{"type":"rooms","rooms":[{"room":"#class","members":12},{"room":"#lab1","members":3,"topic":"Lab 3","invite_only":true}],"time":1763800000000}`
+    Rooms {
+        /// The rooms.
+        rooms: Vec<RoomInfo>,
+        /// When.
+        time: u64,
+    },
+    /// You may now join the invite-only `room` (once).
+    ///
+    /// # Format
+    /// `{"type":"invited","room":"#lab1","by":"alice","time":1763800000000}`
+    Invited {
+        /// The room.
+        room: String,
+        /// Who invited you.
+        by: String,
+        /// When.
+        time: u64,
+    },
 }
 
 fn is_student(role: &Role) -> bool {
@@ -587,6 +814,10 @@ impl ServerEvent {
         "topic",
         "moderation",
         "whois",
+        "entered",
+        "parted",
+        "rooms",
+        "invited",
     ];
 }
 
@@ -606,6 +837,10 @@ impl ServerEvent {
                 | ServerEvent::Error { .. }
                 | ServerEvent::Whois { .. }
                 | ServerEvent::Rekey { .. }
+                | ServerEvent::Entered { .. }
+                | ServerEvent::Parted { .. }
+                | ServerEvent::Rooms { .. }
+                | ServerEvent::Invited { .. }
         )
     }
 }
@@ -700,6 +935,16 @@ pub enum ErrorCode {
     Banned,
     /// Kicked: removed (a `bye`), and refused for a while (`retry_after` in the bye).
     Kicked,
+    /// A room name that breaks the rules (see [`validate_room`]).
+    RoomInvalid,
+    /// Speaking in (or acting on) a room one is not a member of.
+    NotInRoom,
+    /// A room that does not exist (nobody is in it).
+    NoSuchRoom,
+    /// The server's most rooms, or this user's, are reached (the message says which).
+    RoomLimit,
+    /// The room is invite-only and there is no invite for this user.
+    InviteOnly,
     /// A code this program does not know (from a newer peer).
     #[serde(other)]
     Unknown,
@@ -766,6 +1011,31 @@ pub fn validate_nick(nick: &str) -> Result<(), NickError> {
 /// The form under which nicks are compared for uniqueness.
 pub fn nick_key(nick: &str) -> String {
     nick.to_ascii_lowercase()
+}
+
+/// Why a room name is refused: always one message, the rule (`room_invalid`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("room names are # plus 2 to 24 of a-z 0-9 _ -, e.g. #lab1 ({given:?} is not one)")]
+pub struct RoomError {
+    /// The name given, cut to a readable length.
+    pub given: String,
+}
+
+/// Room name rules: `#` plus 2 to 24 of `a-z 0-9 _ -`, upper case allowed and folded: the
+/// name returned is the folded one, the only form the server sends (`#Lab1` is `#lab1`).
+pub fn validate_room(room: &str) -> Result<String, RoomError> {
+    let refused = || RoomError {
+        given: room.chars().take(40).collect(),
+    };
+    let name = room.strip_prefix('#').ok_or_else(refused)?;
+    let ok = (2..=24).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(refused());
+    }
+    Ok(room.to_ascii_lowercase())
 }
 
 /// Default longest message text, in characters.
@@ -873,14 +1143,124 @@ mod tests {
         assert_eq!((role, roles.len()), (Role::Student, 0));
         // And what a newer server adds is ignored by an older reader: roles are extra fields.
         let joined = ServerEvent::Joined {
+            room: DEFAULT_ROOM.into(),
             nick: "al".into(),
             time: 1,
             role: Role::Student,
         };
         assert_eq!(
             serde_json::to_string(&joined).unwrap(),
-            r#"{"type":"joined","nick":"al","time":1}"#
+            r##"{"type":"joined","room":"#class","nick":"al","time":1}"##
         );
+    }
+
+    #[test]
+    fn room_rules() {
+        for (given, folded) in [
+            ("#lab1", "#lab1"),
+            ("#Lab-1", "#lab-1"),
+            ("#ab", "#ab"),
+            ("#a_b", "#a_b"),
+            ("#abcdefghijklmnopqrstuvwx", "#abcdefghijklmnopqrstuvwx"),
+        ] {
+            assert_eq!(validate_room(given).as_deref(), Ok(folded), "{given}");
+        }
+        for bad in [
+            "lab1",
+            "#a",
+            "#",
+            "##ab",
+            "#lab 1",
+            "#labé",
+            "#abcdefghijklmnopqrstuvwxy",
+            "",
+            "#lab1\n",
+        ] {
+            assert!(validate_room(bad).is_err(), "{bad:?}");
+        }
+        let e = validate_room("nope").unwrap_err().to_string();
+        assert!(e.contains("# plus 2 to 24"), "{e}");
+    }
+
+    /// Every event of the rooms additions, client and server, survives a round trip.
+    #[test]
+    fn room_events_round_trip() {
+        let client = [
+            r##"{"type":"join","room":"#lab1","since":41,"invite_only":true}"##,
+            r##"{"type":"join","room":"#lab1"}"##,
+            r##"{"type":"part","room":"#lab1","reason":"done"}"##,
+            r#"{"type":"list"}"#,
+            r##"{"type":"invite","nick":"bob","room":"#lab1"}"##,
+            r##"{"type":"move","nick":"bob","room":"#lab1"}"##,
+            r##"{"type":"groups","groups":[{"room":"#lab1","members":["alice","bob"]}]}"##,
+            r##"{"type":"say","text":"hi","room":"#lab1"}"##,
+            r##"{"type":"me","text":"waves","room":"#lab1"}"##,
+            r##"{"type":"who","room":"#lab1"}"##,
+            r##"{"type":"topic","text":"t","room":"#lab1"}"##,
+            r##"{"type":"announce","text":"a","room":"#lab1","all":true}"##,
+            r##"{"type":"quiet","on":true,"room":"#lab1"}"##,
+            r##"{"type":"slow","seconds":3,"room":"#lab1"}"##,
+        ];
+        for json in client {
+            let event: ClientEvent = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&event).unwrap(), json);
+        }
+        let server = [
+            r##"{"type":"entered","room":"#lab1","users":["al","bo"],"roles":{"bo":"instructor"},"topic":"t","by":"bo","missed":3,"time":1}"##,
+            r##"{"type":"entered","room":"#lab1","users":["al"],"time":1}"##,
+            r##"{"type":"parted","room":"#lab1","reason":"moved","time":1}"##,
+            r##"{"type":"rooms","rooms":[{"room":"#class","members":2},{"room":"#lab1","members":1,"topic":"t","invite_only":true}],"time":1}"##,
+            r##"{"type":"invited","room":"#lab1","by":"al","time":1}"##,
+            r##"{"type":"message","room":"#lab1","id":1,"from":"al","text":"x","time":1}"##,
+            r##"{"type":"action","room":"#lab1","id":1,"from":"al","text":"x","time":1}"##,
+            r##"{"type":"history","room":"#lab1","id":1,"kind":"message","from":"al","text":"x","time":1}"##,
+            r##"{"type":"users","room":"#lab1","users":["al"],"time":1}"##,
+            r##"{"type":"joined","room":"#lab1","nick":"al","time":1}"##,
+            r##"{"type":"left","room":"#lab1","nick":"al","reason":"x","time":1}"##,
+            r##"{"type":"topic","room":"#lab1","text":"x","by":"al","time":1}"##,
+            r##"{"type":"announcement","room":"#lab1","from":"al","text":"x","time":1}"##,
+            r##"{"type":"moderation","room":"#lab1","by":"al","action":"quiet","text":"x","time":1}"##,
+        ];
+        for json in server {
+            let event: ServerEvent = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&event).unwrap(), json);
+        }
+        for code in [
+            "room_invalid",
+            "not_in_room",
+            "no_such_room",
+            "room_limit",
+            "invite_only",
+        ] {
+            let parsed: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
+            assert_ne!(parsed, ErrorCode::Unknown, "{code}");
+        }
+    }
+
+    /// What a peer that knows nothing of rooms sends and expects still parses: its events mean
+    /// `#class`, and a rooms server's extra fields are ignored by an old reader.
+    #[test]
+    fn events_without_rooms_mean_class() {
+        let ClientEvent::Say { room, .. } =
+            serde_json::from_str(r#"{"type":"say","text":"x"}"#).unwrap()
+        else {
+            panic!("not a say");
+        };
+        assert_eq!(room, None);
+        let ClientEvent::Who { room } = serde_json::from_str(r#"{"type":"who"}"#).unwrap() else {
+            panic!("not a who");
+        };
+        assert_eq!(room, None);
+        let old = r#"{"type":"message","id":1,"from":"al","text":"x","time":1}"#;
+        let ServerEvent::Message { room, .. } = serde_json::from_str(old).unwrap() else {
+            panic!("not a message");
+        };
+        assert_eq!(room, DEFAULT_ROOM);
+        let old = r#"{"type":"welcome","nick":"al","users":["al"],"version":2,"server":"x","max_text":9,"time":1}"#;
+        let ServerEvent::Welcome { room, .. } = serde_json::from_str(old).unwrap() else {
+            panic!("not a welcome");
+        };
+        assert_eq!(room, DEFAULT_ROOM);
     }
 
     #[test]
@@ -907,6 +1287,12 @@ mod tests {
             r#"{"type":"slow","seconds":3}"#,
             r#"{"type":"whois","nick":"al"}"#,
             r#"{"type":"reload"}"#,
+            r##"{"type":"join","room":"#lab1"}"##,
+            r##"{"type":"part","room":"#lab1"}"##,
+            r#"{"type":"list"}"#,
+            r##"{"type":"invite","nick":"bo","room":"#lab1"}"##,
+            r##"{"type":"move","nick":"bo","room":"#lab1"}"##,
+            r#"{"type":"groups","groups":[]}"#,
         ];
         assert_eq!(samples.len(), ClientEvent::TYPES.len());
         for (sample, name) in samples.iter().zip(ClientEvent::TYPES) {

@@ -313,8 +313,8 @@ impl Reader {
             ClientEvent::Nick { nick } => nick_rule(nick)
                 .and_then(|()| self.member_may_use(nick))
                 .map_err(|e| (e, false)),
-            ClientEvent::Say { text }
-            | ClientEvent::Me { text }
+            ClientEvent::Say { room: _, text }
+            | ClientEvent::Me { room: _, text }
             | ClientEvent::Msg { text, .. } => validate_text(text, max_text).map_err(|e| {
                 (
                     (ErrorCode::BadText, format!("message not sent: {e}")),

@@ -102,12 +102,14 @@ impl Entry {
     pub fn of(event: &ServerEvent) -> Option<Entry> {
         let (id, kind, from, text, time) = match event {
             ServerEvent::Message {
+                room: _,
                 id,
                 from,
                 text,
                 time,
             } => (id, HistoryKind::Message, from, text, time),
             ServerEvent::Action {
+                room: _,
                 id,
                 from,
                 text,
@@ -127,6 +129,7 @@ impl Entry {
     /// The event that shows this entry to a joining user as history.
     pub fn to_event(&self) -> ServerEvent {
         ServerEvent::History {
+            room: crate::protocol::event::DEFAULT_ROOM.into(),
             id: self.id,
             kind: self.kind,
             from: self.from.clone(),
@@ -139,12 +142,14 @@ impl Entry {
         let (id, from, text, time) = (self.id, self.from.clone(), self.text.clone(), self.time);
         match self.kind {
             HistoryKind::Message => ServerEvent::Message {
+                room: crate::protocol::event::DEFAULT_ROOM.into(),
                 id,
                 from,
                 text,
                 time,
             },
             HistoryKind::Action => ServerEvent::Action {
+                room: crate::protocol::event::DEFAULT_ROOM.into(),
                 id,
                 from,
                 text,

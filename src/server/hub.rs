@@ -540,18 +540,20 @@ impl Hub {
                 ErrorCode::HelloFirst,
                 format!("you already said hello as {nick}; use /nick to change your nick"),
             ),
-            ClientEvent::Say { text } => {
+            ClientEvent::Say { room: _, text } => {
                 self.last_id += 1;
                 self.broadcast_room(&ServerEvent::Message {
+                    room: crate::protocol::event::DEFAULT_ROOM.into(),
                     id: self.last_id,
                     from: nick,
                     text,
                     time,
                 })
             }
-            ClientEvent::Me { text } => {
+            ClientEvent::Me { room: _, text } => {
                 self.last_id += 1;
                 self.broadcast_room(&ServerEvent::Action {
+                    room: crate::protocol::event::DEFAULT_ROOM.into(),
                     id: self.last_id,
                     from: nick,
                     text,
@@ -559,10 +561,18 @@ impl Hub {
                 })
             }
             ClientEvent::Msg { to, text } => self.private(id, nick, &to, text),
-            ClientEvent::Who => {
+            ClientEvent::Who { .. } => {
                 let users = self.user_list();
                 let roles = self.roles();
-                self.send(id, &ServerEvent::Users { users, time, roles });
+                self.send(
+                    id,
+                    &ServerEvent::Users {
+                        room: crate::protocol::event::DEFAULT_ROOM.into(),
+                        users,
+                        time,
+                        roles,
+                    },
+                );
             }
             ClientEvent::Nick { nick: new } => self.rename(id, nick, new),
             ClientEvent::Ping { id: ping } => self.send(id, &ServerEvent::Pong { id: ping }),
@@ -698,6 +708,7 @@ impl Hub {
             admission.seated(id);
         }
         let welcome = ServerEvent::Welcome {
+            room: crate::protocol::event::DEFAULT_ROOM.into(),
             nick,
             users: self.user_list(),
             version: PROTOCOL_VERSION,
@@ -751,7 +762,15 @@ impl Hub {
         for frame in self.catch_up(id) {
             self.offer(id, &frame);
         }
-        self.broadcast_except(Some(id), &ServerEvent::Joined { nick, time, role });
+        self.broadcast_except(
+            Some(id),
+            &ServerEvent::Joined {
+                room: crate::protocol::event::DEFAULT_ROOM.into(),
+                nick,
+                time,
+                role,
+            },
+        );
     }
 
     /// The history frames for a joining client, oldest first: the newest messages that fit in
@@ -936,6 +955,7 @@ impl Hub {
             self.nicks.remove(&nick_key(&nick));
             self.skeletons.remove(&nick, id);
             self.broadcast(&ServerEvent::Left {
+                room: crate::protocol::event::DEFAULT_ROOM.into(),
                 nick,
                 reason: told.to_owned(),
                 time,
@@ -1193,6 +1213,7 @@ impl Hub {
         let time = unix_millis();
         for nick in left {
             self.broadcast(&ServerEvent::Left {
+                room: crate::protocol::event::DEFAULT_ROOM.into(),
                 nick,
                 reason: "key withdrawn by the instructor".into(),
                 time,

@@ -199,6 +199,7 @@ impl Peer {
         users.sort_by_key(|u| u.to_ascii_lowercase());
         self.handshake();
         self.send(&ServerEvent::Welcome {
+            room: "#class".into(),
             room_key: None,
             missed,
             nick: nick.to_owned(),

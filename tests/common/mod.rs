@@ -280,7 +280,10 @@ impl Peer {
     }
 
     pub fn say(&mut self, text: &str) {
-        self.send(&ClientEvent::Say { text: text.into() });
+        self.send(&ClientEvent::Say {
+            room: None,
+            text: text.into(),
+        });
     }
 
     /// Sends bytes as they are (a frame must end with `\n` to be read as one).

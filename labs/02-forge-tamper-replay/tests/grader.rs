@@ -64,6 +64,7 @@ fn a_forged_room_message_is_accepted_by_a_client_as_the_servers() {
                 assert_eq!(
                     event,
                     Ok(ServerEvent::Message {
+                        room: "#class".into(),
                         id: 0,
                         from: from.clone(),
                         text: text.clone(),

@@ -169,6 +169,7 @@ fn after_the_handshake_the_proxy_reads_and_relays_both_directions() {
 
             for _ in 0..5 {
                 let said = ClientEvent::Say {
+                    room: None,
                     text: rng.chat_line(),
                 };
                 let relayed = proxy.from_client(&frame(&client_keys.send, &said));
@@ -371,7 +372,11 @@ fn stretch_the_proxy_makes_the_client_say_what_it_never_said() {
                 .expect("after the handshake, inject makes a frame");
             assert_eq!(
                 open(&server_keys.receive, &injected),
-                serde_json::to_value(ClientEvent::Say { text: line }).unwrap(),
+                serde_json::to_value(ClientEvent::Say {
+                    room: None,
+                    text: line
+                })
+                .unwrap(),
                 "seed {seed}: the server reads the client saying the injected line"
             );
 
@@ -398,7 +403,11 @@ fn stretch_the_proxy_makes_the_client_say_what_it_never_said() {
                 .expect("after the psk handshake, inject makes a frame");
             assert_eq!(
                 open(&keys.client_to_server, &injected),
-                serde_json::to_value(ClientEvent::Say { text: line }).unwrap(),
+                serde_json::to_value(ClientEvent::Say {
+                    room: None,
+                    text: line
+                })
+                .unwrap(),
                 "seed {seed}: the server reads the psk client saying the injected line"
             );
         }

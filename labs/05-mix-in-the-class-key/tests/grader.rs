@@ -275,7 +275,9 @@ fn a_confirmation_matches_only_when_every_byte_does() {
 
 /// A class-key member of the room who asks who is there.
 fn who(watcher: &mut Client) -> Vec<String> {
-    watcher.send(&fernchat::protocol::ClientEvent::Who).unwrap();
+    watcher
+        .send(&fernchat::protocol::ClientEvent::Who { room: None })
+        .unwrap();
     let users = watcher.recv_type("users").expect("the room answers who");
     users["users"]
         .as_array()

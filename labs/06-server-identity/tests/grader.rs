@@ -305,7 +305,9 @@ fn the_real_server_is_pinned_an_impostor_refused_and_a_restart_accepted() {
                 "seed {seed}: the impostor must be refused: {refused:?}"
             );
             let mut watcher = Client::join_psk(impostor.addr, &class_key, "watcher").unwrap();
-            watcher.send(&fernchat::protocol::ClientEvent::Who).unwrap();
+            watcher
+                .send(&fernchat::protocol::ClientEvent::Who { room: None })
+                .unwrap();
             assert_eq!(
                 watcher.recv_type("users").unwrap()["users"],
                 serde_json::json!(["watcher"]),

@@ -405,6 +405,7 @@ impl Client {
     /// Says `text` to the room.
     pub fn say(&mut self, text: &str) -> Result<(), ClientError> {
         self.send(&ClientEvent::Say {
+            room: None,
             text: text.to_owned(),
         })
     }

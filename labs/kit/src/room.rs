@@ -176,6 +176,7 @@ impl Session<'_> {
         }
         lock(&shared.members).remove(&id);
         session.broadcast(&ServerEvent::Left {
+            room: "#class".into(),
             nick,
             reason: why.to_owned(),
             time: unix_millis(),
@@ -364,6 +365,7 @@ impl Session<'_> {
             let mut users: Vec<String> = members.values().map(|m| m.nick.clone()).collect();
             users.sort_by_key(|n| nick_key(n));
             ServerEvent::Welcome {
+                room: "#class".into(),
                 nick: nick.clone(),
                 users,
                 version: PROTOCOL_VERSION,
@@ -386,6 +388,7 @@ impl Session<'_> {
         self.broadcast_except(
             Some(self.id),
             &ServerEvent::Joined {
+                room: "#class".into(),
                 nick: nick.clone(),
                 time: unix_millis(),
                 role: Default::default(),
@@ -410,7 +413,7 @@ impl Session<'_> {
             });
             let time = unix_millis();
             match serde_json::from_value::<ClientEvent>(value) {
-                Ok(ClientEvent::Say { text }) | Ok(ClientEvent::Me { text })
+                Ok(ClientEvent::Say { room: _, text }) | Ok(ClientEvent::Me { room: _, text })
                     if validate_text(&text, 2000).is_err() =>
                 {
                     self.error(
@@ -418,29 +421,32 @@ impl Session<'_> {
                         "message not sent: empty, too long or with control characters".into(),
                     );
                 }
-                Ok(ClientEvent::Say { text }) => {
+                Ok(ClientEvent::Say { room: _, text }) => {
                     self.broadcast(&ServerEvent::Message {
+                        room: "#class".into(),
                         id: 0,
                         from: nick.to_owned(),
                         text,
                         time,
                     });
                 }
-                Ok(ClientEvent::Me { text }) => {
+                Ok(ClientEvent::Me { room: _, text }) => {
                     self.broadcast(&ServerEvent::Action {
+                        room: "#class".into(),
                         id: 0,
                         from: nick.to_owned(),
                         text,
                         time,
                     });
                 }
-                Ok(ClientEvent::Who) => {
+                Ok(ClientEvent::Who { .. }) => {
                     let mut users: Vec<String> = lock(&self.shared.members)
                         .values()
                         .map(|m| m.nick.clone())
                         .collect();
                     users.sort_by_key(|n| nick_key(n));
                     self.reply(&ServerEvent::Users {
+                        room: "#class".into(),
                         users,
                         time,
                         roles: Default::default(),

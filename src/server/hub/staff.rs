@@ -80,11 +80,15 @@ impl Hub {
                     .is_some_and(|c| c.role.is_staff());
                 (to_staff || self.may_speak(id, nick, false)).then_some(event)
             }
-            ClientEvent::Announce { text } => {
+            ClientEvent::Announce {
+                room: _,
+                all: _,
+                text,
+            } => {
                 self.announce(id, nick, text);
                 None
             }
-            ClientEvent::Topic { text } => {
+            ClientEvent::Topic { room: _, text } => {
                 self.topic(id, nick, text);
                 None
             }
@@ -117,11 +121,11 @@ impl Hub {
                 self.lift(id, nick, Action::Unban, &whom);
                 None
             }
-            ClientEvent::Quiet { on } => {
+            ClientEvent::Quiet { room: _, on } => {
                 self.quiet(id, nick, on);
                 None
             }
-            ClientEvent::Slow { seconds } => {
+            ClientEvent::Slow { room: _, seconds } => {
                 self.slow(id, nick, seconds);
                 None
             }
@@ -209,6 +213,7 @@ impl Hub {
     pub(super) fn greet(&mut self, id: u64) {
         if let Some(topic) = self.moderation.topic() {
             let event = ServerEvent::Topic {
+                room: crate::protocol::event::DEFAULT_ROOM.into(),
                 text: topic.text.clone(),
                 by: topic.by.clone(),
                 time: topic.time,
@@ -217,6 +222,7 @@ impl Hub {
         }
         if let Some(announcement) = self.moderation.announcement() {
             let event = ServerEvent::Announcement {
+                room: crate::protocol::event::DEFAULT_ROOM.into(),
                 from: announcement.by.clone(),
                 text: announcement.text.clone(),
                 time: announcement.time,
@@ -331,6 +337,7 @@ impl Hub {
         });
         self.audit(format_args!("{line} [by {by}, {role}{session}]"));
         let event = ServerEvent::Moderation {
+            room: crate::protocol::event::DEFAULT_ROOM.into(),
             by: by.to_owned(),
             action: action.name().to_owned(),
             target: target.map(str::to_owned),
@@ -360,6 +367,7 @@ impl Hub {
         });
         self.saved(saved);
         self.broadcast(&ServerEvent::Announcement {
+            room: crate::protocol::event::DEFAULT_ROOM.into(),
             from: nick.to_owned(),
             text,
             time,
@@ -383,6 +391,7 @@ impl Hub {
         let role = self.clients.get(&id).map_or(Role::Student, |c| c.role);
         self.audit(format_args!("{nick} ({role}) set the topic to {text:?}"));
         self.broadcast(&ServerEvent::Topic {
+            room: crate::protocol::event::DEFAULT_ROOM.into(),
             text,
             by: nick.to_owned(),
             time,

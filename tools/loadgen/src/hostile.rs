@@ -380,7 +380,10 @@ fn never_reader(addr: SocketAddr, key: &RoomKey, deadline: Instant) -> Outcome {
         }
         for sender in &senders {
             if sender
-                .send(&ClientEvent::Say { text: text.clone() })
+                .send(&ClientEvent::Say {
+                    room: None,
+                    text: text.clone(),
+                })
                 .is_ok()
             {
                 produced += 1;
@@ -540,6 +543,7 @@ fn flooder(addr: SocketAddr, key: &RoomKey) -> Outcome {
     let mut burst = Vec::new();
     for i in 0..500 {
         burst.extend(joined.sender.seal(&ClientEvent::Say {
+            room: None,
             text: format!("flood {i}"),
         }));
     }
@@ -688,7 +692,7 @@ fn newcomers_until(
 /// Sends `who` and reads (at most `limit` events) until its `users` answer: the error codes
 /// the server sent before it (about what was sent before the `who`), and whether it answered.
 fn codes_before_who(joined: &mut client::Joined, limit: usize) -> (Vec<ErrorCode>, bool) {
-    let _ = joined.sender.send(&ClientEvent::Who);
+    let _ = joined.sender.send(&ClientEvent::Who { room: None });
     let mut codes = Vec::new();
     for _ in 0..limit {
         match joined.receiver.receive() {
@@ -795,8 +799,9 @@ pub(crate) fn own_frames_back(addr: SocketAddr, key: &RoomKey) -> Outcome {
     };
     let asked = [
         ClientEvent::Ping { id: 4242 },
-        ClientEvent::Who,
+        ClientEvent::Who { room: None },
         ClientEvent::Say {
+            room: None,
             text: "mirror, mirror".into(),
         },
     ];
@@ -869,7 +874,7 @@ fn reflection_answers(
     joined: &mut client::Joined,
     limit: usize,
 ) -> (Vec<ErrorCode>, Vec<String>, bool) {
-    let _ = joined.sender.send(&ClientEvent::Who);
+    let _ = joined.sender.send(&ClientEvent::Who { room: None });
     let (mut codes, mut answers) = (Vec::new(), Vec::new());
     for _ in 0..limit {
         match joined.receiver.receive() {

@@ -176,6 +176,7 @@ pub fn run(config: &IdleConfig) -> Result<IdleReport, LoadError> {
     let broadcast_at = Instant::now();
     if let Some(first) = senders.first() {
         first.send(&ClientEvent::Say {
+            room: None,
             text: shared.probe_text.clone(),
         })?;
     }

@@ -285,6 +285,7 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
     // 2. Wait until every client has read everything up to a marker.
     connections.senders[0]
         .send(&ClientEvent::Say {
+            room: None,
             text: shared.sync_text.clone(),
         })
         .map_err(LoadError::Io)?;
@@ -618,7 +619,7 @@ fn send_loop(
         while text.len() < plan.size {
             text.push('x');
         }
-        if sender.send(&ClientEvent::Say { text }).is_err() {
+        if sender.send(&ClientEvent::Say { room: None, text }).is_err() {
             break;
         }
         shared.sent.fetch_add(1, Ordering::SeqCst);
@@ -677,6 +678,7 @@ fn churn_loop(
         let stay_until = (Instant::now() + rng.up_to(churn.pause)).min(deadline);
         if rng.next().is_multiple_of(2) {
             let _ = joined.sender.send(&ClientEvent::Say {
+                room: None,
                 text: "churn says hi".into(),
             });
         }

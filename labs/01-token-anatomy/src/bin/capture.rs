@@ -49,7 +49,7 @@ fn run() -> Result<(), String> {
     let keys = [&session.own, &key];
     // Two requests the server answers at once, so there is something to look at even in an
     // empty room. Say something from another client to see `message` frames too.
-    send(&mut conn, &send_key, &ClientEvent::Who)?;
+    send(&mut conn, &send_key, &ClientEvent::Who { room: None })?;
     send(&mut conn, &send_key, &ClientEvent::Ping { id: 1 })?;
     for _ in 0..count {
         match conn.recv() {

@@ -81,6 +81,7 @@ fn run() -> Result<(), String> {
     let say = seal(
         &session.key,
         &ClientEvent::Say {
+            room: None,
             text: "I say this once.".into(),
         },
     );
@@ -104,6 +105,7 @@ fn run() -> Result<(), String> {
     let fresh = seal(
         &session.key,
         &ClientEvent::Say {
+            room: None,
             text: "Flip one bit of me.".into(),
         },
     );
