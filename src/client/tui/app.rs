@@ -74,6 +74,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "show room 1 to 9 (Alt-0: 10) of the room list (or click it)",
     ),
     ("Alt-Left Alt-Right", "show the previous or next room"),
+    (
+        "Alt-A",
+        "show the next room with unread lines (mentions first)",
+    ),
     ("F2 Alt-N", "show or hide the nick list"),
     ("F3", "show or hide the room list"),
     ("Up Down", "previous and next line sent"),
@@ -387,7 +391,14 @@ impl App {
     /// counts it as unseen there; a `chat` line in a buffer not shown counts as unread in
     /// the room list.
     fn push_to(&mut self, index: usize, line: ChatLine, chat: bool) {
-        let width = usize::from(self.areas().messages.width);
+        // The pane's width matters only to a buffer scrolled up; working it out measures
+        // every nick, too much for each line of a replay.
+        let scrolled = self.buffers.iter().nth(index).is_some_and(|b| b.scroll > 0);
+        let width = if scrolled {
+            usize::from(self.areas().messages.width)
+        } else {
+            0
+        };
         let unread = chat && index != self.buffers.current_index();
         if let Some(buffer) = self.buffers.get_mut(index) {
             buffer.push(line, width, unread);
@@ -672,6 +683,7 @@ impl App {
                 let index = if n == 0 { 9 } else { n - 1 };
                 return self.show(index);
             }
+            KeyCode::Char('a') if alt => return self.show(self.buffers.with_news()?),
             KeyCode::Left if alt => return self.show(self.buffers.before_current()),
             KeyCode::Right if alt => return self.show(self.buffers.after_current()),
             KeyCode::F(2) => self.toggle_nick_list(),

@@ -195,6 +195,15 @@ impl Buffers {
         true
     }
 
+    /// Where the next buffer with unread lines is (Alt-A, as in weechat): one that mentions
+    /// us first, then any, each searched from the current one on; `None` when all are read.
+    pub fn with_news(&self) -> Option<usize> {
+        let len = self.list.len();
+        let order = (1..len).map(|step| (self.current + step) % len);
+        let first = |wanted: fn(&Buffer) -> bool| order.clone().find(|&i| wanted(&self.list[i]));
+        first(Buffer::mentioned).or_else(|| first(|b| b.unread > 0))
+    }
+
     /// Where the buffer after the current one is; after the last, the first (Alt-Right).
     pub fn after_current(&self) -> usize {
         (self.current + 1) % self.list.len()
@@ -252,6 +261,35 @@ mod tests {
         assert_eq!(buffers.current().room, "#class");
         assert!(!buffers.switch_to(0), "already there");
         assert!(!buffers.switch_to(3), "no such buffer");
+    }
+
+    #[test]
+    fn news_are_found_mentions_first() {
+        let mut buffers = Buffers::new();
+        for room in ["#a1", "#b2", "#c3"] {
+            buffers.open(room);
+        }
+        assert_eq!(buffers.with_news(), None);
+        buffers
+            .get_mut(1)
+            .unwrap()
+            .push(line("x", LineKind::Normal), 80, true);
+        buffers
+            .get_mut(3)
+            .unwrap()
+            .push(line("x", LineKind::Normal), 80, true);
+        assert_eq!(buffers.with_news(), Some(1));
+        buffers
+            .get_mut(2)
+            .unwrap()
+            .push(line("alice", LineKind::Mention), 80, true);
+        assert_eq!(buffers.with_news(), Some(2));
+        buffers.switch_to(2);
+        assert_eq!(buffers.with_news(), Some(3), "from the current one on");
+        buffers.switch_to(3);
+        assert_eq!(buffers.with_news(), Some(1));
+        buffers.switch_to(1);
+        assert_eq!(buffers.with_news(), None);
     }
 
     #[test]
