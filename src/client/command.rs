@@ -8,6 +8,8 @@
 //! Keeping parsing separate from the session means every front end (this line client, the
 //! later full-screen one, a test) types the same commands and gets the same errors.
 
+use crate::protocol::event::validate_room;
+
 /// One thing the user asked for. Front ends send these to the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -224,6 +226,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
         "join" | "j" => {
             let (invite_only, room) = match args.split_once(char::is_whitespace) {
                 Some(("-i", room)) => (true, room.trim()),
+                None if args == "-i" => (true, ""),
                 _ => (false, args),
             };
             if room.is_empty() {
@@ -323,27 +326,18 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
     Ok(Some(command))
 }
 
-/// Whether `name` is a room name by the protocol's rule: `#` then 2 to 24 of `a-z 0-9 _ -`,
-/// in any case (the server folds it to lower case).
+/// Whether `name` is a room name by the protocol's rule (`#` then 2 to 24 of `a-z 0-9 _ -`,
+/// in any case: the server folds it to lower case).
 pub fn is_room_name(name: &str) -> bool {
-    name.strip_prefix('#').is_some_and(|rest| {
-        (2..=24).contains(&rest.len())
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    })
+    validate_room(name).is_ok()
 }
 
 /// A room argument, lower-cased, or the error that shows how to name one.
 fn room_arg(given: &str, usage: &'static str) -> Result<String, ParseError> {
-    if is_room_name(given) {
-        Ok(given.to_ascii_lowercase())
-    } else {
-        Err(ParseError::BadRoom {
-            given: given.chars().filter(|c| !c.is_control()).take(32).collect(),
-            usage,
-        })
-    }
+    validate_room(given).map_err(|_| ParseError::BadRoom {
+        given: given.chars().filter(|c| !c.is_control()).take(32).collect(),
+        usage,
+    })
 }
 
 #[cfg(test)]
@@ -507,6 +501,160 @@ mod tests {
                 listed.iter().any(|u| u.starts_with(name)),
                 "{name} missing from /help"
             );
+        }
+    }
+
+    #[test]
+    fn room_commands_parse() {
+        assert_eq!(
+            ok("/join #Lab1"),
+            Command::Join {
+                room: "#lab1".into(),
+                invite_only: false
+            }
+        );
+        assert_eq!(
+            ok("/JOIN -i  #quiet"),
+            Command::Join {
+                room: "#quiet".into(),
+                invite_only: true
+            }
+        );
+        assert_eq!(
+            ok("/part"),
+            Command::Part {
+                room: None,
+                reason: None
+            }
+        );
+        assert_eq!(
+            ok("/part #lab1 done for today"),
+            Command::Part {
+                room: Some("#lab1".into()),
+                reason: Some("done for today".into())
+            }
+        );
+        assert_eq!(
+            ok("/part off to lunch"),
+            Command::Part {
+                room: None,
+                reason: Some("off to lunch".into())
+            }
+        );
+        assert_eq!(ok("/list"), Command::List);
+        assert_eq!(ok("/who #LAB1"), Command::Who(Some("#lab1".into())));
+        assert_eq!(
+            ok("/invite bob #lab1"),
+            Command::Invite {
+                nick: "bob".into(),
+                room: "#lab1".into()
+            }
+        );
+        assert_eq!(
+            ok("/move bob #lab2"),
+            Command::Move {
+                nick: "bob".into(),
+                room: "#lab2".into()
+            }
+        );
+        assert_eq!(ok("/groups week3.txt"), Command::Groups("week3.txt".into()));
+        assert_eq!(ok("/switch #Lab1"), Command::Switch("#lab1".into()));
+    }
+
+    #[test]
+    fn room_commands_need_room_names() {
+        for (line, command) in [
+            ("/join", "/join"),
+            ("/join -i", "/join"),
+            ("/switch", "/switch"),
+            ("/invite bob", "/invite"),
+            ("/invite bob #lab1 extra", "/invite"),
+            ("/move", "/move"),
+            ("/groups", "/groups"),
+        ] {
+            match parse(line) {
+                Err(ParseError::MissingArgument { command: c, .. }) => {
+                    assert_eq!(c, command, "{line:?}")
+                }
+                other => panic!("{line:?} gave {other:?}"),
+            }
+        }
+        for line in [
+            "/join lab1",
+            "/join #a",
+            "/join #this-name-is-far-too-long-for-a-room",
+            "/join #lab\u{e9}",
+            "/part #! why",
+            "/who #x",
+            "/switch lab1",
+            "/invite bob lab1",
+            "/move bob #",
+        ] {
+            let Err(err @ ParseError::BadRoom { .. }) = parse(line) else {
+                panic!("{line:?} is not a bad room");
+            };
+            assert!(err.to_string().contains("e.g. #lab1"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_room_name_in_front_says_the_line_there() {
+        assert_eq!(
+            ok("#Lab1 hi there"),
+            Command::SayIn {
+                room: "#lab1".into(),
+                text: "hi there".into()
+            }
+        );
+        assert_eq!(
+            ok("#lab1   spaced  out "),
+            Command::SayIn {
+                room: "#lab1".into(),
+                text: "spaced  out ".into()
+            }
+        );
+        // Anything else that starts with # is said as typed.
+        for line in [
+            "#1 is the answer",
+            "##lab1 hi",
+            "#lab1",
+            "#lab1   ",
+            "#",
+            " #lab1 hi",
+        ] {
+            assert_eq!(ok(line), Command::Say(line.into()), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn help_lists_the_room_commands() {
+        let listed: Vec<&str> = HELP.iter().map(|(usage, _)| *usage).collect();
+        for name in [
+            "/join",
+            "/part",
+            "/list",
+            "/switch",
+            "#ROOM",
+            "/invite",
+            "/who [#ROOM]",
+        ] {
+            assert!(
+                listed.iter().any(|u| u.starts_with(name)),
+                "{name} missing from /help"
+            );
+        }
+        // Staff commands are listed to staff only, apart.
+        assert!(
+            !listed
+                .iter()
+                .any(|u| u.starts_with("/move") || u.starts_with("/groups"))
+        );
+        let staff: Vec<&str> = crate::client::room::STAFF_HELP
+            .iter()
+            .map(|(usage, _)| *usage)
+            .collect();
+        for name in ["/move NICK #ROOM", "/groups FILE", "/announce --all TEXT"] {
+            assert!(staff.contains(&name), "{name} missing from the staff help");
         }
     }
 }

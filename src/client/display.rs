@@ -444,6 +444,7 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             line
         }
         UpdateKind::RoomList { rooms } => return room_list(&info, rooms),
+        UpdateKind::Switched { room } => format!("{info} now talking in {}", text(room)),
         UpdateKind::Invited { room, by } => format!(
             "{info} {} invited you to {}: type /join {} to go in",
             paint_nick(by, false, colour),

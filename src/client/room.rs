@@ -1,9 +1,10 @@
-//! The room as staff run it, seen from the client: our role, everyone's roles (for the `@` and
-//! `%` marks in nick lists), the topic and the latest announcement; and the staff commands
-//! (`/announce`, `/topic`, `/mute`, ...) with their help lines.
+//! A room as staff run it, seen from the client: our role, everyone's roles (for the `@` and
+//! `%` marks in nick lists), the topic and the latest announcement; the staff commands
+//! (`/announce`, `/topic`, `/mute`, ...) with their help lines; and `/groups` files
+//! ([`parse_groups`]), the staff's list of group rooms.
 //!
-//! Plain data and parsing, like `state` and `command`: no I/O. The server decides every
-//! permission; a student who types a staff command gets the server's `not_permitted` refusal,
+//! Plain data and parsing, like `state` and `command`: no I/O (the session reads the file).
+//! The server decides every permission; a student who types a staff command gets the server's `not_permitted` refusal,
 //! which is why parsing does not look at our role. Only `/help` does: it lists staff commands to
 //! staff alone.
 
@@ -11,7 +12,9 @@ use std::collections::BTreeMap;
 
 use crate::client::command::ParseError;
 use crate::protocol::ClientEvent;
-use crate::protocol::event::{nick_key, validate_nick};
+use crate::protocol::event::{
+    Group, MAX_GROUP_MEMBERS, MAX_GROUPS, nick_key, validate_nick, validate_room,
+};
 use crate::role::Role;
 
 /// What the client knows of the room's roles and staff messages.
@@ -128,11 +131,24 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
         },
     };
     let event = match name {
-        "announce" if args.is_empty() => return missing("/announce", "/announce TEXT"),
-        "announce" => ClientEvent::Announce {
-            room: None,
-            all: false,
-            text: args.to_owned(),
+        "announce" if args.is_empty() || args == "--all" => {
+            return missing("/announce", "/announce [--all] TEXT");
+        }
+        // The session fills in the current room (or none, with `--all`).
+        "announce" => match args
+            .strip_prefix("--all")
+            .filter(|t| t.starts_with(char::is_whitespace))
+        {
+            Some(text) => ClientEvent::Announce {
+                room: None,
+                all: true,
+                text: text.trim().to_owned(),
+            },
+            None => ClientEvent::Announce {
+                room: None,
+                all: false,
+                text: args.to_owned(),
+            },
         },
         "topic" => ClientEvent::Topic {
             room: None,
@@ -187,22 +203,9 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
     Some(Ok(event))
 }
 
-/// The most rooms one `/groups` file may create, and members one room may list: the
-/// server's own limits (PROTOCOL.md, section 10).
-pub const MAX_GROUPS: usize = 50;
-
 /// The largest `/groups` file read: 50 rooms of 50 nicks of 16 characters fit many times
 /// over; anything larger is the wrong file.
 pub const MAX_GROUPS_FILE: u64 = 256 * 1024;
-
-/// One room of a `/groups` file and who goes into it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    /// The room, lower-cased (`#lab1`).
-    pub room: String,
-    /// Its members, as written.
-    pub members: Vec<String>,
-}
 
 /// Why a `/groups` file cannot be used. Nothing is sent when the file has any mistake: half a
 /// class moved is worse than none.
@@ -226,7 +229,8 @@ pub enum GroupsError {
 /// Reads a `/groups` file: one line per room, the room's name then its members separated by
 /// spaces (`#lab1 alice bob carol`); blank lines and lines starting with `//` are skipped. A
 /// room may appear once, a nick in one room only (in any case), and a file may list at most
-/// [`MAX_GROUPS`] rooms of [`MAX_GROUPS`] members.
+/// [`MAX_GROUPS`] rooms of [`MAX_GROUP_MEMBERS`] members (the server's limits). Rooms come
+/// back lower-cased, nicks as written.
 pub fn parse_groups(text: &str) -> Result<Vec<Group>, GroupsError> {
     let mut groups: Vec<Group> = Vec::new();
     // Where each room and nick was first listed, for the message about a second listing.
@@ -245,13 +249,12 @@ pub fn parse_groups(text: &str) -> Result<Vec<Group>, GroupsError> {
         let mut words = line.split_whitespace();
         let Some(room) = words.next() else { continue };
         let shown = |word: &str| -> String { crate::client::display::clean(word, 32) };
-        if !crate::client::command::is_room_name(room) {
+        let Ok(room) = validate_room(room) else {
             return Err(wrong(format!(
                 "{} is not a room name: a line starts with the room, # plus 2 to 24 of a-z 0-9 _ -, e.g. #lab1",
                 shown(room)
             )));
-        }
-        let room = room.to_ascii_lowercase();
+        };
         if let Some(first) = rooms_at.get(&room) {
             return Err(wrong(format!(
                 "{room} is listed again (first on line {first}): put all its members on one line"
@@ -272,9 +275,9 @@ pub fn parse_groups(text: &str) -> Result<Vec<Group>, GroupsError> {
                     "{nick} is already in {other} (line {first}): a student goes into one room only"
                 )));
             }
-            if members.len() == MAX_GROUPS {
+            if members.len() == MAX_GROUP_MEMBERS {
                 return Err(wrong(format!(
-                    "{room} lists more than {MAX_GROUPS} members, the most a room of a group file takes"
+                    "{room} lists more than {MAX_GROUP_MEMBERS} members, the most a room of a group file takes"
                 )));
             }
             nicks_at.insert(nick_key(nick), (number, room.clone()));
@@ -357,6 +360,23 @@ mod tests {
             }
         );
         assert_eq!(ok("reload", ""), ClientEvent::Reload);
+        assert_eq!(
+            ok("announce", "--all  break until 11"),
+            ClientEvent::Announce {
+                room: None,
+                all: true,
+                text: "break until 11".into()
+            }
+        );
+        assert_eq!(
+            ok("announce", "--allowed here"),
+            ClientEvent::Announce {
+                room: None,
+                all: false,
+                text: "--allowed here".into()
+            }
+        );
+        assert!(parse("announce", "--all").unwrap().is_err());
         assert!(parse("quiet", "maybe").unwrap().is_err());
         assert!(parse("announce", "").unwrap().is_err());
         let Some(Err(ParseError::MissingArgument { usage, .. })) = parse("ban", "") else {

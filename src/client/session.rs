@@ -29,9 +29,11 @@ use crate::client::connection::{
     self, Connection, KexSetup, Link, Net, NetEvent, SendFailure, ServerAddr, Timeouts, Welcome,
 };
 use crate::client::error::{ConnectError, SessionError};
+use crate::client::room::{MAX_GROUPS_FILE, parse_groups};
 use crate::client::state::ChatState;
+use crate::client::state::same_room;
 use crate::client::transcript::Transcript;
-use crate::client::update::{DEFAULT_ROOM, Update, UpdateKind};
+use crate::client::update::{DEFAULT_ROOM, RoomSummary, Update, UpdateKind};
 use crate::crypto::RoomKey;
 use crate::protocol::event::{HistoryKind, validate_nick, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, ServerEvent};
@@ -239,6 +241,7 @@ impl Session {
             next_ping: 1,
             transcript,
             away: None,
+            rejoin_probe: None,
         };
         match Link::start(
             connection,
@@ -341,14 +344,19 @@ struct Core {
     next_ping: u64,
     /// Everything shown, for `/save` and `--log`.
     transcript: Transcript,
-    /// After a rejoin, until the server's replay of what we missed is over.
+    /// After a rejoin, until the server's replay of what we missed in a room is over.
     away: Option<Away>,
+    /// After a reconnect, until the pong of the ping sent after the rooms' `join`s: the rooms
+    /// the server has not let us back into by then are dropped.
+    rejoin_probe: Option<u64>,
 }
 
-/// A rejoin's gap while the server replays it: how many room messages the welcome said we
-/// missed, and how many of them the replay has shown so far.
-#[derive(Debug, Clone, Copy)]
+/// A rejoin's gap in one room while the server replays it: how many of the room's messages
+/// the welcome (for `#class`) or `entered` said we missed, and how many of them the replay has
+/// shown so far.
+#[derive(Debug, Clone)]
 struct Away {
+    room: String,
     missed: u64,
     replayed: u64,
 }
@@ -463,6 +471,10 @@ impl Core {
             self.keepalive();
             return;
         }
+        if let Command::Switch(room) = &command {
+            self.switch(room);
+            return;
+        }
         if let Command::Save(path) = &command {
             // Local, so it works while reconnecting too.
             match self.transcript.save(path) {
@@ -501,14 +513,13 @@ impl Core {
         }
         match command {
             Command::Say(text) => {
-                if self.check_text(&text) {
-                    self.send(ClientEvent::Say { room: None, text });
-                }
+                let room = self.state.current.clone();
+                self.say(room, text, false);
             }
+            Command::SayIn { room, text } => self.say(room, text, false),
             Command::Me(text) => {
-                if self.check_text(&text) {
-                    self.send(ClientEvent::Me { room: None, text });
-                }
+                let room = self.state.current.clone();
+                self.say(room, text, true);
             }
             Command::Msg { to, text } => {
                 if let Err(e) = validate_nick(&to) {
@@ -517,18 +528,53 @@ impl Core {
                     self.send(ClientEvent::Msg { to, text });
                 }
             }
-            Command::Who(_) => self.send(ClientEvent::Who { room: None }),
-            Command::SayIn { .. }
-            | Command::Join { .. }
-            | Command::Part { .. }
-            | Command::List
-            | Command::Invite { .. }
-            | Command::Move { .. }
-            | Command::Groups(_)
-            | Command::Switch(_) => {
-                self.local_error("rooms are not supported yet".to_owned());
+            Command::Who(room) => {
+                let room = room.unwrap_or_else(|| self.state.current.clone());
+                self.send(ClientEvent::Who {
+                    room: on_the_wire(&room),
+                });
             }
-            Command::Staff(event) => self.send(event),
+            Command::Join { room, invite_only } => {
+                // Already in it: a resync, asking only for what we have not shown.
+                let since = self.state.last_message(&room);
+                self.send(ClientEvent::Join {
+                    room,
+                    since,
+                    invite_only,
+                });
+            }
+            Command::Part { room, reason } => {
+                let room = room.unwrap_or_else(|| self.state.current.clone());
+                if self.state.joined(&room).is_none() {
+                    self.local_error(format!("you are not in {room}: nothing to leave"));
+                    return;
+                }
+                let reason = reason.filter(|r| validate_text(r, self.state.max_text).is_ok());
+                self.send(ClientEvent::Part { room, reason });
+            }
+            Command::List => self.send(ClientEvent::List),
+            Command::Invite { nick, room } => {
+                if let Err(e) = validate_nick(&nick) {
+                    self.local_error(format!("not sent: nobody can be called {nick:?} ({e})"));
+                } else {
+                    self.send(ClientEvent::Invite { nick, room });
+                }
+            }
+            Command::Move { nick, room } => {
+                if let Err(e) = validate_nick(&nick) {
+                    self.local_error(format!("not sent: nobody can be called {nick:?} ({e})"));
+                } else {
+                    self.send(ClientEvent::Move { nick, room });
+                }
+            }
+            Command::Groups(path) => match read_groups(&path) {
+                Ok(groups) => self.send(ClientEvent::Groups { groups }),
+                Err(e) => self.local_error(e),
+            },
+            Command::Staff(event) => {
+                let event = in_room(event, &self.state.current);
+                self.send(event);
+            }
             Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
             Command::Ping => {
                 let id = self.next_ping;
@@ -540,7 +586,47 @@ impl Core {
                 self.send(ClientEvent::Ping { id });
             }
             // Handled before we get here.
-            Command::Help | Command::Save(_) | Command::Quit(_) | Command::MeasureLag => {}
+            Command::Help
+            | Command::Save(_)
+            | Command::Quit(_)
+            | Command::MeasureLag
+            | Command::Switch(_) => {}
+        }
+    }
+
+    /// Says `text` (an action if `action`) in `room`, which we must be in: text meant for a
+    /// group must never land in another room.
+    fn say(&mut self, room: String, text: String, action: bool) {
+        if self.state.joined(&room).is_none() {
+            self.local_error(format!(
+                "not sent: you are not in {room} (/join {room} first; to say a line that starts \
+                 with a room's name, start it with a space)"
+            ));
+            return;
+        }
+        if !self.check_text(&text) {
+            return;
+        }
+        let room = on_the_wire(&room);
+        if action {
+            self.send(ClientEvent::Me { room, text });
+        } else {
+            self.send(ClientEvent::Say { room, text });
+        }
+    }
+
+    /// `/switch`: local, so it works while reconnecting too.
+    fn switch(&mut self, room: &str) {
+        if self.state.switch(room) {
+            self.view.publish(&self.state);
+            let room = self.state.current.clone();
+            self.emit(UpdateKind::Switched { room });
+        } else {
+            let joined: Vec<&str> = self.state.rooms.iter().map(|r| r.name.as_str()).collect();
+            self.local_error(format!(
+                "you are not in {room}: /join {room} first (your rooms: {})",
+                joined.join(" ")
+            ));
         }
     }
 
@@ -581,39 +667,44 @@ impl Core {
         let kind = match event {
             // A repeat (by id) is not shown again; a new one is remembered as the last shown
             // and goes on to the arms below. See `ChatState::first_sight`.
-            ServerEvent::Message { id, .. } | ServerEvent::Action { id, .. }
-                if !self.state.first_sight(DEFAULT_ROOM, id, false) =>
+            ServerEvent::Message { id, ref room, .. }
+            | ServerEvent::Action { id, ref room, .. }
+                if !self.state.first_sight(room, id, false) =>
             {
                 return None;
             }
-            ServerEvent::Message { from, text, .. } => UpdateKind::Message {
-                room: DEFAULT_ROOM.to_owned(),
+            ServerEvent::Message {
+                room, from, text, ..
+            } => UpdateKind::Message {
+                room,
                 own: self.state.is_me(&from),
                 from,
                 text,
             },
-            ServerEvent::Action { from, text, .. } => UpdateKind::Action {
-                room: DEFAULT_ROOM.to_owned(),
+            ServerEvent::Action {
+                room, from, text, ..
+            } => UpdateKind::Action {
+                room,
                 own: self.state.is_me(&from),
                 from,
                 text,
             },
             ServerEvent::History {
-                room: _,
+                room,
                 kind,
                 id,
                 from,
                 text,
                 time,
             } => {
-                if !self.state.first_sight(DEFAULT_ROOM, id, true) {
+                if !self.state.first_sight(&room, id, true) {
                     return None;
                 }
-                if let Some(away) = &mut self.away {
+                if let Some(away) = self.away.as_mut().filter(|a| same_room(&a.room, &room)) {
                     away.replayed += 1;
                 }
                 let kind = UpdateKind::History {
-                    room: DEFAULT_ROOM.to_owned(),
+                    room,
                     own: self.state.is_me(&from),
                     action: kind == HistoryKind::Action,
                     from,
@@ -641,28 +732,33 @@ impl Core {
                 to,
                 text,
             },
-            ServerEvent::Users { users, roles, .. } => {
-                let room = DEFAULT_ROOM.to_owned();
+            ServerEvent::Users {
+                room, users, roles, ..
+            } => {
                 self.state.set_users(&room, &users, &roles);
-                UpdateKind::Users {
-                    users: self.marked_users(&room),
-                    room,
-                }
+                let users = match self.state.joined(&room) {
+                    Some(joined) => joined.marked_users(),
+                    // `/who #other`: a room we are not in, listed as the server sent it.
+                    None => {
+                        let mut info = crate::client::room::RoomInfo::default();
+                        info.set_roles(&roles);
+                        let listed = users.iter().take(crate::client::state::MAX_USERS);
+                        listed.map(|nick| info.marked(nick)).collect()
+                    }
+                };
+                UpdateKind::Users { room, users }
             }
-            ServerEvent::Joined { nick, role, .. } => {
-                self.state.add_user(DEFAULT_ROOM, &nick, role);
-                UpdateKind::Joined {
-                    room: DEFAULT_ROOM.to_owned(),
-                    nick,
-                }
+            ServerEvent::Joined {
+                room, nick, role, ..
+            } => {
+                self.state.add_user(&room, &nick, role);
+                UpdateKind::Joined { room, nick }
             }
-            ServerEvent::Left { nick, reason, .. } => {
-                self.state.remove_user(DEFAULT_ROOM, &nick);
-                UpdateKind::Left {
-                    room: DEFAULT_ROOM.to_owned(),
-                    nick,
-                    reason,
-                }
+            ServerEvent::Left {
+                room, nick, reason, ..
+            } => {
+                self.state.remove_user(&room, &nick);
+                UpdateKind::Left { room, nick, reason }
             }
             ServerEvent::Renamed { from, to, .. } => {
                 let own = self.state.rename(&from, &to);
@@ -670,26 +766,17 @@ impl Core {
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
             // Moderation (issue 15): the latest announcement and the topic stay in the state.
-            ServerEvent::Announcement { from, text, .. } => {
-                self.state.announced(DEFAULT_ROOM, &from, &text);
-                UpdateKind::Announcement {
-                    room: DEFAULT_ROOM.to_owned(),
-                    from,
-                    text,
-                }
+            ServerEvent::Announcement {
+                room, from, text, ..
+            } => {
+                self.state.announced(&room, &from, &text);
+                UpdateKind::Announcement { room, from, text }
             }
-            ServerEvent::Topic { text, by, .. } => {
-                self.state.set_topic(DEFAULT_ROOM, &text, &by);
-                UpdateKind::Topic {
-                    room: DEFAULT_ROOM.to_owned(),
-                    text,
-                    by,
-                }
+            ServerEvent::Topic { room, text, by, .. } => {
+                self.state.set_topic(&room, &text, &by);
+                UpdateKind::Topic { room, text, by }
             }
-            ServerEvent::Moderation { text, .. } => UpdateKind::Moderation {
-                room: DEFAULT_ROOM.to_owned(),
-                text,
-            },
+            ServerEvent::Moderation { room, text, .. } => UpdateKind::Moderation { room, text },
             ServerEvent::Whois {
                 nick,
                 role,
@@ -712,6 +799,10 @@ impl Core {
                     code: Some(code),
                     text: message,
                 }
+            }
+            ServerEvent::Pong { id } if self.rejoin_probe == Some(id) => {
+                self.rejoins_answered();
+                return None;
             }
             ServerEvent::Pong { id } => {
                 if let Some((_, sent_at)) = self.keepalive_ping.filter(|(sent, _)| *sent == id) {
@@ -737,15 +828,121 @@ impl Core {
             | ServerEvent::Handshake { .. } => {
                 return None;
             }
-            // Rooms (issue 16): this client stays in `#class`, so it never asks for these.
-            ServerEvent::Entered { .. }
-            | ServerEvent::Parted { .. }
-            | ServerEvent::Rooms { .. }
-            | ServerEvent::Invited { .. } => return None,
+            // Rooms (issue 16).
+            ServerEvent::Entered {
+                room,
+                users,
+                roles,
+                topic,
+                by,
+                missed,
+                ..
+            } => return self.entered(room, &users, &roles, topic, by, missed),
+            ServerEvent::Parted { room, reason, .. } => {
+                let was_current = same_room(&room, &self.state.current);
+                self.state.parted(&room);
+                self.view.publish(&self.state);
+                self.emit(UpdateKind::Parted { room, reason });
+                if was_current && self.state.current_room().is_some() {
+                    let room = self.state.current.clone();
+                    self.emit(UpdateKind::Switched { room });
+                }
+                return None;
+            }
+            ServerEvent::Rooms { rooms, .. } => UpdateKind::RoomList {
+                rooms: rooms
+                    .into_iter()
+                    .take(crate::client::state::MAX_ROOMS * 10)
+                    .map(|r| RoomSummary {
+                        room: r.room,
+                        members: u64::try_from(r.members).unwrap_or(u64::MAX),
+                        topic: r.topic,
+                        invite_only: r.invite_only,
+                    })
+                    .collect(),
+            },
+            ServerEvent::Invited { room, by, .. } => UpdateKind::Invited { room, by },
         };
         self.view.publish(&self.state);
         self.emit(kind);
         None
+    }
+
+    /// The server put us in `room` (our `/join`, a staff `/move`, or a rejoin after a
+    /// reconnect). A room we asked for or were moved to becomes the current one; a rejoined
+    /// room does not (we are still where we were).
+    fn entered(
+        &mut self,
+        room: String,
+        users: &[String],
+        roles: &std::collections::BTreeMap<String, crate::role::Role>,
+        topic: Option<String>,
+        by: Option<String>,
+        missed: Option<u64>,
+    ) -> Option<End> {
+        let Ok(room) = crate::protocol::event::validate_room(&room) else {
+            let shown = crate::client::display::clean(&room, 40);
+            self.local_error(format!("ignored entering {shown:?}: it is not a room name"));
+            return None;
+        };
+        let rejoined = self.state.joined(&room).is_some_and(|r| r.rejoining);
+        let topic_by = topic.as_ref().map(|t| (t.clone(), String::new()));
+        if self.state.entered(&room, users, topic_by).is_none() {
+            self.local_error(format!(
+                "ignored entering {room}: this client keeps at most {} rooms",
+                crate::client::state::MAX_ROOMS
+            ));
+            return None;
+        }
+        self.state.set_users(&room, users, roles);
+        let switch = !rejoined && !same_room(&room, &self.state.current);
+        if switch {
+            self.state.switch(&room);
+        }
+        self.view.publish(&self.state);
+        self.emit(UpdateKind::Entered {
+            users: self.marked_users(&room),
+            room: room.clone(),
+            topic,
+            by,
+        });
+        if rejoined && let Some(missed) = missed {
+            self.emit(UpdateKind::Away {
+                room: room.clone(),
+                missed,
+            });
+            if missed > 0 {
+                self.away = Some(Away {
+                    room: room.clone(),
+                    missed,
+                    replayed: 0,
+                });
+            }
+        }
+        if switch {
+            self.emit(UpdateKind::Switched { room });
+        }
+        None
+    }
+
+    /// The rooms' rejoins after a reconnect have all been answered (the pong of the ping sent
+    /// after them is here): a room the server did not let us back into (it became
+    /// invite-only, the limit was reached) is dropped, and said so.
+    fn rejoins_answered(&mut self) {
+        self.rejoin_probe = None;
+        let before = self.state.current.clone();
+        for (room, _) in self.state.rooms_to_rejoin() {
+            self.state.parted(&room);
+            self.view.publish(&self.state);
+            self.emit(UpdateKind::Parted {
+                room,
+                reason: "could not rejoin it after the reconnect".to_owned(),
+            });
+        }
+        if !same_room(&before, &self.state.current) {
+            let room = self.state.current.clone();
+            self.emit(UpdateKind::Switched { room });
+        }
     }
 
     /// The replay after a rejoin is over: say so if it left out some of what we missed (the
@@ -755,17 +952,24 @@ impl Core {
             return;
         };
         let (missed, left_out) = (away.missed, away.missed.saturating_sub(away.replayed));
+        // #class's gap is told as it was before rooms; another room's names it.
+        let room = if same_room(&away.room, DEFAULT_ROOM) {
+            String::new()
+        } else {
+            format!("{}: ", away.room)
+        };
         let text = match (left_out, away.replayed) {
             (0, _) => return,
-            (_, 0) => "none of them can be shown: the server keeps no history that far back \
-                       (or none at all)"
-                .to_owned(),
+            (_, 0) => format!(
+                "{room}none of them can be shown: the server keeps no history that far back \
+                 (or none at all)"
+            ),
             (1, _) => format!(
-                "1 of the {missed} messages said while you were away is not shown: \
+                "{room}1 of the {missed} messages said while you were away is not shown: \
                  too many for the server to replay"
             ),
             (n, _) => format!(
-                "{n} of the {missed} messages said while you were away are not shown: \
+                "{room}{n} of the {missed} messages said while you were away are not shown: \
                  too many for the server to replay"
             ),
         };
@@ -940,19 +1144,40 @@ impl Core {
         });
         // Back after a lost connection: mark the gap; the replay of it follows.
         self.away = None;
-        if reconnected && let Some(missed) = welcome.missed {
+        self.rejoin_probe = None;
+        if !reconnected {
+            return;
+        }
+        if let Some(missed) = welcome.missed {
             self.emit(UpdateKind::Away {
                 room: DEFAULT_ROOM.to_owned(),
                 missed,
             });
             if missed > 0 {
                 self.away = Some(Away {
+                    room: DEFAULT_ROOM.to_owned(),
                     missed,
                     replayed: 0,
                 });
-                // The server answers after the replay: the pong tells us it is over.
-                self.keepalive();
             }
+        }
+        // The welcome put us back in #class; every other room we were in is joined again,
+        // asking only for what came after the last message shown there.
+        let rejoins = self.state.rooms_to_rejoin();
+        for (room, since) in &rejoins {
+            self.send(ClientEvent::Join {
+                room: room.clone(),
+                since: *since,
+                invite_only: false,
+            });
+        }
+        if self.away.is_some() || !rejoins.is_empty() {
+            // The server answers in order, after the replays and the rooms' answers: its
+            // pong says they are all over.
+            let id = self.next_ping;
+            self.next_ping += 1;
+            self.rejoin_probe = Some(id);
+            self.send(ClientEvent::Ping { id });
         }
     }
 
@@ -1009,6 +1234,51 @@ impl Core {
         self.emit(UpdateKind::Quit { reason });
         Ok(())
     }
+}
+
+/// The `room` field of an event for `room`: absent for `#class`, so what this client sends
+/// there is what it sent before rooms (and what a server without rooms understands).
+fn on_the_wire(room: &str) -> Option<String> {
+    (!same_room(room, DEFAULT_ROOM)).then(|| room.to_owned())
+}
+
+/// A staff command for the current room gets its room (`/announce --all` goes everywhere).
+fn in_room(event: ClientEvent, current: &str) -> ClientEvent {
+    let here = on_the_wire(current);
+    match event {
+        ClientEvent::Announce { text, all, .. } => ClientEvent::Announce {
+            room: if all { None } else { here },
+            all,
+            text,
+        },
+        ClientEvent::Topic { text, .. } => ClientEvent::Topic { room: here, text },
+        ClientEvent::Quiet { on, .. } => ClientEvent::Quiet { room: here, on },
+        ClientEvent::Slow { seconds, .. } => ClientEvent::Slow {
+            room: here,
+            seconds,
+        },
+        other => other,
+    }
+}
+
+/// Reads and checks a `/groups` file; the error says what to fix, with the line.
+fn read_groups(path: &std::path::Path) -> Result<Vec<crate::protocol::event::Group>, String> {
+    use std::io::Read;
+    let problem = |why: String| format!("not sent: the groups file {}: {why}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| problem(format!("cannot read it ({e})")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_GROUPS_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| problem(format!("cannot read it ({e})")))?;
+    if bytes.len() as u64 > MAX_GROUPS_FILE {
+        return Err(problem(format!(
+            "it is larger than {} KiB: is it the right file? One line per room, e.g. `#lab1 alice bob`",
+            MAX_GROUPS_FILE / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| problem("it is not UTF-8 text: save it as plain text".to_owned()))?;
+    parse_groups(&text).map_err(|e| problem(e.to_string()))
 }
 
 /// Milliseconds since `at`, saturating.

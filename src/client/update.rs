@@ -171,6 +171,13 @@ pub enum UpdateKind {
         /// The rooms.
         rooms: Vec<RoomSummary>,
     },
+    /// The current room (where plain text, `/me`, `/topic` go) is now `room`: after `/switch`,
+    /// a `/join`, a staff `/move`, or leaving the room that was current. Front ends show that
+    /// room; the state's `current` says the same.
+    Switched {
+        /// The room.
+        room: String,
+    },
     /// Someone invited us into an invite-only room: `/join` now lets us in (once).
     Invited {
         /// The room.
@@ -254,4 +261,4 @@ pub struct RoomSummary {
 }
 
 /// The room every user is in from the welcome on, and the one a server without rooms has.
-pub const DEFAULT_ROOM: &str = "#class";
+pub use crate::protocol::event::DEFAULT_ROOM;
