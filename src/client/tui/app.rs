@@ -25,7 +25,6 @@ use ratatui::layout::{Position, Rect};
 use crate::client::command::{self, Command};
 use crate::client::display;
 use crate::client::room::RoomInfo;
-use crate::client::state::same_room;
 use crate::client::state::{ChatState, JoinedRoom};
 use crate::client::tui::buffers::{Buffer, Buffers, DEFAULT_ROOM};
 use crate::client::tui::input::Input;
@@ -50,10 +49,6 @@ pub const ROOMLIST_MIN_WIDTH: u16 = 64;
 /// The room list's width bounds, without its border: at 80 columns it leaves the messages
 /// most of the screen, and a long room name is cut rather than widen it.
 const ROOMLIST_WIDTH: (u16, u16) = (10, 13);
-
-/// Rooms asked for with `/join` and not entered yet that are remembered (see
-/// [`App::expect_entered`]).
-const MAX_PENDING_JOINS: usize = 16;
 
 /// The key that dismisses the pinned warnings, as the pinned rows name it.
 pub const DISMISS_KEY: &str = "Esc";
@@ -217,9 +212,6 @@ pub struct App {
     pub mode: Mode,
     /// One scrollback per room, and which one is shown.
     pub buffers: Buffers,
-    /// Rooms the user asked to `/join` whose `Entered` has not come yet: when it comes, the
-    /// screen switches to the room (an `Entered` of a reconnect's re-join does not).
-    pending_joins: Vec<String>,
     /// The input line.
     pub input: Input,
     /// The user's choice for the nick list; `None` follows the terminal's width.
@@ -256,7 +248,6 @@ impl App {
         App {
             mode: Mode::AskNick,
             buffers: Buffers::new(),
-            pending_joins: Vec::new(),
             input: Input::new(),
             nick_list_choice: None,
             room_list_choice: None,
@@ -425,13 +416,11 @@ impl App {
 
     /// Shows an update from the session; `state` is the session's state published with it.
     ///
-    /// A room's lines go to its buffer (opened if need be); everything that belongs to no
-    /// room (private messages, notices, errors, the connection) goes to the buffer shown.
-    /// Returns what the driver must do when the update moved the screen to another room
-    /// (tell the session which room is current).
-    pub fn apply(&mut self, update: &Update, state: ChatState) -> Option<Effect> {
+    /// A room's lines go to its buffer; everything that belongs to no room (private
+    /// messages, notices, errors, the connection) goes to the buffer shown.
+    pub fn apply(&mut self, update: &Update, state: ChatState) {
         self.state = state;
-        let effect = self.rooms_changed(&update.kind);
+        self.rooms_changed(&update.kind);
         let mention = self.state.mentioned_in(&update.kind);
         // Only `Entered` opens a buffer: a line for a room we are not in (a late `left`
         // after our `/part`) shows where we are.
@@ -439,11 +428,14 @@ impl App {
             .and_then(|room| self.buffers.find(room))
             .unwrap_or(self.buffers.current_index());
         let chat = is_chat(&update.kind);
-        for line in ChatLine::from_update(update, mention) {
-            self.push_to(target, line, chat);
+        // The room list and the status line say which room is current: a line for each
+        // switch (each Alt-N) would only fill the pane.
+        if !matches!(update.kind, UpdateKind::Switched { .. }) {
+            for line in ChatLine::from_update(update, mention) {
+                self.push_to(target, line, chat);
+            }
         }
         self.follow(update);
-        effect
     }
 
     /// The rest of [`Self::apply`]: what an update changes besides the lines.
@@ -487,52 +479,35 @@ impl App {
         }
     }
 
-    /// Rooms entered and left: a buffer opens (and is shown, when the user asked to join it
-    /// or staff moved them there) or closes, before the update's own line is placed.
-    fn rooms_changed(&mut self, kind: &UpdateKind) -> Option<Effect> {
+    /// Rooms entered, left and switched to, before the update's own line is placed. The
+    /// session owns the current room and says when it changes (`Switched`: after `/join`, a
+    /// staff `/move`, `/switch`, or leaving the current room); the screen follows it. A
+    /// reconnect's re-join changes nothing on screen.
+    fn rooms_changed(&mut self, kind: &UpdateKind) {
         match kind {
-            UpdateKind::Entered { room, by, .. } => {
-                let at = self.buffers.open(room)?;
-                let asked = self.pending_joins.iter().position(|r| same_room(r, room));
-                if let Some(asked) = asked {
-                    self.pending_joins.remove(asked);
-                }
-                // A reconnect's re-join (neither asked for nor a move) stays where it is.
-                if asked.is_some() || by.is_some() {
-                    self.buffers.switch_to(at);
-                    self.input.end_completion();
-                    return self.tell_current();
-                }
-                None
+            UpdateKind::Entered { room, .. } => {
+                // Past [`buffers::MAX_BUFFERS`] the room's lines show in the buffer shown.
+                let _ = self.buffers.open(room);
             }
+            // The room left closes; if it was shown, the session's current room shows (its
+            // `Switched` follows), so the line saying we left is where the user looks.
             UpdateKind::Parted { room, .. } => {
                 if self.buffers.close(room) {
-                    self.input.end_completion();
-                    return self.tell_current();
+                    self.follow_current(&self.state.current.clone());
                 }
-                None
             }
-            _ => None,
+            UpdateKind::Switched { room } => self.follow_current(room),
+            _ => {}
         }
     }
 
-    /// The user asked to join `room`: its buffer shows when the server lets us in. At most
-    /// [`MAX_PENDING_JOINS`] are remembered (the oldest go), so a server that never answers
-    /// cannot make the list grow.
-    fn expect_entered(&mut self, room: &str) {
-        if !self.pending_joins.iter().any(|r| same_room(r, room)) {
-            if self.pending_joins.len() == MAX_PENDING_JOINS {
-                self.pending_joins.remove(0);
-            }
-            self.pending_joins.push(room.to_owned());
+    /// Shows `room`, which the session has made current (no need to tell it).
+    fn follow_current(&mut self, room: &str) {
+        if let Some(at) = self.buffers.find(room)
+            && self.buffers.switch_to(at)
+        {
+            self.input.end_completion();
         }
-    }
-
-    /// After an update moved the screen to another room: the session's current room follows,
-    /// unless the session has made that room current itself (its state came with the update).
-    fn tell_current(&self) -> Option<Effect> {
-        let room = &self.view().room;
-        (!same_room(&self.state.current, room)).then(|| Effect::Send(Command::Switch(room.clone())))
     }
 
     /// Shows the buffer at `index`; when that changes the room shown, the session is told
@@ -787,8 +762,6 @@ impl App {
                     Ok(Some(command)) => {
                         match &command {
                             Command::Quit(_) => self.mode = Mode::Quitting,
-                            // Shown when the server says we are in (see `rooms_changed`).
-                            Command::Join { room, .. } => self.expect_entered(room),
                             // A room we are in shows at once; the session makes it current.
                             Command::Switch(room) => {
                                 if let Some(at) = self.buffers.find(room) {

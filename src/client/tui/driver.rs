@@ -382,12 +382,11 @@ impl<B: Backend> Driver<B> {
                 // The session publishes its state before sending the update, so this
                 // snapshot already includes what the update reports.
                 let snapshot = state.snapshot();
-                // An update that moved the screen to another room tells the session so.
-                let effect = self.app.apply(&update, snapshot);
+                self.app.apply(&update, snapshot);
                 if matches!(update.kind, UpdateKind::Quit { .. }) {
                     self.last = Some(update);
                 }
-                self.effect(effect)
+                None
             }
             // The session has ended: its thread says how.
             Err(RecvError) => {

@@ -38,41 +38,62 @@ fn app() -> App {
         target: "127.0.0.1:7474".into(),
         reconnected: false,
     };
-    assert_eq!(app.apply(&Update::now(connected), state), None);
+    app.apply(&Update::now(connected), state);
     app
 }
 
 /// Applies `kind` with the state as it is, after `change` (what the session does to its state
 /// before publishing the update).
-fn apply(app: &mut App, kind: UpdateKind, change: impl FnOnce(&mut ChatState)) -> Option<Effect> {
+fn apply(app: &mut App, kind: UpdateKind, change: impl FnOnce(&mut ChatState)) {
     let mut state = app.state.clone();
     change(&mut state);
-    app.apply(&Update::now(kind), state)
+    app.apply(&Update::now(kind), state);
 }
 
-/// The server says we are in `room` with `users` (and a topic set by bob).
-fn entered(app: &mut App, room: &str, users: &[&str], topic: Option<&str>) -> Option<Effect> {
+/// The server says we are in `room` with `users` (`#lab1` with a topic set by bob), `by` a
+/// staff member's move; `current` when the session makes it the current room (our `/join`, a
+/// move), which it then says with `Switched`. A reconnect's re-join is not made current.
+fn entered(app: &mut App, room: &str, users: &[&str], by: Option<&str>, current: bool) {
     let users: Vec<String> = users.iter().map(|u| u.to_string()).collect();
+    let topic = (room == "#lab1").then(|| "pendulum lab".to_owned());
     let kind = UpdateKind::Entered {
         room: room.into(),
         users: users.clone(),
-        topic: topic.map(str::to_owned),
-        by: None,
+        topic: topic.clone(),
+        by: by.map(str::to_owned),
     };
     apply(app, kind, |state| {
-        state.entered(
-            room,
-            &users,
-            topic.map(|t| (t.to_owned(), "bob".to_owned())),
-        );
-    })
+        state.entered(room, &users, topic.map(|t| (t, "bob".to_owned())));
+        if current {
+            state.switch(room);
+        }
+    });
+    if current {
+        let switched = UpdateKind::Switched { room: room.into() };
+        apply(app, switched, |_| {});
+    }
 }
 
 /// The user types `/join room` and the server lets them in.
-fn join(app: &mut App, room: &str, users: &[&str], topic: Option<&str>) {
-    type_line(app, &format!("/join {room}"));
-    let effect = entered(app, room, users, topic);
-    assert_eq!(effect, Some(Effect::Send(Command::Switch(room.into()))));
+fn join(app: &mut App, room: &str, users: &[&str]) {
+    let sent = type_line(app, &format!("/join {room}"));
+    let asked = Command::Join {
+        room: room.to_ascii_lowercase(),
+        invite_only: false,
+    };
+    assert_eq!(sent, Some(Effect::Send(asked)));
+    entered(app, &room.to_ascii_lowercase(), users, None, true);
+}
+
+/// The user switches with a key, and the session (which owns the current room) follows.
+fn key_switch(app: &mut App, key: KeyEvent) -> Option<Effect> {
+    let effect = app.key(key);
+    if let Some(Effect::Send(Command::Switch(room))) = &effect {
+        let switched = UpdateKind::Switched { room: room.clone() };
+        let room = room.clone();
+        apply(app, switched, |s| assert!(s.switch(&room)));
+    }
+    effect
 }
 
 fn said(app: &mut App, room: &str, from: &str, text: &str) {
@@ -82,7 +103,7 @@ fn said(app: &mut App, room: &str, from: &str, text: &str) {
         text: text.into(),
         own: from == "alice",
     };
-    assert_eq!(apply(app, kind, |_| {}), None);
+    apply(app, kind, |_| {});
 }
 
 fn type_line(app: &mut App, text: &str) -> Option<Effect> {
@@ -176,9 +197,12 @@ fn status(app: &App) -> String {
 /// then back in `#class`.
 fn three_rooms() -> App {
     let mut app = app();
-    join(&mut app, "#lab1", &["alice", "dave"], Some("pendulum lab"));
-    join(&mut app, "#lab2", &["alice", "erin", "frank"], None);
-    assert_eq!(app.key(alt(KeyCode::Char('1'))), switch("#class"));
+    join(&mut app, "#lab1", &["alice", "dave"]);
+    join(&mut app, "#lab2", &["alice", "erin", "frank"]);
+    assert_eq!(
+        key_switch(&mut app, alt(KeyCode::Char('1'))),
+        switch("#class")
+    );
     app
 }
 
@@ -205,15 +229,17 @@ fn several_rooms_are_listed_in_the_order_entered_class_first() {
     // The messages keep most of the screen, with both lists shown.
     assert!(app.areas().messages.width >= 50);
     // A long name is cut, never widening the list.
-    entered(&mut app, "#a-very-long-room-name-24", &["alice"], None);
+    entered(
+        &mut app,
+        "#a-very-long-room-name-24",
+        &["alice"],
+        None,
+        false,
+    );
     let list = room_list(&app);
     assert_eq!(list[3], "4.#a-very-lo…", "{list:?}");
     assert_eq!(app.areas().rooms.unwrap().width, 14);
-    assert_eq!(
-        app.view().room,
-        "#class",
-        "a room entered without /join is not shown"
-    );
+    assert_eq!(app.view().room, "#class", "a room re-joined is not shown");
 }
 
 #[test]
@@ -305,11 +331,11 @@ fn messages_of_one_room_are_not_shown_in_another() {
     let class = pane(&app);
     assert!(class.contains("<bob> class only"), "{class}");
     assert!(!class.contains("lab1 only") && !class.contains("waves from lab2"));
-    app.key(alt(KeyCode::Char('2')));
+    key_switch(&mut app, alt(KeyCode::Char('2')));
     let lab1 = pane(&app);
     assert!(lab1.contains("<dave> lab1 only"), "{lab1}");
     assert!(!lab1.contains("class only") && !lab1.contains("waves"));
-    app.key(alt(KeyCode::Char('3')));
+    key_switch(&mut app, alt(KeyCode::Char('3')));
     assert!(pane(&app).contains("* erin waves from lab2"));
     assert!(!pane(&app).contains("only"));
 }
@@ -323,10 +349,10 @@ fn each_room_keeps_its_own_scroll_position() {
     app.key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE));
     let scrolled = app.view().scroll;
     assert!(scrolled > 0);
-    app.key(alt(KeyCode::Char('2')));
+    key_switch(&mut app, alt(KeyCode::Char('2')));
     assert_eq!(app.view().scroll, 0);
     assert_eq!(app.more_marker(), None);
-    app.key(alt(KeyCode::Char('1')));
+    key_switch(&mut app, alt(KeyCode::Char('1')));
     assert_eq!(app.view().scroll, scrolled);
     assert!(pane(&app).contains("-- more below"));
 }
@@ -349,7 +375,7 @@ fn the_nick_list_and_the_topic_follow_the_room_shown() {
         pane(&app)
     );
 
-    app.key(alt(KeyCode::Char('2')));
+    key_switch(&mut app, alt(KeyCode::Char('2')));
     assert_eq!(nick_list(&app), ["2 users", "alice", "dave"]);
     assert!(
         pane(&app).starts_with(" pendulum lab (set by bob)"),
@@ -366,7 +392,7 @@ fn the_nick_list_and_the_topic_follow_the_room_shown() {
     });
     assert_eq!(nick_list(&app), ["3 users", "alice", "@bob", "dave"]);
 
-    app.key(alt(KeyCode::Char('3')));
+    key_switch(&mut app, alt(KeyCode::Char('3')));
     assert_eq!(nick_list(&app), ["3 users", "alice", "erin", "frank"]);
     assert!(!pane(&app).contains("(set by"), "no topic in #lab2");
     // Everyone online is still counted in the status line.
@@ -378,7 +404,7 @@ fn the_nick_list_and_the_topic_follow_the_room_shown() {
 }
 
 #[test]
-fn join_shows_the_room_once_entered_and_a_rejoin_does_not() {
+fn join_shows_the_room_once_the_session_switches_and_a_rejoin_does_not() {
     let mut app = app();
     let sent = type_line(&mut app, "/join #Lab1");
     assert_eq!(
@@ -393,46 +419,46 @@ fn join_shows_the_room_once_entered_and_a_rejoin_does_not() {
         "#class",
         "not before the server lets us in"
     );
-    // The session made it current itself: nothing more to tell it.
+    // In: the room's buffer opens with its line, and shows once the session says it is
+    // the current room.
     let kind = UpdateKind::Entered {
         room: "#lab1".into(),
         users: vec!["alice".into()],
         topic: None,
         by: None,
     };
-    let effect = apply(&mut app, kind.clone(), |s| {
+    apply(&mut app, kind.clone(), |s| {
         s.entered("#lab1", &["alice".into()], None);
         s.switch("#lab1");
     });
-    assert_eq!(effect, None);
+    assert_eq!(room_list(&app), ["1.#class", "2.#lab1"]);
+    assert_eq!(app.view().room, "#class");
+    let switched = UpdateKind::Switched {
+        room: "#lab1".into(),
+    };
+    apply(&mut app, switched, |_| {});
     assert_eq!(app.view().room, "#lab1");
+    assert!(status(&app).contains("[#lab1]"));
     assert!(pane(&app).contains("#lab1"), "its line is in its buffer");
+    assert!(!pane(&app).contains("now talking"), "the switch is no line");
     // A reconnect joins again: the screen stays where it is.
-    app.key(alt(KeyCode::Char('1')));
-    assert_eq!(apply(&mut app, kind, |_| {}), None);
+    key_switch(&mut app, alt(KeyCode::Char('1')));
+    apply(&mut app, kind, |_| {});
     assert_eq!(app.view().room, "#class");
     assert_eq!(room_list(&app), ["1.#class", "2.#lab1"]);
     // Moved by staff: shown.
-    let moved = UpdateKind::Entered {
-        room: "#lab3".into(),
-        users: vec!["alice".into(), "bob".into()],
-        topic: None,
-        by: Some("bob".into()),
-    };
-    let effect = apply(&mut app, moved, |s| {
-        s.entered("#lab3", &["alice".into(), "bob".into()], None);
-    });
-    assert_eq!(effect, switch("#lab3"));
+    entered(&mut app, "#lab3", &["alice", "bob"], Some("bob"), true);
     assert!(status(&app).contains("[#lab3]"));
+    assert_eq!(room_list(&app), ["1.#class", "2.#lab1", "3.#lab3"]);
     // `/switch` shows a room at once and tells the session.
     assert_eq!(type_line(&mut app, "/switch #lab1"), switch("#lab1"));
     assert_eq!(app.view().room, "#lab1");
 }
 
 #[test]
-fn part_closes_the_room_and_shows_the_one_before() {
+fn part_closes_the_room_and_shows_the_sessions_current_one() {
     let mut app = three_rooms();
-    app.key(alt(KeyCode::Char('3')));
+    key_switch(&mut app, alt(KeyCode::Char('3')));
     let sent = type_line(&mut app, "/part bye");
     assert_eq!(
         sent,
@@ -441,27 +467,36 @@ fn part_closes_the_room_and_shows_the_one_before() {
             reason: Some("bye".into())
         }))
     );
+    // The session makes its first room current (and says so next); the screen shows it,
+    // with the line saying we left.
     let parted = UpdateKind::Parted {
         room: "#lab2".into(),
         reason: "bye".into(),
     };
-    // The session's own current room after a part is the first; the screen shows the one
-    // before, as weechat does, and the session follows.
-    let effect = apply(&mut app, parted, |s| {
+    apply(&mut app, parted, |s| {
         s.parted("#lab2");
     });
-    assert_eq!(effect, switch("#lab1"));
     assert_eq!(room_list(&app), ["1.#class", "2.#lab1"]);
-    assert!(pane(&app).contains("you left #lab2"), "{}", pane(&app));
+    assert_eq!(app.view().room, "#class");
+    assert!(
+        pane(&app).contains("you left #lab2 (bye)"),
+        "{}",
+        pane(&app)
+    );
+    let switched = UpdateKind::Switched {
+        room: "#class".into(),
+    };
+    apply(&mut app, switched, |_| {});
+    assert_eq!(app.view().room, "#class");
     // A room not shown closes without moving the screen.
+    key_switch(&mut app, alt(KeyCode::Char('2')));
     let parted = UpdateKind::Parted {
         room: "#class".into(),
         reason: String::new(),
     };
-    let effect = apply(&mut app, parted, |s| {
+    apply(&mut app, parted, |s| {
         s.parted("#class");
     });
-    assert_eq!(effect, None);
     assert_eq!(room_list(&app), ["1.#lab1"]);
     assert!(status(&app).contains("[#lab1]"));
     // A late line for a room we left shows where we are, and opens nothing.
@@ -473,7 +508,7 @@ fn part_closes_the_room_and_shows_the_one_before() {
 #[test]
 fn private_messages_notices_and_answers_show_in_the_room_shown() {
     let mut app = three_rooms();
-    app.key(alt(KeyCode::Char('2')));
+    key_switch(&mut app, alt(KeyCode::Char('2')));
     let private = UpdateKind::Private {
         from: "carol".into(),
         to: "alice".into(),
@@ -495,7 +530,7 @@ fn private_messages_notices_and_answers_show_in_the_room_shown() {
     assert!(pane(&app).contains("server restarts at 18:00"));
     assert!(pane(&app).contains("erin"), "{}", pane(&app));
     assert_eq!(room_list(&app), ["1.#class", "2.#lab1", "3.#lab2"]);
-    app.key(alt(KeyCode::Char('1')));
+    key_switch(&mut app, alt(KeyCode::Char('1')));
     assert!(!pane(&app).contains("psst"));
 }
 
@@ -573,7 +608,7 @@ fn a_click_in_the_room_list_shows_that_room() {
 fn a_server_opening_too_many_rooms_cannot_grow_the_list_without_bound() {
     let mut app = app();
     for n in 0..100 {
-        entered(&mut app, &format!("#r{n:02}"), &["alice"], None);
+        entered(&mut app, &format!("#r{n:02}"), &["alice"], None, false);
     }
     assert_eq!(app.buffers.len(), crate::client::tui::buffers::MAX_BUFFERS);
     // The room shown stays in view in a list longer than the screen.
