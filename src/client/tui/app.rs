@@ -491,10 +491,8 @@ impl App {
             }
             // The room left closes; if it was shown, the session's current room shows (its
             // `Switched` follows), so the line saying we left is where the user looks.
-            UpdateKind::Parted { room, .. } => {
-                if self.buffers.close(room) {
-                    self.follow_current(&self.state.current.clone());
-                }
+            UpdateKind::Parted { room, .. } if self.buffers.close(room) => {
+                self.follow_current(&self.state.current.clone());
             }
             UpdateKind::Switched { room } => self.follow_current(room),
             _ => {}
