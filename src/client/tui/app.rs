@@ -491,8 +491,11 @@ impl App {
             }
             // The room left closes; if it was shown, the session's current room shows (its
             // `Switched` follows), so the line saying we left is where the user looks.
-            UpdateKind::Parted { room, .. } if self.buffers.close(room) => {
-                self.follow_current(&self.state.current.clone());
+            UpdateKind::Parted { room, .. } => {
+                let was_shown = self.buffers.close(room);
+                if was_shown {
+                    self.follow_current(&self.state.current.clone());
+                }
             }
             UpdateKind::Switched { room } => self.follow_current(room),
             _ => {}
