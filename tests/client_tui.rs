@@ -380,3 +380,76 @@ fn back_from_two_restarts_the_pane_shows_each_line_once() {
         assert_eq!(in_file, 1, "{line:?} saved {in_file} times:\n{saved}");
     }
 }
+
+/// Issue 16: rooms on the full screen against the real server, at 80x24. `/join` opens the
+/// room and shows it once the server lets us in; each room's lines stay in its buffer; a line
+/// in a room not shown counts in the room list; Alt-1 and Alt-2 switch, and what is typed goes
+/// to the room shown; `/part` closes it.
+#[test]
+fn rooms_on_the_full_screen() {
+    let server = TestServer::with_defaults();
+    let mut screen = Screen::open_with(
+        server.addr.port(),
+        server.key.clone(),
+        Some("alice"),
+        ReconnectPolicy::default(),
+        (80, 24),
+        &[],
+    );
+    screen.wait_for("[alice] [#class] [connected] [1 online]");
+    screen.wait_for("1.#class");
+    let mut bob = server.join("bob");
+    bob.send(&ClientEvent::Join {
+        room: "#lab1".into(),
+        since: None,
+        invite_only: false,
+    });
+    bob.recv_until(10, |e| matches!(e, ServerEvent::Entered { .. }));
+
+    screen.type_line("/join #lab1");
+    screen.wait_for("[alice] [#lab1] [connected]");
+    screen.wait_for("2.#lab1");
+    screen.wait_for("2 users");
+
+    bob.send(&ClientEvent::Say {
+        room: Some("#lab1".into()),
+        text: "hi lab".into(),
+    });
+    screen.wait_for("<bob> hi lab");
+    bob.say("hi class");
+    screen.wait_for("1.#class  1│");
+    assert!(
+        !screen.rows().join("\n").contains("hi class"),
+        "#class's line is not in #lab1's pane"
+    );
+
+    // Typed in #lab1, said in #lab1.
+    screen.type_line("ready");
+    screen.wait_for("<alice> ready");
+    let said = bob.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Message { from, .. } if from == "alice"),
+    );
+    let ServerEvent::Message { room, text, .. } = said else {
+        unreachable!()
+    };
+    assert_eq!((room.as_str(), text.as_str()), ("#lab1", "ready"));
+
+    // Alt-1: #class, its line, its count cleared.
+    screen.key(KeyCode::Char('1'), KeyModifiers::ALT);
+    screen.wait_for("[alice] [#class] [connected]");
+    screen.wait_for("<bob> hi class");
+    let rows = screen.rows();
+    assert!(rows[0].starts_with("1.#class   │"), "{rows:#?}");
+    assert!(!rows.join("\n").contains("hi lab"), "{rows:#?}");
+
+    // Back to #lab1 and out of it.
+    screen.key(KeyCode::Char('2'), KeyModifiers::ALT);
+    screen.wait_for("[alice] [#lab1] [connected]");
+    screen.type_line("/part done");
+    screen.wait_for("you left #lab1");
+    screen.wait_for("[alice] [#class] [connected]");
+    assert!(!screen.rows().join("\n").contains("2.#lab1"));
+    screen.key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(matches!(screen.finish(), Finish::Left { .. }));
+}
