@@ -8,7 +8,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Color;
+use ratatui::style::{Color, Modifier};
 
 use crate::client::command::Command;
 use crate::client::state::ChatState;
@@ -617,4 +617,20 @@ fn a_server_opening_too_many_rooms_cannot_grow_the_list_without_bound() {
     let list = room_list(&app);
     assert_eq!(list.len(), 22);
     assert!(list.last().unwrap().starts_with("64.#r62"), "{list:?}");
+}
+
+#[test]
+fn without_colour_the_room_shown_and_the_mention_mark_still_stand_out() {
+    let mut app = three_rooms();
+    app.colour = false;
+    said(&mut app, "#lab1", "dave", "alice: psst");
+    let buffer = render(&app);
+    for cell in buffer.content() {
+        assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset));
+    }
+    let reversed = |x, y| buffer[(x, y)].modifier.contains(Modifier::REVERSED);
+    assert!(reversed(2, 0), "the room shown");
+    assert!(!reversed(2, 1));
+    assert_eq!(buffer[(10, 1)].symbol(), "!");
+    assert!(reversed(10, 1), "the mention mark");
 }
