@@ -1253,7 +1253,20 @@ fn rooms_are_joined_and_what_we_type_goes_to_the_current_one() {
             invite_only: false
         }
     );
+    let ClientEvent::Ping { id } = peer.recv() else {
+        panic!("expected the ping after the join");
+    };
+    // Typed before the server answered: meant for the room being joined.
+    commands.send(parsed("first in lab")).unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Say {
+            room: Some("#lab1".into()),
+            text: "first in lab".into()
+        }
+    );
     peer.send(&entered("#lab1", &["bob", "alice"], None));
+    peer.send(&ServerEvent::Pong { id });
     assert_eq!(
         next(updates),
         UpdateKind::Entered {
@@ -1344,6 +1357,37 @@ fn rooms_are_joined_and_what_we_type_goes_to_the_current_one() {
         next(updates),
         UpdateKind::Error { code: None, .. }
     ));
+    // A refused join: once its ping is answered, typing goes to the current room again.
+    commands.send(parsed("/join #closed")).unwrap();
+    assert!(matches!(peer.recv(), ClientEvent::Join { .. }));
+    let ClientEvent::Ping { id } = peer.recv() else {
+        panic!("expected the ping after the join");
+    };
+    peer.send(&ServerEvent::Error {
+        signature: None,
+        code: ErrorCode::InviteOnly,
+        message: "#closed is invite-only".into(),
+        time: now_ms(),
+    });
+    peer.send(&ServerEvent::Pong { id });
+    // Network events are handled in order: once this notice is shown, so is the pong.
+    peer.send(&ServerEvent::Notice {
+        text: "after the pong".into(),
+        time: now_ms(),
+    });
+    assert!(matches!(
+        next(updates),
+        UpdateKind::Error { code: Some(_), .. }
+    ));
+    assert!(matches!(next(updates), UpdateKind::Notice { .. }));
+    commands.send(parsed("still lab")).unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Say {
+            room: Some("#lab1".into()),
+            text: "still lab".into()
+        }
+    );
 
     // Each room counts its own ids: #class's id 1 is not a repeat of #lab1's.
     peer.send(&said_in("#lab1", 1, "in lab"));

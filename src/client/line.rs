@@ -3,9 +3,9 @@
 //! This module owns reading the user's lines and printing updates, in two modes:
 //!
 //! - **terminal** (standard input and output both terminals): rustyline edits the line with
-//!   history, the prompt shows the nick, and updates are printed *above* the prompt through
-//!   rustyline's `ExternalPrinter`, so a message arriving while you type never garbles your
-//!   half-written line. Ctrl-C and Ctrl-D leave cleanly (`bye` is sent). A line that
+//!   history, the prompt shows the nick (and the room, when in several), and updates are
+//!   printed *above* the prompt through rustyline's `ExternalPrinter`, so a message arriving
+//!   while you type never garbles your half-written line. Ctrl-C and Ctrl-D leave cleanly (`bye` is sent). A line that
 //!   mentions your nick has its time stamp highlighted. A line you send to the room (or
 //!   privately) is taken off the screen when you press Enter: the server's echo of it, which
 //!   is the proof it was delivered, is the one copy shown (see `EchoHold`).
@@ -13,6 +13,10 @@
 //!   line is the nick unless `--nick` was given (like the Python chats' `input()`), each
 //!   further line is a command, output is plain lines, and the end of input sends `bye` and
 //!   exits 0 once the server has it.
+//!
+//! In both, once we are in more than one room each room's line starts with its room
+//! (`10:42 [#lab1] <bob> hi`); private messages and notices do not. `/switch #lab1` changes
+//! where plain lines go, and `#lab1 text` says one line there.
 //!
 //! It must not speak the protocol: it sends [`Command`]s to the session and shows
 //! [`Update`]s, like any front end.
@@ -193,7 +197,7 @@ fn run_terminal(
     };
 
     while !ended.load(Ordering::SeqCst) {
-        let prompt = format!("{}> ", display::clean(&state.snapshot().nick, 32));
+        let prompt = prompt(&state.snapshot());
         let read = editor.readline(&prompt);
         if hold.is_held() {
             if let Ok(line) = &read {
@@ -243,6 +247,17 @@ fn run_terminal(
     // The printer ends when the session does (its update channel disconnects).
     let _ = printer.join();
     session.join().map_err(ClientError::from)
+}
+
+/// The prompt: our nick, and the current room when we are in several (`alice #lab1> `), so
+/// it is clear where a line will go.
+fn prompt(state: &crate::client::ChatState) -> String {
+    let nick = display::clean(&state.nick, 32);
+    if state.in_several_rooms() {
+        format!("{nick} {}> ", display::clean(&state.current, 32))
+    } else {
+        format!("{nick}> ")
+    }
 }
 
 /// How long the printer waits at most for a sent line to be taken off the screen (it takes
@@ -298,8 +313,9 @@ struct HoldOnSend(Arc<EchoHold>);
 
 impl ConditionalEventHandler for HoldOnSend {
     fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
-        if let Ok(Some(Command::Say(_) | Command::Me(_) | Command::Msg { .. })) =
-            command::parse(ctx.line())
+        if let Ok(Some(
+            Command::Say(_) | Command::SayIn { .. } | Command::Me(_) | Command::Msg { .. },
+        )) = command::parse(ctx.line())
         {
             self.0.hold();
         }

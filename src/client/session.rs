@@ -242,6 +242,7 @@ impl Session {
             transcript,
             away: None,
             rejoin_probe: None,
+            joining: None,
         };
         match Link::start(
             connection,
@@ -349,6 +350,11 @@ struct Core {
     /// After a reconnect, until the pong of the ping sent after the rooms' `join`s: the rooms
     /// the server has not let us back into by then are dropped.
     rejoin_probe: Option<u64>,
+    /// A `/join` the server has not answered yet: the room, and the ping sent after it. Until
+    /// then what is typed for the current room goes to that room (a script's
+    /// `/join #lab1` then `hi` means hi to #lab1); the server, which answers in order, has
+    /// let us in by then or says why not.
+    joining: Option<(String, u64)>,
 }
 
 /// A rejoin's gap in one room while the server replays it: how many of the room's messages
@@ -513,12 +519,12 @@ impl Core {
         }
         match command {
             Command::Say(text) => {
-                let room = self.state.current.clone();
+                let room = self.typing_to();
                 self.say(room, text, false);
             }
             Command::SayIn { room, text } => self.say(room, text, false),
             Command::Me(text) => {
-                let room = self.state.current.clone();
+                let room = self.typing_to();
                 self.say(room, text, true);
             }
             Command::Msg { to, text } => {
@@ -529,7 +535,7 @@ impl Core {
                 }
             }
             Command::Who(room) => {
-                let room = room.unwrap_or_else(|| self.state.current.clone());
+                let room = room.unwrap_or_else(|| self.typing_to());
                 self.send(ClientEvent::Who {
                     room: on_the_wire(&room),
                 });
@@ -538,10 +544,14 @@ impl Core {
                 // Already in it: a resync, asking only for what we have not shown.
                 let since = self.state.last_message(&room);
                 self.send(ClientEvent::Join {
-                    room,
+                    room: room.clone(),
                     since,
                     invite_only,
                 });
+                let id = self.next_ping;
+                self.next_ping += 1;
+                self.joining = Some((room, id));
+                self.send(ClientEvent::Ping { id });
             }
             Command::Part { room, reason } => {
                 let room = room.unwrap_or_else(|| self.state.current.clone());
@@ -572,7 +582,7 @@ impl Core {
                 Err(e) => self.local_error(e),
             },
             Command::Staff(event) => {
-                let event = in_room(event, &self.state.current);
+                let event = in_room(event, &self.typing_to());
                 self.send(event);
             }
             Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
@@ -594,10 +604,23 @@ impl Core {
         }
     }
 
-    /// Says `text` (an action if `action`) in `room`, which we must be in: text meant for a
-    /// group must never land in another room.
+    /// Where what is typed for the current room goes: the current room, or the room of a
+    /// `/join` not answered yet (see [`Core::joining`]).
+    fn typing_to(&self) -> String {
+        match &self.joining {
+            Some((room, _)) => room.clone(),
+            None => self.state.current.clone(),
+        }
+    }
+
+    /// Says `text` (an action if `action`) in `room`, which we must be in (or be joining):
+    /// text meant for a group must never land in another room.
     fn say(&mut self, room: String, text: String, action: bool) {
-        if self.state.joined(&room).is_none() {
+        let joining = self
+            .joining
+            .as_ref()
+            .is_some_and(|(joining, _)| same_room(joining, &room));
+        if self.state.joined(&room).is_none() && !joining {
             self.local_error(format!(
                 "not sent: you are not in {room} (/join {room} first; to say a line that starts \
                  with a room's name, start it with a space)"
@@ -804,6 +827,12 @@ impl Core {
                 self.rejoins_answered();
                 return None;
             }
+            // The `/join` was answered before this: refused, if we are not in the room by now
+            // (the server's error said why).
+            ServerEvent::Pong { id } if self.joining.as_ref().is_some_and(|(_, p)| *p == id) => {
+                self.joining = None;
+                return None;
+            }
             ServerEvent::Pong { id } => {
                 if let Some((_, sent_at)) = self.keepalive_ping.filter(|(sent, _)| *sent == id) {
                     self.keepalive_ping = None;
@@ -886,6 +915,13 @@ impl Core {
             return None;
         };
         let rejoined = self.state.joined(&room).is_some_and(|r| r.rejoining);
+        if self
+            .joining
+            .as_ref()
+            .is_some_and(|(joining, _)| same_room(joining, &room))
+        {
+            self.joining = None;
+        }
         let topic_by = topic.as_ref().map(|t| (t.clone(), String::new()));
         if self.state.entered(&room, users, topic_by).is_none() {
             self.local_error(format!(
@@ -1145,6 +1181,7 @@ impl Core {
         // Back after a lost connection: mark the gap; the replay of it follows.
         self.away = None;
         self.rejoin_probe = None;
+        self.joining = None;
         if !reconnected {
             return;
         }
