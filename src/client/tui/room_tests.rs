@@ -634,3 +634,20 @@ fn without_colour_the_room_shown_and_the_mention_mark_still_stand_out() {
     assert_eq!(buffer[(10, 1)].symbol(), "!");
     assert!(reversed(10, 1), "the mention mark");
 }
+
+#[test]
+fn alt_0_shows_the_tenth_room() {
+    let mut app = app();
+    for n in 2..=11 {
+        entered(&mut app, &format!("#g{n:02}"), &["alice"], None, false);
+    }
+    assert_eq!(app.key(alt(KeyCode::Char('0'))), switch("#g10"));
+    assert_eq!(app.key(alt(KeyCode::Char('9'))), switch("#g09"));
+    let list = room_list(&app);
+    assert_eq!(list.len(), 11);
+    assert_eq!(list[9], "10.#g10");
+    assert_eq!(
+        list[10], "11.#g11",
+        "listed, reached with Alt-Right or a click"
+    );
+}
