@@ -1,12 +1,13 @@
 //! The full-screen client's view model: everything the screen shows, as plain data.
 //!
-//! This module owns which room's buffer each update goes to and when the room shown changes
-//! (Alt-1..9, Alt-Left/Right, a click in the room list, `/switch`, a `/join` once the server
-//! lets us in, a `/part`), the input line, whether the room and nick lists show, the warnings
-//! pinned above the messages until dismissed, the connection status for the status line, and
-//! what each key does. The scrollbacks themselves are [`super::buffers`]'. The session owns
-//! the *current* room (where plain text goes): whenever the room shown changes the app asks
-//! the driver to tell it ([`Command::Switch`]), so the two agree.
+//! This module owns which room's buffer each update goes to and which room is shown, the
+//! input line, whether the room and nick lists show, the warnings pinned above the messages
+//! until dismissed, the connection status for the status line, and what each key does. The
+//! scrollbacks themselves are [`super::buffers`]'. The session owns the *current* room (where
+//! plain text goes): when the user picks another (Alt-1..9, Alt-Left/Right, Alt-A, a click
+//! in the room list, `/switch`) the app shows it at once and asks the driver to tell the
+//! session ([`Command::Switch`]); when the session changes it (after a `/join`, a staff
+//! `/move`, leaving the current room) its `Switched` update moves the screen.
 //! [`App::apply`] takes the session's [`Update`]s, [`App::key`] and [`App::mouse`] take the
 //! user's, and both only change this struct or return an [`Effect`] for the driver to carry
 //! out (send a command, connect, leave). So all of it is tested without a terminal, and
@@ -435,11 +436,11 @@ impl App {
                 self.push_to(target, line, chat);
             }
         }
-        self.follow(update);
+        self.apply_rest(update);
     }
 
-    /// The rest of [`Self::apply`]: what an update changes besides the lines.
-    fn follow(&mut self, update: &Update) {
+    /// The rest of [`Self::apply`]: what an update changes besides the lines and the rooms.
+    fn apply_rest(&mut self, update: &Update) {
         match &update.kind {
             UpdateKind::Connected { .. } => {
                 self.link = Link::Up;
