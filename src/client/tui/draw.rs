@@ -1,9 +1,10 @@
 //! Drawing: the screen as a pure function of the [`App`].
 //!
-//! This module owns the look: the pinned warnings, the message pane with its scroll marker,
-//! the nick list with its nick colours, the status line, and the input line with the cursor. It reads the app and
-//! writes into a ratatui frame, nothing else, so tests draw into ratatui's `TestBackend` at
-//! any size and read the screen back. It must not change the app or touch the terminal.
+//! This module owns the look: the room list with its unread counts and mention marks, the
+//! pinned warnings, the topic bar, the message pane with its scroll marker, the nick list with
+//! its nick colours, the status line, and the input line with the cursor. It reads the app
+//! and writes into a ratatui frame, nothing else, so tests draw into ratatui's `TestBackend`
+//! at any size and read the screen back. It must not change the app or touch the terminal.
 
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -197,8 +198,8 @@ fn fit(text: &str, columns: usize) -> String {
     out
 }
 
-/// The newest rows that fit, scrolled up by the current buffer's `scroll` rows, with the marker on the last
-/// row when scrolled.
+/// The room shown's newest rows that fit, scrolled up by its `scroll` rows, with the marker
+/// on the last row when scrolled.
 fn messages(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let height = usize::from(area.height);
     let width = usize::from(area.width);
