@@ -78,6 +78,12 @@ impl Buffer {
         self.lines.push_back(line);
     }
 
+    /// Shown: nothing is unread any more.
+    fn mark_read(&mut self) {
+        self.unread = 0;
+        self.mentions = 0;
+    }
+
     /// Whether the room list shows the mention mark.
     pub fn mentioned(&self) -> bool {
         self.mentions > 0
@@ -174,9 +180,9 @@ impl Buffers {
             self.current -= 1;
             false
         } else if at == self.current {
-            let before = self.current.saturating_sub(1);
-            self.current = usize::MAX;
-            self.switch_to(before)
+            self.current = at.saturating_sub(1);
+            self.current_mut().mark_read();
+            true
         } else {
             false
         }
@@ -189,9 +195,7 @@ impl Buffers {
             return false;
         }
         self.current = index;
-        let shown = &mut self.list[index];
-        shown.unread = 0;
-        shown.mentions = 0;
+        self.current_mut().mark_read();
         true
     }
 
