@@ -1548,3 +1548,33 @@ fn a_reconnect_rejoins_every_room_since_its_last_message() {
     assert_eq!(rooms, ["#class", "#lab1"]);
     assert_eq!(state.last_message("#lab1"), Some(5));
 }
+
+#[test]
+fn a_hostile_server_cannot_plant_rooms_or_drive_the_terminal_with_their_names() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let updates = &spawned.updates;
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+    peer.send(&entered("#lab1\u{1b}[2J", &["alice"], None));
+    match next(updates) {
+        UpdateKind::Error { code: None, text } => {
+            assert!(text.contains("not a room name"), "{text}");
+            assert!(!text.contains('\u{1b}'), "{text:?}");
+        }
+        other => panic!("expected a local error, got {other:?}"),
+    }
+    // Entering more rooms than any server allows: the client keeps a bounded number.
+    let limit = fernchat::client::state::MAX_ROOMS;
+    for i in 0..limit + 5 {
+        peer.send(&entered(&format!("#r{i}"), &["alice"], None));
+    }
+    // #class and 99 more are taken (each shown, and switched to); the other 6 are refused.
+    let shown = 2 * (limit - 1) + 6;
+    let errors = (0..shown)
+        .map(|_| next(updates))
+        .filter(|u| matches!(u, UpdateKind::Error { .. }))
+        .count();
+    assert_eq!(errors, 6);
+    assert_eq!(spawned.state.snapshot().rooms.len(), limit);
+}

@@ -8,7 +8,12 @@
 //! 10:44 -!- carol is now known as caro
 //! 10:45 *bob* psst
 //! 10:45 -> *bob* see you
+//! 10:46 -!- you joined #lab1; 2 users in #lab1: alice bob
+//! 10:46 [#lab1] <bob> in the lab room
 //! ```
+//!
+//! The `[#lab1]` in front is [`render_in_room`]'s: line mode names a line's room when we are
+//! in more than one room, transcripts always.
 //!
 //! This module owns the layout, the nick colours and making server text safe for a terminal.
 //! It must not do I/O (beyond asking whether colour is wanted) or hold state, so the line

@@ -4,6 +4,12 @@
 //! display-level event (a message arrived, someone left, we are reconnecting), never a wire
 //! event: front ends must not need to know the protocol. It must not hold logic; the session
 //! decides, [`crate::client::display`] renders.
+//!
+//! Rooms (issue 16): every update that happens in a room carries it (`room`, as the server
+//! spells it: lower case), `#class` included. Which room is current (where plain text goes)
+//! is the session's: [`crate::client::ChatState::current`], announced by
+//! [`UpdateKind::Switched`] whenever it changes; a front end that switches rooms itself sends
+//! [`crate::client::Command::Switch`].
 
 use crate::protocol::ErrorCode;
 
@@ -33,11 +39,12 @@ impl Update {
 /// [`crate::client::display`], which makes them safe for a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateKind {
-    /// We are in the room (first connection, or again after a reconnect).
+    /// We are in, and in `#class` (first connection, or again after a reconnect: the other
+    /// rooms we were in follow as [`UpdateKind::Entered`]).
     Connected {
         /// Our nick as registered.
         nick: String,
-        /// Everyone online, including us.
+        /// Everyone online (everyone in `#class`), including us.
         users: Vec<String>,
         /// The server's software and version.
         server: String,
