@@ -138,7 +138,7 @@ impl Screen {
 fn chatting_on_the_full_screen() {
     let server = TestServer::with_defaults();
     let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
-    screen.wait_for("[alice] [connected] [1 online]");
+    screen.wait_for("[alice] [#class] [connected] [1 online]");
     let mut bob = server.join("bob");
     screen.wait_for("--> bob joined");
     screen.wait_for("│bob");
@@ -194,7 +194,7 @@ fn a_taken_nick_asks_for_another_on_the_screen() {
     screen.wait_for("the nick alice is taken");
     screen.wait_for("[choose a nick]");
     screen.type_line("alice2");
-    screen.wait_for("[alice2] [connected] [2 online]");
+    screen.wait_for("[alice2] [#class] [connected] [2 online]");
     screen.type_line("/quit bye now");
     let Finish::Left { last: Some(last) } = screen.finish() else {
         panic!("expected a clean leave");
@@ -280,7 +280,7 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
         (100, 30),
         &[warning],
     );
-    screen.wait_for("[alice] [connected] [2 online]");
+    screen.wait_for("[alice] [#class] [connected] [2 online]");
     screen.wait_for("old line 59");
     let rows = screen.rows();
     let shown = rows.join("\n");
@@ -288,8 +288,9 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
         !shown.contains("old line 0 "),
         "the replay is longer than the screen: {shown}"
     );
+    // The warning leads the message pane, right of the room list.
     assert!(
-        rows[0].starts_with("! warning: keys/class.key can be read by other users"),
+        rows[0].contains("│! warning: keys/class.key can be read by other users"),
         "{shown}"
     );
     assert!(shown.contains("chmod 600 keys/class.key"), "{shown}");
@@ -298,7 +299,7 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
     // Chat goes on under it.
     screen.type_line("hello");
     screen.wait_for("<alice> hello");
-    assert!(screen.rows()[0].starts_with("! warning:"));
+    assert!(screen.rows()[0].contains("│! warning:"));
 
     screen.key(KeyCode::Esc, KeyModifiers::NONE);
     screen.settle();
@@ -314,7 +315,7 @@ fn a_startup_warning_stays_visible_after_the_history_replay_until_esc() {
 fn the_lag_shows_in_the_status_line_right_after_joining() {
     let server = TestServer::with_defaults();
     let mut screen = Screen::open(&server, Some("alice"), ReconnectPolicy::default());
-    screen.wait_for("[alice] [connected] [1 online] [lag ");
+    screen.wait_for("[alice] [#class] [connected] [1 online] [lag ");
 }
 
 /// Issue 18: each reconnect used to replay the recent history again, so the pane showed what
@@ -378,4 +379,77 @@ fn back_from_two_restarts_the_pane_shows_each_line_once() {
         let in_file = saved.lines().filter(|l| l.ends_with(line)).count();
         assert_eq!(in_file, 1, "{line:?} saved {in_file} times:\n{saved}");
     }
+}
+
+/// Issue 16: rooms on the full screen against the real server, at 80x24. `/join` opens the
+/// room and shows it once the server lets us in; each room's lines stay in its buffer; a line
+/// in a room not shown counts in the room list; Alt-1 and Alt-2 switch, and what is typed goes
+/// to the room shown; `/part` closes it.
+#[test]
+fn rooms_on_the_full_screen() {
+    let server = TestServer::with_defaults();
+    let mut screen = Screen::open_with(
+        server.addr.port(),
+        server.key.clone(),
+        Some("alice"),
+        ReconnectPolicy::default(),
+        (80, 24),
+        &[],
+    );
+    screen.wait_for("[alice] [#class] [connected] [1 online]");
+    screen.wait_for("1.#class");
+    let mut bob = server.join("bob");
+    bob.send(&ClientEvent::Join {
+        room: "#lab1".into(),
+        since: None,
+        invite_only: false,
+    });
+    bob.recv_until(10, |e| matches!(e, ServerEvent::Entered { .. }));
+
+    screen.type_line("/join #lab1");
+    screen.wait_for("[alice] [#lab1] [connected]");
+    screen.wait_for("2.#lab1");
+    screen.wait_for("2 users");
+
+    bob.send(&ClientEvent::Say {
+        room: Some("#lab1".into()),
+        text: "hi lab".into(),
+    });
+    screen.wait_for("<bob> hi lab");
+    bob.say("hi class");
+    screen.wait_for("1.#class  1│");
+    assert!(
+        !screen.rows().join("\n").contains("hi class"),
+        "#class's line is not in #lab1's pane"
+    );
+
+    // Typed in #lab1, said in #lab1.
+    screen.type_line("ready");
+    screen.wait_for("<alice> ready");
+    let said = bob.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Message { from, .. } if from == "alice"),
+    );
+    let ServerEvent::Message { room, text, .. } = said else {
+        unreachable!()
+    };
+    assert_eq!((room.as_str(), text.as_str()), ("#lab1", "ready"));
+
+    // Alt-1: #class, its line, its count cleared.
+    screen.key(KeyCode::Char('1'), KeyModifiers::ALT);
+    screen.wait_for("[alice] [#class] [connected]");
+    screen.wait_for("<bob> hi class");
+    let rows = screen.rows();
+    assert!(rows[0].starts_with("1.#class   │"), "{rows:#?}");
+    assert!(!rows.join("\n").contains("hi lab"), "{rows:#?}");
+
+    // Back to #lab1 and out of it.
+    screen.key(KeyCode::Char('2'), KeyModifiers::ALT);
+    screen.wait_for("[alice] [#lab1] [connected]");
+    screen.type_line("/part done");
+    screen.wait_for("you left #lab1");
+    screen.wait_for("[alice] [#class] [connected]");
+    assert!(!screen.rows().join("\n").contains("2.#lab1"));
+    screen.key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(matches!(screen.finish(), Finish::Left { .. }));
 }

@@ -1,8 +1,13 @@
 //! The full-screen client's view model: everything the screen shows, as plain data.
 //!
-//! This module owns the scrollback (bounded), the scroll position, the input line, whether
-//! the nick list shows, the warnings pinned above the messages until dismissed, the
-//! connection status for the status line, and what each key does.
+//! This module owns which room's buffer each update goes to and which room is shown, the
+//! input line, whether the room and nick lists show, the warnings pinned above the messages
+//! until dismissed, the connection status for the status line, and what each key does. The
+//! scrollbacks themselves are [`super::buffers`]'. The session owns the *current* room (where
+//! plain text goes): when the user picks another (Alt-1..9, Alt-Left/Right, Alt-A, a click
+//! in the room list, `/switch`) the app shows it at once and asks the driver to tell the
+//! session ([`Command::Switch`]); when the session changes it (after a `/join`, a staff
+//! `/move`, leaving the current room) its `Switched` update moves the screen.
 //! [`App::apply`] takes the session's [`Update`]s, [`App::key`] and [`App::mouse`] take the
 //! user's, and both only change this struct or return an [`Effect`] for the driver to carry
 //! out (send a command, connect, leave). So all of it is tested without a terminal, and
@@ -11,22 +16,24 @@
 //! It must not touch the terminal, the network or the protocol: commands are parsed by
 //! [`command::parse`] and judged by the session, as in line mode.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
-use ratatui::layout::Rect;
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
 
 use crate::client::command::{self, Command};
 use crate::client::display;
-use crate::client::state::ChatState;
+use crate::client::room::RoomInfo;
+use crate::client::state::{ChatState, JoinedRoom};
+use crate::client::tui::buffers::{Buffer, Buffers, DEFAULT_ROOM};
 use crate::client::tui::input::Input;
 use crate::client::tui::lines::{self, ChatLine};
 use crate::client::update::{Update, UpdateKind};
 use crate::protocol::event::validate_nick;
 
-/// Lines kept in the scrollback; older ones are dropped. About a day of a busy lab.
-pub const MAX_LINES: usize = 5000;
+pub use crate::client::tui::buffers::MAX_LINES;
 
 /// How long the last error stays in the status line.
 const ALERT_FOR: Duration = Duration::from_secs(10);
@@ -36,6 +43,13 @@ const WHEEL_ROWS: usize = 3;
 
 /// Below this many columns the nick list hides by itself, leaving the messages room.
 pub const NICKLIST_MIN_WIDTH: u16 = 60;
+
+/// Below this many columns the room list hides by itself (it can still be shown with F3).
+pub const ROOMLIST_MIN_WIDTH: u16 = 64;
+
+/// The room list's width bounds, without its border: at 80 columns it leaves the messages
+/// most of the screen, and a long room name is cut rather than widen it.
+const ROOMLIST_WIDTH: (u16, u16) = (10, 13);
 
 /// The key that dismisses the pinned warnings, as the pinned rows name it.
 pub const DISMISS_KEY: &str = "Esc";
@@ -51,7 +65,17 @@ pub const KEYS: &[(&str, &str)] = &[
         "Ctrl-End Alt-End",
         "back to the newest message (Ctrl-Home: the oldest)",
     ),
+    (
+        "Alt-1..9 Alt-0",
+        "show room 1 to 9 (Alt-0: 10) of the room list (or click it)",
+    ),
+    ("Alt-Left Alt-Right", "show the previous or next room"),
+    (
+        "Alt-A",
+        "show the next room with unread lines (mentions first)",
+    ),
     ("F2 Alt-N", "show or hide the nick list"),
+    ("F3", "show or hide the room list"),
     ("Up Down", "previous and next line sent"),
     ("Tab", "complete a nick (again: the next one)"),
     (
@@ -119,6 +143,8 @@ pub enum Effect {
 pub struct Areas {
     /// Warnings that need action, pinned above the message pane until dismissed.
     pub pinned: Option<Rect>,
+    /// The room list, on the left, if shown.
+    pub rooms: Option<Rect>,
     /// The message pane.
     pub messages: Rect,
     /// The nick list, if shown.
@@ -130,59 +156,53 @@ pub struct Areas {
 }
 
 impl Areas {
-    /// Splits `screen`: messages (and the nick list on their right), then the status line,
-    /// then the input line at the bottom, as in weechat. A screen too short for all of them
-    /// keeps the input line first, then the status line.
-    pub fn of(screen: Rect, nick_list: bool, nick_width: u16) -> Areas {
+    /// Splits `screen`: the room list on the left, the messages, the nick list on their
+    /// right, then the status line, then the input line at the bottom, as in weechat. The
+    /// widths are the lists' own (each also takes a column for its border), `None` for a list
+    /// not wanted. Each list needs room for itself and must still leave the messages at least
+    /// half the screen: the room list goes first when there is not room for both. A screen
+    /// too short for everything keeps the input line first, then the status line.
+    pub fn of(screen: Rect, room_width: Option<u16>, nick_width: Option<u16>) -> Areas {
         let row = |y: u16| Rect::new(screen.x, y, screen.width, 1);
         let empty = Rect::new(screen.x, screen.y, screen.width, 0);
+        let mut areas = Areas {
+            pinned: None,
+            rooms: None,
+            messages: empty,
+            nicks: None,
+            status: empty,
+            input: empty,
+        };
         match screen.height {
-            0 => Areas {
-                pinned: None,
-                messages: empty,
-                nicks: None,
-                status: empty,
-                input: empty,
-            },
-            1 => Areas {
-                pinned: None,
-                messages: empty,
-                nicks: None,
-                status: empty,
-                input: row(screen.y),
-            },
+            0 => {}
+            1 => areas.input = row(screen.y),
             h => {
                 let pane_height = h - 2;
-                let input = row(screen.y + h - 1);
-                let status = row(screen.y + h - 2);
-                // The list needs room for itself and still leaves the messages most of it.
-                let list_width = nick_width.saturating_add(1);
-                let show = nick_list && pane_height > 0 && screen.width >= list_width * 2;
-                if show {
-                    let messages_width = screen.width - list_width;
-                    Areas {
-                        pinned: None,
-                        messages: Rect::new(screen.x, screen.y, messages_width, pane_height),
-                        nicks: Some(Rect::new(
-                            screen.x + messages_width,
-                            screen.y,
-                            list_width,
-                            pane_height,
-                        )),
-                        status,
-                        input,
-                    }
-                } else {
-                    Areas {
-                        pinned: None,
-                        messages: Rect::new(screen.x, screen.y, screen.width, pane_height),
-                        nicks: None,
-                        status,
-                        input,
-                    }
+                areas.input = row(screen.y + h - 1);
+                areas.status = row(screen.y + h - 2);
+                let fits =
+                    |used: u16| pane_height > 0 && u32::from(screen.width) >= 2 * u32::from(used);
+                let nicks = nick_width
+                    .map(|w| w.saturating_add(1))
+                    .filter(|&w| fits(w))
+                    .unwrap_or(0);
+                let rooms = room_width
+                    .map(|w| w.saturating_add(1))
+                    .filter(|&w| fits(w.saturating_add(nicks)))
+                    .unwrap_or(0);
+                let messages_width = screen.width - rooms - nicks;
+                let top = screen.y;
+                areas.messages = Rect::new(screen.x + rooms, top, messages_width, pane_height);
+                if rooms > 0 {
+                    areas.rooms = Some(Rect::new(screen.x, top, rooms, pane_height));
+                }
+                if nicks > 0 {
+                    let x = screen.x + rooms + messages_width;
+                    areas.nicks = Some(Rect::new(x, top, nicks, pane_height));
                 }
             }
         }
+        areas
     }
 }
 
@@ -191,18 +211,14 @@ impl Areas {
 pub struct App {
     /// What the front end is doing.
     pub mode: Mode,
-    /// The scrollback, oldest first, at most [`MAX_LINES`].
-    pub lines: VecDeque<ChatLine>,
-    /// How many rows the pane is scrolled up from the newest; 0 follows new messages.
-    pub scroll: usize,
-    /// Lines that arrived while scrolled up.
-    pub unseen: usize,
-    /// Of those, lines that mention us or are private.
-    pub unseen_mentions: usize,
+    /// One scrollback per room, and which one is shown.
+    pub buffers: Buffers,
     /// The input line.
     pub input: Input,
     /// The user's choice for the nick list; `None` follows the terminal's width.
     pub nick_list_choice: Option<bool>,
+    /// The user's choice for the room list (F3); `None` follows the terminal's width.
+    pub room_list_choice: Option<bool>,
     /// The chat state as the session last published it.
     pub state: ChatState,
     /// The connection, as the status line tells it.
@@ -232,12 +248,10 @@ impl App {
     pub fn new(target: &str, nick: Option<&str>, screen: Rect, colour: bool) -> App {
         App {
             mode: Mode::AskNick,
-            lines: VecDeque::new(),
-            scroll: 0,
-            unseen: 0,
-            unseen_mentions: 0,
+            buffers: Buffers::new(),
             input: Input::new(),
             nick_list_choice: None,
+            room_list_choice: None,
             state: ChatState::new(nick.unwrap_or("")),
             link: Link::Offline,
             screen,
@@ -261,8 +275,7 @@ impl App {
     /// The nick list's width: the longest nick and a margin, within bounds.
     pub fn nick_list_width(&self) -> u16 {
         let longest = self
-            .state
-            .users
+            .room_users()
             .iter()
             .map(|nick| display::clean(nick, 32).chars().count())
             .max()
@@ -271,10 +284,39 @@ impl App {
         u16::try_from(longest + 1).unwrap_or(u16::MAX).clamp(9, 18)
     }
 
+    /// Whether the room list shows: the user's choice, or else whether the terminal is wide
+    /// enough. It shows with `#class` alone too, so the screen does not change its layout
+    /// when the first group room opens.
+    pub fn room_list_shown(&self) -> bool {
+        self.room_list_choice
+            .unwrap_or(self.screen.width >= ROOMLIST_MIN_WIDTH)
+    }
+
+    /// The room list's width: the longest `N.#room` and room for an unread count, within
+    /// 10 to 13 columns. Counts do not widen it, so the messages do not re-wrap as they
+    /// come.
+    pub fn room_list_width(&self) -> u16 {
+        let longest = self
+            .buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                (i + 1).to_string().len() + 1 + display::clean(&b.room, 32).chars().count()
+            })
+            .max()
+            .unwrap_or(0);
+        let (least, most) = ROOMLIST_WIDTH;
+        u16::try_from(longest + 3)
+            .unwrap_or(u16::MAX)
+            .clamp(least, most)
+    }
+
     /// Where everything goes on the current screen: [`Areas::of`], with the pinned warnings
     /// (if any) taking rows from the top of the message pane.
     pub fn areas(&self) -> Areas {
-        let mut areas = Areas::of(self.screen, self.nick_list_shown(), self.nick_list_width());
+        let rooms = self.room_list_shown().then(|| self.room_list_width());
+        let nicks = self.nick_list_shown().then(|| self.nick_list_width());
+        let mut areas = Areas::of(self.screen, rooms, nicks);
         let pane = areas.messages;
         if self.pinned.is_empty() || pane.height < 2 || pane.width == 0 {
             return areas;
@@ -327,20 +369,32 @@ impl App {
         self.clock = clock;
     }
 
-    /// Adds a line to the scrollback: keeps the view still when scrolled up, and counts it
-    /// as unseen there.
+    /// The buffer shown: the current room's scrollback and scroll position.
+    pub fn view(&self) -> &Buffer {
+        self.buffers.current()
+    }
+
+    /// Adds a line to the buffer shown.
     pub fn push(&mut self, line: ChatLine) {
-        if self.scroll > 0 {
-            self.scroll += lines::row_count(&line, usize::from(self.areas().messages.width));
-            self.unseen += 1;
-            if line.kind != lines::LineKind::Normal {
-                self.unseen_mentions += 1;
-            }
+        self.push_to(self.buffers.current_index(), line, false);
+    }
+
+    /// Adds a line to the buffer at `index`: keeps the view still when scrolled up, and
+    /// counts it as unseen there; a `chat` line in a buffer not shown counts as unread in
+    /// the room list.
+    fn push_to(&mut self, index: usize, line: ChatLine, chat: bool) {
+        // The pane's width matters only to a buffer scrolled up; working it out measures
+        // every nick, too much for each line of a replay.
+        let scrolled = self.buffers.iter().nth(index).is_some_and(|b| b.scroll > 0);
+        let width = if scrolled {
+            usize::from(self.areas().messages.width)
+        } else {
+            0
+        };
+        let unread = chat && index != self.buffers.current_index();
+        if let Some(buffer) = self.buffers.get_mut(index) {
+            buffer.push(line, width, unread);
         }
-        if self.lines.len() == MAX_LINES {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(line);
     }
 
     /// A line from the front end itself (nick prompt, bad command), drawn as a `-!-` line.
@@ -362,12 +416,31 @@ impl App {
     }
 
     /// Shows an update from the session; `state` is the session's state published with it.
+    ///
+    /// A room's lines go to its buffer; everything that belongs to no room (private
+    /// messages, notices, errors, the connection) goes to the buffer shown.
     pub fn apply(&mut self, update: &Update, state: ChatState) {
         self.state = state;
+        self.rooms_changed(&update.kind);
         let mention = self.state.mentioned_in(&update.kind);
-        for line in ChatLine::from_update(update, mention) {
-            self.push(line);
+        // Only `Entered` opens a buffer: a line for a room we are not in (a late `left`
+        // after our `/part`) shows where we are.
+        let target = room_of(&update.kind)
+            .and_then(|room| self.buffers.find(room))
+            .unwrap_or(self.buffers.current_index());
+        let chat = is_chat(&update.kind);
+        // The room list and the status line say which room is current: a line for each
+        // switch (each Alt-N) would only fill the pane.
+        if !matches!(update.kind, UpdateKind::Switched { .. }) {
+            for line in ChatLine::from_update(update, mention) {
+                self.push_to(target, line, chat);
+            }
         }
+        self.apply_rest(update);
+    }
+
+    /// The rest of [`Self::apply`]: what an update changes besides the lines and the rooms.
+    fn apply_rest(&mut self, update: &Update) {
         match &update.kind {
             UpdateKind::Connected { .. } => {
                 self.link = Link::Up;
@@ -407,6 +480,66 @@ impl App {
         }
     }
 
+    /// Rooms entered, left and switched to, before the update's own line is placed. The
+    /// session owns the current room and says when it changes (`Switched`: after `/join`, a
+    /// staff `/move`, `/switch`, or leaving the current room); the screen follows it. A
+    /// reconnect's re-join changes nothing on screen.
+    fn rooms_changed(&mut self, kind: &UpdateKind) {
+        match kind {
+            UpdateKind::Entered { room, .. } => {
+                // Past [`buffers::MAX_BUFFERS`] the room's lines show in the buffer shown.
+                let _ = self.buffers.open(room);
+            }
+            // The room left closes; if it was shown, the session's current room shows (its
+            // `Switched` follows), so the line saying we left is where the user looks.
+            UpdateKind::Parted { room, .. } => {
+                let was_shown = self.buffers.close(room);
+                if was_shown {
+                    self.follow_current(&self.state.current.clone());
+                }
+            }
+            UpdateKind::Switched { room } => self.follow_current(room),
+            _ => {}
+        }
+    }
+
+    /// Shows `room`, which the session has made current (no need to tell it).
+    fn follow_current(&mut self, room: &str) {
+        if let Some(at) = self.buffers.find(room)
+            && self.buffers.switch_to(at)
+        {
+            self.input.end_completion();
+        }
+    }
+
+    /// Shows the buffer at `index`; when that changes the room shown, the session is told
+    /// which room is current, so what is typed next goes there.
+    pub fn show(&mut self, index: usize) -> Option<Effect> {
+        if !self.buffers.switch_to(index) {
+            return None;
+        }
+        self.input.end_completion();
+        // Always told: the state published with the last update may not show a switch the
+        // session has not carried out yet (Alt-1 then Alt-2 at once).
+        Some(Effect::Send(Command::Switch(self.view().room.clone())))
+    }
+
+    /// What the session knows of the room shown: its users, roles and topic. `None` before
+    /// the welcome, and for a buffer whose room we have left.
+    pub fn room_shown(&self) -> Option<&JoinedRoom> {
+        self.state.joined(&self.view().room)
+    }
+
+    /// The nicks in the room shown, for the nick list and Tab.
+    pub fn room_users(&self) -> &[String] {
+        self.room_shown().map_or(&[], |room| &room.users)
+    }
+
+    /// The roles, topic and latest announcement of the room shown.
+    pub fn room_info(&self) -> Option<&RoomInfo> {
+        self.room_shown().map(|room| &room.info)
+    }
+
     /// The session has ended on its own, for `reason`: say so and wait for Enter.
     pub fn ended(&mut self, reason: &str) {
         self.mode = Mode::Ended;
@@ -438,24 +571,26 @@ impl App {
     pub fn scroll_up(&mut self, rows: usize) {
         let width = usize::from(self.areas().messages.width);
         let page = self.page();
-        let wanted = self.scroll.saturating_add(rows);
+        let view = self.buffers.current_mut();
+        let wanted = view.scroll.saturating_add(rows);
         // Count rows only as far as needed: the newest lines first.
         let mut total = 0;
-        for line in self.lines.iter().rev() {
+        for line in view.lines.iter().rev() {
             total += lines::row_count(line, width);
             if total >= wanted + page {
                 break;
             }
         }
-        self.scroll = wanted.min(total.saturating_sub(page));
+        view.scroll = wanted.min(total.saturating_sub(page));
     }
 
     /// Scrolls down (towards newer lines) by `rows`.
     pub fn scroll_down(&mut self, rows: usize) {
-        self.scroll = self.scroll.saturating_sub(rows);
-        if self.scroll == 0 {
-            self.unseen = 0;
-            self.unseen_mentions = 0;
+        let view = self.buffers.current_mut();
+        view.scroll = view.scroll.saturating_sub(rows);
+        if view.scroll == 0 {
+            view.unseen = 0;
+            view.unseen_mentions = 0;
         }
     }
 
@@ -465,12 +600,31 @@ impl App {
     }
 
     /// A mouse event: the wheel scrolls.
-    pub fn mouse(&mut self, event: MouseEvent) {
+    /// A mouse event: the wheel scrolls, a click on a room in the room list shows it.
+    pub fn mouse(&mut self, event: MouseEvent) -> Option<Effect> {
         match event.kind {
             MouseEventKind::ScrollUp => self.scroll_up(WHEEL_ROWS),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_ROWS),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let rooms = self.areas().rooms?;
+                if rooms.contains(Position::new(event.column, event.row)) {
+                    let row = usize::from(event.row - rooms.y);
+                    return self.show(self.room_list_top() + row);
+                }
+            }
             _ => {}
         }
+        None
+    }
+
+    /// The first room the room list shows: more rooms than rows scroll it so the current
+    /// one is on its last row.
+    pub fn room_list_top(&self) -> usize {
+        let rows = self
+            .areas()
+            .rooms
+            .map_or(0, |area| usize::from(area.height));
+        (self.buffers.current_index() + 1).saturating_sub(rows)
     }
 
     /// Pasted text goes into the input line.
@@ -500,7 +654,17 @@ impl App {
             KeyCode::Esc if self.mode == Mode::Ended => return Some(Effect::Exit),
             KeyCode::Esc => self.dismiss_pinned(),
             KeyCode::Char('l') if ctrl => return Some(Effect::Redraw),
+            // Alt-1..9 the room with that number in the room list, Alt-0 the tenth.
+            KeyCode::Char(c @ '0'..='9') if alt => {
+                let n = c.to_digit(10).map_or(0, |d| d as usize);
+                let index = if n == 0 { 9 } else { n - 1 };
+                return self.show(index);
+            }
+            KeyCode::Char('a') if alt => return self.show(self.buffers.with_news()?),
+            KeyCode::Left if alt => return self.show(self.buffers.before_current()),
+            KeyCode::Right if alt => return self.show(self.buffers.after_current()),
             KeyCode::F(2) => self.toggle_nick_list(),
+            KeyCode::F(3) => self.toggle_room_list(),
             KeyCode::Char('n') if alt => self.toggle_nick_list(),
             KeyCode::PageUp => self.scroll_up(self.page().saturating_sub(1).max(1)),
             KeyCode::PageDown => self.scroll_down(self.page().saturating_sub(1).max(1)),
@@ -519,8 +683,7 @@ impl App {
             KeyCode::Delete => self.input.delete(),
             KeyCode::Tab => {
                 let others: Vec<String> = self
-                    .state
-                    .users
+                    .room_users()
                     .iter()
                     .filter(|nick| !self.state.is_me(nick))
                     .cloned()
@@ -554,6 +717,10 @@ impl App {
 
     fn toggle_nick_list(&mut self) {
         self.nick_list_choice = Some(!self.nick_list_shown());
+    }
+
+    fn toggle_room_list(&mut self) {
+        self.room_list_choice = Some(!self.room_list_shown());
     }
 
     /// Ctrl-C (or Ctrl-D on an empty line): leave politely; a second time, at once.
@@ -595,8 +762,15 @@ impl App {
                 match command::parse(&line) {
                     Ok(None) => None,
                     Ok(Some(command)) => {
-                        if matches!(command, Command::Quit(_)) {
-                            self.mode = Mode::Quitting;
+                        match &command {
+                            Command::Quit(_) => self.mode = Mode::Quitting,
+                            // A room we are in shows at once; the session makes it current.
+                            Command::Switch(room) => {
+                                if let Some(at) = self.buffers.find(room) {
+                                    self.buffers.switch_to(at);
+                                }
+                            }
+                            _ => {}
                         }
                         Some(Effect::Send(command))
                     }
@@ -623,6 +797,14 @@ impl App {
         let mut items = vec![(4, self.clock.clone())];
         if !self.state.nick.is_empty() && self.mode != Mode::AskNick {
             items.push((1, display::clean(&self.state.nick, 32)));
+            // The room typing goes to, as weechat names the buffer.
+            items.push((1, display::clean(&self.view().room, 32)));
+            // With the room list hidden, the rooms with unread lines, as weechat's hotlist.
+            if self.areas().rooms.is_none()
+                && let Some(activity) = self.activity()
+            {
+                items.push((1, activity));
+            }
         }
         let state = match (&self.mode, &self.link) {
             (Mode::AskNick, _) => "choose a nick".to_owned(),
@@ -654,7 +836,7 @@ impl App {
         };
         items.push((0, state));
         // The latest announcement stays in view until the next one (issue 15).
-        if let Some((from, text)) = &self.state.room.announcement {
+        if let Some((from, text)) = self.room_info().and_then(|info| info.announcement.as_ref()) {
             items.push((
                 2,
                 format!(
@@ -665,7 +847,13 @@ impl App {
             ));
         }
         if self.link == Link::Up {
-            items.push((2, format!("{} online", self.state.users.len())));
+            // Everyone is in `#class`: its size is how many are online (the nick list counts
+            // the room shown).
+            let online = self
+                .state
+                .joined(DEFAULT_ROOM)
+                .map_or(self.state.users.len(), |class| class.users.len());
+            items.push((2, format!("{online} online")));
             if let Some(lag) = self.state.lag_millis {
                 items.push((3, format!("lag {lag} ms")));
             }
@@ -680,6 +868,19 @@ impl App {
             items.push((6, format!("key {fingerprint}")));
         }
         items
+    }
+
+    /// `act: 2,3!`: the numbers of the rooms with unread lines, `!` where one mentions us;
+    /// `None` when there are none.
+    pub fn activity(&self) -> Option<String> {
+        let rooms: Vec<String> = self
+            .buffers
+            .iter()
+            .enumerate()
+            .filter(|(_, buffer)| buffer.unread > 0)
+            .map(|(i, buffer)| format!("{}{}", i + 1, if buffer.mentioned() { "!" } else { "" }))
+            .collect();
+        (!rooms.is_empty()).then(|| format!("act: {}", rooms.join(",")))
     }
 
     /// The last error, for a while after it came (errors and refusals show in the status
@@ -704,19 +905,44 @@ impl App {
 
     /// The scroll marker's text when scrolled up, for the bottom row of the pane.
     pub fn more_marker(&self) -> Option<String> {
-        if self.scroll == 0 {
+        let view = self.view();
+        if view.scroll == 0 {
             return None;
         }
         let mut text = String::from("-- more below");
-        if self.unseen > 0 {
-            text.push_str(&format!(": {} new", self.unseen));
-            if self.unseen_mentions > 0 {
-                text.push_str(&format!(", {} for you", self.unseen_mentions));
+        if view.unseen > 0 {
+            text.push_str(&format!(": {} new", view.unseen));
+            if view.unseen_mentions > 0 {
+                text.push_str(&format!(", {} for you", view.unseen_mentions));
             }
         }
         text.push_str(" --");
         Some(text)
     }
+}
+
+/// The room an update belongs to, if it belongs to one: its lines go to that room's buffer.
+/// The rooms line mode names ([`display::room_of`]) and the room entered; the answer to
+/// `/who` (about any room) shows where it was asked, like other answers, and `Parted` in the
+/// buffer left on screen once the room's buffer has closed.
+fn room_of(kind: &UpdateKind) -> Option<&str> {
+    match kind {
+        UpdateKind::Entered { room, .. } => Some(room),
+        UpdateKind::Users { .. } => None,
+        _ => display::room_of(kind),
+    }
+}
+
+/// Whether an update is a line of conversation, which counts as unread in a room not shown
+/// (joins, leaves and notices do not, as in weechat's hotlist).
+fn is_chat(kind: &UpdateKind) -> bool {
+    matches!(
+        kind,
+        UpdateKind::Message { .. }
+            | UpdateKind::Action { .. }
+            | UpdateKind::History { .. }
+            | UpdateKind::Announcement { .. }
+    )
 }
 
 #[cfg(test)]
@@ -801,7 +1027,8 @@ mod tests {
         type_text(&mut app, "/nikc x");
         assert_eq!(app.key(key(KeyCode::Enter)), None);
         assert!(
-            app.lines
+            app.view()
+                .lines
                 .back()
                 .unwrap()
                 .text()
@@ -916,25 +1143,29 @@ mod tests {
         assert_eq!(app.more_marker(), None);
         app.key(key(KeyCode::PageUp));
         let page = usize::from(app.areas().messages.height) - 1;
-        assert_eq!(app.scroll, page);
+        assert_eq!(app.view().scroll, page);
         assert!(app.more_marker().unwrap().contains("more below"));
         message(&mut app, "bob", "while away");
         message(&mut app, "bob", "alice: look");
-        assert_eq!(app.scroll, page + 2, "the view stays on the same lines");
+        assert_eq!(
+            app.view().scroll,
+            page + 2,
+            "the view stays on the same lines"
+        );
         let marker = app.more_marker().unwrap();
         assert!(marker.contains("2 new, 1 for you"), "{marker}");
         app.key(key(KeyCode::PageDown));
         app.key(key(KeyCode::PageDown));
-        assert_eq!(app.scroll, 0);
-        assert_eq!(app.unseen, 0);
+        assert_eq!(app.view().scroll, 0);
+        assert_eq!(app.view().unseen, 0);
         // Scrolling stops at the oldest line.
         app.key(KeyEvent::new(KeyCode::Home, KeyModifiers::CONTROL));
-        let top = app.scroll;
+        let top = app.view().scroll;
         app.key(key(KeyCode::PageUp));
-        assert_eq!(app.scroll, top);
+        assert_eq!(app.view().scroll, top);
         assert!(top > 0);
         app.key(KeyEvent::new(KeyCode::End, KeyModifiers::CONTROL));
-        assert_eq!(app.scroll, 0);
+        assert_eq!(app.view().scroll, 0);
     }
 
     #[test]
@@ -950,16 +1181,16 @@ mod tests {
             modifiers: KeyModifiers::NONE,
         };
         app.mouse(wheel(MouseEventKind::ScrollUp));
-        assert_eq!(app.scroll, WHEEL_ROWS);
+        assert_eq!(app.view().scroll, WHEEL_ROWS);
         app.mouse(wheel(MouseEventKind::ScrollDown));
-        assert_eq!(app.scroll, 0);
+        assert_eq!(app.view().scroll, 0);
     }
 
     #[test]
     fn few_lines_do_not_scroll() {
         let mut app = chatting();
         app.key(key(KeyCode::PageUp));
-        assert_eq!(app.scroll, 0);
+        assert_eq!(app.view().scroll, 0);
     }
 
     #[test]
@@ -968,9 +1199,10 @@ mod tests {
         for n in 0..MAX_LINES + 10 {
             message(&mut app, "bob", &n.to_string());
         }
-        assert_eq!(app.lines.len(), MAX_LINES);
+        assert_eq!(app.view().lines.len(), MAX_LINES);
         assert!(
-            app.lines
+            app.view()
+                .lines
                 .back()
                 .unwrap()
                 .text()
@@ -1076,7 +1308,7 @@ mod tests {
         let mut app = chatting();
         let state = app.state.clone();
         app.apply(&Update::now(UpdateKind::Help), state);
-        let all: Vec<String> = app.lines.iter().map(ChatLine::text).collect();
+        let all: Vec<String> = app.view().lines.iter().map(ChatLine::text).collect();
         assert!(all.iter().any(|l| l.contains("/msg NICK TEXT")));
         assert!(all.iter().any(|l| l.contains("F2 Alt-N")));
     }
@@ -1088,7 +1320,14 @@ mod tests {
         assert_eq!(app.prompt(), "nick: ");
         type_text(&mut app, "1bad");
         assert_eq!(app.key(key(KeyCode::Enter)), None);
-        assert!(app.lines.back().unwrap().text().contains("cannot be used"));
+        assert!(
+            app.view()
+                .lines
+                .back()
+                .unwrap()
+                .text()
+                .contains("cannot be used")
+        );
         type_text(&mut app, " carol ");
         assert_eq!(
             app.key(key(KeyCode::Enter)),
@@ -1114,30 +1353,49 @@ mod tests {
             (1, 1),
             (5, 2),
             (10, 3),
+            (30, 5),
             (80, 24),
             (120, 40),
             (40, 12),
         ] {
-            for list in [false, true] {
-                let screen = Rect::new(0, 0, w, h);
-                let areas = Areas::of(screen, list, 12);
-                for area in [
-                    Some(areas.messages),
-                    areas.nicks,
-                    Some(areas.status),
-                    Some(areas.input),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    assert!(
-                        screen.contains(area.as_position())
-                            || area.area() == 0
-                            || screen.area() == 0
-                    );
-                    assert!(area.right() <= screen.right() && area.bottom() <= screen.bottom());
+            for rooms in [None, Some(13)] {
+                for nicks in [None, Some(12)] {
+                    let screen = Rect::new(0, 0, w, h);
+                    let areas = Areas::of(screen, rooms, nicks);
+                    let parts = [
+                        areas.rooms,
+                        Some(areas.messages),
+                        areas.nicks,
+                        Some(areas.status),
+                        Some(areas.input),
+                    ];
+                    for area in parts.into_iter().flatten() {
+                        assert!(
+                            screen.contains(area.as_position())
+                                || area.area() == 0
+                                || screen.area() == 0
+                        );
+                        assert!(area.right() <= screen.right() && area.bottom() <= screen.bottom());
+                    }
+                    // Side by side without overlapping, the messages at least half.
+                    let left = areas.rooms.map_or(0, |r| r.width);
+                    let right = areas.nicks.map_or(0, |r| r.width);
+                    assert_eq!(areas.messages.x, left, "{w}x{h}");
+                    assert_eq!(left + areas.messages.width + right, w, "{w}x{h}");
+                    if h > 2 {
+                        assert!(areas.messages.width >= left + right, "{w}x{h}");
+                    }
                 }
             }
         }
+        // At 80 columns both lists fit beside the messages.
+        let areas = Areas::of(Rect::new(0, 0, 80, 24), Some(13), Some(12));
+        assert_eq!(areas.rooms.map(|r| r.width), Some(14));
+        assert_eq!(areas.nicks.map(|r| r.width), Some(13));
+        assert_eq!(areas.messages.width, 53);
+        // Too narrow for both: the room list goes first.
+        let areas = Areas::of(Rect::new(0, 0, 40, 12), Some(13), Some(12));
+        assert_eq!(areas.rooms, None);
+        assert!(areas.nicks.is_some());
     }
 }

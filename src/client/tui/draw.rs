@@ -1,9 +1,10 @@
 //! Drawing: the screen as a pure function of the [`App`].
 //!
-//! This module owns the look: the pinned warnings, the message pane with its scroll marker,
-//! the nick list with its nick colours, the status line, and the input line with the cursor. It reads the app and
-//! writes into a ratatui frame, nothing else, so tests draw into ratatui's `TestBackend` at
-//! any size and read the screen back. It must not change the app or touch the terminal.
+//! This module owns the look: the room list with its unread counts and mention marks, the
+//! pinned warnings, the topic bar, the message pane with its scroll marker, the nick list with
+//! its nick colours, the status line, and the input line with the cursor. It reads the app
+//! and writes into a ratatui frame, nothing else, so tests draw into ratatui's `TestBackend`
+//! at any size and read the screen back. It must not change the app or touch the terminal.
 
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -23,7 +24,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         pinned(frame, app, area);
     }
     // The topic, when there is one, takes the top row (as in weechat and irssi).
-    if let Some((topic, by)) = &app.state.room.topic
+    if let Some((topic, by)) = app.room_info().and_then(|info| info.topic.as_ref())
         && areas.messages.height > 2
     {
         let top = areas.messages.y;
@@ -47,6 +48,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
             area.y += 1;
             area.height = area.height.saturating_sub(1);
         }
+    }
+    if let Some(area) = areas.rooms {
+        room_list(frame, app, area);
     }
     messages(frame, app, areas.messages);
     if let Some(area) = areas.nicks {
@@ -100,8 +104,102 @@ fn pinned(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(rows).style(style), area);
 }
 
-/// The newest rows that fit, scrolled up by `app.scroll` rows, with the marker on the last
-/// row when scrolled.
+/// The rooms open (weechat's buflist), numbered as Alt-1..9 reach them, the current one lit;
+/// beside each other room the chat lines that came since it was last shown, and a `!` in
+/// the mention colour when one of them mentions us. A border on the right.
+fn room_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let height = usize::from(area.height);
+    let width = usize::from(area.width);
+    if height == 0 || width < 2 {
+        return;
+    }
+    let inner = width - 1;
+    let border = Span::styled("│", tone(app, Style::new().fg(Color::DarkGray)));
+    let current = app.buffers.current_index();
+    let first = app.room_list_top();
+    let mut rows = Vec::with_capacity(height);
+    for (i, buffer) in app.buffers.iter().enumerate().skip(first).take(height) {
+        let number = format!("{}.", i + 1);
+        let count = match buffer.unread {
+            0 => String::new(),
+            n if n > 99 => " 99+".to_owned(),
+            n => format!(" {n}"),
+        };
+        let mark = if buffer.mentioned() { "!" } else { "" };
+        let room_width = inner
+            .saturating_sub(number.width() + count.width() + mark.width())
+            .max(1);
+        let room = fit(&buffer.room, room_width);
+        let gap =
+            inner.saturating_sub(number.width() + room.width() + count.width() + mark.width());
+        let (name_style, count_style) = if i == current {
+            let lit = Style::new()
+                .fg(Color::White)
+                .bg(Color::Blue)
+                .add_modifier(Modifier::BOLD);
+            (lit, lit)
+        } else if buffer.unread > 0 {
+            (
+                Style::new().add_modifier(Modifier::BOLD),
+                Style::new().fg(Color::LightYellow),
+            )
+        } else {
+            (Style::new(), Style::new())
+        };
+        let mut spans = vec![
+            Span::styled(
+                number,
+                tone(app, Style::new().fg(Color::DarkGray).patch(name_style)),
+            ),
+            Span::styled(room, tone(app, name_style)),
+            Span::styled(" ".repeat(gap), tone(app, name_style)),
+            Span::styled(count, tone(app, count_style)),
+        ];
+        if !mark.is_empty() {
+            // As a mention's stamp is lit in the pane (reverse video without colour).
+            let lit = Style::new()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD);
+            spans.push(Span::styled(mark, tone(app, lit)));
+        }
+        // Cut to the list's width whatever a strange name did (the room is cut already).
+        let mut line = Line::from(spans);
+        while line.width() > inner && line.spans.pop().is_some() {}
+        line.spans.push(border.clone());
+        rows.push(line);
+    }
+    while rows.len() < height {
+        rows.push(Line::from(vec![
+            Span::raw(" ".repeat(inner)),
+            border.clone(),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(rows), area);
+}
+
+/// `text` made safe and cut with `…` to at most `columns` columns.
+fn fit(text: &str, columns: usize) -> String {
+    let clean = display::clean(text, 64);
+    if clean.width() <= columns {
+        return clean;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in clean.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > columns {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// The room shown's newest rows that fit, scrolled up by its `scroll` rows, with the marker
+/// on the last row when scrolled.
 fn messages(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let height = usize::from(area.height);
     let width = usize::from(area.width);
@@ -109,9 +207,10 @@ fn messages(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     }
     // Wrap only the lines needed, newest first.
-    let needed = app.scroll.saturating_add(height);
+    let view = app.view();
+    let needed = view.scroll.saturating_add(height);
     let mut rows: Vec<Line<'static>> = Vec::new();
-    for line in app.lines.iter().rev() {
+    for line in view.lines.iter().rev() {
         let mut wrapped = lines::wrap(line, width, app.colour);
         wrapped.reverse();
         rows.extend(wrapped);
@@ -121,7 +220,7 @@ fn messages(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     // Scrolled past the oldest line (the scrollback dropped lines, or the screen grew): show
     // the oldest page.
-    let skip = app.scroll.min(rows.len().saturating_sub(height));
+    let skip = view.scroll.min(rows.len().saturating_sub(height));
     let mut visible: Vec<Line<'static>> = rows.into_iter().skip(skip).take(height).collect();
     visible.reverse();
     if let Some(mut marker) = app.more_marker() {
@@ -160,7 +259,7 @@ fn nick_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     }
     let border = tone(app, Style::new().fg(Color::DarkGray));
-    let users = &app.state.users;
+    let users = app.room_users();
     let header = match users.len() {
         0 => "offline".to_owned(),
         1 => "1 user".to_owned(),
@@ -190,7 +289,7 @@ fn nick_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled("│", border),
             // `@` instructor, `%` TA, as IRC clients mark operators.
             Span::styled(
-                app.state.room.role_of(nick).mark(),
+                app.room_info().map_or("", |info| info.role_of(nick).mark()),
                 tone(app, Style::new().add_modifier(Modifier::BOLD)),
             ),
             Span::styled(display::clean(nick, 32), tone(app, style)),
@@ -208,7 +307,7 @@ fn nick_list(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(rows), area);
 }
 
-/// `[12:03] [alice] [connected] [3 online] [lag 12 ms] [127.0.0.1:7474] [key 3F2A-...]`,
+/// `[12:03] [alice] [#class] [connected] [3 online] [lag 12 ms] [127.0.0.1:7474] [key 3F2A-...]`,
 /// dropping parts from the right until it fits.
 fn status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     if area.height == 0 {
@@ -376,6 +475,14 @@ mod tests {
         rows(&render(app).0)
     }
 
+    /// A screen row from the message pane's first column on (past the room list).
+    fn pane<'a>(app: &App, row: &'a str) -> &'a str {
+        let skip = usize::from(app.areas().messages.x);
+        row.char_indices()
+            .nth(skip)
+            .map_or("", |(at, _)| &row[at..])
+    }
+
     #[test]
     fn every_size_has_status_input_and_messages() {
         for (w, h) in SIZES {
@@ -385,7 +492,7 @@ mod tests {
             let status = &screen[usize::from(h) - 2];
             let input = &screen[usize::from(h) - 1];
             assert!(
-                status.contains("[alice] [connected] [3 online]"),
+                status.contains("[alice] [#class] [connected] [3 online]"),
                 "{w}x{h}: {status:?}"
             );
             assert!(input.starts_with("[alice] "), "{w}x{h}: {input:?}");
@@ -413,12 +520,12 @@ mod tests {
         }
         let narrow = screen_of(&app_sized(40, 12));
         let status = &narrow[10];
-        assert_eq!(status.trim_end(), "[alice] [connected] [3 online]");
+        assert_eq!(status.trim_end(), "[alice] [#class] [connected] [3 online]");
         let middle = screen_of(&app_sized(80, 24));
         let status = &middle[22];
         assert_eq!(
             status.trim_end(),
-            "[12:34] [alice] [connected] [3 online] [lag 7 ms] [127.0.0.1:7474]"
+            "[12:34] [alice] [#class] [connected] [3 online] [lag 7 ms] [127.0.0.1:7474]"
         );
     }
 
@@ -430,10 +537,10 @@ mod tests {
     fn the_topic_bar_staff_marks_and_the_latest_announcement() {
         let mut app = app(120, 40, true);
         let mut state = app.state.clone();
-        state.room.topic = Some(("Exam until 11:00".into(), "bob".into()));
-        state.room.announcement = Some(("bob".into(), "pens down".into()));
-        state.room.set_role("bob", crate::role::Role::Instructor);
-        state.room.set_role("carol", crate::role::Role::Ta);
+        state.set_topic("#class", "Exam until 11:00", "bob");
+        state.announced("#class", "bob", "pens down");
+        state.add_user("#class", "bob", crate::role::Role::Instructor);
+        state.add_user("#class", "carol", crate::role::Role::Ta);
         app.apply(
             &Update::now(UpdateKind::Announcement {
                 room: "#class".into(),
@@ -445,7 +552,7 @@ mod tests {
         );
         let screen = screen_of(&app);
         assert!(
-            screen[0].starts_with(" Exam until 11:00 (set by bob)"),
+            pane(&app, &screen[0]).starts_with(" Exam until 11:00 (set by bob)"),
             "{:?}",
             screen[0]
         );
@@ -476,7 +583,8 @@ mod tests {
         let x = u16::try_from(screen[37].find("***").unwrap()).unwrap();
         assert_eq!(buffer[(x, 37)].fg, Color::LightYellow);
         assert!(buffer[(x, 37)].modifier.contains(Modifier::BOLD));
-        assert_eq!(buffer[(0, 0)].bg, Color::Blue, "the topic bar");
+        let x = app.areas().messages.x;
+        assert_eq!(buffer[(x, 0)].bg, Color::Blue, "the topic bar");
     }
 
     #[test]
@@ -493,7 +601,9 @@ mod tests {
         let (buffer, _) = render(&app);
         let status = &rows(&buffer)[38];
         assert!(
-            status.starts_with("[12:34] [alice] [connected] [! not sent: too long] [3 online]"),
+            status.starts_with(
+                "[12:34] [alice] [#class] [connected] [! not sent: too long] [3 online]"
+            ),
             "{status:?}"
         );
         let x = u16::try_from(status.find("[!").unwrap()).unwrap();
@@ -582,7 +692,7 @@ mod tests {
             let pane_width = usize::from(app.areas().messages.width);
             let joined: String = screen
                 .iter()
-                .map(|r| r.chars().take(pane_width).collect::<String>())
+                .map(|r| pane(&app, r).chars().take(pane_width).collect::<String>())
                 .collect::<Vec<_>>()
                 .join(" ");
             for word in &words {
@@ -594,7 +704,7 @@ mod tests {
             // The continuation rows are indented under the text.
             let first = screen.iter().position(|r| r.contains("<bob>")).unwrap();
             assert!(
-                screen[first + 1].starts_with("      w"),
+                pane(&app, &screen[first + 1]).starts_with("      w"),
                 "{w}x{h}: {screen:#?}"
             );
         }
@@ -642,7 +752,8 @@ mod tests {
             .iter()
             .position(|r| r.contains("<carol> alice: look"))
             .unwrap();
-        let stamp = |y: usize| &buffer[(0, u16::try_from(y).unwrap())];
+        let x = app.areas().messages.x;
+        let stamp = |y: usize| &buffer[(x, u16::try_from(y).unwrap())];
         assert!(stamp(private).modifier.contains(Modifier::REVERSED));
         assert_eq!(stamp(mention).bg, Color::Yellow);
     }
@@ -693,13 +804,17 @@ mod tests {
             }
             let (buffer, _) = render(&app);
             let screen = rows(&buffer);
-            assert!(screen[0].starts_with("! wa"), "{w}x{h}: {screen:#?}");
-            assert_eq!(buffer[(0, 0)].bg, Color::Yellow, "{w}x{h}");
+            assert!(
+                pane(&app, &screen[0]).starts_with("! wa"),
+                "{w}x{h}: {screen:#?}"
+            );
+            let x = app.areas().messages.x;
+            assert_eq!(buffer[(x, 0)].bg, Color::Yellow, "{w}x{h}");
             let joined = screen.join(" ");
             assert!(joined.contains("[Esc: dismiss]"), "{w}x{h}: {screen:#?}");
             if h >= 12 {
                 assert!(
-                    screen[0].starts_with("! warning: keys/class.key"),
+                    pane(&app, &screen[0]).starts_with("! warning: keys/class.key"),
                     "{w}x{h}: {screen:#?}"
                 );
                 assert!(joined.contains("chmod 600"), "{w}x{h}: {screen:#?}");
@@ -721,6 +836,7 @@ mod tests {
         let mut plain = app(100, 30, false);
         plain.pin_warning(warning.to_owned());
         let (buffer, _) = render(&plain);
-        assert!(buffer[(0, 0)].modifier.contains(Modifier::REVERSED));
+        let x = plain.areas().messages.x;
+        assert!(buffer[(x, 0)].modifier.contains(Modifier::REVERSED));
     }
 }

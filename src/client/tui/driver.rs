@@ -231,8 +231,8 @@ impl<B: Backend> Driver<B> {
                 self.effect(effect)
             }
             Event::Mouse(mouse) => {
-                self.app.mouse(mouse);
-                None
+                let effect = self.app.mouse(mouse);
+                self.effect(effect)
             }
             Event::Paste(text) => {
                 self.app.paste(&text);

@@ -1,21 +1,27 @@
 //! The full-screen front end: a weechat-style window in the terminal.
 //!
 //! ```text
-//! 12:02 -!- connected to 127.0.0.1:7474 (fernchat 0.1.0) as alice; …    │3 users
-//! 12:02 --> bob joined                                                  │alice
-//! 12:03 <bob> alice: hi! this line is long enough to wrap, and its      │bob
-//!       second row is indented under the text                          │carol
-//! 12:03 *carol* psst                                                    │
-//! [12:03] [alice] [connected] [3 online] [lag 4 ms] [127.0.0.1:7474] [key 3F2A-9C01-77D4-B0E8]
+//! 1.#class   │ pendulum lab (set by prof)
+//! 2.#lab1    │12:02 -!- you joined #lab1; 3 users in #lab1: …     │3 users
+//! 3.#lab2  2!│12:02 --> bob joined                                │alice
+//!            │12:03 <bob> alice: hi! this line is long enough to  │bob
+//!            │      wrap, and its second row is indented          │carol
+//!            │12:03 *carol* psst                                  │
+//! [12:03] [alice] [#lab1] [connected] [3 online] [lag 4 ms] [127.0.0.1:7474]
 //! [alice] hello_
 //! ```
+//!
+//! On the left the rooms we are in (weechat's buflist), `#class` first, numbered for Alt-1..9,
+//! each with the chat lines it has had since it was last shown and `!` when one mentions us;
+//! the messages, topic and nick list are the room shown's, which is also where typing goes.
 //!
 //! Like line mode it sends [`Command`](crate::client::Command)s to the session and shows its
 //! [`Update`](crate::client::Update)s, rendered by the same [`display`](crate::client::display)
 //! code; it never speaks the protocol. The parts:
 //!
-//! - [`app`]: the view model (scrollback, scroll, input line, nick list, status, keys), plain
-//!   data tested without a terminal;
+//! - [`app`]: the view model (rooms, input line, nick list, status, keys), plain data tested
+//!   without a terminal;
+//! - [`buffers`]: one scrollback per room, the room shown, unread counts and mention marks;
 //! - [`lines`]: scrollback lines, styled and wrapped;
 //! - [`input`]: the input line's editing, history and nick completion;
 //! - [`draw`]: the screen as a pure function of the app;
@@ -27,10 +33,13 @@
 //! final line after it.
 
 pub mod app;
+pub mod buffers;
 pub mod draw;
 pub mod driver;
 pub mod input;
 pub mod lines;
+#[cfg(test)]
+mod room_tests;
 pub mod terminal;
 
 use std::io::{self, Write};
