@@ -538,7 +538,7 @@ mod tests {
         let mut app = app(120, 40, true);
         let mut state = app.state.clone();
         state.set_topic("#class", "Exam until 11:00", "bob");
-        state.announced("#class", "bob", "pens down");
+        state.announced("#class", "bob", "pens down", None);
         state.add_user("#class", "bob", crate::role::Role::Instructor);
         state.add_user("#class", "carol", crate::role::Role::Ta);
         app.apply(
