@@ -1656,3 +1656,35 @@ fn a_hostile_server_cannot_plant_rooms_or_drive_the_terminal_with_their_names() 
     assert_eq!(errors, 6);
     assert_eq!(spawned.state.snapshot().rooms.len(), limit);
 }
+
+/// Found by the TUI's engineer: Alt-1 right after `/join #lab1` showed #class, but what was
+/// typed next still went to #lab1 (the room being joined). The user's own switch wins: the
+/// line goes to the room they see.
+#[test]
+fn switching_while_a_join_is_unanswered_types_into_the_room_shown() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let (updates, commands) = (&spawned.updates, &spawned.commands);
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+    commands.send(parsed("/join #lab1")).unwrap();
+    assert!(matches!(peer.recv(), ClientEvent::Join { .. }));
+    assert!(matches!(peer.recv(), ClientEvent::Ping { .. }));
+    commands.send(parsed("/switch #class")).unwrap();
+    commands.send(parsed("for the class")).unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Say {
+            room: None,
+            text: "for the class".into()
+        }
+    );
+    peer.send(&ServerEvent::Bye {
+        code: ErrorCode::Quit,
+        reason: "done".into(),
+        time: now_ms(),
+        retry_after: None,
+    });
+    drop(peer);
+    let _ = spawned.thread.join();
+}

@@ -67,7 +67,7 @@ pub enum Command {
         room: String,
     },
     /// `/groups FILE` (staff): create group rooms from FILE and move their members in. The
-    /// session reads and checks the file (see [`crate::client::room::parse_groups`]).
+    /// session reads and checks the file (see [`crate::client::room::parse_groups()`]).
     Groups(std::path::PathBuf),
     /// `/switch #name`: make a room we are in the current one. Local: nothing is sent.
     Switch(String),

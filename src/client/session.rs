@@ -649,6 +649,9 @@ impl Core {
     /// `/switch`: local, so it works while reconnecting too.
     fn switch(&mut self, room: &str) {
         if self.state.switch(room) {
+            // The user's own choice wins over a `/join` not answered yet: what they type next
+            // goes to the room they now see, not to the one being joined.
+            self.joining = None;
             self.view.publish(&self.state);
             let room = self.state.current.clone();
             self.emit(UpdateKind::Switched { room });

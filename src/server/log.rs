@@ -46,7 +46,7 @@ impl Log {
 const MEMORY_LINES: usize = 2000;
 
 /// A log in memory, for tests: every byte counted (as long as on standard error, with the
-/// timestamp), the last [`MEMORY_LINES`] lines kept. `const`, so a test can make it `static`.
+/// timestamp), the last `MEMORY_LINES` lines kept. `const`, so a test can make it `static`.
 #[derive(Debug)]
 pub struct LogMemory {
     bytes: AtomicU64,
@@ -67,7 +67,7 @@ impl LogMemory {
         self.bytes.load(Ordering::Relaxed)
     }
 
-    /// The last lines written (at most [`MEMORY_LINES`]).
+    /// The last lines written (at most `MEMORY_LINES`).
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().map(|l| l.clone()).unwrap_or_default()
     }

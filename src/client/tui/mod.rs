@@ -16,7 +16,7 @@
 //! the messages, topic and nick list are the room shown's, which is also where typing goes.
 //!
 //! Like line mode it sends [`Command`](crate::client::Command)s to the session and shows its
-//! [`Update`](crate::client::Update)s, rendered by the same [`display`](crate::client::display)
+//! [`Update`](crate::client::Update)s, rendered by the same [`display`]
 //! code; it never speaks the protocol. The parts:
 //!
 //! - [`app`]: the view model (rooms, input line, nick list, status, keys), plain data tested
