@@ -322,8 +322,7 @@ pub fn enter_room(joined: &mut Joined, room: &str, timeout: Duration) -> Result<
             Incoming::Event(ServerEvent::Error { code, message, .. }) => {
                 // A server from before rooms answers `unknown_type`.
                 return Err(refused(format!(
-                    "{code:?}: {message} (a server from before rooms does not know `join`; \
-                     start one with rooms, or run without --rooms)"
+                    "{code:?}: {message} (a server from before rooms does not know `join`)"
                 )));
             }
             Incoming::Event(ServerEvent::Bye { code, reason, .. }) => {
