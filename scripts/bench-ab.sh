@@ -36,7 +36,6 @@ done
 # Medians per side and scenario: server CPU µs per delivery, deliveries/s, p50, p90, p99, max
 # (ms), lost and leaks summed.
 for side in A B; do
-    # shellcheck disable=SC2086
     jq -s -r --arg side "$side" '
       [.[].scenarios[]] | group_by(.name)[] |
       def med: sort | if length == 0 then null
