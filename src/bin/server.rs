@@ -21,6 +21,7 @@ use fernchat::roster::keys::RosterSecret;
 use fernchat::roster::reload::{LiveRoster, RosterMode, SighupWatch, on_sighup};
 use fernchat::server::history::{self, DEFAULT_HISTORY_PATH};
 use fernchat::server::moderation_state;
+use fernchat::server::rooms::{self, Creators, RoomLimits};
 use fernchat::server::rotation::{self, Rotation};
 use fernchat::server::{AddressLimits, FloodLimits, HistoryConfig, Log, Server, ServerConfig};
 
@@ -179,6 +180,25 @@ struct Args {
     /// start with `guest-`.
     #[arg(long, requires = "roster")]
     allow_class_key: bool,
+
+    /// Who may create rooms with /join: `open` (anyone) or `staff` (instructors and TAs;
+    /// students join existing rooms or are moved into them with /move or /groups).
+    #[arg(long, value_name = "open|staff", default_value = "open")]
+    rooms: Creators,
+
+    /// Most rooms on the server at once, #class included: a hostile client cannot create
+    /// rooms without end (it gets `room_limit`).
+    #[arg(long, default_value_t = rooms::DEFAULT_MAX_ROOMS as u64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    max_rooms: u64,
+
+    /// Most rooms one user may be in at once, besides #class.
+    #[arg(long, default_value_t = rooms::DEFAULT_MAX_ROOMS_PER_USER as u64, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    max_rooms_per_user: u64,
+
+    /// Let users leave #class with /part (by default everyone stays in it, so that every
+    /// announcement reaches everyone).
+    #[arg(long)]
+    allow_part_class: bool,
 }
 
 /// `--key-until`, judged from now (the server's start).
@@ -266,6 +286,12 @@ fn serve(args: Args) -> Result<(), String> {
         config.kex = args.kex.clone();
     }
     config.staff_keys = load_staff_keys(&args.staff_keys, &config.key)?;
+    config.rooms = RoomLimits {
+        creators: args.rooms,
+        max_rooms: usize::try_from(args.max_rooms).unwrap_or(usize::MAX),
+        max_per_user: usize::try_from(args.max_rooms_per_user).unwrap_or(usize::MAX),
+        allow_part_class: args.allow_part_class,
+    };
     config.moderation_state = args.moderation_state.clone().or_else(|| {
         (!args.no_history).then(|| args.history.with_file_name(moderation_state::FILE_NAME))
     });

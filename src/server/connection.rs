@@ -313,8 +313,8 @@ impl Reader {
             ClientEvent::Nick { nick } => nick_rule(nick)
                 .and_then(|()| self.member_may_use(nick))
                 .map_err(|e| (e, false)),
-            ClientEvent::Say { room: _, text }
-            | ClientEvent::Me { room: _, text }
+            ClientEvent::Say { text, .. }
+            | ClientEvent::Me { text, .. }
             | ClientEvent::Msg { text, .. } => validate_text(text, max_text).map_err(|e| {
                 (
                     (ErrorCode::BadText, format!("message not sent: {e}")),
@@ -327,6 +327,10 @@ impl Reader {
             // A reason is shown to the room; one that breaks the text rules is dropped, not
             // the goodbye.
             ClientEvent::Bye { reason } => ClientEvent::Bye {
+                reason: reason.filter(|r| validate_text(r, 200).is_ok()),
+            },
+            ClientEvent::Part { room, reason } => ClientEvent::Part {
+                room,
                 reason: reason.filter(|r| validate_text(r, 200).is_ok()),
             },
             other => other,

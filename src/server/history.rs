@@ -85,6 +85,8 @@ pub struct HistoryError {
 /// One remembered room message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The room it was said in (`#class` in files written before rooms).
+    pub room: String,
     /// The room message's id (increasing per room; 0 in files written before ids existed).
     pub id: u64,
     /// A message or an action.
@@ -100,24 +102,25 @@ pub struct Entry {
 impl Entry {
     /// The entry of a room event, if it is one that history keeps.
     pub fn of(event: &ServerEvent) -> Option<Entry> {
-        let (id, kind, from, text, time) = match event {
+        let (room, id, kind, from, text, time) = match event {
             ServerEvent::Message {
-                room: _,
+                room,
                 id,
                 from,
                 text,
                 time,
-            } => (id, HistoryKind::Message, from, text, time),
+            } => (room, id, HistoryKind::Message, from, text, time),
             ServerEvent::Action {
-                room: _,
+                room,
                 id,
                 from,
                 text,
                 time,
-            } => (id, HistoryKind::Action, from, text, time),
+            } => (room, id, HistoryKind::Action, from, text, time),
             _ => return None,
         };
         Some(Entry {
+            room: room.clone(),
             id: *id,
             kind,
             from: from.clone(),
@@ -129,7 +132,7 @@ impl Entry {
     /// The event that shows this entry to a joining user as history.
     pub fn to_event(&self) -> ServerEvent {
         ServerEvent::History {
-            room: crate::protocol::event::DEFAULT_ROOM.into(),
+            room: self.room.clone(),
             id: self.id,
             kind: self.kind,
             from: self.from.clone(),
@@ -142,14 +145,14 @@ impl Entry {
         let (id, from, text, time) = (self.id, self.from.clone(), self.text.clone(), self.time);
         match self.kind {
             HistoryKind::Message => ServerEvent::Message {
-                room: crate::protocol::event::DEFAULT_ROOM.into(),
+                room: self.room.clone(),
                 id,
                 from,
                 text,
                 time,
             },
             HistoryKind::Action => ServerEvent::Action {
-                room: crate::protocol::event::DEFAULT_ROOM.into(),
+                room: self.room.clone(),
                 id,
                 from,
                 text,

@@ -1,12 +1,14 @@
-//! The hub: the one thread that owns the room. It alone knows who is connected, under which
-//! nick, and how far behind each client's queue is; every other thread talks to it through
-//! one channel of [`HubEvent`]s, so room state needs no lock.
+//! The hub: the one thread that owns the rooms. It alone knows who is connected, under which
+//! nick, in which rooms (kept by [`Rooms`], whose rules it follows), and how far behind each
+//! client's queue is; every other thread talks to it through one channel of [`HubEvent`]s, so
+//! room state needs no lock.
 //!
 //! It never blocks on a client: queues are unbounded channels with a byte budget the hub
 //! checks before queueing, and a client over budget is disconnected as too slow. In `psk`, a
 //! broadcast is encrypted once per class key in use (one, except during a key rotation) and
-//! the same bytes are shared by every recipient's queue; everything meant for one client
-//! (welcome, history, private, errors, pongs) is sealed with that client's own session key.
+//! the same bytes are shared by every recipient's queue: a room's broadcast goes to that
+//! room's members only. Everything meant for one client (welcome, history, private, errors,
+//! pongs, `entered`) is sealed with that client's own session key.
 //!
 //! It works in rounds: it handles every event already waiting (up to [`MAX_ROUND`]), staging
 //! frames per client, and only then sends, one vectored non-blocking `send` per client (see
@@ -27,7 +29,7 @@ use crate::crypto::RoomKey;
 use crate::kex::Nonce;
 use crate::protocol::codec::wrong_key_line;
 use crate::protocol::confusable::{self, Skeletons};
-use crate::protocol::event::nick_key;
+use crate::protocol::event::{DEFAULT_ROOM, HistoryKind, nick_key};
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::role::Role;
 use crate::roster::Withdrawal;
@@ -39,11 +41,16 @@ use crate::server::history::{Entry, History};
 use crate::server::moderation::Moderation;
 use crate::server::outbound::Path;
 pub use crate::server::outbound::{Frame, Outbound};
+use crate::server::rooms::Rooms;
 use crate::server::rotation::{Rotation, rfc3339};
 
 /// Staff commands and the checks before anyone speaks or joins (`hub/staff.rs`): the hub's
 /// side of moderation, kept out of this file so the room's flow stays readable.
 mod staff;
+
+/// The room commands (`join`, `part`, `list`, `who`, `invite`, `move`, `groups`): the hub's
+/// side of [`Rooms`], which holds the rules.
+mod room_commands;
 
 /// Events the hub handles in one round before it sends what they produced. Large enough to
 /// turn a flood into few system calls, small enough that the first event of a round is not
@@ -233,15 +240,11 @@ pub struct Hub {
     /// Clients with frames staged in this round, to be sent at its end.
     staged: Vec<u64>,
     next_ping: u64,
-    /// The room's history file, if the server keeps one.
-    history: Option<History>,
+    /// The rooms: members, limits, each room's history and message ids.
+    rooms: Rooms,
     /// Each key of the ring on its own, by index: broadcasts to `psk` clients are sealed with
     /// the key of their hello.
     ring: Vec<RoomKey>,
-    /// The id of the last room message (`message` or `action`).
-    last_id: u64,
-    /// Whether the last history write failed (so a full disk is reported once, not per message).
-    history_failing: bool,
     /// Mutes, bans, quiet and slow mode, the topic (see `hub/staff.rs`).
     moderation: Moderation,
     /// Roster mode: the index in `ring` of the room key, which seals room broadcasts to every
@@ -257,7 +260,7 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// An empty room, with its history if it keeps one.
+    /// An empty `#class`, with its history if it keeps one.
     pub fn new(config: Arc<ServerConfig>, history: Option<History>) -> Hub {
         // Staff keys too: a staff member's `psk` broadcasts are sealed with their key.
         let hello_ring = config.hello_ring();
@@ -271,7 +274,12 @@ impl Hub {
             ring.push(RoomKey::generate());
             ring.len() - 1
         });
-        let last_id = history.as_ref().map_or(0, History::last_id);
+        // Other rooms' history files sit beside `#class`'s, sealed with the same key.
+        let files = history
+            .as_ref()
+            .and(config.history.clone())
+            .map(|h| (h, config.key.clone()));
+        let rooms = Rooms::new(config.rooms.clone(), history, files);
         let (moderation, report) = Moderation::open(config.moderation_state.clone());
         if let Some(report) = report {
             config.log.line(format_args!("{report}"));
@@ -282,7 +290,7 @@ impl Hub {
             rotation: Rotation::of(&config),
             deadline_logged: false,
             ring,
-            last_id,
+            rooms,
             config,
             clients: HashMap::new(),
             nicks: HashMap::new(),
@@ -291,8 +299,6 @@ impl Hub {
             too_slow: Vec::new(),
             staged: Vec::new(),
             next_ping: 1,
-            history,
-            history_failing: false,
             admission: None,
         }
     }
@@ -540,40 +546,26 @@ impl Hub {
                 ErrorCode::HelloFirst,
                 format!("you already said hello as {nick}; use /nick to change your nick"),
             ),
-            ClientEvent::Say { room: _, text } => {
-                self.last_id += 1;
-                self.broadcast_room(&ServerEvent::Message {
-                    room: crate::protocol::event::DEFAULT_ROOM.into(),
-                    id: self.last_id,
-                    from: nick,
-                    text,
-                    time,
-                })
+            // `moderate` resolved the room (one of the sender's, folded) before its modes
+            // applied.
+            ClientEvent::Say { text, room } => {
+                let room = room.unwrap_or_else(|| DEFAULT_ROOM.to_owned());
+                self.speak(room, HistoryKind::Message, nick, text, time);
             }
-            ClientEvent::Me { room: _, text } => {
-                self.last_id += 1;
-                self.broadcast_room(&ServerEvent::Action {
-                    room: crate::protocol::event::DEFAULT_ROOM.into(),
-                    id: self.last_id,
-                    from: nick,
-                    text,
-                    time,
-                })
+            ClientEvent::Me { text, room } => {
+                let room = room.unwrap_or_else(|| DEFAULT_ROOM.to_owned());
+                self.speak(room, HistoryKind::Action, nick, text, time);
             }
             ClientEvent::Msg { to, text } => self.private(id, nick, &to, text),
-            ClientEvent::Who { .. } => {
-                let users = self.user_list();
-                let roles = self.roles();
-                self.send(
-                    id,
-                    &ServerEvent::Users {
-                        room: crate::protocol::event::DEFAULT_ROOM.into(),
-                        users,
-                        time,
-                        roles,
-                    },
-                );
-            }
+            ClientEvent::Who { room } => self.who(id, room),
+            ClientEvent::Join {
+                room,
+                since,
+                invite_only,
+            } => self.join(id, &room, since, invite_only),
+            ClientEvent::Part { room, reason } => self.part(id, &room, reason),
+            ClientEvent::List => self.list(id),
+            ClientEvent::Invite { nick: whom, room } => self.invite(id, &nick, &whom, &room),
             ClientEvent::Nick { nick: new } => self.rename(id, nick, new),
             ClientEvent::Ping { id: ping } => self.send(id, &ServerEvent::Pong { id: ping }),
             // Readers check confirmations themselves and never pass one on.
@@ -703,22 +695,24 @@ impl Hub {
         let hello_key = client.hello_key;
         self.nicks.insert(nick_key(&nick), id);
         self.skeletons.insert(&nick, id);
+        self.rooms.enter_class(id);
         if let Some(admission) = &self.admission {
             // A user's seat now, no longer a place for connections waiting to say hello.
             admission.seated(id);
         }
+        let class_last_id = self.rooms.class().last_id;
         let welcome = ServerEvent::Welcome {
-            room: crate::protocol::event::DEFAULT_ROOM.into(),
+            room: DEFAULT_ROOM.to_owned(),
             nick,
-            users: self.user_list(),
+            users: self.room_users(DEFAULT_ROOM),
             version: PROTOCOL_VERSION,
             server: format!("fernchat {}", env!("CARGO_PKG_VERSION")),
             max_text: self.config.max_text,
             time: unix_millis(),
             room_key,
-            missed: since.map(|since| self.last_id.saturating_sub(since)),
+            missed: since.map(|since| class_last_id.saturating_sub(since)),
             role,
-            roles: self.roles(),
+            roles: self.room_roles(DEFAULT_ROOM),
         };
         self.send(id, &welcome);
         // A client of an old key learns once, first thing, that a new one is in use. A
@@ -739,8 +733,8 @@ impl Hub {
         self.greet(id);
     }
 
-    /// Puts a client that has just been welcomed in the room: the log line, the history, and
-    /// `joined` for everyone else.
+    /// Puts a client that has just been welcomed in `#class`: the log line, the history, and
+    /// `joined` for everyone else there.
     fn admit(&mut self, id: u64) {
         let Some(client) = self.clients.get(&id) else {
             return;
@@ -759,39 +753,41 @@ impl Hub {
             self.nicks.len()
         ));
         let time = unix_millis();
-        for frame in self.catch_up(id) {
+        let since = client.since;
+        for frame in self.catch_up(id, DEFAULT_ROOM, since) {
             self.offer(id, &frame);
         }
-        self.broadcast_except(
-            Some(id),
-            &ServerEvent::Joined {
-                room: crate::protocol::event::DEFAULT_ROOM.into(),
-                nick,
-                time,
-                role,
-            },
-        );
+        let joined = ServerEvent::Joined {
+            room: DEFAULT_ROOM.to_owned(),
+            nick,
+            time,
+            role,
+        };
+        self.broadcast_in(DEFAULT_ROOM, Some(id), &joined);
     }
 
-    /// The history frames for a joining client, oldest first: the newest messages that fit in
-    /// half its queue budget (a long replay must not get a newcomer evicted as too slow), after
-    /// a notice saying how many older ones were left out.
-    fn catch_up(&self, id: u64) -> Vec<Frame> {
-        let (Some(client), Some(history)) = (self.clients.get(&id), &self.history) else {
+    /// The history frames of `room` for a joining client, oldest first: the newest messages
+    /// that fit in half its queue budget (a long replay must not get a newcomer evicted as too
+    /// slow), after a notice saying how many older ones were left out. `since`: only what is
+    /// newer than the last message the client saw there.
+    fn catch_up(&self, id: u64, room: &str, since: Option<u64>) -> Vec<Frame> {
+        let (Some(client), Some(history)) = (
+            self.clients.get(&id),
+            self.rooms.get(room).and_then(|r| r.history.as_ref()),
+        ) else {
             return Vec::new();
         };
-        let room = self.config.outbound_budget / 2;
+        let budget = self.config.outbound_budget / 2;
         let mut used = 0;
         let mut newest_first = Vec::new();
-        // Only what the client has not seen, when it said what it saw (`since`).
         let recent: Vec<&Entry> = history
             .recent()
-            .filter(|e| client.since.is_none_or(|since| e.id > since))
+            .filter(|e| since.is_none_or(|since| e.id > since))
             .collect();
         for entry in recent.iter().rev() {
             let frame = self.seal_for(client, &entry.to_event());
             used += frame.len();
-            if used > room {
+            if used > budget {
                 break;
             }
             newest_first.push(frame);
@@ -800,7 +796,7 @@ impl Hub {
         if left_out > 0 {
             let notice = ServerEvent::Notice {
                 text: format!(
-                    "{left_out} older messages of the room's history are not shown (too many to send at once)"
+                    "{left_out} older messages of {room}'s history are not shown (too many to send at once)"
                 ),
                 time: unix_millis(),
             };
@@ -808,6 +804,31 @@ impl Hub {
         }
         newest_first.reverse();
         newest_first
+    }
+
+    /// A room message or action from `nick` (a member, checked by `moderate`): numbered in
+    /// its room, written to the room's history, sent to its members.
+    fn speak(&mut self, room: String, kind: HistoryKind, from: String, text: String, time: u64) {
+        let Some(id) = self.rooms.get_mut(&room).map(|r| r.next_id()) else {
+            return;
+        };
+        let event = match kind {
+            HistoryKind::Message => ServerEvent::Message {
+                room,
+                id,
+                from,
+                text,
+                time,
+            },
+            HistoryKind::Action => ServerEvent::Action {
+                room,
+                id,
+                from,
+                text,
+                time,
+            },
+        };
+        self.broadcast_room(&event);
     }
 
     fn private(&mut self, from_id: u64, from: String, to: &str, text: String) {
@@ -951,15 +972,26 @@ impl Hub {
         }
         // The writer flushes what it holds, then closes the socket.
         self.closing.push(client.writer);
+        self.moderation.forget(id);
         if let Some(nick) = client.nick {
             self.nicks.remove(&nick_key(&nick));
             self.skeletons.remove(&nick, id);
-            self.broadcast(&ServerEvent::Left {
-                room: crate::protocol::event::DEFAULT_ROOM.into(),
-                nick,
-                reason: told.to_owned(),
+            // One `left` in each room it was in, to that room's members.
+            let rooms = self.rooms.leave_all(id);
+            self.tell_left(&rooms, &nick, told, time);
+        }
+    }
+
+    /// Tells each of `rooms` (sealed once per room and key) that `nick` left it.
+    fn tell_left(&mut self, rooms: &[String], nick: &str, reason: &str, time: u64) {
+        for room in rooms {
+            let left = ServerEvent::Left {
+                room: room.clone(),
+                nick: nick.to_owned(),
+                reason: reason.to_owned(),
                 time,
-            });
+            };
+            self.broadcast_in(room, None, &left);
         }
     }
 
@@ -1188,7 +1220,8 @@ impl Hub {
         for (id, _) in &closing {
             if let Some(nick) = self.clients.get_mut(id).and_then(|c| c.nick.take()) {
                 self.nicks.remove(&nick_key(&nick));
-                left.push(nick);
+                self.skeletons.remove(&nick, *id);
+                left.push((nick, self.rooms.leave_all(*id)));
             }
         }
         self.rotate_room_key(&closing.iter().map(|(id, _)| *id).collect::<Vec<_>>());
@@ -1211,13 +1244,8 @@ impl Hub {
             );
         }
         let time = unix_millis();
-        for nick in left {
-            self.broadcast(&ServerEvent::Left {
-                room: crate::protocol::event::DEFAULT_ROOM.into(),
-                nick,
-                reason: "key withdrawn by the instructor".into(),
-                time,
-            });
+        for (nick, rooms) in left {
+            self.tell_left(&rooms, &nick, "key withdrawn by the instructor", time);
         }
     }
 
@@ -1254,11 +1282,15 @@ impl Hub {
         ));
     }
 
-    fn user_list(&self) -> Vec<String> {
-        let mut users: Vec<String> = self
-            .clients
-            .values()
-            .filter_map(|c| c.nick.clone())
+    /// The members of `room`, sorted case-insensitively (`#class`: everyone, unless some left
+    /// it on a server that allows that).
+    fn room_users(&self, room: &str) -> Vec<String> {
+        let Some(room) = self.rooms.get(room) else {
+            return Vec::new();
+        };
+        let mut users: Vec<String> = room
+            .members()
+            .filter_map(|id| self.clients.get(&id)?.nick.clone())
             .collect();
         users.sort_by_key(|nick| nick_key(nick));
         users
@@ -1273,32 +1305,7 @@ impl Hub {
     /// Seals for one client alone: with its session key once the handshake is out, before
     /// that with the key that opened its hello.
     fn seal_for(&self, client: &Client, event: &ServerEvent) -> Frame {
-        match (&client.session, &client.hello_sealer) {
-            (Some(session), _) => Frame::from(protocol::seal(&session.send, event)),
-            (None, Some(key)) => Frame::from(protocol::seal(key, event)),
-            (None, None) => match self.ring.get(client.hello_key) {
-                Some(key) => Frame::from(protocol::seal(key, event)),
-                None => self.seal(event),
-            },
-        }
-    }
-
-    /// The frame of a room broadcast for `client`: in `psk`, the one sealed with the key of
-    /// its hello, made once per key in use (`by_key` holds those made so far); in the other
-    /// modes, its own copy under its session key.
-    fn room_frame(
-        &self,
-        client: &Client,
-        event: &ServerEvent,
-        by_key: &mut [Option<Frame>],
-    ) -> Frame {
-        let index = client.session.as_ref().and_then(|s| s.broadcast);
-        match index.and_then(|i| by_key.get_mut(i).zip(self.ring.get(i))) {
-            Some((slot, key)) => {
-                Frame::clone(slot.get_or_insert_with(|| Frame::from(protocol::seal(key, event))))
-            }
-            None => self.seal_for(client, event),
-        }
+        seal_alone(&self.ring, &self.config.key, client, event)
     }
 
     fn send(&mut self, id: u64, event: &ServerEvent) {
@@ -1332,75 +1339,167 @@ impl Hub {
         }
     }
 
+    /// Queues `event` for every registered client, whatever their rooms (`renamed`).
     fn broadcast(&mut self, event: &ServerEvent) {
-        self.broadcast_except(None, event);
+        let mut by_key = vec![None; self.ring.len()];
+        self.deliver(Audience::Everyone, None, event, &mut by_key);
     }
 
-    /// Broadcasts a room message, writing it to the history first: once anyone has seen it,
-    /// it is in the file. A history that cannot be written does not stop the chat.
+    /// Queues `event` for the members of `room` (but `except`).
+    fn broadcast_in(&mut self, room: &str, except: Option<u64>, event: &ServerEvent) {
+        let mut by_key = vec![None; self.ring.len()];
+        self.deliver(Audience::Room(room), except, event, &mut by_key);
+    }
+
+    /// Broadcasts a room message to its room, writing it to the room's history first: once
+    /// anyone has seen it, it is in the file. A history that cannot be written does not stop
+    /// the chat.
     fn broadcast_room(&mut self, event: &ServerEvent) {
+        let (ServerEvent::Message { room, .. } | ServerEvent::Action { room, .. }) = event else {
+            return;
+        };
         let frame = self.seal(event);
-        if let (Some(history), Some(entry)) = (&mut self.history, Entry::of(event)) {
+        let mut failed = None;
+        if let Some(r) = self.rooms.get_mut(room)
+            && let Some(history) = &mut r.history
+            && let Some(entry) = Entry::of(event)
+        {
             match history.record(&frame, entry) {
-                Ok(()) if self.history_failing => {
-                    self.history_failing = false;
+                Ok(()) if r.history_failing => {
+                    r.history_failing = false;
                     self.config
                         .log
-                        .line(format_args!("history: saving works again"));
+                        .line(format_args!("history {room}: saving works again"));
                 }
                 Ok(()) => {}
-                Err(e) if !self.history_failing => {
-                    self.history_failing = true;
-                    self.config.log.line(format_args!(
-                        "history: cannot save messages ({e}); the chat goes on without history"
-                    ));
-                    let notice = ServerEvent::Notice {
-                        text: "the server cannot save the chat history right now (is its disk full?); \
-                               messages are still delivered, but people who join later will not see them"
-                            .into(),
-                        time: unix_millis(),
-                    };
-                    self.broadcast(&notice);
+                Err(e) if !r.history_failing => {
+                    r.history_failing = true;
+                    failed = Some(e);
                 }
                 Err(_) => {}
             }
+        }
+        if let Some(e) = failed {
+            self.config.log.line(format_args!(
+                "history {room}: cannot save messages ({e}); the chat goes on without history"
+            ));
+            let notice = ServerEvent::Notice {
+                text: format!(
+                    "the server cannot save {room}'s history right now (is its disk full?); \
+                     messages are still delivered, but people who join later will not see them"
+                ),
+                time: unix_millis(),
+            };
+            self.broadcast_in(room, None, &notice);
         }
         // The history's frame is the one for clients of the ring's first key: one seal.
         let mut by_key = vec![None; self.ring.len()];
         if let Some(first) = by_key.first_mut() {
             *first = Some(frame);
         }
-        self.deliver(None, event, &mut by_key);
+        self.deliver(Audience::Room(room), None, event, &mut by_key);
     }
 
-    /// Queues `event` for every registered client (but `except`).
-    fn broadcast_except(&mut self, except: Option<u64>, event: &ServerEvent) {
-        let mut by_key = vec![None; self.ring.len()];
-        self.deliver(except, event, &mut by_key);
+    /// The frame of a broadcast for `client` (see [`broadcast_frame`]).
+    fn room_frame(
+        &self,
+        client: &Client,
+        event: &ServerEvent,
+        by_key: &mut [Option<Frame>],
+    ) -> Frame {
+        broadcast_frame(&self.ring, &self.config.key, client, event, by_key)
     }
 
-    /// Stages `event` for every registered client but `except`: in `psk`, the same bytes
-    /// (sealed once per key in use, kept in `by_key`) for every client of that key; a frame of
-    /// its own for each session of the other modes. Sent at the end of the round.
-    fn deliver(&mut self, except: Option<u64>, event: &ServerEvent, by_key: &mut [Option<Frame>]) {
-        let mut recipients = Vec::new();
-        for (&id, client) in &self.clients {
+    /// Stages `event` for the registered clients of `to` but `except`: in `psk`, the same
+    /// bytes (sealed once per key in use, kept in `by_key`) for every client of that key; a
+    /// frame of its own for each session of the other modes. Sent at the end of the round.
+    /// One pass, one lookup per recipient: a room of 50 costs what the single room did.
+    fn deliver(
+        &mut self,
+        to: Audience<'_>,
+        except: Option<u64>,
+        event: &ServerEvent,
+        by_key: &mut [Option<Frame>],
+    ) {
+        let Hub {
+            clients,
+            rooms,
+            ring,
+            config,
+            too_slow,
+            staged,
+            ..
+        } = self;
+        let mut offer = |id: u64, client: &mut Client| {
             if client.nick.is_none() || Some(id) == except {
-                continue;
+                return;
             }
-            recipients.push((id, self.room_frame(client, event, by_key)));
-        }
-        for (id, frame) in recipients {
-            let Some(client) = self.clients.get_mut(&id) else {
-                continue;
-            };
+            let frame = broadcast_frame(ring, &config.key, client, event, by_key);
             let fresh = !client.outbound.is_staged();
-            if !client.outbound.offer(&frame, self.config.outbound_budget) {
-                self.too_slow.push(id);
+            if !client.outbound.offer(&frame, config.outbound_budget) {
+                too_slow.push(id);
             } else if fresh {
-                self.staged.push(id);
+                staged.push(id);
+            }
+        };
+        match to {
+            Audience::Everyone => {
+                for (&id, client) in clients.iter_mut() {
+                    offer(id, client);
+                }
+            }
+            Audience::Room(room) => {
+                let Some(room) = rooms.get(room) else {
+                    return;
+                };
+                for id in room.members() {
+                    if let Some(client) = clients.get_mut(&id) {
+                        offer(id, client);
+                    }
+                }
             }
         }
+    }
+}
+
+/// Who a broadcast goes to.
+#[derive(Clone, Copy)]
+enum Audience<'a> {
+    /// Every registered client.
+    Everyone,
+    /// The members of one room.
+    Room(&'a str),
+}
+
+/// Seals `event` for `client` alone: with its session key once the handshake is out, before
+/// that with the key that opened its hello (see [`Hub::seal_for`]).
+fn seal_alone(ring: &[RoomKey], key: &RoomKey, client: &Client, event: &ServerEvent) -> Frame {
+    match (&client.session, &client.hello_sealer) {
+        (Some(session), _) => Frame::from(protocol::seal(&session.send, event)),
+        (None, Some(key)) => Frame::from(protocol::seal(key, event)),
+        (None, None) => match ring.get(client.hello_key) {
+            Some(key) => Frame::from(protocol::seal(key, event)),
+            None => Frame::from(protocol::seal(key, event)),
+        },
+    }
+}
+
+/// The frame of a broadcast for `client`: in `psk`, the one sealed with the key of its
+/// hello, made once per key in use (`by_key` holds those made so far); in the other modes,
+/// its own copy under its session key.
+fn broadcast_frame(
+    ring: &[RoomKey],
+    key: &RoomKey,
+    client: &Client,
+    event: &ServerEvent,
+    by_key: &mut [Option<Frame>],
+) -> Frame {
+    let index = client.session.as_ref().and_then(|s| s.broadcast);
+    match index.and_then(|i| by_key.get_mut(i).zip(ring.get(i))) {
+        Some((slot, key)) => {
+            Frame::clone(slot.get_or_insert_with(|| Frame::from(protocol::seal(key, event))))
+        }
+        None => seal_alone(ring, key, client, event),
     }
 }
 

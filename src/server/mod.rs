@@ -21,6 +21,8 @@
 //! - [`policy`]: who may moderate whom; [`moderation`]: mutes, bans, kicks, quiet and slow mode,
 //!   the topic, kept by the hub; [`moderation_state`]: their file, so they survive a restart.
 //! - [`rotation`]: old keys of the ring, their deadline, and what the server says about them.
+//! - [`rooms`]: which rooms exist, who is in which, who may create or join one, each room's
+//!   history (issue 16); the hub owns them.
 //!
 //! [`run`] takes an already-bound listener, so tests bind port 0 and the binary binds
 //! `--bind`/`--port`. This module must not read keyfiles or parse arguments: `src/bin/server.rs`
@@ -36,6 +38,7 @@ pub mod moderation;
 pub mod moderation_state;
 pub mod outbound;
 pub mod policy;
+pub mod rooms;
 pub mod rotation;
 
 use std::io;
@@ -136,6 +139,8 @@ pub struct ServerConfig {
     /// bound to its student, and `key` is the server's own key (it seals the history) plus
     /// nothing a client holds. See [`crate::roster`].
     pub roster: Option<crate::roster::reload::RosterMode>,
+    /// Who may create rooms, how many, and whether users may leave `#class` (issue 16).
+    pub rooms: rooms::RoomLimits,
 }
 
 impl ServerConfig {
@@ -169,6 +174,7 @@ impl ServerConfig {
             roster: None,
             staff_keys: Vec::new(),
             moderation_state: None,
+            rooms: rooms::RoomLimits::default(),
         }
     }
 

@@ -7,6 +7,10 @@
 //! Who may *impose* a sanction is not decided here but in [`crate::server::policy`]; this module
 //! keeps what was imposed, and saves it after every change through
 //! [`crate::server::moderation_state`] (so it survives a restart).
+//!
+//! Rooms (issue 16): the topic, quiet and slow mode are per room (named by the caller);
+//! sanctions and the latest announcement are server-wide (a sanction is on the person, so a
+//! muted student cannot escape by `/join`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,9 +19,10 @@ use std::sync::Arc;
 
 use crate::crypto::describe_secs;
 use crate::protocol::ErrorCode;
+use crate::protocol::event::DEFAULT_ROOM;
 use crate::role::Role;
 use crate::server::moderation_state::{
-    self, Identity, Kind, Loaded, Sanction, SavedState, Stamped,
+    self, Identity, Kind, Loaded, RoomModes, Sanction, SavedState, Stamped,
 };
 
 /// How long a kicked user may not come back (and how long their client waits before it may
@@ -28,7 +33,7 @@ pub const KICK_SECS: u64 = 120;
 /// How long `/mute NICK` without minutes lasts.
 pub const DEFAULT_MUTE_MINUTES: u64 = 10;
 
-/// Slow mode remembers when each connection last spoke; past this many connections it forgets
+/// Slow mode remembers when each connection last spoke in a room; past this many it forgets
 /// those whose wait is over, so the map stays bounded by the room.
 const SLOW_MEMORY: usize = 1024;
 
@@ -136,9 +141,16 @@ pub struct Moderation {
     state: SavedState,
     /// Where it is saved; `None`: kept in memory only (tests, `--no-history`).
     path: Option<PathBuf>,
-    /// Slow mode: when each connection last said something to the room.
-    last_spoke: HashMap<u64, u64>,
+    /// Slow mode: when each connection last said something, by room.
+    last_spoke: HashMap<String, HashMap<u64, u64>>,
 }
+
+/// No topic, no modes: the state of a room staff never touched.
+static UNTOUCHED: RoomModes = RoomModes {
+    topic: None,
+    quiet: false,
+    slow_secs: 0,
+};
 
 impl Moderation {
     /// Loads the state from `path` (or starts fresh in memory). The string, if any, is for the
@@ -153,9 +165,13 @@ impl Moderation {
                         "moderation {}: {} mutes/bans in force{}{}",
                         p.display(),
                         state.sanctions.len(),
-                        if state.quiet { ", quiet mode on" } else { "" },
-                        if state.slow_secs > 0 {
-                            format!(", slow mode {} s", state.slow_secs)
+                        if state.class.quiet {
+                            ", quiet mode on"
+                        } else {
+                            ""
+                        },
+                        if state.class.slow_secs > 0 {
+                            format!(", slow mode {} s", state.class.slow_secs)
                         } else {
                             String::new()
                         }
@@ -209,17 +225,40 @@ impl Moderation {
             .retain(|s| s.until.is_none_or(|until| until > now));
     }
 
-    /// May the session `id` (who, of `role`) say something now? `to_room`: a room message
-    /// (quiet and slow mode apply), else a private one to a student (mute and quiet apply: a
-    /// muted student or an exam must not move to private messages; the hub lets anyone write
-    /// privately to staff). On success a room message is counted for slow mode. `Err` holds the
-    /// refusal's code and what to tell them.
+    /// The topic and modes of `room`.
+    fn modes(&self, room: &str) -> &RoomModes {
+        if room == DEFAULT_ROOM {
+            &self.state.class
+        } else {
+            self.state.rooms.get(room).unwrap_or(&UNTOUCHED)
+        }
+    }
+
+    /// Changes the topic or modes of `room`; a room left with none is no longer saved.
+    fn change(&mut self, room: &str, change: impl FnOnce(&mut RoomModes)) {
+        if room == DEFAULT_ROOM {
+            change(&mut self.state.class);
+        } else {
+            let modes = self.state.rooms.entry(room.to_owned()).or_default();
+            change(modes);
+            if modes.is_empty() {
+                self.state.rooms.remove(room);
+            }
+        }
+    }
+
+    /// May the session `id` (who, of `role`) say something now? `to_room`: a message to that
+    /// room (its quiet and slow mode apply), else (`None`) a private one to a student (mute,
+    /// and `#class`'s quiet mode, apply: a muted student or an exam must not move to private
+    /// messages; the hub lets anyone write privately to staff).
+    /// On success a room message is counted for slow mode. `Err` holds the refusal's code and
+    /// what to tell them.
     pub fn may_speak(
         &mut self,
         id: u64,
         (who, nick): (&Identity, &str),
         role: Role,
-        to_room: bool,
+        to_room: Option<&str>,
         now: u64,
     ) -> Result<(), (ErrorCode, String)> {
         if let Some(mute) = self.sanction_on(Kind::Mute, who, nick, now) {
@@ -241,43 +280,55 @@ impl Moderation {
         if role.is_staff() {
             return Ok(());
         }
-        if self.state.quiet {
+        // A private message during an exam: refused if `#class` (where exams are) is quiet.
+        let room = to_room.unwrap_or(DEFAULT_ROOM);
+        let modes = self.modes(room);
+        if modes.quiet {
+            // `#class` is "the room", as before rooms; another room is named.
+            let which = if room == DEFAULT_ROOM {
+                "the room"
+            } else {
+                room
+            };
             return Err((
                 ErrorCode::Quiet,
-                "the room is in quiet mode (an exam): only staff may speak; you can still \
-                 write privately to staff"
-                    .into(),
+                format!(
+                    "{which} is in quiet mode (an exam): only staff may speak; you can still \
+                     write privately to staff"
+                ),
             ));
         }
-        let slow = self.state.slow_secs.saturating_mul(1000);
-        if to_room && slow > 0 {
-            if let Some(&last) = self.last_spoke.get(&id) {
+        let slow_secs = modes.slow_secs;
+        let slow = slow_secs.saturating_mul(1000);
+        if let (Some(room), true) = (to_room, slow > 0) {
+            let spoke = self.last_spoke.entry(room.to_owned()).or_default();
+            if let Some(&last) = spoke.get(&id) {
                 let next = last.saturating_add(slow);
                 if now < next {
                     return Err((
                         ErrorCode::SlowMode,
                         format!(
-                            "slow mode: one message per {} each; wait {} (your message was not sent)",
-                            describe_secs(self.state.slow_secs),
+                            "slow mode in {room}: one message per {} each; wait {} (your message was not sent)",
+                            describe_secs(slow_secs),
                             describe_secs((next - now).div_ceil(1000))
                         ),
                     ));
                 }
             }
-            if self.last_spoke.len() >= SLOW_MEMORY {
-                self.last_spoke
-                    .retain(|_, &mut t| t.saturating_add(slow) > now);
+            if spoke.len() >= SLOW_MEMORY {
+                spoke.retain(|_, &mut t| t.saturating_add(slow) > now);
             }
-            self.last_spoke.insert(id, now);
+            spoke.insert(id, now);
         }
         Ok(())
     }
 
-    /// Whether anything can refuse speech now (a mute, quiet or slow mode): when nothing can,
-    /// the hub skips the checks, so an unmoderated room pays nothing per message.
+    /// Whether anything can refuse speech now (a mute, quiet or slow mode in any room): when
+    /// nothing can, the hub skips the checks, so an unmoderated server pays nothing per message.
     pub fn restricts_speech(&self) -> bool {
-        self.state.quiet
-            || self.state.slow_secs > 0
+        let moded = |m: &RoomModes| m.quiet || m.slow_secs > 0;
+        moded(&self.state.class)
+            || self.state.rooms.values().any(moded)
             || self.state.sanctions.iter().any(|s| s.kind == Kind::Mute)
     }
 
@@ -373,25 +424,25 @@ impl Moderation {
         (lifted, saved)
     }
 
-    /// Turns quiet mode on or off; `Ok(false)`: it already was.
-    pub fn set_quiet(&mut self, on: bool) -> Result<bool, String> {
-        if self.state.quiet == on {
+    /// Turns quiet mode on or off in `room`; `Ok(false)`: it already was.
+    pub fn set_quiet(&mut self, room: &str, on: bool) -> Result<bool, String> {
+        if self.modes(room).quiet == on {
             return Ok(false);
         }
-        self.state.quiet = on;
+        self.change(room, |m| m.quiet = on);
         self.save().map(|()| true)
     }
 
-    /// Sets slow mode (0: off).
-    pub fn set_slow(&mut self, secs: u64) -> Result<(), String> {
-        self.state.slow_secs = secs;
-        self.last_spoke.clear();
+    /// Sets slow mode in `room` (0: off).
+    pub fn set_slow(&mut self, room: &str, secs: u64) -> Result<(), String> {
+        self.change(room, |m| m.slow_secs = secs);
+        self.last_spoke.remove(room);
         self.save()
     }
 
-    /// Sets (or, `None`, clears) the topic.
-    pub fn set_topic(&mut self, topic: Option<Stamped>) -> Result<(), String> {
-        self.state.topic = topic;
+    /// Sets (or, `None`, clears) the topic of `room`.
+    pub fn set_topic(&mut self, room: &str, topic: Option<Stamped>) -> Result<(), String> {
+        self.change(room, |m| m.topic = topic);
         self.save()
     }
 
@@ -401,9 +452,9 @@ impl Moderation {
         self.save()
     }
 
-    /// The topic, if any.
-    pub fn topic(&self) -> Option<&Stamped> {
-        self.state.topic.as_ref()
+    /// The topic of `room`, if any.
+    pub fn topic(&self, room: &str) -> Option<&Stamped> {
+        self.modes(room).topic.as_ref()
     }
 
     /// The latest announcement, if any.
@@ -411,14 +462,22 @@ impl Moderation {
         self.state.announcement.as_ref()
     }
 
-    /// Whether quiet mode is on.
-    pub fn quiet(&self) -> bool {
-        self.state.quiet
+    /// Whether quiet mode is on in `room`.
+    pub fn quiet(&self, room: &str) -> bool {
+        self.modes(room).quiet
     }
 
-    /// Slow mode's seconds (0: off).
-    pub fn slow_secs(&self) -> u64 {
-        self.state.slow_secs
+    /// Slow mode's seconds in `room` (0: off).
+    pub fn slow_secs(&self, room: &str) -> u64 {
+        self.modes(room).slow_secs
+    }
+
+    /// A connection is gone: slow mode forgets it.
+    pub fn forget(&mut self, id: u64) {
+        for spoke in self.last_spoke.values_mut() {
+            spoke.remove(&id);
+        }
+        self.last_spoke.retain(|_, spoke| !spoke.is_empty());
     }
 }
 
@@ -455,24 +514,36 @@ mod tests {
         m.impose(sanction(Kind::Mute, "ann", ann.clone(), Some(10 * MIN)))
             .unwrap();
         let (code, text) = m
-            .may_speak(1, (&ann, "ann"), Role::Student, true, MIN)
+            .may_speak(1, (&ann, "ann"), Role::Student, Some(DEFAULT_ROOM), MIN)
             .unwrap_err();
         assert_eq!(code, ErrorCode::Muted);
         assert!(text.contains("muted by prof (spam) for 9 min"), "{text}");
         // Someone else on another address is not muted.
         assert!(
-            m.may_speak(2, (&student("192.0.2.2"), "ann"), Role::Student, true, MIN)
-                .is_ok()
+            m.may_speak(
+                2,
+                (&student("192.0.2.2"), "ann"),
+                Role::Student,
+                Some(DEFAULT_ROOM),
+                MIN
+            )
+            .is_ok()
         );
         // A classmate with the same key behind the same address is not muted with ann.
         assert!(
-            m.may_speak(3, (&ann, "bob"), Role::Student, true, MIN)
+            m.may_speak(3, (&ann, "bob"), Role::Student, Some(DEFAULT_ROOM), MIN)
                 .is_ok()
         );
         // Expired at 10 minutes.
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Student, true, 10 * MIN)
-                .is_ok()
+            m.may_speak(
+                1,
+                (&ann, "ann"),
+                Role::Student,
+                Some(DEFAULT_ROOM),
+                10 * MIN
+            )
+            .is_ok()
         );
     }
 
@@ -480,22 +551,27 @@ mod tests {
     fn quiet_mode_silences_students_not_staff() {
         let (mut m, _) = Moderation::open(None);
         assert!(!m.restricts_speech());
-        assert!(m.set_quiet(true).unwrap());
-        assert!(!m.set_quiet(true).unwrap());
+        assert!(m.set_quiet(DEFAULT_ROOM, true).unwrap());
+        assert!(!m.set_quiet(DEFAULT_ROOM, true).unwrap());
         assert!(m.restricts_speech());
         let ann = student("192.0.2.1");
         for role in [Role::Student, Role::Guest] {
-            let (code, _) = m.may_speak(1, (&ann, "ann"), role, true, 0).unwrap_err();
+            let (code, _) = m
+                .may_speak(1, (&ann, "ann"), role, Some(DEFAULT_ROOM), 0)
+                .unwrap_err();
             assert_eq!(code, ErrorCode::Quiet);
         }
-        assert!(m.may_speak(1, (&ann, "ann"), Role::Ta, true, 0).is_ok());
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Instructor, true, 0)
+            m.may_speak(1, (&ann, "ann"), Role::Ta, Some(DEFAULT_ROOM), 0)
                 .is_ok()
         );
-        m.set_quiet(false).unwrap();
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Student, true, 0)
+            m.may_speak(1, (&ann, "ann"), Role::Instructor, Some(DEFAULT_ROOM), 0)
+                .is_ok()
+        );
+        m.set_quiet(DEFAULT_ROOM, false).unwrap();
+        assert!(
+            m.may_speak(1, (&ann, "ann"), Role::Student, Some(DEFAULT_ROOM), 0)
                 .is_ok()
         );
     }
@@ -503,37 +579,37 @@ mod tests {
     #[test]
     fn slow_mode_counts_per_connection_with_the_injected_clock() {
         let (mut m, _) = Moderation::open(None);
-        m.set_slow(30).unwrap();
+        m.set_slow(DEFAULT_ROOM, 30).unwrap();
         let ann = student("192.0.2.1");
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Student, true, 1_000)
+            m.may_speak(1, (&ann, "ann"), Role::Student, Some(DEFAULT_ROOM), 1_000)
                 .is_ok()
         );
         let (code, text) = m
-            .may_speak(1, (&ann, "ann"), Role::Student, true, 21_000)
+            .may_speak(1, (&ann, "ann"), Role::Student, Some(DEFAULT_ROOM), 21_000)
             .unwrap_err();
         assert_eq!(code, ErrorCode::SlowMode);
         assert!(text.contains("wait 10 s"), "{text}");
         // Another connection has its own allowance; private messages and staff are not slowed.
         assert!(
-            m.may_speak(2, (&ann, "ann"), Role::Student, true, 21_000)
+            m.may_speak(2, (&ann, "ann"), Role::Student, Some(DEFAULT_ROOM), 21_000)
                 .is_ok()
         );
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Student, false, 21_000)
+            m.may_speak(1, (&ann, "ann"), Role::Student, None, 21_000)
                 .is_ok()
         );
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Ta, true, 21_000)
+            m.may_speak(1, (&ann, "ann"), Role::Ta, Some(DEFAULT_ROOM), 21_000)
                 .is_ok()
         );
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Student, true, 31_000)
+            m.may_speak(1, (&ann, "ann"), Role::Student, Some(DEFAULT_ROOM), 31_000)
                 .is_ok()
         );
-        m.set_slow(0).unwrap();
+        m.set_slow(DEFAULT_ROOM, 0).unwrap();
         assert!(
-            m.may_speak(1, (&ann, "ann"), Role::Student, true, 31_001)
+            m.may_speak(1, (&ann, "ann"), Role::Student, Some(DEFAULT_ROOM), 31_001)
                 .is_ok()
         );
     }
@@ -564,7 +640,7 @@ mod tests {
         assert!(text.contains("until staff lift"), "{text}");
         // A ban does not mute, and a mute does not bar.
         assert!(
-            m.may_speak(9, (&bob, "ann"), Role::Student, true, 0)
+            m.may_speak(9, (&bob, "ann"), Role::Student, Some(DEFAULT_ROOM), 0)
                 .is_ok()
         );
         let (lifted, saved) = m.lift(&[Kind::Ban, Kind::Kick], "BOB", None);
@@ -582,23 +658,42 @@ mod tests {
         let ann = student("192.0.2.1");
         m.impose(sanction(Kind::Ban, "ann", ann.clone(), None))
             .unwrap();
-        m.set_quiet(true).unwrap();
-        m.set_slow(5).unwrap();
-        m.set_topic(Some(Stamped {
-            text: "exam".into(),
-            by: "prof".into(),
-            time: 1,
-        }))
+        m.set_quiet(DEFAULT_ROOM, true).unwrap();
+        m.set_slow(DEFAULT_ROOM, 5).unwrap();
+        m.set_topic(
+            DEFAULT_ROOM,
+            Some(Stamped {
+                text: "exam".into(),
+                by: "prof".into(),
+                time: 1,
+            }),
+        )
         .unwrap();
+        // Another room's modes are its own, saved beside #class's (issue 16).
+        m.set_slow("#lab1", 9).unwrap();
+        m.set_topic(
+            "#lab1",
+            Some(Stamped {
+                text: "lab".into(),
+                by: "prof".into(),
+                time: 1,
+            }),
+        )
+        .unwrap();
+        assert!(!m.quiet("#lab1"));
         let (mut again, report) = Moderation::open(Some(path));
+        assert_eq!(again.slow_secs("#lab1"), 9);
+        assert_eq!(again.topic("#lab1").unwrap().text, "lab");
+        assert!(!again.quiet("#lab1"));
+        assert_eq!(again.topic("#lab2"), None);
         assert!(
             report
                 .unwrap()
                 .contains("1 mutes/bans in force, quiet mode on, slow mode 5 s")
         );
         assert!(again.barred(&ann, "ann", 0).is_some());
-        assert!(again.quiet());
-        assert_eq!(again.slow_secs(), 5);
-        assert_eq!(again.topic().unwrap().text, "exam");
+        assert!(again.quiet(DEFAULT_ROOM));
+        assert_eq!(again.slow_secs(DEFAULT_ROOM), 5);
+        assert_eq!(again.topic(DEFAULT_ROOM).unwrap().text, "exam");
     }
 }

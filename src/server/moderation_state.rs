@@ -23,6 +23,9 @@
 //!   "announcement": {"text": "...", "by": "prof", "time": 1763800000000},        (or null)
 //!   "quiet": false,
 //!   "slow_secs": 0,                                  (0: slow mode off)
+//!   "rooms": {                                       (rooms other than #class, issue 16; absent: none)
+//!     "#lab1": {"topic": {...} or null, "quiet": false, "slow_secs": 0}
+//!   },
 //!   "sanctions": [
 //!     {"kind": "mute" | "ban" | "kick",
 //!      "nick": "mallory",                            (their nick when sanctioned)
@@ -43,6 +46,13 @@
 //! address: use a roster there), while mutes and kicks, which are for one disruption, do not
 //! touch classmates behind the same address (and a muted user cannot change nick). Unknown
 //! fields are ignored; missing ones take the defaults above.
+//!
+//! Rooms (issue 16): `topic`, `quiet` and `slow_secs` at the top are `#class`'s, where they
+//! always were, so a file written before rooms loads as `#class`'s state (and an older server
+//! reads a newer file's `#class` and ignores `rooms`). Sanctions and the announcement stay
+//! server-wide: a sanction is on the person, in every room.
+
+use std::collections::BTreeMap;
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -142,23 +152,41 @@ pub struct Sanction {
     pub time: u64,
 }
 
-/// Everything that is saved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedState {
-    /// [`FORMAT_VERSION`].
-    pub version: u32,
+/// What staff set for one room: its topic and modes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomModes {
     /// The room's topic.
     #[serde(default)]
     pub topic: Option<Stamped>,
-    /// The latest announcement (shown to each joiner).
-    #[serde(default)]
-    pub announcement: Option<Stamped>,
     /// Quiet (exam) mode: only staff may speak.
     #[serde(default)]
     pub quiet: bool,
     /// Slow mode: each student may send one room message per this many seconds (0: off).
     #[serde(default)]
     pub slow_secs: u64,
+}
+
+impl RoomModes {
+    /// Whether nothing is set (a room in this state need not be saved).
+    pub fn is_empty(&self) -> bool {
+        *self == RoomModes::default()
+    }
+}
+
+/// Everything that is saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedState {
+    /// [`FORMAT_VERSION`].
+    pub version: u32,
+    /// `#class`'s topic and modes, at the top of the file as before rooms.
+    #[serde(flatten)]
+    pub class: RoomModes,
+    /// The latest announcement (shown to each joiner).
+    #[serde(default)]
+    pub announcement: Option<Stamped>,
+    /// Every other room's topic and modes, by room name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rooms: BTreeMap<String, RoomModes>,
     /// Mutes, bans and kicks in force.
     #[serde(default)]
     pub sanctions: Vec<Sanction>,
@@ -168,10 +196,9 @@ impl Default for SavedState {
     fn default() -> SavedState {
         SavedState {
             version: FORMAT_VERSION,
-            topic: None,
+            class: RoomModes::default(),
             announcement: None,
-            quiet: false,
-            slow_secs: 0,
+            rooms: BTreeMap::new(),
             sanctions: Vec::new(),
         }
     }
@@ -261,13 +288,22 @@ mod tests {
 
     fn sample() -> SavedState {
         SavedState {
-            topic: Some(Stamped {
-                text: "Exam until 11:00".into(),
-                by: "prof".into(),
-                time: 5,
-            }),
-            quiet: true,
-            slow_secs: 30,
+            class: RoomModes {
+                topic: Some(Stamped {
+                    text: "Exam until 11:00".into(),
+                    by: "prof".into(),
+                    time: 5,
+                }),
+                quiet: true,
+                slow_secs: 30,
+            },
+            rooms: BTreeMap::from([(
+                "#lab1".to_owned(),
+                RoomModes {
+                    quiet: true,
+                    ..RoomModes::default()
+                },
+            )]),
             sanctions: vec![Sanction {
                 kind: Kind::Ban,
                 nick: "mallory".into(),
@@ -301,6 +337,24 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "owner only: {mode:o}");
         }
+    }
+
+    /// A file written before rooms (issue 16) loads as `#class`'s state.
+    #[test]
+    fn a_file_from_before_rooms_is_class_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &path,
+            br#"{"version":1,"topic":{"text":"t","by":"prof","time":5},"quiet":true,"slow_secs":7,"sanctions":[]}"#,
+        )
+        .unwrap();
+        let (state, loaded) = load(&path).unwrap();
+        assert_eq!(loaded, Loaded::Read);
+        assert!(state.class.quiet);
+        assert_eq!(state.class.slow_secs, 7);
+        assert_eq!(state.class.topic.map(|t| t.text).as_deref(), Some("t"));
+        assert!(state.rooms.is_empty());
     }
 
     #[test]

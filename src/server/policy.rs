@@ -7,7 +7,10 @@
 //!   moderates TAs, students and guests, a TA moderates students and guests, and nobody
 //!   moderates their equal (two instructors cannot mute each other) or themselves;
 //! - lifting a sanction (`unmute`, `unban`) and `whois` need only staff: the target may be
-//!   offline, and lifting never harms anyone.
+//!   offline, and lifting never harms anyone;
+//! - rooms (issue 16): `move` is aimed at a user like a mute (strictly more authority than the
+//!   target), and so is each move of `groups`. Who may *create* rooms (`--rooms open|staff`)
+//!   is a room rule, in [`crate::server::rooms`].
 
 use crate::role::Role;
 
@@ -36,6 +39,10 @@ pub enum Action {
     Whois,
     /// `/reload` (the roster).
     Reload,
+    /// `/move NICK #room`: aimed at a user.
+    Move,
+    /// `/groups FILE`: moves each listed user.
+    Groups,
 }
 
 impl Action {
@@ -53,12 +60,18 @@ impl Action {
             Action::Slow => "slow",
             Action::Whois => "whois",
             Action::Reload => "reload",
+            Action::Move => "move",
+            Action::Groups => "groups",
         }
     }
 
-    /// Whether the action harms the user it names (so the target's authority matters).
+    /// Whether the action is done to the user it names against their will (so the target's
+    /// authority matters).
     fn sanctions(self) -> bool {
-        matches!(self, Action::Mute | Action::Kick | Action::Ban)
+        matches!(
+            self,
+            Action::Mute | Action::Kick | Action::Ban | Action::Move | Action::Groups
+        )
     }
 }
 
@@ -87,7 +100,9 @@ pub fn may(actor: Role, action: Action, target: Option<Role>) -> Result<(), Stri
 mod tests {
     use super::*;
 
-    const EVERY: [Action; 11] = [
+    const EVERY: [Action; 13] = [
+        Action::Move,
+        Action::Groups,
         Action::Announce,
         Action::Topic,
         Action::Mute,
@@ -115,7 +130,7 @@ mod tests {
 
     #[test]
     fn staff_moderate_only_those_below_them() {
-        for action in [Action::Mute, Action::Kick, Action::Ban] {
+        for action in [Action::Mute, Action::Kick, Action::Ban, Action::Move] {
             assert!(may(Role::Ta, action, Some(Role::Student)).is_ok());
             assert!(may(Role::Ta, action, Some(Role::Guest)).is_ok());
             assert!(may(Role::Ta, action, Some(Role::Ta)).is_err());

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::{Departure, Hub};
-use crate::protocol::event::{nick_key, validate_text};
+use crate::protocol::event::{DEFAULT_ROOM, nick_key, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, ServerEvent, unix_millis};
 use crate::role::Role;
 use crate::roster::admit::Member;
@@ -33,10 +33,10 @@ const STAFF_SEATS: usize = 8;
 const MAX_SLOW_SECS: u64 = 3600;
 
 /// A user online, found by nick for a staff command.
-struct Target {
-    id: u64,
-    nick: String,
-    role: Role,
+pub(super) struct Target {
+    pub(super) id: u64,
+    pub(super) nick: String,
+    pub(super) role: Role,
 }
 
 impl Hub {
@@ -50,8 +50,22 @@ impl Hub {
         event: ClientEvent,
     ) -> Option<ClientEvent> {
         match event {
-            ClientEvent::Say { .. } | ClientEvent::Me { .. } => {
-                self.may_speak(id, nick, true).then_some(event)
+            // The room first (valid, folded, one of the sender's), so that its modes apply.
+            ClientEvent::Say { text, room } => {
+                let room = self.speech_room(id, room)?;
+                self.may_speak(id, nick, Some(&room))
+                    .then_some(ClientEvent::Say {
+                        text,
+                        room: Some(room),
+                    })
+            }
+            ClientEvent::Me { text, room } => {
+                let room = self.speech_room(id, room)?;
+                self.may_speak(id, nick, Some(&room))
+                    .then_some(ClientEvent::Me {
+                        text,
+                        room: Some(room),
+                    })
             }
             // A mute follows the nick of a class-key user: it may not be changed meanwhile.
             ClientEvent::Nick { .. } if !self.moderation.restricts_speech() => Some(event),
@@ -78,18 +92,14 @@ impl Hub {
                     .get(&nick_key(to))
                     .and_then(|to| self.clients.get(to))
                     .is_some_and(|c| c.role.is_staff());
-                (to_staff || self.may_speak(id, nick, false)).then_some(event)
+                (to_staff || self.may_speak(id, nick, None)).then_some(event)
             }
-            ClientEvent::Announce {
-                room: _,
-                all: _,
-                text,
-            } => {
-                self.announce(id, nick, text);
+            ClientEvent::Announce { room, all, text } => {
+                self.announce(id, nick, text, room, all);
                 None
             }
-            ClientEvent::Topic { room: _, text } => {
-                self.topic(id, nick, text);
+            ClientEvent::Topic { room, text } => {
+                self.topic(id, nick, text, room);
                 None
             }
             ClientEvent::Mute {
@@ -121,12 +131,20 @@ impl Hub {
                 self.lift(id, nick, Action::Unban, &whom);
                 None
             }
-            ClientEvent::Quiet { room: _, on } => {
-                self.quiet(id, nick, on);
+            ClientEvent::Quiet { room, on } => {
+                self.quiet(id, nick, on, room);
                 None
             }
-            ClientEvent::Slow { room: _, seconds } => {
-                self.slow(id, nick, seconds);
+            ClientEvent::Slow { room, seconds } => {
+                self.slow(id, nick, seconds, room);
+                None
+            }
+            ClientEvent::Move { nick: whom, room } => {
+                self.move_user(id, nick, &whom, &room);
+                None
+            }
+            ClientEvent::Groups { groups } => {
+                self.groups(id, nick, groups);
                 None
             }
             ClientEvent::Whois { nick: whom } => {
@@ -161,8 +179,9 @@ impl Hub {
         })
     }
 
-    /// Whether `id` may say something now (to the room, or privately); if not, it is told why.
-    fn may_speak(&mut self, id: u64, nick: &str, to_room: bool) -> bool {
+    /// Whether `id` may say something now (to a room, or privately: `None`); if not, it is
+    /// told why.
+    fn may_speak(&mut self, id: u64, nick: &str, to_room: Option<&str>) -> bool {
         if !self.moderation.restricts_speech() {
             return true;
         }
@@ -199,21 +218,25 @@ impl Hub {
         self.config.max_clients + if staff { STAFF_SEATS } else { 0 }
     }
 
-    /// The role of every user online who is not a student, for `welcome` and `users`.
-    pub(super) fn roles(&self) -> BTreeMap<String, Role> {
-        self.clients
-            .values()
+    /// The role of every member of `room` who is not a student, for `welcome`, `users` and
+    /// `entered`.
+    pub(super) fn room_roles(&self, room: &str) -> BTreeMap<String, Role> {
+        let Some(room) = self.rooms.get(room) else {
+            return BTreeMap::new();
+        };
+        room.members()
+            .filter_map(|id| self.clients.get(&id))
             .filter(|c| c.role != Role::Student)
             .filter_map(|c| Some((c.nick.clone()?, c.role)))
             .collect()
     }
 
-    /// What a joiner is told after the welcome and the history: the topic and the latest
-    /// announcement (sealed for it alone).
+    /// What a joiner is told after the welcome and the history: `#class`'s topic and modes,
+    /// and the latest announcement (sealed for it alone).
     pub(super) fn greet(&mut self, id: u64) {
-        if let Some(topic) = self.moderation.topic() {
+        if let Some(topic) = self.moderation.topic(DEFAULT_ROOM) {
             let event = ServerEvent::Topic {
-                room: crate::protocol::event::DEFAULT_ROOM.into(),
+                room: DEFAULT_ROOM.to_owned(),
                 text: topic.text.clone(),
                 by: topic.by.clone(),
                 time: topic.time,
@@ -222,21 +245,32 @@ impl Hub {
         }
         if let Some(announcement) = self.moderation.announcement() {
             let event = ServerEvent::Announcement {
-                room: crate::protocol::event::DEFAULT_ROOM.into(),
+                room: DEFAULT_ROOM.to_owned(),
                 from: announcement.by.clone(),
                 text: announcement.text.clone(),
                 time: announcement.time,
             };
             self.send(id, &event);
         }
+        self.tell_modes(id, DEFAULT_ROOM);
+    }
+
+    /// Tells `id`, who just came into `room`, of its quiet or slow mode (if on).
+    pub(super) fn tell_modes(&mut self, id: u64, room: &str) {
         let mut modes = Vec::new();
-        if self.moderation.quiet() {
-            modes.push("quiet mode is on: only staff may speak".to_owned());
+        // `#class`'s modes are worded as before rooms; another room's are named.
+        let in_room = if room == DEFAULT_ROOM {
+            String::new()
+        } else {
+            format!(" in {room}")
+        };
+        if self.moderation.quiet(room) {
+            modes.push(format!("quiet mode is on{in_room}: only staff may speak"));
         }
-        if self.moderation.slow_secs() > 0 {
+        let slow = self.moderation.slow_secs(room);
+        if slow > 0 {
             modes.push(format!(
-                "slow mode is on: one message per {} s each",
-                self.moderation.slow_secs()
+                "slow mode is on{in_room}: one message per {slow} s each"
             ));
         }
         if !modes.is_empty() {
@@ -244,7 +278,7 @@ impl Hub {
         }
     }
 
-    fn notice_to(&mut self, id: u64, text: &str) {
+    pub(super) fn notice_to(&mut self, id: u64, text: &str) {
         let notice = ServerEvent::Notice {
             text: text.to_owned(),
             time: unix_millis(),
@@ -253,7 +287,13 @@ impl Hub {
     }
 
     /// Asks the policy; a refusal is told to the client and written as an audit line.
-    fn permitted(&mut self, id: u64, nick: &str, action: Action, target: Option<&Target>) -> bool {
+    pub(super) fn permitted(
+        &mut self,
+        id: u64,
+        nick: &str,
+        action: Action,
+        target: Option<&Target>,
+    ) -> bool {
         let Some(role) = self.clients.get(&id).map(|c| c.role) else {
             return false;
         };
@@ -272,7 +312,7 @@ impl Hub {
     }
 
     /// Finds an online user by nick (any case), or tells `id` there is none.
-    fn target(&mut self, id: u64, whom: &str) -> Option<Target> {
+    pub(super) fn target(&mut self, id: u64, whom: &str) -> Option<Target> {
         let found = self.nicks.get(&nick_key(whom)).and_then(|&target| {
             let client = self.clients.get(&target)?;
             Some(Target {
@@ -304,7 +344,7 @@ impl Hub {
     }
 
     /// An `audit:` line in the server log.
-    fn audit(&self, line: std::fmt::Arguments<'_>) {
+    pub(super) fn audit(&self, line: std::fmt::Arguments<'_>) {
         self.config.log.line(format_args!("audit: {line}"));
     }
 
@@ -315,11 +355,12 @@ impl Hub {
         }
     }
 
-    /// Tells the room in one line, and the log in an audit line, what staff did. `whom`: the
+    /// Tells `room` in one line, and the log in an audit line, what staff did. `whom`: the
     /// target's session, named in the audit line by address and key (the room sees the nick).
+    /// Sanctions, which are on the person in every room, are told in `#class`.
     fn announce_action(
         &mut self,
-        by: &str,
+        (by, room): (&str, &str),
         action: Action,
         target: Option<&str>,
         reason: Option<String>,
@@ -337,7 +378,7 @@ impl Hub {
         });
         self.audit(format_args!("{line} [by {by}, {role}{session}]"));
         let event = ServerEvent::Moderation {
-            room: crate::protocol::event::DEFAULT_ROOM.into(),
+            room: room.to_owned(),
             by: by.to_owned(),
             action: action.name().to_owned(),
             target: target.map(str::to_owned),
@@ -345,57 +386,90 @@ impl Hub {
             text: line,
             time: unix_millis(),
         };
-        self.broadcast(&event);
+        self.broadcast_in(room, None, &event);
     }
 
-    fn announce(&mut self, id: u64, nick: &str, text: String) {
+    /// An announcement to `room` (absent: `#class`) or, `all`, to every room. The latest
+    /// one to `#class` (or all) is kept and shown to each joiner.
+    fn announce(&mut self, id: u64, nick: &str, text: String, room: Option<String>, all: bool) {
         if !self.permitted(id, nick, Action::Announce, None)
             || !self.text_ok(id, "announcement", &text, self.config.max_text)
         {
             return;
         }
+        let rooms = if all {
+            let mut names = self.rooms.names();
+            names.sort();
+            names
+        } else {
+            let Some(room) = self.existing_room(id, room) else {
+                return;
+            };
+            vec![room]
+        };
         let time = unix_millis();
         let role = self.clients.get(&id).map_or(Role::Student, |c| c.role);
+        let to = match rooms.as_slice() {
+            _ if all => " to every room".to_owned(),
+            [room] if room != DEFAULT_ROOM => format!(" to {room}"),
+            _ => String::new(),
+        };
         self.audit(format_args!(
-            "{nick} ({role}) announced ({} characters)",
+            "{nick} ({role}) announced{to} ({} characters)",
             text.chars().count()
         ));
-        let saved = self.moderation.set_announcement(Stamped {
-            text: text.clone(),
-            by: nick.to_owned(),
-            time,
-        });
-        self.saved(saved);
-        self.broadcast(&ServerEvent::Announcement {
-            room: crate::protocol::event::DEFAULT_ROOM.into(),
-            from: nick.to_owned(),
-            text,
-            time,
-        });
+        if all || rooms.iter().any(|r| r == DEFAULT_ROOM) {
+            let saved = self.moderation.set_announcement(Stamped {
+                text: text.clone(),
+                by: nick.to_owned(),
+                time,
+            });
+            self.saved(saved);
+        }
+        for room in rooms {
+            let event = ServerEvent::Announcement {
+                room: room.clone(),
+                from: nick.to_owned(),
+                text: text.clone(),
+                time,
+            };
+            self.broadcast_in(&room, None, &event);
+        }
     }
 
-    fn topic(&mut self, id: u64, nick: &str, text: String) {
+    fn topic(&mut self, id: u64, nick: &str, text: String, room: Option<String>) {
         if !self.permitted(id, nick, Action::Topic, None)
             || (!text.is_empty() && !self.text_ok(id, "topic", &text, MAX_REASON))
         {
             return;
         }
+        let Some(room) = self.existing_room(id, room) else {
+            return;
+        };
         let time = unix_millis();
         let stamped = (!text.is_empty()).then(|| Stamped {
             text: text.clone(),
             by: nick.to_owned(),
             time,
         });
-        let saved = self.moderation.set_topic(stamped);
+        let saved = self.moderation.set_topic(&room, stamped);
         self.saved(saved);
         let role = self.clients.get(&id).map_or(Role::Student, |c| c.role);
-        self.audit(format_args!("{nick} ({role}) set the topic to {text:?}"));
-        self.broadcast(&ServerEvent::Topic {
-            room: crate::protocol::event::DEFAULT_ROOM.into(),
+        let of = if room == DEFAULT_ROOM {
+            String::new()
+        } else {
+            format!(" of {room}")
+        };
+        self.audit(format_args!(
+            "{nick} ({role}) set the topic{of} to {text:?}"
+        ));
+        let event = ServerEvent::Topic {
+            room: room.clone(),
             text,
             by: nick.to_owned(),
             time,
-        });
+        };
+        self.broadcast_in(&room, None, &event);
     }
 
     /// Mute, kick or ban `whom` (online) for `minutes` (0: until lifted; kicks last
@@ -465,7 +539,7 @@ impl Hub {
             ),
         };
         self.announce_action(
-            nick,
+            (nick, DEFAULT_ROOM),
             action,
             Some(&target.nick),
             reason,
@@ -521,34 +595,53 @@ impl Hub {
             "lifted the ban on"
         };
         let line = format!("{nick} {verb} {whom}");
-        self.announce_action(nick, action, Some(whom), None, (line, None));
+        self.announce_action((nick, DEFAULT_ROOM), action, Some(whom), None, (line, None));
     }
 
-    fn quiet(&mut self, id: u64, nick: &str, on: bool) {
+    fn quiet(&mut self, id: u64, nick: &str, on: bool, room: Option<String>) {
         if !self.permitted(id, nick, Action::Quiet, None) {
             return;
         }
-        match self.moderation.set_quiet(on) {
+        let Some(room) = self.existing_room(id, room) else {
+            return;
+        };
+        // `#class`'s lines read as before rooms; another room's name it.
+        let in_room = if room == DEFAULT_ROOM {
+            String::new()
+        } else {
+            format!(" in {room}")
+        };
+        match self.moderation.set_quiet(&room, on) {
             Ok(false) => {
                 let state = if on { "on" } else { "off" };
-                self.notice_to(id, &format!("quiet mode is already {state}"));
+                self.notice_to(id, &format!("quiet mode is already {state}{in_room}"));
             }
             changed => {
                 self.saved(changed.map(|_| ()));
                 let line = if on {
-                    format!("{nick} turned quiet mode on: only staff may speak until it is off")
+                    format!(
+                        "{nick} turned quiet mode on{in_room}: only staff may speak until it is off"
+                    )
                 } else {
-                    format!("{nick} turned quiet mode off: everyone may speak again")
+                    format!("{nick} turned quiet mode off{in_room}: everyone may speak again")
                 };
-                self.announce_action(nick, Action::Quiet, None, None, (line, None));
+                self.announce_action((nick, &room), Action::Quiet, None, None, (line, None));
             }
         }
     }
 
-    fn slow(&mut self, id: u64, nick: &str, seconds: u64) {
+    fn slow(&mut self, id: u64, nick: &str, seconds: u64, room: Option<String>) {
         if !self.permitted(id, nick, Action::Slow, None) {
             return;
         }
+        let Some(room) = self.existing_room(id, room) else {
+            return;
+        };
+        let in_room = if room == DEFAULT_ROOM {
+            String::new()
+        } else {
+            format!(" in {room}")
+        };
         if seconds > MAX_SLOW_SECS {
             return self.send_error(
                 id,
@@ -558,14 +651,14 @@ impl Hub {
                 ),
             );
         }
-        let saved = self.moderation.set_slow(seconds);
+        let saved = self.moderation.set_slow(&room, seconds);
         self.saved(saved);
         let line = if seconds == 0 {
-            format!("{nick} turned slow mode off")
+            format!("{nick} turned slow mode off{in_room}")
         } else {
-            format!("{nick} turned slow mode on: one message per {seconds} s each")
+            format!("{nick} turned slow mode on{in_room}: one message per {seconds} s each")
         };
-        self.announce_action(nick, Action::Slow, None, None, (line, None));
+        self.announce_action((nick, &room), Action::Slow, None, None, (line, None));
     }
 
     /// `/reload`: re-reads the roster as SIGHUP does; the hub closes withdrawn students'
