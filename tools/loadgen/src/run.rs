@@ -887,28 +887,78 @@ mod tests {
         assert_eq!(room_name("0a1f", 9), "#lg0a1fr9");
     }
 
-    /// The isolation check: a message reaches a client outside the sender's room, or comes
-    /// marked with another room, and the run must count it as a leak.
-    #[test]
-    fn a_message_outside_its_room_does_not_belong() {
+    /// What a rooms run of 2 rooms of 2 members, one sender each, run tag `beef`, shares:
+    /// clients 0, 1 are in room 0 (`#lgbeefr0`) with sender 0; clients 2, 3 in room 1 with
+    /// sender 1.
+    fn two_rooms_of_two() -> Shared {
         let layout = RoomLayout {
             rooms: 2,
             members: 2,
             senders: 1,
         };
-        let names = vec![room_name("beef", 0), room_name("beef", 1)];
-        let shared = Shared {
+        Shared {
             epoch: Instant::now(),
             stop: AtomicBool::new(false),
             ready: AtomicUsize::new(0),
             sent: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             last_delivery_ns: AtomicU64::new(0),
-            sync_text: String::new(),
-            progress: Vec::new(),
+            sync_text: "lgsync beef".into(),
+            progress: (0..4 * 2).map(|_| AtomicU64::new(0)).collect(),
             senders: 2,
-            rooms: Some((layout, names)),
+            rooms: Some((layout, vec![room_name("beef", 0), room_name("beef", 1)])),
+        }
+    }
+
+    /// The isolation check as a run's reader applies it: frames as a server would send them,
+    /// over a real socket, to client 0 of room 0. A message of the other room's sender, and
+    /// one marked with the other room, are leaks and not deliveries.
+    #[test]
+    fn a_reader_counts_messages_from_outside_its_room_as_leaks() {
+        use fernchat::protocol::seal;
+        use std::io::Write;
+        use std::net::{TcpListener, TcpStream};
+
+        let key = RoomKey::generate();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let ours = TcpStream::connect(listener.local_addr().expect("an address")).expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        // Bounded: the reader ends when the socket closes, or at worst after this.
+        ours.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
+        let receiver = Receiver::from_stream(ours, &key, 4096).expect("a receiver");
+        let message = |room: &str, text: &str| ServerEvent::Message {
+            room: room.into(),
+            id: 1,
+            from: "lgbeefn0".into(),
+            text: text.into(),
+            time: 0,
         };
+        for event in [
+            message("#lgbeefr0", "lg 0 1 0 in its room"),
+            message("#lgbeefr1", "lg 1 1 0 from sender 1, of room 1"),
+            message("#lgbeefr1", "lg 0 2 0 marked with room 1"),
+            message("#class", "lg 0 3 0 marked with #class"),
+            message("#lgbeefr0", "lg 0 4 0 in its room again"),
+        ] {
+            server
+                .write_all(&seal(&key, &event))
+                .expect("write a frame");
+        }
+        drop(server);
+        let shared = two_rooms_of_two();
+        let counts = read_loop(0, 2, receiver, &shared);
+        assert_eq!(counts.delivered, 2, "{counts:?}");
+        assert_eq!(counts.leaks, 3, "{counts:?}");
+        assert_eq!(counts.out_of_order, 0, "{counts:?}");
+        assert_eq!(counts.undecryptable, 0, "{counts:?}");
+    }
+
+    /// The isolation check: a message reaches a client outside the sender's room, or comes
+    /// marked with another room, and the run must count it as a leak.
+    #[test]
+    fn a_message_outside_its_room_does_not_belong() {
+        let shared = two_rooms_of_two();
         // Clients 0, 1 are in room 0 with sender 0; clients 2, 3 in room 1 with sender 1.
         assert!(shared.belongs(1, 0, "#lgbeefr0"));
         assert!(shared.belongs(2, 1, "#lgbeefr1"));
