@@ -284,6 +284,7 @@ fn join(
         nonce: Some(nonce.to_wire()),
         kex_public: None,
         since: None,
+        client: None,
     };
     stream.write_all(&seal(key, &hello)).expect("hello");
     let mut next = |inbound: &mut Inbound| {

@@ -779,7 +779,13 @@ fn key_line<'t>(path: &Path, text: &'t str) -> Result<(usize, &'t str), KeyfileE
     })
 }
 
-fn write_secret_file(path: &Path, body: &str, overwrite: Overwrite) -> Result<(), KeyfileError> {
+/// Writes a private file (mode 0600 on Unix) holding `body`, making missing parent folders:
+/// keyfiles here, and the roster's secret and student keyfiles (`crate::roster`).
+pub(crate) fn write_secret_file(
+    path: &Path,
+    body: &str,
+    overwrite: Overwrite,
+) -> Result<(), KeyfileError> {
     let io_err = |source| KeyfileError::Io {
         path: path.to_owned(),
         source,

@@ -1197,3 +1197,81 @@ fn broadcasts_open_under_the_room_key_and_nothing_else_does() {
         .count();
     assert_eq!(dropped, 3, "{before:?}");
 }
+
+/// Issue 15, announcements kept in the history: a replayed announcement is shown in its place,
+/// as a history announcement, and kept in view; one older than the replay (the server sends the
+/// latest after it) is shown too, though its id is below the last message; the same one again
+/// is not shown twice.
+#[test]
+fn replayed_announcements_are_shown_once_in_their_place() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 3);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let updates = &spawned.updates;
+    let announcement = |id, text: &str| ServerEvent::Announcement {
+        room: "#class".into(),
+        from: "prof".into(),
+        text: text.into(),
+        time: now_ms(),
+        id: Some(id),
+        history: true,
+    };
+    let history = |id, text: &str| ServerEvent::History {
+        room: "#class".into(),
+        id,
+        kind: HistoryKind::Message,
+        from: "bob".into(),
+        text: text.into(),
+        time: now_ms(),
+    };
+    peer.send(&history(5, "before"));
+    peer.send(&announcement(6, "in its place"));
+    peer.send(&history(7, "after"));
+    // The latest, older than the replay: still shown (and now in view).
+    peer.send(&announcement(3, "older than the replay"));
+    // The same again: a repeat.
+    peer.send(&announcement(3, "older than the replay"));
+    peer.send(&ServerEvent::Message {
+        room: "#class".into(),
+        id: 8,
+        from: "bob".into(),
+        text: "live".into(),
+        time: now_ms(),
+    });
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let line = match next(updates) {
+            UpdateKind::History { text, .. } => format!("[history] {text}"),
+            UpdateKind::Message { text, .. } => text,
+            UpdateKind::Announcement {
+                text,
+                history: true,
+                ..
+            } => format!("[history] ANNOUNCEMENT {text}"),
+            _ => continue,
+        };
+        let done = line == "live";
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "[history] before",
+            "[history] ANNOUNCEMENT in its place",
+            "[history] after",
+            "[history] ANNOUNCEMENT older than the replay",
+            "live"
+        ]
+    );
+    peer.send(&ServerEvent::Bye {
+        code: ErrorCode::Quit,
+        reason: "done".into(),
+        time: now_ms(),
+        retry_after: None,
+    });
+    drop(peer);
+    let _ = spawned.thread.join();
+}

@@ -522,6 +522,7 @@ fn random_client_event(rng: &mut Rng) -> ClientEvent {
             nick: random_text(rng),
             version: rng.next() as u32,
             kex: random_text(rng),
+            client: None,
         },
         1 => ClientEvent::Say {
             room: None,

@@ -51,6 +51,7 @@ fn synced(key: &RoomKey) -> Inbound {
     let hello = ClientEvent::Hello {
         nonce: None,
         since: None,
+        client: None,
         kex_public: None,
         nick: "alice".to_owned(),
         version: 1,
@@ -909,4 +910,50 @@ fn an_unbounded_ttl_gives_an_unbounded_replay_window() {
         refused(&mut second, &token, later).code(),
         ErrorCode::Replayed
     );
+}
+
+/// Issue 15's additions are optional fields an older reader ignores and a newer one defaults:
+/// an announcement from an older server (no `id`, no `history`) and a hello without `client`
+/// still decode; a live announcement says no `history`; a `history` of a kind this client does
+/// not know is kept (as `Other`) instead of dropping the whole event.
+#[test]
+fn announcement_history_and_hello_client_fields_are_optional() {
+    use fernchat::protocol::event::HistoryKind;
+    let old: ServerEvent =
+        serde_json::from_str(r#"{"type":"announcement","from":"prof","text":"x","time":1}"#)
+            .unwrap();
+    assert!(matches!(
+        old,
+        ServerEvent::Announcement {
+            id: None,
+            history: false,
+            ..
+        }
+    ));
+    let live = ServerEvent::Announcement {
+        room: "#class".into(),
+        from: "prof".into(),
+        text: "x".into(),
+        time: 1,
+        id: Some(4),
+        history: false,
+    };
+    assert_eq!(
+        serde_json::to_string(&live).unwrap(),
+        r##"{"type":"announcement","room":"#class","from":"prof","text":"x","time":1,"id":4}"##
+    );
+    let future: ServerEvent = serde_json::from_str(
+        r#"{"type":"history","id":3,"kind":"poll","from":"prof","text":"x","time":1}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        future,
+        ServerEvent::History {
+            kind: HistoryKind::Other,
+            ..
+        }
+    ));
+    let hello: ClientEvent =
+        serde_json::from_str(r#"{"type":"hello","nick":"al","version":2}"#).unwrap();
+    assert!(matches!(hello, ClientEvent::Hello { client: None, .. }));
 }

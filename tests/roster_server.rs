@@ -189,6 +189,7 @@ impl Peer {
             nonce: Some(nonce.to_wire()),
             kex_public: None,
             since: None,
+            client: None,
         });
         let server_nonce = match peer.next_raw()? {
             (ServerEvent::Handshake { server_nonce, .. }, _) => server_nonce,
@@ -630,6 +631,7 @@ fn roster_roles_moderate_and_a_ban_holds_the_login() {
         nonce: Some(nonce.to_wire()),
         kex_public: None,
         since: None,
+        client: None,
     });
     let server_nonce = match alice.next_raw() {
         Ok((ServerEvent::Handshake { server_nonce, .. }, _)) => server_nonce,

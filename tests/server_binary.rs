@@ -80,7 +80,7 @@ fn server_exit_with_passphrase(
     passphrase: &str,
 ) -> (Option<i32>, String) {
     use std::process::Stdio;
-    let child = Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .args(args)
         .current_dir(cwd)
         .env("FERNCHAT_PASSPHRASE", passphrase)
@@ -92,20 +92,27 @@ fn server_exit_with_passphrase(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let id = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(output) = rx.recv_timeout(common::STEP) else {
-        let _ = Command::new("kill").arg(id.to_string()).status();
-        panic!("the server did not exit");
-    };
-    let output = output.unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    // Its log closing is the sign that it exited; one still running after the step timeout
+    // is killed (`Child::kill` works on every platform) and the test fails.
+    let log = common::process::lines(child.stderr.take().unwrap());
+    let deadline = std::time::Instant::now() + common::STEP;
+    let mut stderr = String::new();
+    loop {
+        match log.recv_deadline(deadline) {
+            Ok(line) => {
+                stderr.push_str(&line);
+                stderr.push('\n');
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not exit; its log so far:\n{stderr}");
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    (status.code(), stderr)
 }
 
 /// Issue 14 item 3: the server's wrong-passphrase message only said "wrong passphrase"; the

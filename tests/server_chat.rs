@@ -269,6 +269,7 @@ fn hello_must_come_first_and_speak_our_version() {
         nick: "future".into(),
         version: 99,
         kex: "psk".into(),
+        client: None,
     });
     assert!(
         future

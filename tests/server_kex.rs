@@ -15,6 +15,7 @@ fn x25519_hello(peer: &mut Peer, nick: &str, kex_public: Option<String>) {
         version: PROTOCOL_VERSION,
         kex: "x25519".into(),
         kex_public,
+        client: None,
     });
 }
 

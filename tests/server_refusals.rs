@@ -161,6 +161,7 @@ fn a_replayed_token_is_refused_on_the_same_and_on_a_new_connection() {
             nick: "bob".into(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),
+            client: None,
         },
     );
     let mut bob = server.peer();

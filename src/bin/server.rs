@@ -159,6 +159,12 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     moderation_state: Option<PathBuf>,
 
+    /// How long a kicked user must wait before they may rejoin (their client reconnects by
+    /// itself after it), in seconds, 1 to 86400.
+    #[arg(long, value_name = "SECONDS", default_value_t = fernchat::server::moderation::KICK_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    kick_wait: u64,
+
     /// Tuning experiments: the hub sends a round of at most this many events itself and
     /// hands larger rounds to the writer threads. 0: always the writers; 64 (the default):
     /// always the hub, the writers only for sockets that are full.
@@ -292,6 +298,7 @@ fn serve(args: Args) -> Result<(), String> {
         max_per_user: usize::try_from(args.max_rooms_per_user).unwrap_or(usize::MAX),
         allow_part_class: args.allow_part_class,
     };
+    config.kick_secs = args.kick_wait;
     config.moderation_state = args.moderation_state.clone().or_else(|| {
         (!args.no_history).then(|| args.history.with_file_name(moderation_state::FILE_NAME))
     });

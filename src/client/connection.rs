@@ -293,6 +293,8 @@ pub(crate) fn open(
         kex: setup.kex.name().to_owned(),
         nonce: Some(nonce.to_wire()),
         since,
+        // For staff's `/whois` (PROTOCOL.md section 9).
+        client: Some(format!("fernchat {}", env!("CARGO_PKG_VERSION"))),
     };
     (&stream).write_all(&seal(key, &hello)).map_err(io_err)?;
 

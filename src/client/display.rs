@@ -326,11 +326,23 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             return help_lines(&info, "staff commands:", crate::client::room::STAFF_HELP);
         }
         // Bold yellow on the whole line: an announcement must not scroll by unnoticed.
-        UpdateKind::Announcement { from, text: said } => sgr(
-            "1;93",
-            &format!("*** ANNOUNCEMENT from {}: {}", text(from), text(said)),
-            colour,
-        ),
+        UpdateKind::Announcement {
+            from,
+            text: said,
+            history,
+        } => {
+            let line = sgr(
+                "1;93",
+                &format!("*** ANNOUNCEMENT from {}: {}", text(from), text(said)),
+                colour,
+            );
+            // One from before we joined keeps its style, labelled like the rest of the history.
+            if *history {
+                format!("{} {line}", sgr("2", "[history]", colour))
+            } else {
+                line
+            }
+        }
         UpdateKind::Topic { text: said, by } if said.is_empty() => {
             format!("{info} {} cleared the topic", text(by))
         }
@@ -557,7 +569,8 @@ mod tests {
         assert_eq!(
             plain(UpdateKind::Announcement {
                 from: "prof".into(),
-                text: "exam starts".into()
+                text: "exam starts".into(),
+                history: false,
             }),
             "*** ANNOUNCEMENT from prof: exam starts"
         );
@@ -565,6 +578,25 @@ mod tests {
             &at(UpdateKind::Announcement {
                 from: "prof".into(),
                 text: "x".into(),
+                history: false,
+            }),
+            true,
+        );
+        assert!(coloured.contains("\x1b[1;93m"), "{coloured:?}");
+        // From the history: labelled as such, in the announcement's own style.
+        assert_eq!(
+            plain(UpdateKind::Announcement {
+                from: "prof".into(),
+                text: "exam starts".into(),
+                history: true,
+            }),
+            "[history] *** ANNOUNCEMENT from prof: exam starts"
+        );
+        let coloured = render(
+            &at(UpdateKind::Announcement {
+                from: "prof".into(),
+                text: "x".into(),
+                history: true,
             }),
             true,
         );

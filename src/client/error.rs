@@ -248,7 +248,10 @@ impl ConnectError {
             | ConnectError::ClosedDuringHandshake { .. }
             | ConnectError::Io { .. }
             | ConnectError::Unverified { .. } => true,
-            ConnectError::Refused { code, .. } => *code == ErrorCode::NickTaken,
+            // A kick's wait ends by itself (a rejoin a moment early is refused with `kicked`).
+            ConnectError::Refused { code, .. } => {
+                matches!(code, ErrorCode::NickTaken | ErrorCode::Kicked)
+            }
             ConnectError::RefusedUnverified { .. } | ConnectError::WeakerThanPin { .. } => false,
             ConnectError::WrongKey { .. }
             | ConnectError::KeyRetired { .. }

@@ -25,6 +25,9 @@ pub struct RoomInfo {
     pub topic: Option<(String, String)>,
     /// The latest announcement: who made it and what it said.
     pub announcement: Option<(String, String)>,
+    /// Its room id (servers that keep announcements in the history), so that a replay of it
+    /// is not shown twice.
+    pub announcement_id: Option<u64>,
 }
 
 impl RoomInfo {

@@ -49,6 +49,14 @@ const NET_QUEUE: usize = 1024;
 /// `/ping`s remembered while waiting for their pongs.
 const MAX_PINGS_IN_FLIGHT: usize = 8;
 
+/// After a kick, how much longer than the server's `retry_after` to wait before rejoining, so
+/// that the server's wait is surely over.
+const KICK_MARGIN: Duration = Duration::from_secs(1);
+
+/// The longest kick wait this client honours by waiting (a day, the server's own limit): a
+/// server that names more is not waited for beyond it.
+const MAX_KICK_WAIT_SECS: u64 = 86_400;
+
 /// When and how often to reconnect after losing the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconnectPolicy {
@@ -564,7 +572,9 @@ impl Core {
         // The server sends a rejoin's replay (and its notices about it) before anything else.
         if !matches!(
             event,
-            ServerEvent::History { .. } | ServerEvent::Notice { .. }
+            ServerEvent::History { .. }
+                | ServerEvent::Notice { .. }
+                | ServerEvent::Announcement { history: true, .. }
         ) {
             self.replay_over();
         }
@@ -600,11 +610,21 @@ impl Core {
                 if let Some(away) = &mut self.away {
                     away.replayed += 1;
                 }
-                let kind = UpdateKind::History {
-                    own: self.state.is_me(&from),
-                    action: kind == HistoryKind::Action,
-                    from,
-                    text,
+                let kind = if kind == HistoryKind::Announcement {
+                    // This server replays announcements as `announcement`; another may not.
+                    self.state.room.announcement = Some((from.clone(), text.clone()));
+                    UpdateKind::Announcement {
+                        from,
+                        text,
+                        history: true,
+                    }
+                } else {
+                    UpdateKind::History {
+                        own: self.state.is_me(&from),
+                        action: kind == HistoryKind::Action,
+                        from,
+                        text,
+                    }
                 };
                 // Stamped with when it was said, not when it was replayed.
                 self.emit_update(Update { at: time, kind });
@@ -651,9 +671,49 @@ impl Core {
             }
             ServerEvent::Notice { text, .. } => UpdateKind::Notice { text },
             // Moderation (issue 15): the latest announcement and the topic stay in the state.
-            ServerEvent::Announcement { from, text, .. } => {
+            // An announcement has a room id (newer servers): a live one is a room record like
+            // a message (shown once, by id). A replayed one (`history`) comes in its place in
+            // the replay, or after it when it is older than the replay (the latest, for the
+            // status bar): a repeat only if it is the one already in view.
+            ServerEvent::Announcement {
+                id: Some(id),
+                history: false,
+                ..
+            } if !self.state.first_sight(id, false) => return None,
+            ServerEvent::Announcement {
+                id: Some(id),
+                history: true,
+                ..
+            } if self.state.room.announcement_id == Some(id) => return None,
+            ServerEvent::Announcement {
+                room: _,
+                from,
+                text,
+                time,
+                history,
+                id,
+            } => {
                 self.state.room.announcement = Some((from.clone(), text.clone()));
-                UpdateKind::Announcement { from, text }
+                self.state.room.announcement_id = id;
+                let kind = UpdateKind::Announcement {
+                    from,
+                    text,
+                    history,
+                };
+                if !history {
+                    kind
+                } else {
+                    // Newer than the last shown: the rejoin's `since` now covers it.
+                    if let Some(id) = id {
+                        let _ = self.state.first_sight(id, true);
+                    }
+                    if let Some(away) = &mut self.away {
+                        away.replayed += 1;
+                    }
+                    // Stamped with when it was made, not when it was replayed.
+                    self.emit_update(Update { at: time, kind });
+                    return None;
+                }
             }
             ServerEvent::Topic { text, by, .. } => {
                 self.state.room.topic = (!text.is_empty()).then(|| (text.clone(), by.clone()));
@@ -668,12 +728,14 @@ impl Core {
                 key,
                 since,
                 muted,
+                client,
             } => UpdateKind::Notice {
                 text: format!(
-                    "whois {nick}: {role}{}, from {address}, key {key}, joined {}{}",
+                    "whois {nick}: {role}{}, from {address}, key {key}, joined {}{}, client: {}",
                     login.map_or(String::new(), |l| format!(" (roster login {l})")),
                     crate::client::display::hhmm(since),
-                    if muted { ", muted" } else { "" }
+                    if muted { ", muted" } else { "" },
+                    client.as_deref().unwrap_or("not sent")
                 ),
             },
             ServerEvent::Error { code, message, .. } => {
@@ -699,7 +761,12 @@ impl Core {
                 self.state.lag_millis = Some(millis);
                 UpdateKind::Lag { millis }
             }
-            ServerEvent::Bye { code, reason, .. } => return self.server_bye(code, &reason),
+            ServerEvent::Bye {
+                code,
+                reason,
+                retry_after,
+                ..
+            } => return self.server_bye(code, &reason, retry_after),
             // The reader answers pings and applies rekeys; a second welcome means nothing.
             ServerEvent::Ping { .. }
             | ServerEvent::Rekey { .. }
@@ -743,7 +810,12 @@ impl Core {
     }
 
     /// The server is closing our connection and said why.
-    fn server_bye(&mut self, code: ErrorCode, reason: &str) -> Option<End> {
+    fn server_bye(
+        &mut self,
+        code: ErrorCode,
+        reason: &str,
+        retry_after: Option<u64>,
+    ) -> Option<End> {
         let reason = crate::client::display::clean(reason, 500);
         // A restart, a stall or a sleeping laptop is worth reconnecting after; being removed
         // for flooding or for a protocol error would only repeat.
@@ -753,6 +825,22 @@ impl Core {
         );
         if worth_reconnecting {
             return self.lost(format!("the server closed the connection: {reason}"));
+        }
+        // A kick is over after the server's wait (its `retry_after`): come back by itself then,
+        // a little after, so that the server's clock has passed it too. A ban is not over by
+        // itself, and `--no-reconnect` means never.
+        if code == ErrorCode::Kicked && self.config.reconnect.enabled {
+            let wait =
+                Duration::from_secs(retry_after.unwrap_or(0).min(MAX_KICK_WAIT_SECS)) + KICK_MARGIN;
+            let note = format!(
+                "you were kicked; this client will reconnect by itself in {} s, once the \
+                 server lets you back (/quit to leave instead)",
+                wait.as_secs()
+            );
+            return self.lost_for(
+                format!("the server removed you: {reason}"),
+                Some((wait, note)),
+            );
         }
         self.phase = Phase::Waiting {
             attempt: 0,
@@ -768,6 +856,12 @@ impl Core {
 
     /// The connection is gone: reconnect, or end if reconnecting is off.
     fn lost(&mut self, reason: String) -> Option<End> {
+        self.lost_for(reason, None)
+    }
+
+    /// [`Self::lost`], with the first attempt after `first`'s delay instead of the policy's,
+    /// and its note said right after the disconnection.
+    fn lost_for(&mut self, reason: String, first: Option<(Duration, String)>) -> Option<End> {
         // Dropping the link closes the socket and ends its threads.
         self.phase = Phase::Waiting {
             attempt: 0,
@@ -783,12 +877,21 @@ impl Core {
         if !self.config.reconnect.enabled {
             return Some(Err(SessionError::Lost { reason }));
         }
-        self.schedule(1);
+        match first {
+            Some((delay, note)) => {
+                self.emit(UpdateKind::Notice { text: note });
+                self.schedule_after(1, delay);
+            }
+            None => self.schedule(1),
+        }
         None
     }
 
     fn schedule(&mut self, attempt: u32) {
-        let delay = self.config.reconnect.delay(attempt);
+        self.schedule_after(attempt, self.config.reconnect.delay(attempt));
+    }
+
+    fn schedule_after(&mut self, attempt: u32, delay: Duration) {
         self.emit(UpdateKind::Reconnecting {
             attempt,
             max_attempts: self.config.reconnect.max_attempts,

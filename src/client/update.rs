@@ -148,6 +148,8 @@ pub enum UpdateKind {
         from: String,
         /// What they announced.
         text: String,
+        /// Made before we joined: replayed from the room's history.
+        history: bool,
     },
     /// The room's topic changed (or was sent on joining).
     Topic {

@@ -21,7 +21,7 @@ pub enum ClientEvent {
     /// nonce that the server's `handshake` must echo (so a recorded answer is refused).
     ///
     /// # Format
-    /// `{"type":"hello","nick":"alice","version":2,"kex":"psk","nonce":"AAECAwQFBgcICQoLDA0ODw=="}`
+    /// `{"type":"hello","nick":"alice","version":2,"kex":"psk","nonce":"AAECAwQFBgcICQoLDA0ODw==","client":"fernchat 0.1.0"}`
     Hello {
         /// The nick to register: see [`validate_nick`].
         nick: String,
@@ -45,6 +45,11 @@ pub enum ClientEvent {
         /// only newer history. Absent: the recent history.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        /// The client program and its version, for staff's `whois` (`"fernchat 0.1.0"`): at
+        /// most [`MAX_CLIENT_NAME`] printable ASCII characters, else the hello is refused with
+        /// `bad_field`. Optional; it proves nothing (anyone can send any name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
     },
     /// A message to a room (the sender must be a member, else `not_in_room`).
     ///
@@ -650,11 +655,13 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after: Option<u64>,
     },
-    /// Staff made an announcement: shown so it stands out. Also sent, the latest one, to each
-    /// joiner after the welcome.
+    /// Staff made an announcement: shown so it stands out. Kept in the room's history and
+    /// replayed to joiners in order with the messages (`history: true`); the latest one is
+    /// also sent to a joiner whose replay did not include it.
     ///
     /// # Format
-    /// `{"type":"announcement","room":"#class","from":"prof","text":"The exam starts now","time":1763800000000}`
+    /// `{"type":"announcement","room":"#class","from":"prof","text":"The exam starts now","time":1763800000000,"id":42}`
+    /// (a replay for a joiner adds `"history":true`)
     Announcement {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
         #[serde(default = "default_room")]
@@ -665,6 +672,15 @@ pub enum ServerEvent {
         text: String,
         /// When it was made.
         time: u64,
+        /// Its place in the room's id sequence (announcements are kept in the history file
+        /// like messages, so a rejoin's `since` covers them). Absent from older servers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// `true`: a replay from the room's history for a joiner, not a live announcement.
+        /// A replayed announcement is an `announcement`, not a `history` event, so that an
+        /// older client still shows it as one (PROTOCOL.md section 9).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        history: bool,
     },
     /// A room's topic: sent to its members when it changes and to each joiner after the
     /// welcome (or `entered`).
@@ -709,7 +725,7 @@ pub enum ServerEvent {
     /// The answer to `whois` (staff only).
     ///
     /// # Format
-    /// `{"type":"whois","nick":"mallory","role":"student","address":"192.0.2.7","key":"3f1c...","since":1763800000000,"muted":false}`
+    /// `{"type":"whois","nick":"mallory","role":"student","address":"192.0.2.7","key":"3f1c...","since":1763800000000,"muted":false,"client":"fernchat 0.1.0"}`
     Whois {
         /// The user's nick.
         nick: String,
@@ -726,6 +742,9 @@ pub enum ServerEvent {
         since: u64,
         /// Whether they are muted.
         muted: bool,
+        /// The client program their hello named (`client`); absent: it sent none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
     },
     /// You are now a member of `room` (your `join`, a staff `move`, or `groups`); its `history`
     /// events follow, oldest first.
@@ -853,6 +872,13 @@ pub enum HistoryKind {
     Message,
     /// An action (`action`, from `/me`).
     Action,
+    /// An announcement. This server replays announcements as `announcement` events with
+    /// `history: true`, never as `history` events; the kind names them in its history file and
+    /// lets this client read a `history` of that kind from another server.
+    Announcement,
+    /// A kind from a newer peer: shown as a message rather than dropping the whole event.
+    #[serde(other)]
+    Other,
 }
 
 /// Machine-readable reasons in `error` and `bye` events.
@@ -948,6 +974,15 @@ pub enum ErrorCode {
     /// A code this program does not know (from a newer peer).
     #[serde(other)]
     Unknown,
+}
+
+/// The longest `client` a hello may name, in characters.
+pub const MAX_CLIENT_NAME: usize = 64;
+
+/// Whether `name` may be a hello's `client`: 1 to [`MAX_CLIENT_NAME`] printable ASCII
+/// characters (space included), so that staff's terminals show it as sent.
+pub fn valid_client_name(name: &str) -> bool {
+    (1..=MAX_CLIENT_NAME).contains(&name.len()) && name.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
 /// The protocol version this crate speaks.

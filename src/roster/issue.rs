@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::keys::{RosterSecret, created_and_fingerprint, replace_private, write_new_private};
+use super::keys::{RosterSecret, created_and_fingerprint};
 use super::{Entry, Roster, RosterError};
 use crate::crypto::{Fingerprint, RoomKey};
-use crate::keyfile::{self, KeyfileError, KeyfileWarning};
+use crate::keyfile::{self, KeyfileError, KeyfileWarning, Overwrite, write_secret_file};
 
 /// Where `keygen --roster` writes the students' keyfiles by default.
 pub const DEFAULT_OUT_DIR: &str = "keys/students";
@@ -284,15 +284,17 @@ fn issue_one(entry: &Entry, secret: &RosterSecret, out_dir: &Path) -> Issued {
     let key = secret.student_key(&entry.login, entry.generation);
     issued.fingerprint = Some(key.fingerprint());
     let body = student_keyfile(entry, &key);
-    issued.outcome = match write_new_private(&path, &body) {
+    issued.outcome = match write_secret_file(&path, &body, Overwrite::Never) {
         Ok(()) => Outcome::Written,
         Err(KeyfileError::AlreadyExists { .. }) => {
             match existing_generation(&path, entry, secret) {
                 Ok(Some(held)) if held == entry.generation => Outcome::Unchanged,
-                Ok(Some(held)) if held < entry.generation => match replace_private(&path, &body) {
-                    Ok(()) => Outcome::Replaced { from: held },
-                    Err(e) => Outcome::Refused(e.to_string()),
-                },
+                Ok(Some(held)) if held < entry.generation => {
+                    match write_secret_file(&path, &body, Overwrite::Replace) {
+                        Ok(()) => Outcome::Replaced { from: held },
+                        Err(e) => Outcome::Refused(e.to_string()),
+                    }
+                }
                 Ok(Some(held)) => Outcome::Refused(format!(
                     "the file holds generation {held}, newer than the roster's {}; generations only \
                  go up: write {} {} in the roster",

@@ -50,9 +50,7 @@
 //! holder of a valid key only where they are in the list, and a token made with no roster key
 //! always costs the full list.
 
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
@@ -63,7 +61,7 @@ use zeroize::Zeroizing;
 
 use super::{Entry, Roster, Withdrawal};
 use crate::crypto::{Fingerprint, Opened, RoomKey, TokenError, TokenHeader};
-use crate::keyfile::{self, KeyfileError, KeyfileWarning};
+use crate::keyfile::{self, KeyfileError, KeyfileWarning, Overwrite, write_secret_file};
 
 /// Where `keygen --roster` writes the roster secret and `server --roster` reads it by default.
 pub const DEFAULT_SECRET_PATH: &str = "keys/roster.secret";
@@ -131,7 +129,7 @@ impl RosterSecret {
             created_and_fingerprint(&self.key),
             self.key.expose_secret()
         );
-        write_new_private(path, &body)
+        write_secret_file(path, &body, Overwrite::Never)
     }
 
     /// The secret's fingerprint (safe to show).
@@ -187,50 +185,6 @@ pub(crate) fn created_and_fingerprint(key: &RoomKey) -> String {
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         key.fingerprint()
     )
-}
-
-/// Creates `path` (which must not exist; missing parent folders are made) with mode 0600 on
-/// Unix and writes `body` durably. The create-new open is the refusal to overwrite, atomic even
-/// against another keygen.
-pub(crate) fn write_new_private(path: &Path, body: &str) -> Result<(), KeyfileError> {
-    let io_err = |source| KeyfileError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(io_err)?;
-    }
-    let mut file = crate::private_file::options()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|source| match source.kind() {
-            io::ErrorKind::AlreadyExists => KeyfileError::AlreadyExists {
-                path: path.to_owned(),
-            },
-            _ => io_err(source),
-        })?;
-    file.write_all(body.as_bytes()).map_err(io_err)?;
-    file.sync_all().map_err(io_err)
-}
-
-/// Replaces `path` with a new private file holding `body`: written beside it, then renamed over
-/// it in one step, so a failed write leaves the old file whole.
-pub(crate) fn replace_private(path: &Path, body: &str) -> Result<(), KeyfileError> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".tmp-{}", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    let _ = fs::remove_file(&temporary);
-    let written = write_new_private(&temporary, body).and_then(|()| {
-        fs::rename(&temporary, path).map_err(|source| KeyfileError::Io {
-            path: path.to_owned(),
-            source,
-        })
-    });
-    if written.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    written
 }
 
 /// One key the lookup tries.

@@ -32,7 +32,9 @@ use crate::kex::{
     Confirming, Ephemeral, KEX_X25519, KEX_X25519_PSK_SIGNED, Nonce, Psk, PublicShare, Role,
     Transcript, psk_session_keys,
 };
-use crate::protocol::event::{KEX_PSK, NickError, validate_nick, validate_text};
+use crate::protocol::event::{
+    KEX_PSK, MAX_CLIENT_NAME, NickError, valid_client_name, validate_nick, validate_text,
+};
 use crate::protocol::{
     ClientEvent, DecodeError, ErrorCode, FrameError, FrameReader, Inbound, PROTOCOL_VERSION,
     Refusal, ServerEvent,
@@ -267,6 +269,7 @@ impl Reader {
                     kex_public,
                     nonce,
                     since,
+                    client,
                 } = event
                 else {
                     self.reject(
@@ -285,6 +288,7 @@ impl Reader {
                     kex_public,
                     nonce,
                     since,
+                    client,
                     key_index,
                 };
                 return self.on_hello(hello);
@@ -358,6 +362,7 @@ impl Reader {
             kex_public,
             nonce,
             since,
+            client,
             key_index,
         } = hello;
         // The key that opened the hello: everything we say before the session keys exist is
@@ -415,6 +420,22 @@ impl Reader {
         if let Err((code, message)) = nick_rule(&nick).and_then(|()| self.member_may_use(&nick)) {
             return refuse(self, code, message);
         }
+        // Shown to staff by `whois`: a name that could rewrite their terminal, or fill it, is
+        // refused rather than cut, so that a client author sees the mistake at once.
+        if client
+            .as_deref()
+            .is_some_and(|name| !valid_client_name(name))
+        {
+            return refuse(
+                self,
+                ErrorCode::BadField,
+                format!(
+                    "the hello's \"client\" names your program for staff: 1 to \
+                     {MAX_CLIENT_NAME} printable ASCII characters, such as \"fernchat 0.1.0\" \
+                     (leave it out if you have none)"
+                ),
+            );
+        }
         let offered = self.offered();
         if !offered.contains(&kex.as_str()) {
             let message = format!(
@@ -465,6 +486,7 @@ impl Reader {
             id: self.id,
             nick,
             since,
+            client,
             key_index,
             // From the key that opened the hello, never from anything the client said: the
             // roster's entry for a student's own key, else a staff or class key of the ring.
@@ -665,6 +687,7 @@ struct HelloFields {
     kex_public: Option<String>,
     nonce: Option<String>,
     since: Option<u64>,
+    client: Option<String>,
     key_index: usize,
 }
 

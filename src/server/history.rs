@@ -13,8 +13,10 @@
 //! gAAAAABpIXPB...==
 //! ```
 //!
-//! Each record is exactly the frame the server broadcast: the Fernet token of a `message` or
-//! `action` event and its newline. Private messages are never stored.
+//! Each record is exactly the frame the server broadcast: the Fernet token of a `message`,
+//! `action` or `announcement` event (an announcement with its room `id`) and its newline.
+//! Private messages are never stored. A server older than kept announcements counts an
+//! announcement record as unreadable and skips it.
 //!
 //! # What survives what
 //!
@@ -89,7 +91,7 @@ pub struct Entry {
     pub room: String,
     /// The room message's id (increasing per room; 0 in files written before ids existed).
     pub id: u64,
-    /// A message or an action.
+    /// A message, an action or an announcement.
     pub kind: HistoryKind,
     /// The sender's nick at the time.
     pub from: String,
@@ -117,6 +119,15 @@ impl Entry {
                 text,
                 time,
             } => (room, id, HistoryKind::Action, from, text, time),
+            // Announcements are kept too (issue 15), under their room id.
+            ServerEvent::Announcement {
+                room,
+                id: Some(id),
+                from,
+                text,
+                time,
+                ..
+            } => (room, id, HistoryKind::Announcement, from, text, time),
             _ => return None,
         };
         Some(Entry {
@@ -131,6 +142,18 @@ impl Entry {
 
     /// The event that shows this entry to a joining user as history.
     pub fn to_event(&self) -> ServerEvent {
+        if self.kind == HistoryKind::Announcement {
+            // Replayed as an `announcement` that says it is history, not as a `history` event:
+            // an older client would drop a `history` of a kind it does not know.
+            return ServerEvent::Announcement {
+                room: self.room.clone(),
+                from: self.from.clone(),
+                text: self.text.clone(),
+                time: self.time,
+                id: Some(self.id),
+                history: true,
+            };
+        }
         ServerEvent::History {
             room: self.room.clone(),
             id: self.id,
@@ -144,7 +167,16 @@ impl Entry {
     fn to_live_event(&self) -> ServerEvent {
         let (id, from, text, time) = (self.id, self.from.clone(), self.text.clone(), self.time);
         match self.kind {
-            HistoryKind::Message => ServerEvent::Message {
+            HistoryKind::Announcement => ServerEvent::Announcement {
+                room: self.room.clone(),
+                from,
+                text,
+                time,
+                id: Some(id),
+                history: false,
+            },
+            // Never read from a file (`Entry::of` makes none): kept as a message.
+            HistoryKind::Message | HistoryKind::Other => ServerEvent::Message {
                 room: self.room.clone(),
                 id,
                 from,

@@ -29,7 +29,7 @@ use crate::crypto::RoomKey;
 use crate::kex::Nonce;
 use crate::protocol::codec::wrong_key_line;
 use crate::protocol::confusable::{self, Skeletons};
-use crate::protocol::event::{DEFAULT_ROOM, HistoryKind, nick_key};
+use crate::protocol::event::{DEFAULT_ROOM, nick_key};
 use crate::protocol::{self, ClientEvent, ErrorCode, PROTOCOL_VERSION, ServerEvent, unix_millis};
 use crate::role::Role;
 use crate::roster::Withdrawal;
@@ -93,6 +93,8 @@ pub enum HubEvent {
         nick: String,
         /// The last message id the client saw, if it said.
         since: Option<u64>,
+        /// The client program its hello named (checked by the reader), for `whois`.
+        client: Option<String>,
         /// Which key of the ring opened the hello: the handshake and refusals are sealed
         /// with it.
         key_index: usize,
@@ -195,6 +197,8 @@ struct Client {
     joining: Option<String>,
     /// The hello's `since`, for the welcome and the history.
     since: Option<u64>,
+    /// The hello's `client` (the program and its version), for `whois`.
+    program: Option<String>,
     /// From the key that opened the hello (`student` until then).
     role: Role,
     /// When it joined the room (server time, ms), for `whois`.
@@ -392,6 +396,7 @@ impl Hub {
                         session: None,
                         joining: None,
                         since: None,
+                        program: None,
                         role: Role::Student,
                         joined_at: 0,
                         hello_sealer: None,
@@ -404,6 +409,7 @@ impl Hub {
                 id,
                 nick,
                 since,
+                client: program,
                 key_index,
                 role,
                 signer,
@@ -415,6 +421,7 @@ impl Hub {
                     client.hello_key = key_index;
                     client.since = since;
                     client.role = role;
+                    client.program = program;
                 }
                 self.answer_hello(id, nick, signer, &handshake, session);
             }
@@ -550,11 +557,11 @@ impl Hub {
             // applied.
             ClientEvent::Say { text, room } => {
                 let room = room.unwrap_or_else(|| DEFAULT_ROOM.to_owned());
-                self.speak(room, HistoryKind::Message, nick, text, time);
+                self.speak(room, false, nick, text, time);
             }
             ClientEvent::Me { text, room } => {
                 let room = room.unwrap_or_else(|| DEFAULT_ROOM.to_owned());
-                self.speak(room, HistoryKind::Action, nick, text, time);
+                self.speak(room, true, nick, text, time);
             }
             ClientEvent::Msg { to, text } => self.private(id, nick, &to, text),
             ClientEvent::Who { room } => self.who(id, room),
@@ -806,27 +813,28 @@ impl Hub {
         newest_first
     }
 
-    /// A room message or action from `nick` (a member, checked by `moderate`): numbered in
-    /// its room, written to the room's history, sent to its members.
-    fn speak(&mut self, room: String, kind: HistoryKind, from: String, text: String, time: u64) {
+    /// A room message (or, `action`, a `/me`) from `nick` (a member, checked by `moderate`):
+    /// numbered in its room, written to the room's history, sent to its members.
+    fn speak(&mut self, room: String, action: bool, from: String, text: String, time: u64) {
         let Some(id) = self.rooms.get_mut(&room).map(|r| r.next_id()) else {
             return;
         };
-        let event = match kind {
-            HistoryKind::Message => ServerEvent::Message {
+        let event = if action {
+            ServerEvent::Action {
                 room,
                 id,
                 from,
                 text,
                 time,
-            },
-            HistoryKind::Action => ServerEvent::Action {
+            }
+        } else {
+            ServerEvent::Message {
                 room,
                 id,
                 from,
                 text,
                 time,
-            },
+            }
         };
         self.broadcast_room(&event);
     }
@@ -1355,7 +1363,10 @@ impl Hub {
     /// anyone has seen it, it is in the file. A history that cannot be written does not stop
     /// the chat.
     fn broadcast_room(&mut self, event: &ServerEvent) {
-        let (ServerEvent::Message { room, .. } | ServerEvent::Action { room, .. }) = event else {
+        let (ServerEvent::Message { room, .. }
+        | ServerEvent::Action { room, .. }
+        | ServerEvent::Announcement { room, .. }) = event
+        else {
             return;
         };
         let frame = self.seal(event);

@@ -135,6 +135,9 @@ pub struct ServerConfig {
     pub staff_keys: Vec<RoomKey>,
     /// Where mutes, bans, modes and the topic are saved (`None`: in memory only).
     pub moderation_state: Option<PathBuf>,
+    /// How long a kicked user is refused, in seconds (`--kick-wait`; the `bye`'s
+    /// `retry_after`, after which their client rejoins by itself).
+    pub kick_secs: u64,
     /// Roster mode (`--roster`): hellos are opened by the students' own keys, each nick is
     /// bound to its student, and `key` is the server's own key (it seals the history) plus
     /// nothing a client holds. See [`crate::roster`].
@@ -175,6 +178,7 @@ impl ServerConfig {
             staff_keys: Vec::new(),
             moderation_state: None,
             rooms: rooms::RoomLimits::default(),
+            kick_secs: moderation::KICK_SECS,
         }
     }
 

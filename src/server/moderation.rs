@@ -25,9 +25,9 @@ use crate::server::moderation_state::{
     self, Identity, Kind, Loaded, RoomModes, Sanction, SavedState, Stamped,
 };
 
-/// How long a kicked user may not come back (and how long their client waits before it may
-/// reconnect, told in the `bye`): long enough to end a disruption, short enough that a kick by
-/// mistake costs a student two minutes.
+/// How long a kicked user may not come back by default (`--kick-wait` changes it; their
+/// client waits that long, told in the `bye`, then rejoins by itself): long enough to end a
+/// disruption, short enough that a kick by mistake costs a student two minutes.
 pub const KICK_SECS: u64 = 120;
 
 /// How long `/mute NICK` without minutes lasts.
@@ -666,6 +666,7 @@ mod tests {
                 text: "exam".into(),
                 by: "prof".into(),
                 time: 1,
+                id: None,
             }),
         )
         .unwrap();
@@ -677,6 +678,7 @@ mod tests {
                 text: "lab".into(),
                 by: "prof".into(),
                 time: 1,
+                id: None,
             }),
         )
         .unwrap();

@@ -20,7 +20,7 @@
 //! {
 //!   "version": 1,
 //!   "topic": {"text": "Exam until 11:00", "by": "prof", "time": 1763800000000},   (or null)
-//!   "announcement": {"text": "...", "by": "prof", "time": 1763800000000},        (or null)
+//!   "announcement": {"text": "...", "by": "prof", "time": 1763800000000, "id": 42},  (or null)
 //!   "quiet": false,
 //!   "slow_secs": 0,                                  (0: slow mode off)
 //!   "rooms": {                                       (rooms other than #class, issue 16; absent: none)
@@ -75,6 +75,10 @@ pub struct Stamped {
     pub by: String,
     /// When (server time, ms since the Unix epoch).
     pub time: u64,
+    /// The announcement's room id (its record in the history file); absent for a topic and in
+    /// files written before announcements were kept in the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
 }
 
 /// What kind of sanction.
@@ -293,6 +297,7 @@ mod tests {
                     text: "Exam until 11:00".into(),
                     by: "prof".into(),
                     time: 5,
+                    id: None,
                 }),
                 quiet: true,
                 slow_secs: 30,

@@ -212,6 +212,7 @@ impl Peer {
             kex: "psk".into(),
             nonce: Some(nonce.to_wire()),
             since: None,
+            client: None,
         });
     }
 
@@ -226,9 +227,25 @@ impl Peer {
             kex: "psk".into(),
             nonce: Some(nonce.to_wire()),
             since: None,
+            client: None,
         };
         self.send_raw(&fernchat::protocol::seal_at(&self.key, &hello, at));
         self.clock_at = Some(at as i64 - unix_now() as i64);
+    }
+
+    /// [`Peer::hello`] naming the client program (`client`, shown by staff's `whois`).
+    pub fn hello_client(&mut self, nick: &str, client: &str) {
+        let nonce = Nonce::generate();
+        self.nonce = Some(nonce);
+        self.send(&ClientEvent::Hello {
+            kex_public: None,
+            nick: nick.into(),
+            version: PROTOCOL_VERSION,
+            kex: "psk".into(),
+            nonce: Some(nonce.to_wire()),
+            since: None,
+            client: Some(client.into()),
+        });
     }
 
     /// [`Peer::hello`] with `since`: the id of the last room message this client saw.
@@ -242,6 +259,7 @@ impl Peer {
             kex: "psk".into(),
             nonce: Some(nonce.to_wire()),
             since: Some(since),
+            client: None,
         });
     }
 
@@ -255,6 +273,7 @@ impl Peer {
             kex: kex.into(),
             nonce: Some(nonce.to_wire()),
             since: None,
+            client: None,
         });
         nonce
     }

@@ -73,18 +73,18 @@ impl ServerProcess {
         panic!("no stdout line with {wanted:?}");
     }
 
-    /// Waits (bounded) for the process to exit and returns its exit code.
+    /// Waits (bounded) for the process to exit and returns its exit code. The end of its log
+    /// (stderr closing) is the sign that it exited; a server still running after the step
+    /// timeout is killed (on every platform: no signal is sent by name) and the test fails.
     pub fn exit_code(mut self) -> Option<i32> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let deadline = std::time::Instant::now() + STEP;
         let mut child = self.child.take().expect("still running");
-        thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let status = rx
-            .recv_timeout(STEP)
-            .expect("the server exits in time")
-            .unwrap();
-        status.code()
+        if !log_closed_by(&self.stderr, deadline) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not exit in time");
+        }
+        child.wait().expect("wait for the server").code()
     }
 
     /// Reads stderr until a line containing `wanted` (at most 200 lines, each within the
@@ -133,6 +133,18 @@ impl Drop for ServerProcess {
         if let Some(child) = &mut self.child {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Reads `log` until its writer closes it (`true`) or `deadline` passes (`false`); the lines
+/// read are dropped.
+pub fn log_closed_by(log: &Receiver<String>, deadline: std::time::Instant) -> bool {
+    loop {
+        match log.recv_deadline(deadline) {
+            Ok(_) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return true,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => return false,
         }
     }
 }
@@ -214,6 +226,15 @@ impl ClientProcess {
             }
         }
         panic!("no line with {needle:?}; saw {seen:#?}");
+    }
+
+    /// Waits (bounded) for the client to end by itself, its stdin still open (so it did not
+    /// end because its user left); returns the exit code with stderr.
+    pub fn finish_unprompted(mut self) -> (Option<i32>, String) {
+        let stdin = self.stdin.take();
+        let ended = self.finish();
+        drop(stdin);
+        ended
     }
 
     /// Closes stdin and waits (bounded) for the exit code; returns it with stderr.

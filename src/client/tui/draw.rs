@@ -437,6 +437,7 @@ mod tests {
             &Update::now(UpdateKind::Announcement {
                 from: "bob".into(),
                 text: "pens down".into(),
+                history: false,
             }),
             state,
         );

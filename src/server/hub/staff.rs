@@ -19,7 +19,7 @@ use crate::protocol::event::{DEFAULT_ROOM, nick_key, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, ServerEvent, unix_millis};
 use crate::role::Role;
 use crate::roster::admit::Member;
-use crate::server::moderation::{DEFAULT_MUTE_MINUTES, KICK_SECS, lasting};
+use crate::server::moderation::{DEFAULT_MUTE_MINUTES, lasting};
 use crate::server::moderation_state::{Identity, Kind, Sanction, Stamped};
 use crate::server::policy::{self, Action};
 
@@ -231,6 +231,22 @@ impl Hub {
             .collect()
     }
 
+    /// Whether the announcement with `#class` id `room_id` reached joiner `id` already: it was
+    /// seen before a rejoin (`since`), or it is among the recent history just replayed. An
+    /// announcement from before announcements had ids (`None`) was never replayed.
+    fn announcement_replayed(&self, id: u64, room_id: Option<u64>) -> bool {
+        let Some(room_id) = room_id else {
+            return false;
+        };
+        let since = self.clients.get(&id).and_then(|c| c.since);
+        since.is_some_and(|since| since >= room_id)
+            || self
+                .rooms
+                .get(DEFAULT_ROOM)
+                .and_then(|r| r.history.as_ref())
+                .is_some_and(|h| h.recent().any(|e| e.id == room_id))
+    }
+
     /// What a joiner is told after the welcome and the history: `#class`'s topic and modes,
     /// and the latest announcement (sealed for it alone).
     pub(super) fn greet(&mut self, id: u64) {
@@ -243,12 +259,18 @@ impl Hub {
             };
             self.send(id, &event);
         }
-        if let Some(announcement) = self.moderation.announcement() {
+        // The latest announcement, for the status bar, unless the joiner has it already: in
+        // the history just replayed, or seen before a rejoin (its `since`).
+        if let Some(announcement) = self.moderation.announcement()
+            && !self.announcement_replayed(id, announcement.id)
+        {
             let event = ServerEvent::Announcement {
                 room: DEFAULT_ROOM.to_owned(),
                 from: announcement.by.clone(),
                 text: announcement.text.clone(),
                 time: announcement.time,
+                id: announcement.id,
+                history: true,
             };
             self.send(id, &event);
         }
@@ -418,22 +440,30 @@ impl Hub {
             "{nick} ({role}) announced{to} ({} characters)",
             text.chars().count()
         ));
-        if all || rooms.iter().any(|r| r == DEFAULT_ROOM) {
-            let saved = self.moderation.set_announcement(Stamped {
-                text: text.clone(),
-                by: nick.to_owned(),
-                time,
-            });
-            self.saved(saved);
-        }
         for room in rooms {
-            let event = ServerEvent::Announcement {
-                room: room.clone(),
+            // An announcement is a room record like a message: the next id of its room, and a
+            // record of the room's history file (written before anyone sees it), so joiners get
+            // it in order with the messages around it. The latest of `#class` is also kept.
+            let Some(room_id) = self.rooms.get_mut(&room).map(|r| r.next_id()) else {
+                continue;
+            };
+            if room == DEFAULT_ROOM {
+                let saved = self.moderation.set_announcement(Stamped {
+                    text: text.clone(),
+                    by: nick.to_owned(),
+                    time,
+                    id: Some(room_id),
+                });
+                self.saved(saved);
+            }
+            self.broadcast_room(&ServerEvent::Announcement {
+                room,
                 from: nick.to_owned(),
                 text: text.clone(),
                 time,
-            };
-            self.broadcast_in(&room, None, &event);
+                id: Some(room_id),
+                history: false,
+            });
         }
     }
 
@@ -451,6 +481,7 @@ impl Hub {
             text: text.clone(),
             by: nick.to_owned(),
             time,
+            id: None,
         });
         let saved = self.moderation.set_topic(&room, stamped);
         self.saved(saved);
@@ -473,7 +504,7 @@ impl Hub {
     }
 
     /// Mute, kick or ban `whom` (online) for `minutes` (0: until lifted; kicks last
-    /// [`KICK_SECS`]).
+    /// `kick_secs` of the configuration, `--kick-wait`).
     fn sanction(
         &mut self,
         id: u64,
@@ -509,7 +540,7 @@ impl Hub {
         let target_who = who.clone();
         let now = self.config.clock.now();
         let until = match kind {
-            Kind::Kick => Some(now.saturating_add(KICK_SECS * 1000)),
+            Kind::Kick => Some(now.saturating_add(self.config.kick_secs.saturating_mul(1000))),
             _ => (minutes > 0).then(|| now.saturating_add(minutes.saturating_mul(60_000))),
         };
         let saved = self.moderation.impose(Sanction {
@@ -726,6 +757,7 @@ impl Hub {
             key: who.fingerprint.clone().unwrap_or_default(),
             since: client.joined_at,
             muted,
+            client: client.program.clone(),
         };
         self.send(id, &answer);
     }

@@ -246,6 +246,7 @@ pub fn join_stream(
             kex: "psk".into(),
             nonce: Some(nonce.to_wire()),
             since: None,
+            client: None,
         })
         .map_err(|e| refused(format!("could not send the hello: {e}")))?;
     let server_nonce = match receiver.receive() {
