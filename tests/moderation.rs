@@ -169,6 +169,17 @@ fn staff_events(target: &str) -> Vec<ClientEvent> {
             nick: target.into(),
         },
         ClientEvent::Reload,
+        // Rooms (issue 16): putting people into rooms is staff's too.
+        ClientEvent::Move {
+            nick: target.into(),
+            room: "#lab1".into(),
+        },
+        ClientEvent::Groups {
+            groups: vec![fernchat::protocol::event::Group {
+                room: "#lab1".into(),
+                members: vec![target.into()],
+            }],
+        },
     ]
 }
 

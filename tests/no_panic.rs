@@ -514,7 +514,7 @@ fn random_text(rng: &mut Rng) -> String {
 }
 
 fn random_client_event(rng: &mut Rng) -> ClientEvent {
-    match rng.below(9) {
+    match rng.below(13) {
         0 => ClientEvent::Hello {
             nonce: None,
             since: None,
@@ -525,23 +525,45 @@ fn random_client_event(rng: &mut Rng) -> ClientEvent {
             client: None,
         },
         1 => ClientEvent::Say {
-            room: None,
+            room: rng.one_in(2).then(|| random_text(rng)),
             text: random_text(rng),
         },
         2 => ClientEvent::Me {
-            room: None,
+            room: rng.one_in(2).then(|| random_text(rng)),
             text: random_text(rng),
         },
         3 => ClientEvent::Msg {
             to: random_text(rng),
             text: random_text(rng),
         },
-        4 => ClientEvent::Who { room: None },
+        4 => ClientEvent::Who {
+            room: rng.one_in(2).then(|| random_text(rng)),
+        },
         5 => ClientEvent::Nick {
             nick: random_text(rng),
         },
         6 => ClientEvent::Ping { id: rng.next() },
         7 => ClientEvent::Pong { id: rng.next() },
+        // Rooms (issue 16).
+        8 => ClientEvent::Join {
+            room: random_text(rng),
+            since: rng.one_in(2).then(|| rng.next()),
+            invite_only: rng.one_in(2),
+        },
+        9 => ClientEvent::Part {
+            room: random_text(rng),
+            reason: rng.one_in(2).then(|| random_text(rng)),
+        },
+        10 => ClientEvent::Invite {
+            nick: random_text(rng),
+            room: random_text(rng),
+        },
+        11 => ClientEvent::Groups {
+            groups: vec![fernchat::protocol::event::Group {
+                room: random_text(rng),
+                members: vec![random_text(rng), random_text(rng)],
+            }],
+        },
         _ => ClientEvent::Bye {
             reason: rng.one_in(2).then(|| random_text(rng)),
         },

@@ -10,22 +10,10 @@ mod common;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::{STEP, TestServer, message_text, quiet_config};
+use common::{STEP, TestServer, message_text, python, quiet_config};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
 use fernchat::protocol::{ClientEvent, ServerEvent};
-
-fn python() -> Option<String> {
-    if let Ok(python) = std::env::var("FERNCHAT_PYTHON") {
-        return Some(python);
-    }
-    let usable = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    usable.then(|| "python3".to_owned())
-}
 
 #[test]
 fn a_python_client_chats_with_a_rust_client() {

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::{Peer, STEP, TestServer, quiet_config};
+use common::process::ServerProcess;
+use common::{Peer, STEP, TestServer, python, quiet_config};
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
 use fernchat::protocol::event::{Group, HistoryKind};
@@ -475,7 +476,10 @@ fn a_room_message_reaches_its_members_only_and_each_room_once() {
     // A disconnect: one `left` per room, so ann sees bob leave 4 rooms (#class and three).
     drop(bob);
     let mut left = Vec::new();
-    while left.len() < 4 {
+    for _ in 0..50 {
+        if left.len() == 4 {
+            break;
+        }
         if let ServerEvent::Left { room, nick, .. } = ann.recv() {
             assert_eq!(nick, "bob");
             left.push(room);
@@ -483,20 +487,35 @@ fn a_room_message_reaches_its_members_only_and_each_room_once() {
     }
     left.sort();
     assert_eq!(left, ["#class", "#ra", "#rb", "#rc"]);
-    // And cat saw exactly one (#class): the next thing after it is the next marker.
+    // Nothing more for ann after those four; cat saw exactly one (#class).
     ann.say("marker 2");
-    let mut lefts = 0;
-    loop {
-        match cat.recv() {
-            ServerEvent::Left { room, .. } => {
-                assert_eq!(room, "#class");
-                lefts += 1;
+    assert_eq!(
+        lefts_until(&mut ann, "bob", "marker 2"),
+        Vec::<String>::new()
+    );
+    assert_eq!(lefts_until(&mut cat, "bob", "marker 2"), ["#class"]);
+}
+
+/// The rooms of the `left`s of `nick` that `peer` gets until the message `marker` (at most
+/// 50 events), sorted.
+fn lefts_until(peer: &mut Peer, nick: &str, marker: &str) -> Vec<String> {
+    let mut rooms = Vec::new();
+    for _ in 0..50 {
+        match peer.recv() {
+            ServerEvent::Left {
+                room, nick: who, ..
+            } => {
+                assert_eq!(who, nick);
+                rooms.push(room);
             }
-            ServerEvent::Message { text, .. } if text == "marker 2" => break,
+            ServerEvent::Message { text, .. } if text == marker => {
+                rooms.sort();
+                return rooms;
+            }
             _ => {}
         }
     }
-    assert_eq!(lefts, 1);
+    panic!("no marker {marker:?} within 50 events; lefts {rooms:?}");
 }
 
 #[test]
@@ -577,18 +596,6 @@ fn an_old_client_works_in_class_and_never_sees_other_rooms() {
     assert!(!stdout.contains("lab secret"), "{stdout}");
 }
 
-fn python() -> Option<String> {
-    if let Ok(python) = std::env::var("FERNCHAT_PYTHON") {
-        return Some(python);
-    }
-    let usable = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    usable.then(|| "python3".to_owned())
-}
-
 #[test]
 fn each_room_keeps_its_history_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -605,9 +612,14 @@ fn each_room_keeps_its_history_across_a_restart() {
     say_in(&mut ann, "#lab1", "said in lab1");
     ann.say("said in class");
     messages_until(&mut ann, "said in class");
+    // A room only looked into makes no file; one where something was said does.
+    enter(&mut ann, "#peek");
+    ann.say("peeked");
+    messages_until(&mut ann, "peeked");
     drop(ann);
     server.shutdown();
     assert!(dir.path().join("history/rooms/lab1.log").is_file());
+    assert!(!dir.path().join("history/rooms/peek.log").exists());
 
     let server = start(&key, &class_log);
     let mut bob = server.peer();
@@ -741,4 +753,218 @@ fn a_hostile_client_creating_rooms_hits_the_limit_and_others_carry_on() {
         |e| matches!(e, ServerEvent::Left { nick, .. } if nick == "mallory"),
     );
     enter(&mut bob, "#lab2");
+}
+
+/// A client that never reads, in three rooms, is evicted once: each room hears one `left`
+/// ("too slow"), and nothing more of it afterwards.
+#[test]
+fn a_slow_client_in_several_rooms_is_evicted_once() {
+    let rooms = Rooms::with(|c| {
+        c.outbound_budget = 64 * 1024;
+        c.flood = FloodLimits {
+            burst: 100_000,
+            per_second: 100_000.0,
+            strikes: 10,
+        };
+    });
+    let mut talker = rooms.student("talker");
+    let mut reader = rooms.student("reader");
+    let mut stuck = rooms.student("stuck");
+    for room in ["#ra", "#rb"] {
+        enter(&mut talker, room);
+        enter(&mut reader, room);
+        enter(&mut stuck, room);
+    }
+    // From here on, stuck reads nothing.
+    let text = "y".repeat(1900);
+    let mut lefts = Vec::new();
+    for i in 0..6000 {
+        let room = if i % 2 == 0 { "#ra" } else { "#rb" };
+        say_in(&mut talker, room, &format!("{i} {text}"));
+        // The reader keeps up; the talker's own copy comes back too.
+        let mut delivered = false;
+        for _ in 0..20 {
+            match reader.recv() {
+                ServerEvent::Message { text, .. } if text.starts_with(&format!("{i} ")) => {
+                    delivered = true;
+                    break;
+                }
+                ServerEvent::Left {
+                    room, nick, reason, ..
+                } => {
+                    assert_eq!(nick, "stuck");
+                    assert!(reason.contains("too slow"), "{reason}");
+                    lefts.push(room);
+                }
+                _ => {}
+            }
+        }
+        assert!(delivered, "message {i} reached the reader");
+        talker.recv_until(
+            20,
+            |e| matches!(e, ServerEvent::Message { text, .. } if text.starts_with(&format!("{i} "))),
+        );
+        if !lefts.is_empty() {
+            break;
+        }
+    }
+    assert!(!lefts.is_empty(), "the stuck client was not evicted");
+    // Everything about the eviction came in one go; a marker shows nothing more follows.
+    talker.say("marker");
+    lefts.extend(lefts_until(&mut reader, "stuck", "marker"));
+    lefts.sort();
+    assert_eq!(lefts, ["#class", "#ra", "#rb"]);
+    drop(stuck);
+}
+
+/// Quiet mode and announcements act on one room; `all` reaches every room; a mute is on the
+/// person, in every room (no escape by `/join`).
+#[test]
+fn staff_commands_act_on_their_room_and_a_mute_follows_the_person() {
+    let rooms = Rooms::start();
+    let mut prof = rooms.instructor("prof");
+    let mut ann = rooms.student("ann");
+    enter(&mut ann, "#lab1");
+    prof.send(&ClientEvent::Quiet {
+        on: true,
+        room: Some("#LAB1".into()),
+    });
+    match ann.recv_until(10, |e| matches!(e, ServerEvent::Moderation { .. })) {
+        ServerEvent::Moderation { room, text, .. } => {
+            assert_eq!(room, "#lab1");
+            assert!(text.contains("quiet mode on in #lab1"), "{text}");
+        }
+        _ => unreachable!(),
+    }
+    say_in(&mut ann, "#lab1", "psst");
+    let (code, message) = next_error(&mut ann);
+    assert_eq!(code, ErrorCode::Quiet);
+    assert!(message.contains("#lab1 is in quiet mode"), "{message}");
+    // #class is not quiet.
+    ann.say("fine here");
+    assert_eq!(
+        messages_until(&mut ann, "fine here"),
+        Vec::<(String, String)>::new()
+    );
+    // An announcement to every room: ann gets one per room she is in.
+    prof.send(&ClientEvent::Announce {
+        text: "Break until 10:30".into(),
+        room: None,
+        all: true,
+    });
+    let mut announced = Vec::new();
+    for _ in 0..10 {
+        if announced.len() == 2 {
+            break;
+        }
+        if let ServerEvent::Announcement { room, text, .. } = ann.recv() {
+            assert_eq!(text, "Break until 10:30");
+            announced.push(room);
+        }
+    }
+    announced.sort();
+    assert_eq!(announced, ["#class", "#lab1"]);
+    // A mute holds in every room, a new one included.
+    prof.send(&ClientEvent::Mute {
+        nick: "ann".into(),
+        minutes: Some(5),
+        reason: None,
+    });
+    ann.recv_until(
+        10,
+        |e| matches!(e, ServerEvent::Moderation { action, .. } if action == "mute"),
+    );
+    enter(&mut ann, "#escape");
+    say_in(&mut ann, "#escape", "can I talk here?");
+    assert_eq!(next_error(&mut ann).0, ErrorCode::Muted);
+}
+
+/// The `server` binary's room flags reach the rules: `--rooms staff`, `--max-rooms-per-user`,
+/// `--allow-part-class`; a wrong `--rooms` is refused at start, saying what it takes.
+#[test]
+fn the_server_binary_takes_the_room_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RoomKey::generate();
+    keyfile::write_plain(&dir.path().join("class.key"), &key, Overwrite::Never).unwrap();
+    let wrong = ServerProcess::start(
+        dir.path(),
+        &["--port", "0", "--key", "class.key", "--rooms", "closed"],
+    );
+    assert_ne!(wrong.exit_code(), Some(0));
+
+    let server = ServerProcess::start(
+        dir.path(),
+        &[
+            "--port",
+            "0",
+            "--key",
+            "class.key",
+            "--no-history",
+            "--rooms",
+            "open",
+            "--max-rooms-per-user",
+            "1",
+            "--allow-part-class",
+        ],
+    );
+    let addr = server.address();
+    let mut ann = Peer::connect(addr, key.clone());
+    ann.hello("ann");
+    assert!(matches!(ann.recv(), ServerEvent::Welcome { .. }));
+    enter(&mut ann, "#lab1");
+    join(&mut ann, "#lab2");
+    let (code, message) = next_error(&mut ann);
+    assert_eq!(code, ErrorCode::RoomLimit);
+    assert!(message.contains("--max-rooms-per-user 1"), "{message}");
+    ann.send(&ClientEvent::Part {
+        room: "#class".into(),
+        reason: None,
+    });
+    assert!(matches!(
+        ann.recv_until(10, |e| matches!(e, ServerEvent::Parted { .. })),
+        ServerEvent::Parted { room, .. } if room == "#class"
+    ));
+
+    let staff_only = ServerProcess::start(
+        dir.path(),
+        &[
+            "--port",
+            "0",
+            "--key",
+            "class.key",
+            "--no-history",
+            "--rooms",
+            "staff",
+        ],
+    );
+    let mut bob = Peer::connect(staff_only.address(), key);
+    bob.hello("bob");
+    assert!(matches!(bob.recv(), ServerEvent::Welcome { .. }));
+    join(&mut bob, "#mine");
+    assert_eq!(next_error(&mut bob).0, ErrorCode::NotPermitted);
+}
+
+/// A room's broadcast is sealed once per key in use: in `psk`, every member gets the very same
+/// token (the hub encrypts once and shares the bytes), here with three members.
+#[test]
+fn a_room_broadcast_is_sealed_once_for_all_its_members() {
+    let rooms = Rooms::start();
+    let mut members: Vec<Peer> = ["ann", "bob", "cat"]
+        .into_iter()
+        .map(|nick| rooms.student(nick))
+        .collect();
+    for peer in &mut members {
+        enter(peer, "#lab1");
+    }
+    say_in(&mut members[0], "#lab1", "one token for all");
+    let mut frames = Vec::new();
+    for peer in &mut members {
+        peer.recv_until(
+            20,
+            |e| matches!(e, ServerEvent::Message { text, .. } if text == "one token for all"),
+        );
+        frames.push(peer.received.last().cloned().expect("a frame"));
+    }
+    assert_eq!(frames[0], frames[1]);
+    assert_eq!(frames[1], frames[2]);
 }

@@ -1,6 +1,9 @@
 //! Room history that survives a restart: an append-only file of the room's messages, encrypted
 //! at rest with the room key, and the last few kept in memory to show people who join.
 //!
+//! Each room has one (issue 16; [`crate::server::rooms`] says where): `#class`'s at `--history`,
+//! another room's in `rooms/` beside it, each with its own message ids.
+//!
 //! This module owns the history file: its format, reading it back after a crash, moving aside
 //! a file made with a key we no longer hold, and compaction. It is used only by the hub thread
 //! (one owner, no lock). It must not know about sockets or clients.

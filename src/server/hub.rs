@@ -573,6 +573,7 @@ impl Hub {
             ClientEvent::Part { room, reason } => self.part(id, &room, reason),
             ClientEvent::List => self.list(id),
             ClientEvent::Invite { nick: whom, room } => self.invite(id, &nick, &whom, &room),
+            // `move` and `groups` are staff commands: `moderate` handled them above.
             ClientEvent::Nick { nick: new } => self.rename(id, nick, new),
             ClientEvent::Ping { id: ping } => self.send(id, &ServerEvent::Pong { id: ping }),
             // Readers check confirmations themselves and never pass one on.
@@ -1370,6 +1371,9 @@ impl Hub {
             return;
         };
         let frame = self.seal(event);
+        if let Some(report) = self.rooms.history_for(room) {
+            self.config.log.line(format_args!("{report}"));
+        }
         let mut failed = None;
         if let Some(r) = self.rooms.get_mut(room)
             && let Some(history) = &mut r.history

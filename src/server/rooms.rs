@@ -9,6 +9,8 @@
 //!   server, `#class` included; `--max-rooms-per-user` rooms per user besides `#class`);
 //! - an invite-only room needs an invite (staff need none); an invite is for one connection
 //!   and one join, and is dropped when that connection goes;
+//! - a room's history file is made by its first message, not by a join (rooms only looked into
+//!   leave no file);
 //! - a room nobody is in is forgotten (never `#class`), but its history file stays, so a room
 //!   re-created later, even after a restart, shows its history. Forgotten rooms' open history
 //!   files are kept (up to `--max-rooms` of them) so that joining and parting in a loop does
@@ -103,6 +105,18 @@ pub struct Room {
 }
 
 impl Room {
+    /// A room without members.
+    fn new(name: &str, invite_only: bool, history: Option<History>, last_id: u64) -> Room {
+        Room {
+            name: name.to_owned(),
+            members: HashSet::new(),
+            invite_only,
+            history,
+            last_id,
+            history_failing: false,
+        }
+    }
+
     /// Its members' connection ids (in no order).
     pub fn members(&self) -> impl Iterator<Item = u64> + '_ {
         self.members.iter().copied()
@@ -171,14 +185,7 @@ impl Rooms {
         files: Option<(HistoryConfig, RoomKey)>,
     ) -> Rooms {
         let last_id = class_history.as_ref().map_or(0, History::last_id);
-        let class = Room {
-            name: DEFAULT_ROOM.to_owned(),
-            members: HashSet::new(),
-            invite_only: false,
-            history: class_history,
-            last_id,
-            history_failing: false,
-        };
+        let class = Room::new(DEFAULT_ROOM, false, class_history, last_id);
         Rooms {
             rooms: HashMap::from([(DEFAULT_ROOM.to_owned(), class)]),
             limits,
@@ -212,14 +219,7 @@ impl Rooms {
     pub fn class(&mut self) -> &mut Room {
         self.rooms
             .entry(DEFAULT_ROOM.to_owned())
-            .or_insert_with(|| Room {
-                name: DEFAULT_ROOM.to_owned(),
-                members: HashSet::new(),
-                invite_only: false,
-                history: None,
-                last_id: 0,
-                history_failing: false,
-            })
+            .or_insert_with(|| Room::new(DEFAULT_ROOM, false, None, 0))
     }
 
     /// Puts a client that has just been welcomed in `#class`.
@@ -324,7 +324,7 @@ impl Rooms {
             let (history, last_id) = match self.dormant.remove(room) {
                 Some(dormant) => (dormant.history, dormant.last_id),
                 None => {
-                    let (history, why) = self.open_history(room);
+                    let (history, why) = self.open_history(room, false);
                     report = why;
                     let last_id = history.as_ref().map_or(0, History::last_id);
                     (history, last_id)
@@ -332,14 +332,7 @@ impl Rooms {
             };
             self.rooms.insert(
                 room.to_owned(),
-                Room {
-                    name: room.to_owned(),
-                    members: HashSet::new(),
-                    invite_only,
-                    history,
-                    last_id,
-                    history_failing: false,
-                },
+                Room::new(room, invite_only, history, last_id),
             );
         }
         if let Some(r) = self.rooms.get_mut(room) {
@@ -348,12 +341,31 @@ impl Rooms {
         report
     }
 
-    /// Opens (or creates) the history file of `room`, if the server keeps history.
-    fn open_history(&self, room: &str) -> (Option<History>, Option<String>) {
+    /// Makes sure `room` has its history file before a message is recorded in it, creating
+    /// the file on the room's first message. The string, if any, is for the log: it could not
+    /// be made (tried once per room; the room works without it).
+    pub fn history_for(&mut self, room: &str) -> Option<String> {
+        let r = self.rooms.get(room)?;
+        if r.history.is_some() || r.history_failing || self.files.is_none() {
+            return None;
+        }
+        let (history, report) = self.open_history(room, true);
+        let r = self.rooms.get_mut(room)?;
+        r.history_failing = history.is_none();
+        r.history = history;
+        report
+    }
+
+    /// Opens the history file of `room`, if the server keeps history: an existing one, or
+    /// (`create`) a new one.
+    fn open_history(&self, room: &str, create: bool) -> (Option<History>, Option<String>) {
         let Some((class, key)) = &self.files else {
             return (None, None);
         };
         let path = history_path(&class.path, room);
+        if !create && !path.exists() {
+            return (None, None);
+        }
         let config = HistoryConfig {
             path: path.clone(),
             ..class.clone()
@@ -463,6 +475,11 @@ impl Rooms {
         rooms
     }
 
+    /// How many rooms there are (`#class` included).
+    pub fn count(&self) -> usize {
+        self.rooms.len()
+    }
+
     /// Every room's name.
     pub fn names(&self) -> Vec<String> {
         self.rooms.keys().cloned().collect()
@@ -528,6 +545,19 @@ mod tests {
         assert_eq!(r.may_part("#lab1", 1).unwrap_err().0, ErrorCode::NoSuchRoom);
         assert_eq!(r.leave_all(1), ["#class"]);
         assert!(r.get("#class").is_some(), "#class is never forgotten");
+    }
+
+    #[test]
+    fn a_forgotten_room_created_again_keeps_counting_its_ids() {
+        let mut r = rooms(RoomLimits::default());
+        r.join("#lab1", 1, false);
+        for _ in 0..3 {
+            r.get_mut("#lab1").map(Room::next_id);
+        }
+        r.part("#lab1", 1);
+        assert!(r.get("#lab1").is_none());
+        r.join("#lab1", 2, false);
+        assert_eq!(r.get_mut("#lab1").map(Room::next_id), Some(4));
     }
 
     #[test]

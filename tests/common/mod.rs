@@ -425,3 +425,18 @@ pub fn client_config(
     config.reconnect.enabled = false;
     config
 }
+
+/// The Python for the interop tests: `FERNCHAT_PYTHON` (which makes them mandatory, as `.ci/run`
+/// sets it), else `python3` if it can import `cryptography`; `None`: the test says it skipped.
+pub fn python() -> Option<String> {
+    use std::process::{Command, Stdio};
+    if let Ok(python) = std::env::var("FERNCHAT_PYTHON") {
+        return Some(python);
+    }
+    let usable = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    usable.then(|| "python3".to_owned())
+}

@@ -216,6 +216,7 @@ impl Interceptor {
         let sessions = self.sessions.as_ref()?;
         let event = fernchat::protocol::ClientEvent::Say {
             text: text.to_owned(),
+            room: None,
         };
         let mut frame = fernchat::protocol::seal(&sessions.with_server.send, &event);
         frame.pop(); // the newline: frames here are without it

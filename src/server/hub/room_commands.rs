@@ -121,7 +121,7 @@ impl Hub {
                 self.config.log.line(format_args!(
                     "room {room} created by {nick} (#{id}){}; {} rooms",
                     if invite_only { ", invite-only" } else { "" },
-                    self.rooms.names().len()
+                    self.rooms.count()
                 ));
             }
         }

@@ -281,11 +281,7 @@ impl Hub {
     pub(super) fn tell_modes(&mut self, id: u64, room: &str) {
         let mut modes = Vec::new();
         // `#class`'s modes are worded as before rooms; another room's are named.
-        let in_room = if room == DEFAULT_ROOM {
-            String::new()
-        } else {
-            format!(" in {room}")
-        };
+        let in_room = room_words("in", room);
         if self.moderation.quiet(room) {
             modes.push(format!("quiet mode is on{in_room}: only staff may speak"));
         }
@@ -486,11 +482,7 @@ impl Hub {
         let saved = self.moderation.set_topic(&room, stamped);
         self.saved(saved);
         let role = self.clients.get(&id).map_or(Role::Student, |c| c.role);
-        let of = if room == DEFAULT_ROOM {
-            String::new()
-        } else {
-            format!(" of {room}")
-        };
+        let of = room_words("of", &room);
         self.audit(format_args!(
             "{nick} ({role}) set the topic{of} to {text:?}"
         ));
@@ -636,12 +628,7 @@ impl Hub {
         let Some(room) = self.existing_room(id, room) else {
             return;
         };
-        // `#class`'s lines read as before rooms; another room's name it.
-        let in_room = if room == DEFAULT_ROOM {
-            String::new()
-        } else {
-            format!(" in {room}")
-        };
+        let in_room = room_words("in", &room);
         match self.moderation.set_quiet(&room, on) {
             Ok(false) => {
                 let state = if on { "on" } else { "off" };
@@ -668,11 +655,7 @@ impl Hub {
         let Some(room) = self.existing_room(id, room) else {
             return;
         };
-        let in_room = if room == DEFAULT_ROOM {
-            String::new()
-        } else {
-            format!(" in {room}")
-        };
+        let in_room = room_words("in", &room);
         if seconds > MAX_SLOW_SECS {
             return self.send_error(
                 id,
@@ -760,5 +743,14 @@ impl Hub {
             client: client.program.clone(),
         };
         self.send(id, &answer);
+    }
+}
+
+/// `" in #lab1"` for a room's lines, and nothing for `#class`'s, which read as before rooms.
+fn room_words(preposition: &str, room: &str) -> String {
+    if room == DEFAULT_ROOM {
+        String::new()
+    } else {
+        format!(" {preposition} {room}")
     }
 }
