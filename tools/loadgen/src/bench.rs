@@ -58,6 +58,9 @@ pub struct BenchConfig {
     pub sustained_rate: Option<f64>,
     /// The rooms scenario's layout (`rooms-RxM`).
     pub rooms: RoomLayout,
+    /// Characters of message text in every load scenario (40 in the tables of
+    /// docs/PERFORMANCE.md; other sizes are for experiments on the cost of frame size).
+    pub size: usize,
     /// More arguments for every server started (tuning experiments).
     pub server_args: Vec<String>,
     /// Progress on standard error.
@@ -158,7 +161,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
             &format!(
                 "saturation: {clients} clients, 10 senders as fast as their echo allows \
                  (window 32), {}-character messages",
-                40
+                config.size
             ),
             |addr, key| {
                 let mut run =
@@ -301,6 +304,7 @@ fn scenario(
         };
         let mut server = ServerProcess::start(config, key_path, run_config)?;
         let mut run_config = make(server.addr, key.clone());
+        run_config.size = config.size;
         run_config.probe = Some(Probe::new(server.pid())?);
         load_before.push(loadavg_1min());
         let report = run::run(&run_config);

@@ -234,6 +234,9 @@ struct BenchArgs {
     /// Members of each room in the rooms scenario.
     #[arg(long, default_value_t = 20)]
     room_members: usize,
+    /// Characters per message in every load scenario (the published tables use 40).
+    #[arg(long, default_value_t = 40)]
+    size: usize,
     /// An extra argument for the server (repeatable), e.g. `--server-arg=--direct-round=0`.
     #[arg(long, allow_hyphen_values = true)]
     server_arg: Vec<String>,
@@ -412,6 +415,7 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
                     members: args.room_members,
                     senders: args.room_members,
                 },
+                size: args.size,
                 sustained_rate: args.sustained_rate,
                 server_args: args.server_arg,
                 verbose: true,
