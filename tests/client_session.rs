@@ -408,16 +408,19 @@ fn server_events_become_updates_and_state() {
     }
     let expected = [
         UpdateKind::Message {
+            room: "#class".into(),
             from: "bob".into(),
             text: "hi".into(),
             own: false,
         },
         UpdateKind::Message {
+            room: "#class".into(),
             from: "Alice".into(),
             text: "mine".into(),
             own: true,
         },
         UpdateKind::Action {
+            room: "#class".into(),
             from: "bob".into(),
             text: "waves".into(),
             own: false,
@@ -435,6 +438,7 @@ fn server_events_become_updates_and_state() {
             outgoing: true,
         },
         UpdateKind::Joined {
+            room: "#class".into(),
             nick: "carol".into(),
         },
         UpdateKind::Renamed {
@@ -443,6 +447,7 @@ fn server_events_become_updates_and_state() {
             own: false,
         },
         UpdateKind::Left {
+            room: "#class".into(),
             nick: "bob".into(),
             reason: "lunch".into(),
         },
@@ -467,7 +472,7 @@ fn server_events_become_updates_and_state() {
     assert_eq!(state.nick, "alice2");
     assert_eq!(state.last_error.as_deref(), Some("slow down"));
     // Not fatal: the session still answers.
-    spawned.commands.send(Command::Who).unwrap();
+    spawned.commands.send(Command::Who(None)).unwrap();
     assert_eq!(peer.recv(), ClientEvent::Who { room: None });
     peer.send(&ServerEvent::Users {
         room: "#class".into(),
@@ -478,6 +483,7 @@ fn server_events_become_updates_and_state() {
     assert_eq!(
         next(updates),
         UpdateKind::Users {
+            room: "#class".into(),
             users: vec!["alice2".into(), "zed".into()]
         }
     );
@@ -722,7 +728,7 @@ fn room_lines_until(updates: &Receiver<Update>, last: &str) -> Vec<String> {
             UpdateKind::History { text, .. } => format!("[history] {text}"),
             UpdateKind::Message { text, .. } => text,
             UpdateKind::Action { text, .. } => format!("* {text}"),
-            UpdateKind::Away { missed } => format!("-- {missed} missed --"),
+            UpdateKind::Away { missed, .. } => format!("-- {missed} missed --"),
             _ => continue,
         };
         let done = line == last;
@@ -830,7 +836,7 @@ fn a_rejoin_asks_since_the_last_message_shown_and_shows_none_twice() {
         room_lines_until(updates, "on"),
         ["-- 0 missed --", "counting again", "on"]
     );
-    assert_eq!(spawned.state.snapshot().last_message, Some(2));
+    assert_eq!(spawned.state.snapshot().last_message("#class"), Some(2));
     spawned.commands.send(Command::Quit(None)).unwrap();
     assert_eq!(third.recv(), ClientEvent::Bye { reason: None });
     drop(third);
@@ -897,7 +903,10 @@ fn a_rejoin_says_how_many_missed_messages_were_too_many_to_replay() {
     third.send(&ServerEvent::Pong { id });
     assert_eq!(
         until(updates, |u| matches!(u, UpdateKind::Away { .. })),
-        UpdateKind::Away { missed: 1 }
+        UpdateKind::Away {
+            room: "#class".into(),
+            missed: 1
+        }
     );
     match until(updates, |u| matches!(u, UpdateKind::Notice { .. })) {
         UpdateKind::Notice { text } => assert!(text.starts_with("none of them"), "{text}"),
@@ -1274,4 +1283,376 @@ fn replayed_announcements_are_shown_once_in_their_place() {
     });
     drop(peer);
     let _ = spawned.thread.join();
+}
+
+/// `entered` for `room` with `users`, as a rooms server sends it.
+fn entered(room: &str, users: &[&str], missed: Option<u64>) -> ServerEvent {
+    ServerEvent::Entered {
+        room: room.into(),
+        users: users.iter().map(|u| u.to_string()).collect(),
+        roles: Default::default(),
+        topic: None,
+        by: None,
+        missed,
+        time: now_ms(),
+    }
+}
+
+fn said_in(room: &str, id: u64, text: &str) -> ServerEvent {
+    ServerEvent::Message {
+        room: room.into(),
+        id,
+        from: "bob".into(),
+        text: text.into(),
+        time: now_ms(),
+    }
+}
+
+fn parsed(line: &str) -> Command {
+    fernchat::client::command::parse(line)
+        .expect("parses")
+        .expect("a command")
+}
+
+#[test]
+fn rooms_are_joined_and_what_we_type_goes_to_the_current_one() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let (updates, commands) = (&spawned.updates, &spawned.commands);
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+
+    commands.send(parsed("/join #Lab1")).unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Join {
+            room: "#lab1".into(),
+            since: None,
+            invite_only: false
+        }
+    );
+    let ClientEvent::Ping { id } = peer.recv() else {
+        panic!("expected the ping after the join");
+    };
+    // Typed before the server answered: meant for the room being joined.
+    commands.send(parsed("first in lab")).unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Say {
+            room: Some("#lab1".into()),
+            text: "first in lab".into()
+        }
+    );
+    peer.send(&entered("#lab1", &["bob", "alice"], None));
+    peer.send(&ServerEvent::Pong { id });
+    assert_eq!(
+        next(updates),
+        UpdateKind::Entered {
+            room: "#lab1".into(),
+            users: vec!["alice".into(), "bob".into()],
+            topic: None,
+            by: None
+        }
+    );
+    assert_eq!(
+        next(updates),
+        UpdateKind::Switched {
+            room: "#lab1".into()
+        }
+    );
+    let state = spawned.state.snapshot();
+    assert_eq!(state.current, "#lab1");
+    let rooms: Vec<&str> = state.rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(rooms, ["#class", "#lab1"]);
+
+    // Plain text, /me, /who and the room's staff commands go to the current room; #class is
+    // named by no room at all, as before rooms.
+    for (line, sent) in [
+        (
+            "hi lab",
+            ClientEvent::Say {
+                room: Some("#lab1".into()),
+                text: "hi lab".into(),
+            },
+        ),
+        (
+            "#class hi all",
+            ClientEvent::Say {
+                room: None,
+                text: "hi all".into(),
+            },
+        ),
+        (
+            "/me waves",
+            ClientEvent::Me {
+                room: Some("#lab1".into()),
+                text: "waves".into(),
+            },
+        ),
+        (
+            "/who",
+            ClientEvent::Who {
+                room: Some("#lab1".into()),
+            },
+        ),
+        (
+            "/topic Lab 3",
+            ClientEvent::Topic {
+                room: Some("#lab1".into()),
+                text: "Lab 3".into(),
+            },
+        ),
+        (
+            "/announce --all break",
+            ClientEvent::Announce {
+                room: None,
+                all: true,
+                text: "break".into(),
+            },
+        ),
+        (
+            "/slow 5",
+            ClientEvent::Slow {
+                room: Some("#lab1".into()),
+                seconds: 5,
+            },
+        ),
+        ("/list", ClientEvent::List),
+    ] {
+        commands.send(parsed(line)).unwrap();
+        assert_eq!(peer.recv(), sent, "{line:?}");
+    }
+    // A room we are not in: nothing is sent (text for a group must not land elsewhere).
+    commands.send(parsed("#lab9 secret answer")).unwrap();
+    match next(updates) {
+        UpdateKind::Error { code: None, text } => {
+            assert!(text.contains("not in #lab9"), "{text}")
+        }
+        other => panic!("expected a local error, got {other:?}"),
+    }
+    commands.send(parsed("/switch #lab9")).unwrap();
+    assert!(matches!(
+        next(updates),
+        UpdateKind::Error { code: None, .. }
+    ));
+    // A refused join: once its ping is answered, typing goes to the current room again.
+    commands.send(parsed("/join #closed")).unwrap();
+    assert!(matches!(peer.recv(), ClientEvent::Join { .. }));
+    let ClientEvent::Ping { id } = peer.recv() else {
+        panic!("expected the ping after the join");
+    };
+    peer.send(&ServerEvent::Error {
+        signature: None,
+        code: ErrorCode::InviteOnly,
+        message: "#closed is invite-only".into(),
+        time: now_ms(),
+    });
+    peer.send(&ServerEvent::Pong { id });
+    // Network events are handled in order: once this notice is shown, so is the pong.
+    peer.send(&ServerEvent::Notice {
+        text: "after the pong".into(),
+        time: now_ms(),
+    });
+    assert!(matches!(
+        next(updates),
+        UpdateKind::Error { code: Some(_), .. }
+    ));
+    assert!(matches!(next(updates), UpdateKind::Notice { .. }));
+    commands.send(parsed("still lab")).unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Say {
+            room: Some("#lab1".into()),
+            text: "still lab".into()
+        }
+    );
+
+    // Each room counts its own ids: #class's id 1 is not a repeat of #lab1's.
+    peer.send(&said_in("#lab1", 1, "in lab"));
+    peer.send(&said_in("#class", 1, "in class"));
+    for (room, text) in [("#lab1", "in lab"), ("#class", "in class")] {
+        assert_eq!(
+            next(updates),
+            UpdateKind::Message {
+                room: room.into(),
+                from: "bob".into(),
+                text: text.into(),
+                own: false
+            }
+        );
+    }
+
+    commands.send(parsed("/switch #CLASS")).unwrap();
+    assert_eq!(
+        next(updates),
+        UpdateKind::Switched {
+            room: "#class".into()
+        }
+    );
+    commands.send(parsed("/part #lab1 done")).unwrap();
+    assert_eq!(
+        peer.recv(),
+        ClientEvent::Part {
+            room: "#lab1".into(),
+            reason: Some("done".into())
+        }
+    );
+    peer.send(&ServerEvent::Parted {
+        room: "#lab1".into(),
+        reason: "done".into(),
+        time: now_ms(),
+    });
+    assert_eq!(
+        next(updates),
+        UpdateKind::Parted {
+            room: "#lab1".into(),
+            reason: "done".into()
+        }
+    );
+    commands.send(parsed("/part #lab1")).unwrap();
+    assert!(matches!(
+        next(updates),
+        UpdateKind::Error { code: None, .. }
+    ));
+    let state = spawned.state.snapshot();
+    assert_eq!(state.rooms.len(), 1);
+    assert_eq!(state.current, "#class");
+}
+
+#[test]
+fn a_reconnect_rejoins_every_room_since_its_last_message() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 2);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let updates = &spawned.updates;
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+    // In #lab1 and #lab2 (moved there by staff: it becomes current), #lab1 at message 4.
+    peer.send(&entered("#lab1", &["alice"], None));
+    let mut moved = entered("#lab2", &["alice"], None);
+    if let ServerEvent::Entered { by, .. } = &mut moved {
+        *by = Some("prof".into());
+    }
+    peer.send(&moved);
+    peer.send(&said_in("#lab1", 4, "four"));
+    until(updates, |u| matches!(u, UpdateKind::Message { .. }));
+    assert_eq!(spawned.state.snapshot().current, "#lab2");
+    restart(peer);
+
+    let mut again = server.accept();
+    again.expect_hello();
+    assert_eq!(again.since, None, "nothing was said in #class");
+    again.welcome_missed("alice", &["bob"], 100, None);
+    assert_eq!(
+        again.recv(),
+        ClientEvent::Join {
+            room: "#lab1".into(),
+            since: Some(4),
+            invite_only: false
+        }
+    );
+    assert_eq!(
+        again.recv(),
+        ClientEvent::Join {
+            room: "#lab2".into(),
+            since: None,
+            invite_only: false
+        }
+    );
+    let ClientEvent::Ping { id } = again.recv() else {
+        panic!("expected the probe after the joins");
+    };
+    // Back into #lab1 with one message missed and replayed; #lab2 refused (say it became
+    // invite-only), then the probe's pong.
+    again.send(&entered("#lab1", &["alice", "bob"], Some(1)));
+    again.send(&ServerEvent::History {
+        room: "#lab1".into(),
+        id: 5,
+        kind: HistoryKind::Message,
+        from: "bob".into(),
+        text: "five".into(),
+        time: now_ms(),
+    });
+    again.send(&ServerEvent::Error {
+        signature: None,
+        code: ErrorCode::InviteOnly,
+        message: "#lab2 is invite-only: ask a member to /invite you".into(),
+        time: now_ms(),
+    });
+    again.send(&ServerEvent::Pong { id });
+    assert!(matches!(
+        until(updates, |u| matches!(u, UpdateKind::Connected { .. })),
+        UpdateKind::Connected {
+            reconnected: true,
+            ..
+        }
+    ));
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(next(updates));
+    }
+    assert!(
+        matches!(&seen[0], UpdateKind::Entered { room, .. } if room == "#lab1"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[1..],
+        [
+            UpdateKind::Away {
+                room: "#lab1".into(),
+                missed: 1
+            },
+            UpdateKind::History {
+                room: "#lab1".into(),
+                from: "bob".into(),
+                text: "five".into(),
+                action: false,
+                own: false
+            },
+            UpdateKind::Error {
+                code: Some(ErrorCode::InviteOnly),
+                text: "#lab2 is invite-only: ask a member to /invite you".into()
+            },
+            UpdateKind::Parted {
+                room: "#lab2".into(),
+                reason: "could not rejoin it after the reconnect".into()
+            },
+            UpdateKind::Switched {
+                room: "#class".into()
+            },
+        ]
+    );
+    let state = spawned.state.snapshot();
+    let rooms: Vec<&str> = state.rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(rooms, ["#class", "#lab1"]);
+    assert_eq!(state.last_message("#lab1"), Some(5));
+}
+
+#[test]
+fn a_hostile_server_cannot_plant_rooms_or_drive_the_terminal_with_their_names() {
+    let key = RoomKey::generate();
+    let server = FakeServer::start(&key, 1);
+    let (spawned, mut peer) = running(&server, config(&server, &key, "alice"), &["bob"], 100);
+    let updates = &spawned.updates;
+    assert!(matches!(next(updates), UpdateKind::Connected { .. }));
+    peer.send(&entered("#lab1\u{1b}[2J", &["alice"], None));
+    match next(updates) {
+        UpdateKind::Error { code: None, text } => {
+            assert!(text.contains("not a room name"), "{text}");
+            assert!(!text.contains('\u{1b}'), "{text:?}");
+        }
+        other => panic!("expected a local error, got {other:?}"),
+    }
+    // Entering more rooms than any server allows: the client keeps a bounded number.
+    let limit = fernchat::client::state::MAX_ROOMS;
+    for i in 0..limit + 5 {
+        peer.send(&entered(&format!("#r{i}"), &["alice"], None));
+    }
+    // #class and 99 more are taken (each shown, and switched to); the other 6 are refused.
+    let shown = 2 * (limit - 1) + 6;
+    let errors = (0..shown)
+        .map(|_| next(updates))
+        .filter(|u| matches!(u, UpdateKind::Error { .. }))
+        .count();
+    assert_eq!(errors, 6);
+    assert_eq!(spawned.state.snapshot().rooms.len(), limit);
 }

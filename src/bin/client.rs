@@ -20,8 +20,12 @@ use fernchat::protocol::DEFAULT_PORT;
 ///
 /// On a terminal the client fills the window: messages, the nick list on the right, a status
 /// line and the line you type. Type a line to say it to the room; /help lists the commands
-/// (/msg, /me, /who, /nick, /ping, /quit) and the keys (PgUp/PgDn scroll, F2 or Alt-N shows or
-/// hides the nick list, Tab completes nicks, Ctrl-C leaves).
+/// (/msg, /me, /who, /join, /part, /list, /switch, /nick, /ping, /quit) and the keys
+/// (PgUp/PgDn scroll, F2 or Alt-N shows or hides the nick list, Tab completes nicks, Ctrl-C
+/// leaves).
+///
+/// Everyone starts in #class; /join #lab1 joins (or creates) a room and makes it current, and
+/// #lab1 TEXT says one line there.
 ///
 /// --line gives a plain line-by-line chat instead. With standard input or output not a
 /// terminal the client is always in line mode: the first line is the nick (unless --nick is

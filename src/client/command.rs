@@ -8,12 +8,22 @@
 //! Keeping parsing separate from the session means every front end (this line client, the
 //! later full-screen one, a test) types the same commands and gets the same errors.
 
+use crate::protocol::event::validate_room;
+
 /// One thing the user asked for. Front ends send these to the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Say `text` to the room (a line that is not a command).
+    /// Say `text` to the current room (a line that is not a command).
     Say(String),
-    /// `/me TEXT`: an action, shown as `* nick TEXT`.
+    /// `#name text`: say `text` in the room `#name` (which we must be in), whatever the
+    /// current room is.
+    SayIn {
+        /// The room, lower-cased.
+        room: String,
+        /// The message.
+        text: String,
+    },
+    /// `/me TEXT`: an action in the current room, shown as `* nick TEXT`.
     Me(String),
     /// `/msg NICK TEXT`: a private message.
     Msg {
@@ -22,8 +32,45 @@ pub enum Command {
         /// The message.
         text: String,
     },
-    /// `/who` (also `/users`, `/names`, `!users`): ask who is online.
-    Who,
+    /// `/who [#name]` (also `/users`, `/names`, `!users`): ask who is in a room; `None` is
+    /// the current room.
+    Who(Option<String>),
+    /// `/join [-i] #name`: join a room (creating it if it does not exist and the server lets
+    /// us; `-i` makes a room we create invite-only) and make it the current one.
+    Join {
+        /// The room, lower-cased.
+        room: String,
+        /// `-i`: only invited users may join (used only if this join creates the room).
+        invite_only: bool,
+    },
+    /// `/part [#name] [reason]`: leave a room; `None` is the current room.
+    Part {
+        /// The room, lower-cased.
+        room: Option<String>,
+        /// Why, for the room.
+        reason: Option<String>,
+    },
+    /// `/list`: every room with its member count and topic.
+    List,
+    /// `/invite NICK #name`: let NICK join an invite-only room.
+    Invite {
+        /// Who.
+        nick: String,
+        /// The room, lower-cased.
+        room: String,
+    },
+    /// `/move NICK #name` (staff): put NICK into a room, out of every other except `#class`.
+    Move {
+        /// Who.
+        nick: String,
+        /// The room, lower-cased.
+        room: String,
+    },
+    /// `/groups FILE` (staff): create group rooms from FILE and move their members in. The
+    /// session reads and checks the file (see [`crate::client::room::parse_groups`]).
+    Groups(std::path::PathBuf),
+    /// `/switch #name`: make a room we are in the current one. Local: nothing is sent.
+    Switch(String),
     /// `/nick NEW`: change nick.
     Nick(String),
     /// `/quit [reason]` (also `/exit`): leave, telling the room why.
@@ -54,6 +101,16 @@ pub enum ParseError {
         /// The command name as typed (without the `/`).
         name: String,
     },
+    /// A room argument that is not a room name.
+    #[error(
+        "{given:?} is not a room name: rooms are # plus 2 to 24 of a-z 0-9 _ -, e.g. #lab1 (usage {usage})"
+    )]
+    BadRoom {
+        /// What was typed, bounded and printable.
+        given: String,
+        /// How to use the command.
+        usage: &'static str,
+    },
     /// A command without the argument it needs.
     #[error("{command} needs more: usage {usage}")]
     MissingArgument {
@@ -68,7 +125,19 @@ pub enum ParseError {
 pub const HELP: &[(&str, &str)] = &[
     ("/msg NICK TEXT", "send TEXT privately to NICK"),
     ("/me TEXT", "act: shown as * yournick TEXT"),
-    ("/who", "list who is online (also /users, /names, !users)"),
+    (
+        "/who [#ROOM]",
+        "list who is in the room (also /users, /names, !users)",
+    ),
+    (
+        "/join [-i] #ROOM",
+        "join a room (creating it; -i: by invitation only) and switch to it",
+    ),
+    ("/part [#ROOM] [REASON]", "leave a room (the current one)"),
+    ("/list", "list the rooms with their sizes and topics"),
+    ("/switch #ROOM", "make #ROOM the room you type to"),
+    ("#ROOM TEXT", "say TEXT in #ROOM, whichever room is current"),
+    ("/invite NICK #ROOM", "let NICK join an invite-only room"),
     ("/nick NEW", "change your nick"),
     ("/ping", "measure the lag to the server"),
     (
@@ -98,9 +167,20 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
     }
     // The Python chats used `!users`; students type it from habit.
     if line.trim().eq_ignore_ascii_case("!users") {
-        return Ok(Some(Command::Who));
+        return Ok(Some(Command::Who(None)));
     }
     let Some(rest) = line.strip_prefix('/') else {
+        // `#lab1 hi`: said in #lab1. Anything else, `#1 wins` or `##x` or a lone `#lab1`
+        // included, is said as typed.
+        if let Some((room, text)) = line.split_once(char::is_whitespace)
+            && is_room_name(room)
+            && !text.trim().is_empty()
+        {
+            return Ok(Some(Command::SayIn {
+                room: room.to_ascii_lowercase(),
+                text: text.trim_start().to_owned(),
+            }));
+        }
         return Ok(Some(Command::Say(line.to_owned())));
     };
     if rest.starts_with('/') {
@@ -136,7 +216,81 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
             }
             Command::Me(args.to_owned())
         }
-        "who" | "users" | "names" => Command::Who,
+        "who" | "users" | "names" => match args.split_whitespace().next() {
+            Some(room) if room.starts_with('#') => {
+                Command::Who(Some(room_arg(room, "/who [#ROOM]")?))
+            }
+            // `/who anything`: the words are ignored, as they always were.
+            _ => Command::Who(None),
+        },
+        "join" | "j" => {
+            let (invite_only, room) = match args.split_once(char::is_whitespace) {
+                Some(("-i", room)) => (true, room.trim()),
+                None if args == "-i" => (true, ""),
+                _ => (false, args),
+            };
+            if room.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "/join",
+                    usage: "/join [-i] #ROOM",
+                });
+            }
+            Command::Join {
+                room: room_arg(room, "/join [-i] #ROOM")?,
+                invite_only,
+            }
+        }
+        "part" | "leave" => {
+            let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            let (room, reason) = if first.starts_with('#') {
+                (
+                    Some(room_arg(first, "/part [#ROOM] [REASON]")?),
+                    rest.trim(),
+                )
+            } else {
+                (None, args)
+            };
+            Command::Part {
+                room,
+                reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            }
+        }
+        "list" | "rooms" => Command::List,
+        "switch" | "go" => {
+            if args.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "/switch",
+                    usage: "/switch #ROOM",
+                });
+            }
+            Command::Switch(room_arg(args, "/switch #ROOM")?)
+        }
+        "invite" | "move" => {
+            let (command, usage) = if name.eq_ignore_ascii_case("invite") {
+                ("/invite", "/invite NICK #ROOM")
+            } else {
+                ("/move", "/move NICK #ROOM")
+            };
+            let mut words = args.split_whitespace();
+            let (Some(nick), Some(room), None) = (words.next(), words.next(), words.next()) else {
+                return Err(ParseError::MissingArgument { command, usage });
+            };
+            let (nick, room) = (nick.to_owned(), room_arg(room, usage)?);
+            if command == "/invite" {
+                Command::Invite { nick, room }
+            } else {
+                Command::Move { nick, room }
+            }
+        }
+        "groups" => {
+            if args.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "/groups",
+                    usage: "/groups FILE",
+                });
+            }
+            Command::Groups(args.into())
+        }
         "nick" => {
             if args.is_empty() {
                 return Err(ParseError::MissingArgument {
@@ -170,6 +324,20 @@ pub fn parse(line: &str) -> Result<Option<Command>, ParseError> {
         },
     };
     Ok(Some(command))
+}
+
+/// Whether `name` is a room name by the protocol's rule (`#` then 2 to 24 of `a-z 0-9 _ -`,
+/// in any case: the server folds it to lower case).
+pub fn is_room_name(name: &str) -> bool {
+    validate_room(name).is_ok()
+}
+
+/// A room argument, lower-cased, or the error that shows how to name one.
+fn room_arg(given: &str, usage: &'static str) -> Result<String, ParseError> {
+    validate_room(given).map_err(|_| ParseError::BadRoom {
+        given: given.chars().filter(|c| !c.is_control()).take(32).collect(),
+        usage,
+    })
 }
 
 #[cfg(test)]
@@ -257,7 +425,7 @@ mod tests {
             "/WHO",
             "/who ignored",
         ] {
-            assert_eq!(ok(line), Command::Who, "{line:?}");
+            assert_eq!(ok(line), Command::Who(None), "{line:?}");
         }
         // Only the exact Python command: `!users please` is a message.
         assert_eq!(ok("!users please"), Command::Say("!users please".into()));
@@ -333,6 +501,160 @@ mod tests {
                 listed.iter().any(|u| u.starts_with(name)),
                 "{name} missing from /help"
             );
+        }
+    }
+
+    #[test]
+    fn room_commands_parse() {
+        assert_eq!(
+            ok("/join #Lab1"),
+            Command::Join {
+                room: "#lab1".into(),
+                invite_only: false
+            }
+        );
+        assert_eq!(
+            ok("/JOIN -i  #quiet"),
+            Command::Join {
+                room: "#quiet".into(),
+                invite_only: true
+            }
+        );
+        assert_eq!(
+            ok("/part"),
+            Command::Part {
+                room: None,
+                reason: None
+            }
+        );
+        assert_eq!(
+            ok("/part #lab1 done for today"),
+            Command::Part {
+                room: Some("#lab1".into()),
+                reason: Some("done for today".into())
+            }
+        );
+        assert_eq!(
+            ok("/part off to lunch"),
+            Command::Part {
+                room: None,
+                reason: Some("off to lunch".into())
+            }
+        );
+        assert_eq!(ok("/list"), Command::List);
+        assert_eq!(ok("/who #LAB1"), Command::Who(Some("#lab1".into())));
+        assert_eq!(
+            ok("/invite bob #lab1"),
+            Command::Invite {
+                nick: "bob".into(),
+                room: "#lab1".into()
+            }
+        );
+        assert_eq!(
+            ok("/move bob #lab2"),
+            Command::Move {
+                nick: "bob".into(),
+                room: "#lab2".into()
+            }
+        );
+        assert_eq!(ok("/groups week3.txt"), Command::Groups("week3.txt".into()));
+        assert_eq!(ok("/switch #Lab1"), Command::Switch("#lab1".into()));
+    }
+
+    #[test]
+    fn room_commands_need_room_names() {
+        for (line, command) in [
+            ("/join", "/join"),
+            ("/join -i", "/join"),
+            ("/switch", "/switch"),
+            ("/invite bob", "/invite"),
+            ("/invite bob #lab1 extra", "/invite"),
+            ("/move", "/move"),
+            ("/groups", "/groups"),
+        ] {
+            match parse(line) {
+                Err(ParseError::MissingArgument { command: c, .. }) => {
+                    assert_eq!(c, command, "{line:?}")
+                }
+                other => panic!("{line:?} gave {other:?}"),
+            }
+        }
+        for line in [
+            "/join lab1",
+            "/join #a",
+            "/join #this-name-is-far-too-long-for-a-room",
+            "/join #lab\u{e9}",
+            "/part #! why",
+            "/who #x",
+            "/switch lab1",
+            "/invite bob lab1",
+            "/move bob #",
+        ] {
+            let Err(err @ ParseError::BadRoom { .. }) = parse(line) else {
+                panic!("{line:?} is not a bad room");
+            };
+            assert!(err.to_string().contains("e.g. #lab1"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_room_name_in_front_says_the_line_there() {
+        assert_eq!(
+            ok("#Lab1 hi there"),
+            Command::SayIn {
+                room: "#lab1".into(),
+                text: "hi there".into()
+            }
+        );
+        assert_eq!(
+            ok("#lab1   spaced  out "),
+            Command::SayIn {
+                room: "#lab1".into(),
+                text: "spaced  out ".into()
+            }
+        );
+        // Anything else that starts with # is said as typed.
+        for line in [
+            "#1 is the answer",
+            "##lab1 hi",
+            "#lab1",
+            "#lab1   ",
+            "#",
+            " #lab1 hi",
+        ] {
+            assert_eq!(ok(line), Command::Say(line.into()), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn help_lists_the_room_commands() {
+        let listed: Vec<&str> = HELP.iter().map(|(usage, _)| *usage).collect();
+        for name in [
+            "/join",
+            "/part",
+            "/list",
+            "/switch",
+            "#ROOM",
+            "/invite",
+            "/who [#ROOM]",
+        ] {
+            assert!(
+                listed.iter().any(|u| u.starts_with(name)),
+                "{name} missing from /help"
+            );
+        }
+        // Staff commands are listed to staff only, apart.
+        assert!(
+            !listed
+                .iter()
+                .any(|u| u.starts_with("/move") || u.starts_with("/groups"))
+        );
+        let staff: Vec<&str> = crate::client::room::STAFF_HELP
+            .iter()
+            .map(|(usage, _)| *usage)
+            .collect();
+        for name in ["/move NICK #ROOM", "/groups FILE", "/announce --all TEXT"] {
+            assert!(staff.contains(&name), "{name} missing from the staff help");
         }
     }
 }

@@ -8,7 +8,12 @@
 //! 10:44 -!- carol is now known as caro
 //! 10:45 *bob* psst
 //! 10:45 -> *bob* see you
+//! 10:46 -!- you joined #lab1; 2 users in #lab1: alice bob
+//! 10:46 [#lab1] <bob> in the lab room
 //! ```
+//!
+//! The `[#lab1]` in front is [`render_in_room`]'s: line mode names a line's room when we are
+//! in more than one room, transcripts always.
 //!
 //! This module owns the layout, the nick colours and making server text safe for a terminal.
 //! It must not do I/O (beyond asking whether colour is wanted) or hold state, so the line
@@ -26,7 +31,7 @@
 use std::ffi::OsStr;
 
 use crate::client::command::HELP;
-use crate::client::update::{Update, UpdateKind};
+use crate::client::update::{DEFAULT_ROOM, RoomSummary, Update, UpdateKind};
 
 /// The ANSI foreground colours nicks are drawn in (SGR codes): green, yellow, blue, magenta,
 /// cyan and their bright forms. Red is kept for errors; black, white and grey vanish on one
@@ -117,6 +122,8 @@ pub fn clean(text: &str, max_chars: usize) -> String {
 
 /// Longest nick shown; real nicks are 16 characters, so only a misbehaving server hits this.
 const MAX_NICK_SHOWN: usize = 32;
+/// Longest room name shown; real ones are 25 characters.
+const MAX_ROOM_SHOWN: usize = 32;
 /// Longest text shown in one line; the server's own limit is far below this.
 const MAX_TEXT_SHOWN: usize = 16 * 1024;
 
@@ -149,6 +156,97 @@ fn nick_list(users: &[String], colour: bool) -> String {
         .map(|nick| paint_nick(nick, false, colour))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `3 users in #lab1: ...`; `#class`, which everyone is in, keeps the words of a server
+/// without rooms: `3 users online: ...`.
+fn users_in(room: &str, users: &[String], colour: bool) -> String {
+    if room == DEFAULT_ROOM {
+        return users_online(users, colour);
+    }
+    match users.len() {
+        1 => format!("1 user in {}: {}", text(room), nick_list(users, colour)),
+        n => format!("{n} users in {}: {}", text(room), nick_list(users, colour)),
+    }
+}
+
+/// `/list`'s lines: a title, then one line per room.
+fn room_list(info: &str, rooms: &[RoomSummary]) -> Vec<String> {
+    if rooms.is_empty() {
+        return vec![format!("{info} no rooms")];
+    }
+    let width = rooms
+        .iter()
+        .map(|r| clean(&r.room, MAX_ROOM_SHOWN).chars().count())
+        .max()
+        .unwrap_or(0);
+    std::iter::once(format!("{info} rooms:"))
+        .chain(rooms.iter().map(|r| {
+            let mut line = format!(
+                "{info}   {:<width$}  {:>3} {}",
+                clean(&r.room, MAX_ROOM_SHOWN),
+                r.members,
+                if r.members == 1 { "user " } else { "users" }
+            );
+            if r.invite_only {
+                line.push_str("  (invite only)");
+            }
+            if let Some(topic) = r.topic.as_deref().filter(|t| !t.is_empty()) {
+                line.push_str(&format!("  {}", text(topic)));
+            }
+            line
+        }))
+        .collect()
+}
+
+/// The room a line belongs to, for the lines that do not name it themselves: what line mode
+/// puts in front as `[#lab1]` when there is more than one room, and transcripts always.
+pub fn room_of(kind: &UpdateKind) -> Option<&str> {
+    match kind {
+        UpdateKind::Message { room, .. }
+        | UpdateKind::Action { room, .. }
+        | UpdateKind::History { room, .. }
+        | UpdateKind::Away { room, .. }
+        | UpdateKind::Joined { room, .. }
+        | UpdateKind::Left { room, .. }
+        | UpdateKind::Users { room, .. }
+        | UpdateKind::Announcement { room, .. }
+        | UpdateKind::Topic { room, .. }
+        | UpdateKind::Moderation { room, .. } => Some(room),
+        _ => None,
+    }
+}
+
+/// An update as text like [`render_highlighted`], each line of a room's update preceded by its
+/// room (`10:42 [#lab1] <bob> hi`) when `with_room`: line mode's rule when we are in more than
+/// one room.
+pub fn render_in_room(update: &Update, colour: bool, mention: bool, with_room: bool) -> String {
+    let stamp = if mention && colour {
+        sgr("30;43", &hhmm(update.at), colour)
+    } else {
+        hhmm(update.at)
+    };
+    render_lines(&update.kind, colour, with_room)
+        .iter()
+        .map(|line| format!("{stamp} {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// [`render_body`], each line preceded by the update's room (`[#lab1] <bob> hi`) when
+/// `with_room` and the update belongs to a room (see [`room_of`]).
+pub fn render_lines(kind: &UpdateKind, colour: bool, with_room: bool) -> Vec<String> {
+    let lines = render_body(kind, colour);
+    match room_of(kind).filter(|_| with_room) {
+        Some(room) => {
+            let tag = sgr("1", &format!("[{}]", clean(room, MAX_ROOM_SHOWN)), colour);
+            lines
+                .into_iter()
+                .map(|line| format!("{tag} {line}"))
+                .collect()
+        }
+        None => lines,
+    }
 }
 
 fn users_online(users: &[String], colour: bool) -> String {
@@ -241,17 +339,20 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             from,
             text: said,
             own,
+            ..
         } => format!("<{}> {}", paint_nick(from, *own, colour), text(said)),
         UpdateKind::Action {
             from,
             text: does,
             own,
+            ..
         } => format!("* {} {}", paint_nick(from, *own, colour), text(does)),
         UpdateKind::History {
             from,
             text: said,
             action,
             own,
+            ..
         } => {
             // Dim and labelled, so nobody mistakes a replayed message for a live one.
             let label = sgr("2", "[history]", colour);
@@ -270,7 +371,7 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             }
         }
         // A rule across the pane between what was seen and what was missed.
-        UpdateKind::Away { missed } => match missed {
+        UpdateKind::Away { missed, .. } => match missed {
             0 => "-- no messages while you were away --".to_owned(),
             1 => "-- 1 message while you were away --".to_owned(),
             n => format!("-- {n} messages while you were away --"),
@@ -287,12 +388,12 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
                 format!("*{}* {}", paint_nick(from, false, colour), text(said))
             }
         }
-        UpdateKind::Joined { nick } => format!(
+        UpdateKind::Joined { nick, .. } => format!(
             "{} {} joined",
             sgr("32", "-->", colour),
             paint_nick(nick, false, colour)
         ),
-        UpdateKind::Left { nick, reason } => {
+        UpdateKind::Left { nick, reason, .. } => {
             let mut line = format!(
                 "{} {} left",
                 sgr("33", "<--", colour),
@@ -319,7 +420,42 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
         }
         UpdateKind::Notice { text: said } => format!("{info} {}", text(said)),
         UpdateKind::Error { text: said, .. } => format!("{alert} {}", text(said)),
-        UpdateKind::Users { users } => format!("{info} {}", users_online(users, colour)),
+        UpdateKind::Users { room, users } => format!("{info} {}", users_in(room, users, colour)),
+        UpdateKind::Entered {
+            room,
+            users,
+            topic,
+            by,
+        } => {
+            let mut line = match by {
+                Some(by) => format!(
+                    "{info} {} moved you to {}",
+                    paint_nick(by, false, colour),
+                    text(room)
+                ),
+                None => format!("{info} you joined {}", text(room)),
+            };
+            line.push_str(&format!("; {}", users_in(room, users, colour)));
+            if let Some(topic) = topic.as_deref().filter(|t| !t.is_empty()) {
+                line.push_str(&format!("; topic: {}", text(topic)));
+            }
+            line
+        }
+        UpdateKind::Parted { room, reason } => {
+            let mut line = format!("{info} you left {}", text(room));
+            if !reason.trim().is_empty() {
+                line.push_str(&format!(" ({})", text(reason)));
+            }
+            line
+        }
+        UpdateKind::RoomList { rooms } => return room_list(&info, rooms),
+        UpdateKind::Switched { room } => format!("{info} now talking in {}", text(room)),
+        UpdateKind::Invited { room, by } => format!(
+            "{info} {} invited you to {}: type /join {} to go in",
+            paint_nick(by, false, colour),
+            text(room),
+            text(room)
+        ),
         UpdateKind::Lag { millis } => format!("{info} lag: {millis} ms"),
         UpdateKind::Help => return help_lines(&info, "commands:", HELP),
         UpdateKind::StaffHelp => {
@@ -330,6 +466,7 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
             from,
             text: said,
             history,
+            ..
         } => {
             let line = sgr(
                 "1;93",
@@ -343,13 +480,13 @@ pub fn render_body(kind: &UpdateKind, colour: bool) -> Vec<String> {
                 line
             }
         }
-        UpdateKind::Topic { text: said, by } if said.is_empty() => {
+        UpdateKind::Topic { text: said, by, .. } if said.is_empty() => {
             format!("{info} {} cleared the topic", text(by))
         }
-        UpdateKind::Topic { text: said, by } => {
+        UpdateKind::Topic { text: said, by, .. } => {
             format!("{info} topic: {} (set by {})", text(said), text(by))
         }
-        UpdateKind::Moderation { text: said } => {
+        UpdateKind::Moderation { text: said, .. } => {
             format!("{} {}", sgr("95", "-!-", colour), text(said))
         }
         UpdateKind::Disconnected { reason } => format!("{alert} disconnected: {}", text(reason)),
@@ -436,6 +573,7 @@ mod tests {
         let cases = [
             (
                 UpdateKind::Message {
+                    room: "#class".into(),
                     from: "alice".into(),
                     text: "hi all".into(),
                     own: false,
@@ -444,6 +582,7 @@ mod tests {
             ),
             (
                 UpdateKind::Message {
+                    room: "#class".into(),
                     from: "me1".into(),
                     text: "mine".into(),
                     own: true,
@@ -452,6 +591,7 @@ mod tests {
             ),
             (
                 UpdateKind::Action {
+                    room: "#class".into(),
                     from: "alice".into(),
                     text: "waves".into(),
                     own: false,
@@ -460,12 +600,14 @@ mod tests {
             ),
             (
                 UpdateKind::Joined {
+                    room: "#class".into(),
                     nick: "carol".into(),
                 },
                 "--> carol joined",
             ),
             (
                 UpdateKind::Left {
+                    room: "#class".into(),
                     nick: "bob".into(),
                     reason: "lunch".into(),
                 },
@@ -473,6 +615,7 @@ mod tests {
             ),
             (
                 UpdateKind::Left {
+                    room: "#class".into(),
                     nick: "bob".into(),
                     reason: String::new(),
                 },
@@ -527,21 +670,31 @@ mod tests {
             ),
             (
                 UpdateKind::Users {
+                    room: "#class".into(),
                     users: vec!["alice".into(), "bob".into()],
                 },
                 "-!- 2 users online: alice bob",
             ),
             (UpdateKind::Lag { millis: 12 }, "-!- lag: 12 ms"),
             (
-                UpdateKind::Away { missed: 3 },
+                UpdateKind::Away {
+                    room: "#class".into(),
+                    missed: 3,
+                },
                 "-- 3 messages while you were away --",
             ),
             (
-                UpdateKind::Away { missed: 1 },
+                UpdateKind::Away {
+                    room: "#class".into(),
+                    missed: 1,
+                },
                 "-- 1 message while you were away --",
             ),
             (
-                UpdateKind::Away { missed: 0 },
+                UpdateKind::Away {
+                    room: "#class".into(),
+                    missed: 0,
+                },
                 "-- no messages while you were away --",
             ),
             (
@@ -568,6 +721,7 @@ mod tests {
     fn moderation_lines_stand_out() {
         assert_eq!(
             plain(UpdateKind::Announcement {
+                room: "#class".into(),
                 from: "prof".into(),
                 text: "exam starts".into(),
                 history: false,
@@ -576,6 +730,7 @@ mod tests {
         );
         let coloured = render(
             &at(UpdateKind::Announcement {
+                room: "#class".into(),
                 from: "prof".into(),
                 text: "x".into(),
                 history: false,
@@ -586,6 +741,7 @@ mod tests {
         // From the history: labelled as such, in the announcement's own style.
         assert_eq!(
             plain(UpdateKind::Announcement {
+                room: "#class".into(),
                 from: "prof".into(),
                 text: "exam starts".into(),
                 history: true,
@@ -594,6 +750,7 @@ mod tests {
         );
         let coloured = render(
             &at(UpdateKind::Announcement {
+                room: "#class".into(),
                 from: "prof".into(),
                 text: "x".into(),
                 history: true,
@@ -603,6 +760,7 @@ mod tests {
         assert!(coloured.contains("\x1b[1;93m"), "{coloured:?}");
         assert_eq!(
             plain(UpdateKind::Topic {
+                room: "#class".into(),
                 text: "Exam".into(),
                 by: "prof".into()
             }),
@@ -610,6 +768,7 @@ mod tests {
         );
         assert_eq!(
             plain(UpdateKind::Topic {
+                room: "#class".into(),
                 text: String::new(),
                 by: "prof".into()
             }),
@@ -617,12 +776,111 @@ mod tests {
         );
         assert_eq!(
             plain(UpdateKind::Moderation {
+                room: "#class".into(),
                 text: "prof muted ann \u{1b}[2J".into()
             }),
             "-!- prof muted ann ^[[2J"
         );
         let staff = render(&at(UpdateKind::StaffHelp), false);
         assert!(staff.contains("/mute NICK [MIN] [REASON]"), "{staff}");
+    }
+
+    #[test]
+    fn room_lines() {
+        assert_eq!(
+            plain(UpdateKind::Entered {
+                room: "#lab1".into(),
+                users: vec!["alice".into(), "%tom".into()],
+                topic: Some("ex. 3".into()),
+                by: None,
+            }),
+            "-!- you joined #lab1; 2 users in #lab1: alice %tom; topic: ex. 3"
+        );
+        assert_eq!(
+            plain(UpdateKind::Entered {
+                room: "#lab2".into(),
+                users: vec!["alice".into()],
+                topic: None,
+                by: Some("prof".into()),
+            }),
+            "-!- prof moved you to #lab2; 1 user in #lab2: alice"
+        );
+        assert_eq!(
+            plain(UpdateKind::Parted {
+                room: "#lab1".into(),
+                reason: "done".into(),
+            }),
+            "-!- you left #lab1 (done)"
+        );
+        assert_eq!(
+            plain(UpdateKind::Invited {
+                room: "#quiet".into(),
+                by: "bob".into(),
+            }),
+            "-!- bob invited you to #quiet: type /join #quiet to go in"
+        );
+        assert_eq!(
+            plain(UpdateKind::Users {
+                room: "#class".into(),
+                users: vec!["alice".into()],
+            }),
+            "-!- 1 user online: alice"
+        );
+        let list = render_body(
+            &UpdateKind::RoomList {
+                rooms: vec![
+                    RoomSummary {
+                        room: "#class".into(),
+                        members: 12,
+                        topic: Some("Week 3".into()),
+                        invite_only: false,
+                    },
+                    RoomSummary {
+                        room: "#lab1".into(),
+                        members: 1,
+                        topic: None,
+                        invite_only: true,
+                    },
+                ],
+            },
+            false,
+        );
+        assert_eq!(
+            list,
+            [
+                "-!- rooms:",
+                "-!-   #class   12 users  Week 3",
+                "-!-   #lab1     1 user   (invite only)",
+            ]
+        );
+        assert_eq!(
+            render_body(&UpdateKind::RoomList { rooms: vec![] }, false),
+            ["-!- no rooms"]
+        );
+    }
+
+    #[test]
+    fn a_room_tag_goes_after_the_stamp() {
+        let update = at(UpdateKind::Message {
+            room: "#lab1".into(),
+            from: "bob".into(),
+            text: "hi".into(),
+            own: false,
+        });
+        let stamp = hhmm(update.at);
+        assert_eq!(
+            render_in_room(&update, false, false, true),
+            format!("{stamp} [#lab1] <bob> hi")
+        );
+        assert_eq!(
+            render_in_room(&update, false, true, false),
+            render(&update, false)
+        );
+        let notice = at(UpdateKind::Notice { text: "x".into() });
+        assert_eq!(
+            render_in_room(&notice, false, false, true),
+            format!("{stamp} -!- x")
+        );
     }
 
     #[test]
@@ -638,6 +896,7 @@ mod tests {
     fn colour_paints_nicks_and_bolds_our_own() {
         let theirs = render_body(
             &UpdateKind::Message {
+                room: "#class".into(),
                 from: "alice".into(),
                 text: "hi".into(),
                 own: false,
@@ -647,6 +906,7 @@ mod tests {
         assert_eq!(theirs, ["<\x1b[96malice\x1b[0m> hi"]);
         let ours = render_body(
             &UpdateKind::Message {
+                room: "#class".into(),
                 from: "alice".into(),
                 text: "hi".into(),
                 own: true,
@@ -671,7 +931,10 @@ mod tests {
                 code: None,
                 text: "x".into(),
             },
-            UpdateKind::Joined { nick: "bob".into() },
+            UpdateKind::Joined {
+                room: "#class".into(),
+                nick: "bob".into(),
+            },
         ];
         for kind in kinds {
             let shown = render(&at(kind), false);
@@ -682,6 +945,7 @@ mod tests {
     #[test]
     fn mentions_highlight_the_stamp_only_in_colour() {
         let update = at(UpdateKind::Message {
+            room: "#class".into(),
             from: "bob".into(),
             text: "hi alice".into(),
             own: false,
@@ -725,6 +989,7 @@ mod tests {
         assert_eq!(clean("abcdef", 3), "abc…");
         let line = render_body(
             &UpdateKind::Message {
+                room: "#class".into(),
                 from: "evil\u{1b}]0;pwned\u{7}".into(),
                 text: "\u{1b}[1A\u{1b}[2Kforged".into(),
                 own: false,

@@ -3,9 +3,9 @@
 //! This module owns reading the user's lines and printing updates, in two modes:
 //!
 //! - **terminal** (standard input and output both terminals): rustyline edits the line with
-//!   history, the prompt shows the nick, and updates are printed *above* the prompt through
-//!   rustyline's `ExternalPrinter`, so a message arriving while you type never garbles your
-//!   half-written line. Ctrl-C and Ctrl-D leave cleanly (`bye` is sent). A line that
+//!   history, the prompt shows the nick (and the room, when in several), and updates are
+//!   printed *above* the prompt through rustyline's `ExternalPrinter`, so a message arriving
+//!   while you type never garbles your half-written line. Ctrl-C and Ctrl-D leave cleanly (`bye` is sent). A line that
 //!   mentions your nick has its time stamp highlighted. A line you send to the room (or
 //!   privately) is taken off the screen when you press Enter: the server's echo of it, which
 //!   is the proof it was delivered, is the one copy shown (see `EchoHold`).
@@ -13,6 +13,10 @@
 //!   line is the nick unless `--nick` was given (like the Python chats' `input()`), each
 //!   further line is a command, output is plain lines, and the end of input sends `bye` and
 //!   exits 0 once the server has it.
+//!
+//! In both, once we are in more than one room each room's line starts with its room
+//! (`10:42 [#lab1] <bob> hi`); private messages and notices do not. `/switch #lab1` changes
+//! where plain lines go, and `#lab1 text` says one line there.
 //!
 //! It must not speak the protocol: it sends [`Command`]s to the session and shows
 //! [`Update`]s, like any front end.
@@ -36,8 +40,9 @@ use crate::client::command::{self, Command};
 use crate::client::display;
 use crate::client::error::ClientError;
 use crate::client::session::{ClientConfig, ReconnectPolicy, Session, Spawned, StateView};
+use crate::client::state::same_room;
 use crate::client::transcript::Transcript;
-use crate::client::update::{Update, UpdateKind};
+use crate::client::update::{DEFAULT_ROOM, Update, UpdateKind};
 use crate::client::{KexSetup, ServerAddr, Timeouts, Welcome, load_key};
 use crate::crypto::RoomKey;
 use crate::protocol::event::validate_nick;
@@ -192,7 +197,7 @@ fn run_terminal(
     };
 
     while !ended.load(Ordering::SeqCst) {
-        let prompt = format!("{}> ", display::clean(&state.snapshot().nick, 32));
+        let prompt = prompt(&state.snapshot());
         let read = editor.readline(&prompt);
         if hold.is_held() {
             if let Ok(line) = &read {
@@ -242,6 +247,17 @@ fn run_terminal(
     // The printer ends when the session does (its update channel disconnects).
     let _ = printer.join();
     session.join().map_err(ClientError::from)
+}
+
+/// The prompt: our nick, and the current room when we are in several (`alice #lab1> `), so
+/// it is clear where a line will go.
+fn prompt(state: &crate::client::ChatState) -> String {
+    let nick = display::clean(&state.nick, 32);
+    if state.in_several_rooms() {
+        format!("{nick} {}> ", display::clean(&state.current, 32))
+    } else {
+        format!("{nick}> ")
+    }
 }
 
 /// How long the printer waits at most for a sent line to be taken off the screen (it takes
@@ -297,8 +313,9 @@ struct HoldOnSend(Arc<EchoHold>);
 
 impl ConditionalEventHandler for HoldOnSend {
     fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
-        if let Ok(Some(Command::Say(_) | Command::Me(_) | Command::Msg { .. })) =
-            command::parse(ctx.line())
+        if let Ok(Some(
+            Command::Say(_) | Command::SayIn { .. } | Command::Me(_) | Command::Msg { .. },
+        )) = command::parse(ctx.line())
         {
             self.0.hold();
         }
@@ -369,9 +386,11 @@ fn print_updates(
     ended: &AtomicBool,
     user_quit: &AtomicBool,
 ) {
+    let mut rooms = RoomsShown::default();
     for update in updates {
         let mention = colour && state.snapshot().mentioned_in(&update.kind);
-        let mut text = display::render_highlighted(&update, colour, mention);
+        let with_room = rooms.follow(&update.kind);
+        let mut text = display::render_in_room(&update, colour, mention, with_room);
         text.push('\n');
         if !print(text) {
             break;
@@ -417,8 +436,10 @@ fn run_pipe(options: LineOptions, key: RoomKey, transcript: Transcript) -> Resul
     thread::spawn(move || forward_input(input, commands, colour));
 
     let mut stdout = io::stdout();
+    let mut rooms = RoomsShown::default();
     for update in updates {
-        let line = display::render(&update, colour);
+        let with_room = rooms.follow(&update.kind);
+        let line = display::render_in_room(&update, colour, false, with_room);
         // A closed stdout (`client | head`) is not worth a panic: stop printing, keep going
         // until the session ends so the bye is still sent.
         if writeln!(stdout, "{line}")
@@ -429,6 +450,32 @@ fn run_pipe(options: LineOptions, key: RoomKey, transcript: Transcript) -> Resul
         }
     }
     session.join().map_err(ClientError::from)
+}
+
+/// The rooms we are in, followed from the updates in the order they are printed, so a line
+/// is named by its room exactly when the reader needs it: when we are in several rooms, or
+/// the line is from a room we are not in (`/who #other`).
+#[derive(Debug, Default)]
+struct RoomsShown {
+    rooms: Vec<String>,
+}
+
+impl RoomsShown {
+    /// Takes `kind` into account; returns whether its line should name its room.
+    fn follow(&mut self, kind: &UpdateKind) -> bool {
+        match kind {
+            // The welcome puts us in #class; the rooms we are rejoining follow as `Entered`.
+            UpdateKind::Connected { .. } => self.rooms = vec![DEFAULT_ROOM.to_owned()],
+            UpdateKind::Entered { room, .. } if !self.rooms.iter().any(|r| same_room(r, room)) => {
+                self.rooms.push(room.clone());
+            }
+            UpdateKind::Parted { room, .. } => self.rooms.retain(|r| !same_room(r, room)),
+            _ => {}
+        }
+        display::room_of(kind).is_some_and(|room| {
+            self.rooms.len() > 1 || !self.rooms.iter().any(|r| same_room(r, room))
+        })
+    }
 }
 
 /// Sends each input line to the session; at the end of input, quits.
@@ -588,6 +635,53 @@ mod tests {
         assert!(printer.join().unwrap());
         // Not held: printing goes straight through.
         assert!(hold.print(|| true));
+    }
+
+    #[test]
+    fn lines_name_their_room_once_there_are_several() {
+        let mut rooms = RoomsShown::default();
+        let said = |room: &str| UpdateKind::Message {
+            room: room.into(),
+            from: "bob".into(),
+            text: "hi".into(),
+            own: false,
+        };
+        let entered = |room: &str| UpdateKind::Entered {
+            room: room.into(),
+            users: Vec::new(),
+            topic: None,
+            by: None,
+        };
+        let connected = UpdateKind::Connected {
+            nick: "alice".into(),
+            users: Vec::new(),
+            server: String::new(),
+            target: String::new(),
+            reconnected: false,
+        };
+        assert!(!rooms.follow(&connected));
+        assert!(!rooms.follow(&said("#class")));
+        // A room we are not in is always named.
+        assert!(rooms.follow(&said("#lab1")));
+        assert!(!rooms.follow(&entered("#lab1")), "it names the room itself");
+        assert!(rooms.follow(&said("#class")));
+        assert!(rooms.follow(&said("#LAB1")));
+        let private = UpdateKind::Private {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+            outgoing: false,
+        };
+        assert!(!rooms.follow(&private), "private messages have no room");
+        assert!(!rooms.follow(&UpdateKind::Parted {
+            room: "#lab1".into(),
+            reason: String::new(),
+        }));
+        assert!(!rooms.follow(&said("#class")));
+        // A reconnect starts from #class; the rejoined rooms come back as `Entered`.
+        rooms.follow(&entered("#lab2"));
+        rooms.follow(&connected);
+        assert!(!rooms.follow(&said("#class")));
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The room as staff run it, seen from the client: our role, everyone's roles (for the `@` and
-//! `%` marks in nick lists), the topic and the latest announcement; and the staff commands
-//! (`/announce`, `/topic`, `/mute`, ...) with their help lines.
+//! A room as staff run it, seen from the client: our role, everyone's roles (for the `@` and
+//! `%` marks in nick lists), the topic and the latest announcement; the staff commands
+//! (`/announce`, `/topic`, `/mute`, ...) with their help lines; and `/groups` files
+//! ([`parse_groups`]), the staff's list of group rooms.
 //!
-//! Plain data and parsing, like `state` and `command`: no I/O. The server decides every
-//! permission; a student who types a staff command gets the server's `not_permitted` refusal,
+//! Plain data and parsing, like `state` and `command`: no I/O (the session reads the file).
+//! The server decides every permission; a student who types a staff command gets the server's `not_permitted` refusal,
 //! which is why parsing does not look at our role. Only `/help` does: it lists staff commands to
 //! staff alone.
 
@@ -11,7 +12,9 @@ use std::collections::BTreeMap;
 
 use crate::client::command::ParseError;
 use crate::protocol::ClientEvent;
-use crate::protocol::event::nick_key;
+use crate::protocol::event::{
+    Group, MAX_GROUP_MEMBERS, MAX_GROUPS, nick_key, validate_nick, validate_room,
+};
 use crate::role::Role;
 
 /// What the client knows of the room's roles and staff messages.
@@ -67,8 +70,9 @@ impl RoomInfo {
 pub const STAFF_HELP: &[(&str, &str)] = &[
     (
         "/announce TEXT",
-        "an announcement that stands out for everyone",
+        "an announcement that stands out for everyone in the room",
     ),
+    ("/announce --all TEXT", "the same, in every room"),
     ("/topic [TEXT]", "set the room's topic (no text: clear it)"),
     (
         "/mute NICK [MIN] [REASON]",
@@ -84,12 +88,23 @@ pub const STAFF_HELP: &[(&str, &str)] = &[
         "disconnect and refuse NICK (no MIN: until /unban)",
     ),
     ("/unban NICK", "lift a ban"),
-    ("/quiet on|off", "exam mode: only staff may speak"),
+    (
+        "/quiet on|off",
+        "exam mode in the room: only staff may speak",
+    ),
     (
         "/slow SECONDS",
         "each student may send one message per SECONDS (0: off)",
     ),
     ("/whois NICK", "role, address, key and joining time of NICK"),
+    (
+        "/move NICK #ROOM",
+        "put NICK into #ROOM (out of every other room but #class)",
+    ),
+    (
+        "/groups FILE",
+        "create group rooms from FILE (#lab1 alice bob, one room a line) and move everyone in",
+    ),
     ("/reload", "re-read the roster (roster servers)"),
 ];
 
@@ -119,11 +134,24 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
         },
     };
     let event = match name {
-        "announce" if args.is_empty() => return missing("/announce", "/announce TEXT"),
-        "announce" => ClientEvent::Announce {
-            room: None,
-            all: false,
-            text: args.to_owned(),
+        "announce" if args.is_empty() || args == "--all" => {
+            return missing("/announce", "/announce [--all] TEXT");
+        }
+        // The session fills in the current room (or none, with `--all`).
+        "announce" => match args
+            .strip_prefix("--all")
+            .filter(|t| t.starts_with(char::is_whitespace))
+        {
+            Some(text) => ClientEvent::Announce {
+                room: None,
+                all: true,
+                text: text.trim().to_owned(),
+            },
+            None => ClientEvent::Announce {
+                room: None,
+                all: false,
+                text: args.to_owned(),
+            },
         },
         "topic" => ClientEvent::Topic {
             room: None,
@@ -176,6 +204,100 @@ pub fn parse(name: &str, args: &str) -> Option<Result<ClientEvent, ParseError>> 
         _ => return None,
     };
     Some(Ok(event))
+}
+
+/// The largest `/groups` file read: 50 rooms of 50 nicks of 16 characters fit many times
+/// over; anything larger is the wrong file.
+pub const MAX_GROUPS_FILE: u64 = 256 * 1024;
+
+/// Why a `/groups` file cannot be used. Nothing is sent when the file has any mistake: half a
+/// class moved is worse than none.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupsError {
+    /// A line is wrong.
+    #[error("line {line}: {problem}")]
+    Line {
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it and how to fix it.
+        problem: String,
+    },
+    /// No room at all.
+    #[error(
+        "the file lists no rooms: write one line per room, the room then its members, e.g. `#lab1 alice bob`"
+    )]
+    Empty,
+}
+
+/// Reads a `/groups` file: one line per room, the room's name then its members separated by
+/// spaces (`#lab1 alice bob carol`); blank lines and lines starting with `//` are skipped. A
+/// room may appear once, a nick in one room only (in any case), and a file may list at most
+/// [`MAX_GROUPS`] rooms of [`MAX_GROUP_MEMBERS`] members (the server's limits). Rooms come
+/// back lower-cased, nicks as written.
+pub fn parse_groups(text: &str) -> Result<Vec<Group>, GroupsError> {
+    let mut groups: Vec<Group> = Vec::new();
+    // Where each room and nick was first listed, for the message about a second listing.
+    let mut rooms_at: BTreeMap<String, usize> = BTreeMap::new();
+    let mut nicks_at: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let wrong = |problem: String| GroupsError::Line {
+            line: number,
+            problem,
+        };
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("//") {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let Some(room) = words.next() else { continue };
+        let shown = |word: &str| -> String { crate::client::display::clean(word, 32) };
+        let Ok(room) = validate_room(room) else {
+            return Err(wrong(format!(
+                "{} is not a room name: a line starts with the room, # plus 2 to 24 of a-z 0-9 _ -, e.g. #lab1",
+                shown(room)
+            )));
+        };
+        if let Some(first) = rooms_at.get(&room) {
+            return Err(wrong(format!(
+                "{room} is listed again (first on line {first}): put all its members on one line"
+            )));
+        }
+        if groups.len() == MAX_GROUPS {
+            return Err(wrong(format!(
+                "more than {MAX_GROUPS} rooms: the server creates at most {MAX_GROUPS} at a time; split the file"
+            )));
+        }
+        let mut members = Vec::new();
+        for nick in words {
+            if let Err(e) = validate_nick(nick) {
+                return Err(wrong(format!("{} is not a nick: {e}", shown(nick))));
+            }
+            if let Some((first, other)) = nicks_at.get(&nick_key(nick)) {
+                return Err(wrong(format!(
+                    "{nick} is already in {other} (line {first}): a student goes into one room only"
+                )));
+            }
+            if members.len() == MAX_GROUP_MEMBERS {
+                return Err(wrong(format!(
+                    "{room} lists more than {MAX_GROUP_MEMBERS} members, the most a room of a group file takes"
+                )));
+            }
+            nicks_at.insert(nick_key(nick), (number, room.clone()));
+            members.push(nick.to_owned());
+        }
+        if members.is_empty() {
+            return Err(wrong(format!(
+                "{room} has no members: list their nicks after the room, e.g. `{room} alice bob`"
+            )));
+        }
+        rooms_at.insert(room.clone(), number);
+        groups.push(Group { room, members });
+    }
+    if groups.is_empty() {
+        return Err(GroupsError::Empty);
+    }
+    Ok(groups)
 }
 
 #[cfg(test)]
@@ -241,6 +363,23 @@ mod tests {
             }
         );
         assert_eq!(ok("reload", ""), ClientEvent::Reload);
+        assert_eq!(
+            ok("announce", "--all  break until 11"),
+            ClientEvent::Announce {
+                room: None,
+                all: true,
+                text: "break until 11".into()
+            }
+        );
+        assert_eq!(
+            ok("announce", "--allowed here"),
+            ClientEvent::Announce {
+                room: None,
+                all: false,
+                text: "--allowed here".into()
+            }
+        );
+        assert!(parse("announce", "--all").unwrap().is_err());
         assert!(parse("quiet", "maybe").unwrap().is_err());
         assert!(parse("announce", "").unwrap().is_err());
         let Some(Err(ParseError::MissingArgument { usage, .. })) = parse("ban", "") else {
@@ -261,5 +400,72 @@ mod tests {
         room.rename("tom", "thomas");
         assert_eq!(room.marked("thomas"), "%thomas");
         assert_eq!(room.role_of("tom"), Role::Student);
+    }
+
+    fn line_error(text: &str) -> (usize, String) {
+        match parse_groups(text) {
+            Err(GroupsError::Line { line, problem }) => (line, problem),
+            other => panic!("{text:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_groups_file_lists_rooms_and_members() {
+        let text =
+            "// lab groups, week 3\n\n#Lab1 alice bob  carol\n  // comment\n#lab2\tdave Erin\r\n";
+        assert_eq!(
+            parse_groups(text),
+            Ok(vec![
+                Group {
+                    room: "#lab1".into(),
+                    members: vec!["alice".into(), "bob".into(), "carol".into()],
+                },
+                Group {
+                    room: "#lab2".into(),
+                    members: vec!["dave".into(), "Erin".into()],
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn groups_file_mistakes_name_their_line() {
+        let (line, problem) = line_error("#lab1 alice\nlab2 bob\n");
+        assert_eq!(line, 2);
+        assert!(problem.contains("not a room name"), "{problem}");
+        let (line, problem) = line_error("#lab1 alice\n\n#lab2 bob ALICE\n");
+        assert_eq!(line, 3);
+        assert!(problem.contains("already in #lab1 (line 1)"), "{problem}");
+        let (line, problem) = line_error("#lab1 alice\n#LAB1 bob\n");
+        assert_eq!(line, 2);
+        assert!(problem.contains("first on line 1"), "{problem}");
+        let (line, problem) = line_error("// x\n#lab1\n");
+        assert_eq!(line, 2);
+        assert!(problem.contains("no members"), "{problem}");
+        let (line, problem) = line_error("#lab1 al!ce\n");
+        assert_eq!(line, 1);
+        assert!(problem.contains("not a nick"), "{problem}");
+        // Control characters in the file do not reach the screen.
+        let (_, problem) = line_error("#lab1 a\u{1b}[2J\n");
+        assert!(!problem.contains('\u{1b}'), "{problem:?}");
+        assert_eq!(
+            parse_groups("// only comments\n\n"),
+            Err(GroupsError::Empty)
+        );
+        assert_eq!(parse_groups(""), Err(GroupsError::Empty));
+    }
+
+    #[test]
+    fn groups_files_are_bounded_like_the_server() {
+        let room = |i: usize| format!("#g{i:02} s{i:02}a\n");
+        let fifty: String = (0..MAX_GROUPS).map(room).collect();
+        assert_eq!(parse_groups(&fifty).map(|g| g.len()), Ok(MAX_GROUPS));
+        let (line, problem) = line_error(&format!("{fifty}{}", room(99)));
+        assert_eq!(line, MAX_GROUPS + 1);
+        assert!(problem.contains("more than 50 rooms"), "{problem}");
+        let members: Vec<String> = (0..=MAX_GROUPS).map(|i| format!("s{i:03}")).collect();
+        let (line, problem) = line_error(&format!("#big {}", members.join(" ")));
+        assert_eq!(line, 1);
+        assert!(problem.contains("more than 50 members"), "{problem}");
     }
 }

@@ -29,9 +29,11 @@ use crate::client::connection::{
     self, Connection, KexSetup, Link, Net, NetEvent, SendFailure, ServerAddr, Timeouts, Welcome,
 };
 use crate::client::error::{ConnectError, SessionError};
+use crate::client::room::{MAX_GROUPS_FILE, parse_groups};
 use crate::client::state::ChatState;
+use crate::client::state::same_room;
 use crate::client::transcript::Transcript;
-use crate::client::update::{Update, UpdateKind};
+use crate::client::update::{DEFAULT_ROOM, RoomSummary, Update, UpdateKind};
 use crate::crypto::RoomKey;
 use crate::protocol::event::{HistoryKind, validate_nick, validate_text};
 use crate::protocol::{ClientEvent, ErrorCode, ServerEvent};
@@ -247,6 +249,8 @@ impl Session {
             next_ping: 1,
             transcript,
             away: None,
+            rejoin_probe: None,
+            joining: None,
         };
         match Link::start(
             connection,
@@ -349,14 +353,24 @@ struct Core {
     next_ping: u64,
     /// Everything shown, for `/save` and `--log`.
     transcript: Transcript,
-    /// After a rejoin, until the server's replay of what we missed is over.
+    /// After a rejoin, until the server's replay of what we missed in a room is over.
     away: Option<Away>,
+    /// After a reconnect, until the pong of the ping sent after the rooms' `join`s: the rooms
+    /// the server has not let us back into by then are dropped.
+    rejoin_probe: Option<u64>,
+    /// A `/join` the server has not answered yet: the room, and the ping sent after it. Until
+    /// then what is typed for the current room goes to that room (a script's
+    /// `/join #lab1` then `hi` means hi to #lab1); the server, which answers in order, has
+    /// let us in by then or says why not.
+    joining: Option<(String, u64)>,
 }
 
-/// A rejoin's gap while the server replays it: how many room messages the welcome said we
-/// missed, and how many of them the replay has shown so far.
-#[derive(Debug, Clone, Copy)]
+/// A rejoin's gap in one room while the server replays it: how many of the room's messages
+/// the welcome (for `#class`) or `entered` said we missed, and how many of them the replay has
+/// shown so far.
+#[derive(Debug, Clone)]
 struct Away {
+    room: String,
     missed: u64,
     replayed: u64,
 }
@@ -471,6 +485,10 @@ impl Core {
             self.keepalive();
             return;
         }
+        if let Command::Switch(room) = &command {
+            self.switch(room);
+            return;
+        }
         if let Command::Save(path) = &command {
             // Local, so it works while reconnecting too.
             match self.transcript.save(path) {
@@ -509,14 +527,13 @@ impl Core {
         }
         match command {
             Command::Say(text) => {
-                if self.check_text(&text) {
-                    self.send(ClientEvent::Say { room: None, text });
-                }
+                let room = self.typing_to();
+                self.say(room, text, false);
             }
+            Command::SayIn { room, text } => self.say(room, text, false),
             Command::Me(text) => {
-                if self.check_text(&text) {
-                    self.send(ClientEvent::Me { room: None, text });
-                }
+                let room = self.typing_to();
+                self.say(room, text, true);
             }
             Command::Msg { to, text } => {
                 if let Err(e) = validate_nick(&to) {
@@ -525,8 +542,57 @@ impl Core {
                     self.send(ClientEvent::Msg { to, text });
                 }
             }
-            Command::Who => self.send(ClientEvent::Who { room: None }),
-            Command::Staff(event) => self.send(event),
+            Command::Who(room) => {
+                let room = room.unwrap_or_else(|| self.typing_to());
+                self.send(ClientEvent::Who {
+                    room: on_the_wire(&room),
+                });
+            }
+            Command::Join { room, invite_only } => {
+                // Already in it: a resync, asking only for what we have not shown.
+                let since = self.state.last_message(&room);
+                self.send(ClientEvent::Join {
+                    room: room.clone(),
+                    since,
+                    invite_only,
+                });
+                let id = self.next_ping;
+                self.next_ping += 1;
+                self.joining = Some((room, id));
+                self.send(ClientEvent::Ping { id });
+            }
+            Command::Part { room, reason } => {
+                let room = room.unwrap_or_else(|| self.state.current.clone());
+                if self.state.joined(&room).is_none() {
+                    self.local_error(format!("you are not in {room}: nothing to leave"));
+                    return;
+                }
+                let reason = reason.filter(|r| validate_text(r, self.state.max_text).is_ok());
+                self.send(ClientEvent::Part { room, reason });
+            }
+            Command::List => self.send(ClientEvent::List),
+            Command::Invite { nick, room } => {
+                if let Err(e) = validate_nick(&nick) {
+                    self.local_error(format!("not sent: nobody can be called {nick:?} ({e})"));
+                } else {
+                    self.send(ClientEvent::Invite { nick, room });
+                }
+            }
+            Command::Move { nick, room } => {
+                if let Err(e) = validate_nick(&nick) {
+                    self.local_error(format!("not sent: nobody can be called {nick:?} ({e})"));
+                } else {
+                    self.send(ClientEvent::Move { nick, room });
+                }
+            }
+            Command::Groups(path) => match read_groups(&path) {
+                Ok(groups) => self.send(ClientEvent::Groups { groups }),
+                Err(e) => self.local_error(e),
+            },
+            Command::Staff(event) => {
+                let event = in_room(event, &self.typing_to());
+                self.send(event);
+            }
             Command::Nick(nick) => self.send(ClientEvent::Nick { nick }),
             Command::Ping => {
                 let id = self.next_ping;
@@ -538,7 +604,60 @@ impl Core {
                 self.send(ClientEvent::Ping { id });
             }
             // Handled before we get here.
-            Command::Help | Command::Save(_) | Command::Quit(_) | Command::MeasureLag => {}
+            Command::Help
+            | Command::Save(_)
+            | Command::Quit(_)
+            | Command::MeasureLag
+            | Command::Switch(_) => {}
+        }
+    }
+
+    /// Where what is typed for the current room goes: the current room, or the room of a
+    /// `/join` not answered yet (see [`Core::joining`]).
+    fn typing_to(&self) -> String {
+        match &self.joining {
+            Some((room, _)) => room.clone(),
+            None => self.state.current.clone(),
+        }
+    }
+
+    /// Says `text` (an action if `action`) in `room`, which we must be in (or be joining):
+    /// text meant for a group must never land in another room.
+    fn say(&mut self, room: String, text: String, action: bool) {
+        let joining = self
+            .joining
+            .as_ref()
+            .is_some_and(|(joining, _)| same_room(joining, &room));
+        if self.state.joined(&room).is_none() && !joining {
+            self.local_error(format!(
+                "not sent: you are not in {room} (/join {room} first; to say a line that starts \
+                 with a room's name, start it with a space)"
+            ));
+            return;
+        }
+        if !self.check_text(&text) {
+            return;
+        }
+        let room = on_the_wire(&room);
+        if action {
+            self.send(ClientEvent::Me { room, text });
+        } else {
+            self.send(ClientEvent::Say { room, text });
+        }
+    }
+
+    /// `/switch`: local, so it works while reconnecting too.
+    fn switch(&mut self, room: &str) {
+        if self.state.switch(room) {
+            self.view.publish(&self.state);
+            let room = self.state.current.clone();
+            self.emit(UpdateKind::Switched { room });
+        } else {
+            let joined: Vec<&str> = self.state.rooms.iter().map(|r| r.name.as_str()).collect();
+            self.local_error(format!(
+                "you are not in {room}: /join {room} first (your rooms: {})",
+                joined.join(" ")
+            ));
         }
     }
 
@@ -581,45 +700,54 @@ impl Core {
         let kind = match event {
             // A repeat (by id) is not shown again; a new one is remembered as the last shown
             // and goes on to the arms below. See `ChatState::first_sight`.
-            ServerEvent::Message { id, .. } | ServerEvent::Action { id, .. }
-                if !self.state.first_sight(id, false) =>
+            ServerEvent::Message { id, ref room, .. }
+            | ServerEvent::Action { id, ref room, .. }
+                if !self.state.first_sight(room, id, false) =>
             {
                 return None;
             }
-            ServerEvent::Message { from, text, .. } => UpdateKind::Message {
+            ServerEvent::Message {
+                room, from, text, ..
+            } => UpdateKind::Message {
+                room,
                 own: self.state.is_me(&from),
                 from,
                 text,
             },
-            ServerEvent::Action { from, text, .. } => UpdateKind::Action {
+            ServerEvent::Action {
+                room, from, text, ..
+            } => UpdateKind::Action {
+                room,
                 own: self.state.is_me(&from),
                 from,
                 text,
             },
             ServerEvent::History {
-                room: _,
+                room,
                 kind,
                 id,
                 from,
                 text,
                 time,
             } => {
-                if !self.state.first_sight(id, true) {
+                if !self.state.first_sight(&room, id, true) {
                     return None;
                 }
-                if let Some(away) = &mut self.away {
+                if let Some(away) = self.away.as_mut().filter(|a| same_room(&a.room, &room)) {
                     away.replayed += 1;
                 }
                 let kind = if kind == HistoryKind::Announcement {
                     // This server replays announcements as `announcement`; another may not.
-                    self.state.room.announcement = Some((from.clone(), text.clone()));
+                    self.state.announced(&room, &from, &text, None);
                     UpdateKind::Announcement {
+                        room,
                         from,
                         text,
                         history: true,
                     }
                 } else {
                     UpdateKind::History {
+                        room,
                         own: self.state.is_me(&from),
                         action: kind == HistoryKind::Action,
                         from,
@@ -648,24 +776,35 @@ impl Core {
                 to,
                 text,
             },
-            ServerEvent::Users { users, roles, .. } => {
-                self.state.set_users(&users);
-                self.state.room.set_roles(&roles);
-                UpdateKind::Users {
-                    users: self.marked_users(),
-                }
+            ServerEvent::Users {
+                room, users, roles, ..
+            } => {
+                self.state.set_users(&room, &users, &roles);
+                let users = match self.state.joined(&room) {
+                    Some(joined) => joined.marked_users(),
+                    // `/who #other`: a room we are not in, listed as the server sent it.
+                    None => {
+                        let mut info = crate::client::room::RoomInfo::default();
+                        info.set_roles(&roles);
+                        let listed = users.iter().take(crate::client::state::MAX_USERS);
+                        listed.map(|nick| info.marked(nick)).collect()
+                    }
+                };
+                UpdateKind::Users { room, users }
             }
-            ServerEvent::Joined { nick, role, .. } => {
-                self.state.add_user(&nick);
-                self.state.room.set_role(&nick, role);
-                UpdateKind::Joined { nick }
+            ServerEvent::Joined {
+                room, nick, role, ..
+            } => {
+                self.state.add_user(&room, &nick, role);
+                UpdateKind::Joined { room, nick }
             }
-            ServerEvent::Left { nick, reason, .. } => {
-                self.state.remove_user(&nick);
-                UpdateKind::Left { nick, reason }
+            ServerEvent::Left {
+                room, nick, reason, ..
+            } => {
+                self.state.remove_user(&room, &nick);
+                UpdateKind::Left { room, nick, reason }
             }
             ServerEvent::Renamed { from, to, .. } => {
-                self.state.room.rename(&from, &to);
                 let own = self.state.rename(&from, &to);
                 UpdateKind::Renamed { from, to, own }
             }
@@ -676,50 +815,57 @@ impl Core {
             // the replay, or after it when it is older than the replay (the latest, for the
             // status bar): a repeat only if it is the one already in view.
             ServerEvent::Announcement {
+                ref room,
                 id: Some(id),
                 history: false,
                 ..
-            } if !self.state.first_sight(id, false) => return None,
+            } if !self.state.first_sight(room, id, false) => return None,
             ServerEvent::Announcement {
+                ref room,
                 id: Some(id),
                 history: true,
                 ..
-            } if self.state.room.announcement_id == Some(id) => return None,
+            } if self.state.announcement_id(room) == Some(id) => return None,
             ServerEvent::Announcement {
-                room: _,
+                room,
                 from,
                 text,
                 time,
                 history,
                 id,
             } => {
-                self.state.room.announcement = Some((from.clone(), text.clone()));
-                self.state.room.announcement_id = id;
-                let kind = UpdateKind::Announcement {
-                    from,
-                    text,
-                    history,
-                };
+                self.state.announced(&room, &from, &text, id);
                 if !history {
-                    kind
+                    UpdateKind::Announcement {
+                        room,
+                        from,
+                        text,
+                        history,
+                    }
                 } else {
                     // Newer than the last shown: the rejoin's `since` now covers it.
                     if let Some(id) = id {
-                        let _ = self.state.first_sight(id, true);
+                        let _ = self.state.first_sight(&room, id, true);
                     }
-                    if let Some(away) = &mut self.away {
+                    if let Some(away) = self.away.as_mut().filter(|a| same_room(&a.room, &room)) {
                         away.replayed += 1;
                     }
+                    let kind = UpdateKind::Announcement {
+                        room,
+                        from,
+                        text,
+                        history,
+                    };
                     // Stamped with when it was made, not when it was replayed.
                     self.emit_update(Update { at: time, kind });
                     return None;
                 }
             }
-            ServerEvent::Topic { text, by, .. } => {
-                self.state.room.topic = (!text.is_empty()).then(|| (text.clone(), by.clone()));
-                UpdateKind::Topic { text, by }
+            ServerEvent::Topic { room, text, by, .. } => {
+                self.state.set_topic(&room, &text, &by);
+                UpdateKind::Topic { room, text, by }
             }
-            ServerEvent::Moderation { text, .. } => UpdateKind::Moderation { text },
+            ServerEvent::Moderation { room, text, .. } => UpdateKind::Moderation { room, text },
             ServerEvent::Whois {
                 nick,
                 role,
@@ -744,6 +890,16 @@ impl Core {
                     code: Some(code),
                     text: message,
                 }
+            }
+            ServerEvent::Pong { id } if self.rejoin_probe == Some(id) => {
+                self.rejoins_answered();
+                return None;
+            }
+            // The `/join` was answered before this: refused, if we are not in the room by now
+            // (the server's error said why).
+            ServerEvent::Pong { id } if self.joining.as_ref().is_some_and(|(_, p)| *p == id) => {
+                self.joining = None;
+                return None;
             }
             ServerEvent::Pong { id } => {
                 if let Some((_, sent_at)) = self.keepalive_ping.filter(|(sent, _)| *sent == id) {
@@ -774,15 +930,128 @@ impl Core {
             | ServerEvent::Handshake { .. } => {
                 return None;
             }
-            // Rooms (issue 16): this client stays in `#class`, so it never asks for these.
-            ServerEvent::Entered { .. }
-            | ServerEvent::Parted { .. }
-            | ServerEvent::Rooms { .. }
-            | ServerEvent::Invited { .. } => return None,
+            // Rooms (issue 16).
+            ServerEvent::Entered {
+                room,
+                users,
+                roles,
+                topic,
+                by,
+                missed,
+                ..
+            } => return self.entered(room, &users, &roles, topic, by, missed),
+            ServerEvent::Parted { room, reason, .. } => {
+                let was_current = same_room(&room, &self.state.current);
+                self.state.parted(&room);
+                self.view.publish(&self.state);
+                self.emit(UpdateKind::Parted { room, reason });
+                if was_current && self.state.current_room().is_some() {
+                    let room = self.state.current.clone();
+                    self.emit(UpdateKind::Switched { room });
+                }
+                return None;
+            }
+            ServerEvent::Rooms { rooms, .. } => UpdateKind::RoomList {
+                rooms: rooms
+                    .into_iter()
+                    .take(crate::client::state::MAX_ROOMS * 10)
+                    .map(|r| RoomSummary {
+                        room: r.room,
+                        members: u64::try_from(r.members).unwrap_or(u64::MAX),
+                        topic: r.topic,
+                        invite_only: r.invite_only,
+                    })
+                    .collect(),
+            },
+            ServerEvent::Invited { room, by, .. } => UpdateKind::Invited { room, by },
         };
         self.view.publish(&self.state);
         self.emit(kind);
         None
+    }
+
+    /// The server put us in `room` (our `/join`, a staff `/move`, or a rejoin after a
+    /// reconnect). A room we asked for or were moved to becomes the current one; a rejoined
+    /// room does not (we are still where we were).
+    fn entered(
+        &mut self,
+        room: String,
+        users: &[String],
+        roles: &std::collections::BTreeMap<String, crate::role::Role>,
+        topic: Option<String>,
+        by: Option<String>,
+        missed: Option<u64>,
+    ) -> Option<End> {
+        let Ok(room) = crate::protocol::event::validate_room(&room) else {
+            let shown = crate::client::display::clean(&room, 40);
+            self.local_error(format!("ignored entering {shown:?}: it is not a room name"));
+            return None;
+        };
+        let rejoined = self.state.joined(&room).is_some_and(|r| r.rejoining);
+        if self
+            .joining
+            .as_ref()
+            .is_some_and(|(joining, _)| same_room(joining, &room))
+        {
+            self.joining = None;
+        }
+        let topic_by = topic.as_ref().map(|t| (t.clone(), String::new()));
+        if self.state.entered(&room, users, topic_by).is_none() {
+            self.local_error(format!(
+                "ignored entering {room}: this client keeps at most {} rooms",
+                crate::client::state::MAX_ROOMS
+            ));
+            return None;
+        }
+        self.state.set_users(&room, users, roles);
+        let switch = !rejoined && !same_room(&room, &self.state.current);
+        if switch {
+            self.state.switch(&room);
+        }
+        self.view.publish(&self.state);
+        self.emit(UpdateKind::Entered {
+            users: self.marked_users(&room),
+            room: room.clone(),
+            topic,
+            by,
+        });
+        if rejoined && let Some(missed) = missed {
+            self.emit(UpdateKind::Away {
+                room: room.clone(),
+                missed,
+            });
+            if missed > 0 {
+                self.away = Some(Away {
+                    room: room.clone(),
+                    missed,
+                    replayed: 0,
+                });
+            }
+        }
+        if switch {
+            self.emit(UpdateKind::Switched { room });
+        }
+        None
+    }
+
+    /// The rooms' rejoins after a reconnect have all been answered (the pong of the ping sent
+    /// after them is here): a room the server did not let us back into (it became
+    /// invite-only, the limit was reached) is dropped, and said so.
+    fn rejoins_answered(&mut self) {
+        self.rejoin_probe = None;
+        let before = self.state.current.clone();
+        for (room, _) in self.state.rooms_to_rejoin() {
+            self.state.parted(&room);
+            self.view.publish(&self.state);
+            self.emit(UpdateKind::Parted {
+                room,
+                reason: "could not rejoin it after the reconnect".to_owned(),
+            });
+        }
+        if !same_room(&before, &self.state.current) {
+            let room = self.state.current.clone();
+            self.emit(UpdateKind::Switched { room });
+        }
     }
 
     /// The replay after a rejoin is over: say so if it left out some of what we missed (the
@@ -792,17 +1061,24 @@ impl Core {
             return;
         };
         let (missed, left_out) = (away.missed, away.missed.saturating_sub(away.replayed));
+        // #class's gap is told as it was before rooms; another room's names it.
+        let room = if same_room(&away.room, DEFAULT_ROOM) {
+            String::new()
+        } else {
+            format!("{}: ", away.room)
+        };
         let text = match (left_out, away.replayed) {
             (0, _) => return,
-            (_, 0) => "none of them can be shown: the server keeps no history that far back \
-                       (or none at all)"
-                .to_owned(),
+            (_, 0) => format!(
+                "{room}none of them can be shown: the server keeps no history that far back \
+                 (or none at all)"
+            ),
             (1, _) => format!(
-                "1 of the {missed} messages said while you were away is not shown: \
+                "{room}1 of the {missed} messages said while you were away is not shown: \
                  too many for the server to replay"
             ),
             (n, _) => format!(
-                "{n} of the {missed} messages said while you were away are not shown: \
+                "{room}{n} of the {missed} messages said while you were away are not shown: \
                  too many for the server to replay"
             ),
         };
@@ -913,7 +1189,7 @@ impl Core {
         let key = self.config.key.clone();
         let nick = self.state.nick.clone();
         // Only what we have not shown yet, please.
-        let since = self.state.last_message;
+        let since = self.state.last_message(DEFAULT_ROOM);
         let timeouts = self.config.timeouts;
         let setup = self.config.kex.clone();
         let spawned = thread::Builder::new()
@@ -1000,35 +1276,63 @@ impl Core {
             welcome.max_text,
             &welcome.server,
         );
-        self.state.room.role = welcome.role;
-        self.state.room.set_roles(&welcome.roles);
+        self.state.set_own_role(welcome.role);
+        self.state
+            .set_users(DEFAULT_ROOM, &welcome.users, &welcome.roles);
         self.view.publish(&self.state);
         self.emit(UpdateKind::Connected {
             nick: welcome.nick.clone(),
-            users: self.marked_users(),
+            users: self.marked_users(DEFAULT_ROOM),
             server: welcome.server.clone(),
             target: self.config.target.to_string(),
             reconnected,
         });
         // Back after a lost connection: mark the gap; the replay of it follows.
         self.away = None;
-        if reconnected && let Some(missed) = welcome.missed {
-            self.emit(UpdateKind::Away { missed });
+        self.rejoin_probe = None;
+        self.joining = None;
+        if !reconnected {
+            return;
+        }
+        if let Some(missed) = welcome.missed {
+            self.emit(UpdateKind::Away {
+                room: DEFAULT_ROOM.to_owned(),
+                missed,
+            });
             if missed > 0 {
                 self.away = Some(Away {
+                    room: DEFAULT_ROOM.to_owned(),
                     missed,
                     replayed: 0,
                 });
-                // The server answers after the replay: the pong tells us it is over.
-                self.keepalive();
             }
+        }
+        // The welcome put us back in #class; every other room we were in is joined again,
+        // asking only for what came after the last message shown there.
+        let rejoins = self.state.rooms_to_rejoin();
+        for (room, since) in &rejoins {
+            self.send(ClientEvent::Join {
+                room: room.clone(),
+                since: *since,
+                invite_only: false,
+            });
+        }
+        if self.away.is_some() || !rejoins.is_empty() {
+            // The server answers in order, after the replays and the rooms' answers: its
+            // pong says they are all over.
+            let id = self.next_ping;
+            self.next_ping += 1;
+            self.rejoin_probe = Some(id);
+            self.send(ClientEvent::Ping { id });
         }
     }
 
-    /// The users online with their role marks (`@prof`, `%tom`), for lines that list them.
-    fn marked_users(&self) -> Vec<String> {
-        let room = &self.state.room;
-        self.state.users.iter().map(|n| room.marked(n)).collect()
+    /// The users of `room` with their role marks (`@prof`, `%tom`), for lines that list them.
+    fn marked_users(&self, room: &str) -> Vec<String> {
+        self.state
+            .joined(room)
+            .map(|r| r.marked_users())
+            .unwrap_or_default()
     }
 
     /// Says `bye`, waits (bounded) for the server to close so the bye and everything queued
@@ -1076,6 +1380,51 @@ impl Core {
         self.emit(UpdateKind::Quit { reason });
         Ok(())
     }
+}
+
+/// The `room` field of an event for `room`: absent for `#class`, so what this client sends
+/// there is what it sent before rooms (and what a server without rooms understands).
+fn on_the_wire(room: &str) -> Option<String> {
+    (!same_room(room, DEFAULT_ROOM)).then(|| room.to_owned())
+}
+
+/// A staff command for the current room gets its room (`/announce --all` goes everywhere).
+fn in_room(event: ClientEvent, current: &str) -> ClientEvent {
+    let here = on_the_wire(current);
+    match event {
+        ClientEvent::Announce { text, all, .. } => ClientEvent::Announce {
+            room: if all { None } else { here },
+            all,
+            text,
+        },
+        ClientEvent::Topic { text, .. } => ClientEvent::Topic { room: here, text },
+        ClientEvent::Quiet { on, .. } => ClientEvent::Quiet { room: here, on },
+        ClientEvent::Slow { seconds, .. } => ClientEvent::Slow {
+            room: here,
+            seconds,
+        },
+        other => other,
+    }
+}
+
+/// Reads and checks a `/groups` file; the error says what to fix, with the line.
+fn read_groups(path: &std::path::Path) -> Result<Vec<crate::protocol::event::Group>, String> {
+    use std::io::Read;
+    let problem = |why: String| format!("not sent: the groups file {}: {why}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| problem(format!("cannot read it ({e})")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_GROUPS_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| problem(format!("cannot read it ({e})")))?;
+    if bytes.len() as u64 > MAX_GROUPS_FILE {
+        return Err(problem(format!(
+            "it is larger than {} KiB: is it the right file? One line per room, e.g. `#lab1 alice bob`",
+            MAX_GROUPS_FILE / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| problem("it is not UTF-8 text: save it as plain text".to_owned()))?;
+    parse_groups(&text).map_err(|e| problem(e.to_string()))
 }
 
 /// Milliseconds since `at`, saturating.

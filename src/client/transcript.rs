@@ -1,7 +1,8 @@
 //! Transcripts: what the client has shown, kept as plain text for `--log FILE` (appended as it
 //! happens) and `/save FILE` (everything seen so far, on request).
 //!
-//! This module owns the transcript's line format and its files. A transcript is **plaintext on
+//! This module owns the transcript's line format (each room's line names its room) and its
+//! files. A transcript is **plaintext on
 //! disk**: whoever can read the file reads the chat, so files are created readable by their
 //! owner only. It must not speak the protocol; it records [`Update`]s as the session emits them.
 
@@ -10,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::client::display::render_body;
+use crate::client::display::render_lines;
 use crate::client::update::{Update, UpdateKind};
 
 /// Lines of the session kept in memory for `/save`; older ones are dropped first.
@@ -144,13 +145,14 @@ impl Transcript {
 }
 
 /// An update as transcript lines: the local date and time (transcripts span days), then the
-/// same text as on screen, without colour. Help is not part of the conversation.
+/// same text as on screen, without colour, and each room's line names its room
+/// (`[#lab1] <bob> hi`) whether or not the screen did. Help is not part of the conversation.
 fn lines(update: &Update) -> Vec<String> {
     if let UpdateKind::Help | UpdateKind::StaffHelp = update.kind {
         return Vec::new();
     }
     let stamp = date_time(update.at);
-    render_body(&update.kind, false)
+    render_lines(&update.kind, false, true)
         .into_iter()
         .map(|line| format!("{stamp} {line}"))
         .collect()
@@ -173,6 +175,7 @@ mod tests {
 
     fn message(text: &str) -> Update {
         Update::now(UpdateKind::Message {
+            room: "#class".into(),
             from: "alice".into(),
             text: text.into(),
             own: false,
@@ -186,12 +189,47 @@ mod tests {
         transcript.record(&Update::now(UpdateKind::Help));
         let seen: Vec<&str> = transcript.seen().collect();
         assert_eq!(seen.len(), 1, "help is not recorded");
-        assert!(seen[0].contains("<alice> hi"), "{}", seen[0]);
+        assert!(seen[0].contains(" [#class] <alice> hi"), "{}", seen[0]);
         assert!(
             !seen[0].contains('\u{1b}'),
             "no escape sequences in a transcript"
         );
         assert_eq!(&seen[0][4..5], "-", "starts with the date: {}", seen[0]);
+    }
+
+    #[test]
+    fn room_lines_name_their_room_and_private_ones_do_not() {
+        let mut transcript = Transcript::new();
+        transcript.record(&Update::now(UpdateKind::Action {
+            room: "#lab1".into(),
+            from: "bob".into(),
+            text: "waves".into(),
+            own: false,
+        }));
+        transcript.record(&Update::now(UpdateKind::Private {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+            outgoing: false,
+        }));
+        transcript.record(&Update::now(UpdateKind::Entered {
+            room: "#lab1".into(),
+            users: vec!["alice".into(), "bob".into()],
+            topic: None,
+            by: None,
+        }));
+        let seen: Vec<&str> = transcript.seen().collect();
+        assert!(seen[0].ends_with(" [#lab1] * bob waves"), "{}", seen[0]);
+        assert!(
+            seen[1].ends_with(" *bob* psst") && !seen[1].contains('['),
+            "{}",
+            seen[1]
+        );
+        assert!(
+            seen[2].ends_with(" -!- you joined #lab1; 2 users in #lab1: alice bob"),
+            "{}",
+            seen[2]
+        );
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! display-level event (a message arrived, someone left, we are reconnecting), never a wire
 //! event: front ends must not need to know the protocol. It must not hold logic; the session
 //! decides, [`crate::client::display`] renders.
+//!
+//! Rooms (issue 16): every update that happens in a room carries it (`room`, as the server
+//! spells it: lower case), `#class` included. Which room is current (where plain text goes)
+//! is the session's: [`crate::client::ChatState::current`], announced by
+//! [`UpdateKind::Switched`] whenever it changes; a front end that switches rooms itself sends
+//! [`crate::client::Command::Switch`].
 
 use crate::protocol::ErrorCode;
 
@@ -33,11 +39,12 @@ impl Update {
 /// [`crate::client::display`], which makes them safe for a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateKind {
-    /// We are in the room (first connection, or again after a reconnect).
+    /// We are in, and in `#class` (first connection, or again after a reconnect: the other
+    /// rooms we were in follow as [`UpdateKind::Entered`]).
     Connected {
         /// Our nick as registered.
         nick: String,
-        /// Everyone online, including us.
+        /// Everyone online (everyone in `#class`), including us.
         users: Vec<String>,
         /// The server's software and version.
         server: String,
@@ -48,6 +55,8 @@ pub enum UpdateKind {
     },
     /// A room message.
     Message {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The sender.
         from: String,
         /// The text.
@@ -57,6 +66,8 @@ pub enum UpdateKind {
     },
     /// A room action (`/me`).
     Action {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who acts.
         from: String,
         /// What they do.
@@ -67,6 +78,8 @@ pub enum UpdateKind {
     /// A room message from before we joined, replayed by the server. The update's `at` is
     /// when it was originally said, and it must look different from live messages.
     History {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The sender's nick at the time.
         from: String,
         /// What was said.
@@ -80,6 +93,8 @@ pub enum UpdateKind {
     /// were away. The ones the server replays follow as [`UpdateKind::History`]; none of
     /// them, and nothing seen before, is shown twice.
     Away {
+        /// The room the gap is in: each room we rejoin has its own.
+        room: String,
         /// How many room messages came after the last one we had shown.
         missed: u64,
     },
@@ -96,11 +111,15 @@ pub enum UpdateKind {
     },
     /// Someone joined.
     Joined {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who.
         nick: String,
     },
     /// Someone left.
     Left {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who.
         nick: String,
         /// Why (may be empty).
@@ -128,10 +147,50 @@ pub enum UpdateKind {
         /// What went wrong, for people.
         text: String,
     },
-    /// Who is online (the answer to `/who`).
+    /// Who is in a room (the answer to `/who`).
     Users {
-        /// Everyone online.
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
+        /// Everyone in the room, with their role marks (`@prof`).
         users: Vec<String>,
+    },
+    /// We are now in `room`: after our `/join`, a staff member's `/move`, or again after a
+    /// reconnect. Its recent history follows as [`UpdateKind::History`].
+    Entered {
+        /// The room, as the server spells it (lower case).
+        room: String,
+        /// Everyone in it, with their role marks, including us.
+        users: Vec<String>,
+        /// Its topic, if it has one.
+        topic: Option<String>,
+        /// The staff member who moved us here; `None` when we joined ourselves.
+        by: Option<String>,
+    },
+    /// We are no longer in `room` (our `/part`, or a staff member's `/move`).
+    Parted {
+        /// The room.
+        room: String,
+        /// Why (may be empty).
+        reason: String,
+    },
+    /// Every room on the server (the answer to `/list`), sorted by name.
+    RoomList {
+        /// The rooms.
+        rooms: Vec<RoomSummary>,
+    },
+    /// The current room (where plain text, `/me`, `/topic` go) is now `room`: after `/switch`,
+    /// a `/join`, a staff `/move`, or leaving the room that was current. Front ends show that
+    /// room; the state's `current` says the same.
+    Switched {
+        /// The room.
+        room: String,
+    },
+    /// Someone invited us into an invite-only room: `/join` now lets us in (once).
+    Invited {
+        /// The room.
+        room: String,
+        /// Who invited us.
+        by: String,
     },
     /// The round trip to the server, measured by `/ping`.
     Lag {
@@ -144,6 +203,8 @@ pub enum UpdateKind {
     StaffHelp,
     /// An announcement by staff: shown so that it stands out.
     Announcement {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The staff member.
         from: String,
         /// What they announced.
@@ -153,6 +214,8 @@ pub enum UpdateKind {
     },
     /// The room's topic changed (or was sent on joining).
     Topic {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// The topic; empty: cleared.
         text: String,
         /// Who set it.
@@ -160,6 +223,8 @@ pub enum UpdateKind {
     },
     /// A moderation action, as the server put it in one line.
     Moderation {
+        /// The room it happened in (`#class` for a server without rooms).
+        room: String,
         /// Who did what to whom and why.
         text: String,
     },
@@ -190,3 +255,19 @@ pub enum UpdateKind {
         reason: Option<String>,
     },
 }
+
+/// One room in the answer to `/list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    /// Its name (`#lab1`).
+    pub room: String,
+    /// How many are in it.
+    pub members: u64,
+    /// Its topic, if it has one.
+    pub topic: Option<String>,
+    /// Whether joining needs an invite.
+    pub invite_only: bool,
+}
+
+/// The room every user is in from the welcome on, and the one a server without rooms has.
+pub use crate::protocol::event::DEFAULT_ROOM;

@@ -770,6 +770,7 @@ mod tests {
         let state = app.state.clone();
         app.apply(
             &Update::now(UpdateKind::Message {
+                room: "#class".into(),
                 from: from.into(),
                 text: text.into(),
                 own: false,

@@ -344,6 +344,7 @@ mod tests {
         let state = app.state.clone();
         app.apply(
             &Update::now(UpdateKind::Message {
+                room: "#class".into(),
                 from: from.into(),
                 text: text.into(),
                 own: app.state.is_me(from),
@@ -435,6 +436,7 @@ mod tests {
         state.room.set_role("carol", crate::role::Role::Ta);
         app.apply(
             &Update::now(UpdateKind::Announcement {
+                room: "#class".into(),
                 from: "bob".into(),
                 text: "pens down".into(),
                 history: false,

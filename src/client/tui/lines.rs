@@ -351,6 +351,7 @@ mod tests {
 
     fn said(from: &str, text: &str) -> UpdateKind {
         UpdateKind::Message {
+            room: "#class".into(),
             from: from.into(),
             text: text.into(),
             own: false,
@@ -366,6 +367,7 @@ mod tests {
         let update = Update {
             at: 1_763_800_000_000,
             kind: UpdateKind::History {
+                room: "#class".into(),
                 from: "bob".into(),
                 text: "hi alice".into(),
                 action: false,
