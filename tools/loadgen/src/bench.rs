@@ -441,6 +441,17 @@ impl ServerProcess {
         .map(|a| a.to_string())
         .collect();
         args.extend(config.server_args.iter().cloned());
+        // The history (kept, as a class server keeps it) goes under out_dir, and starts empty:
+        // each benchmark has a new key, and a history sealed with another key would be set
+        // aside by the server as a file of its own, a few MB per run, in the working directory.
+        if !args.iter().any(|a| a == "--no-history") {
+            let history = config.out_dir.join("history");
+            if history.exists() {
+                fs::remove_dir_all(&history)?;
+            }
+            args.push("--history".into());
+            args.push(history.join("room.log").to_string_lossy().into_owned());
+        }
         ServerProcess::spawn(&config.server_bin, &config.out_dir, key, &args)
     }
 
