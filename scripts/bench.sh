@@ -5,6 +5,8 @@
 # `loadgen bench`, which starts a fresh server process for every run. Extra arguments go to
 # `loadgen bench` (see `target/release/loadgen bench --help`), e.g. `--only chat --repeats 5`.
 # Results: a table on standard output and every figure in target/bench/results.json.
+# The rooms scenario (rooms-10x20) needs a server with rooms; scripts/bench-ab.sh compares two
+# server builds run against run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ulimit -n "$(ulimit -Hn)"

@@ -13,6 +13,7 @@
 //! | `flood-10`, `flood-50`, `flood-200` | saturation: 10 senders as fast as their echo allows, 10/50/200 clients |
 //! | `sustained-50` | 50 clients, 10 senders paced at 80% of the measured `flood-50` rate |
 //! | `chat-50` | 50 clients, each sending 10 messages per second |
+//! | `rooms-10x20` | 10 rooms of 20 members, each member sending 10 messages per second in its room; no message may reach another room (a server with rooms only) |
 //! | `idle-N` | N silent clients (once): RSS per client, and one broadcast to all |
 //!
 //! The server runs with `--flood-rate`/`--flood-burst` far above the load (the defaults, 5/s
@@ -31,7 +32,7 @@ use serde::Serialize;
 use crate::LoadError;
 use crate::idle::{self, IdleConfig, IdleReport};
 use crate::probe::Probe;
-use crate::run::{self, Report, RunConfig};
+use crate::run::{self, Report, RoomLayout, RunConfig};
 use crate::stats::median;
 use fernchat::crypto::RoomKey;
 use fernchat::keyfile::{self, Overwrite};
@@ -55,6 +56,11 @@ pub struct BenchConfig {
     pub only: Vec<String>,
     /// Deliveries per second of `sustained-50`; `None`: 80% of the measured `flood-50`.
     pub sustained_rate: Option<f64>,
+    /// The rooms scenario's layout (`rooms-RxM`).
+    pub rooms: RoomLayout,
+    /// Characters of message text in every load scenario (40 in the tables of
+    /// docs/PERFORMANCE.md; other sizes are for experiments on the cost of frame size).
+    pub size: usize,
     /// More arguments for every server started (tuning experiments).
     pub server_args: Vec<String>,
     /// Progress on standard error.
@@ -93,6 +99,8 @@ pub struct Medians {
     pub max_us: f64,
     /// Lost deliveries, summed over the runs.
     pub lost: u64,
+    /// Messages outside their room, summed over the runs.
+    pub leaks: u64,
 }
 
 /// The whole result file.
@@ -104,6 +112,9 @@ pub struct BenchResult {
     pub scenarios: Vec<ScenarioResult>,
     /// The idle-capacity run.
     pub idle: Option<IdleReport>,
+    /// Scenarios that could not run, and why (the rooms scenario against a server from
+    /// before rooms).
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Where the figures were measured.
@@ -150,7 +161,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
             &format!(
                 "saturation: {clients} clients, 10 senders as fast as their echo allows \
                  (window 32), {}-character messages",
-                40
+                config.size
             ),
             |addr, key| {
                 let mut run =
@@ -210,6 +221,41 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
         scenarios.push(result);
     }
 
+    let mut skipped = Vec::new();
+    let layout = config.rooms;
+    let rooms_name = format!("rooms-{}x{}", layout.rooms, layout.members);
+    if wanted(&rooms_name) {
+        let result = scenario(
+            config,
+            &key,
+            &key_path,
+            &rooms_name,
+            &format!(
+                "chat-like in rooms: {} rooms of {} members (all also in #class), each member \
+                 sending 10 messages per second in its room; a message outside its room fails",
+                layout.rooms, layout.members
+            ),
+            |addr, key| {
+                let mut run = RunConfig::in_rooms(addr, key, layout, 1_000_000, paced);
+                run.rate = Some(10.0);
+                run.window = 64;
+                run
+            },
+        );
+        match result {
+            Ok(result) => scenarios.push(result),
+            // A server from before rooms refuses the `join`: the rest of the matrix still
+            // says something about it.
+            Err(LoadError::Refused { reason, .. }) => {
+                if config.verbose {
+                    eprintln!("bench: {rooms_name} skipped: {reason}");
+                }
+                skipped.push((rooms_name, reason));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+
     let mut idle_report = None;
     if config.idle_clients > 0 && wanted(&format!("idle-{}", config.idle_clients)) {
         let mut server = ServerProcess::start(config, &key_path, config.idle_clients)?;
@@ -233,6 +279,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, LoadError> {
         machine,
         scenarios,
         idle: idle_report,
+        skipped,
     };
     let json = serde_json::to_string_pretty(&result)
         .map_err(|e| LoadError::Io(std::io::Error::other(e)))?;
@@ -257,6 +304,7 @@ fn scenario(
         };
         let mut server = ServerProcess::start(config, key_path, run_config)?;
         let mut run_config = make(server.addr, key.clone());
+        run_config.size = config.size;
         run_config.probe = Some(Probe::new(server.pid())?);
         load_before.push(loadavg_1min());
         let report = run::run(&run_config);
@@ -264,7 +312,7 @@ fn scenario(
         let report = report?;
         if config.verbose {
             eprintln!(
-                "bench: {name} #{}: {:.3} µs/delivery, {:.0} deliveries/s, p50 {:.0} µs, p99 {:.0} µs, lost {}",
+                "bench: {name} #{}: {:.3} µs/delivery, {:.0} deliveries/s, p50 {:.0} µs, p99 {:.0} µs, lost {}, leaks {}",
                 repeat + 1,
                 report
                     .server
@@ -273,7 +321,8 @@ fn scenario(
                 report.deliveries_per_sec,
                 report.latency.p50_us,
                 report.latency.p99_us,
-                report.lost
+                report.lost,
+                report.leaks
             );
         }
         runs.push(report);
@@ -289,6 +338,7 @@ fn scenario(
         p99_us: figure(&|r| r.latency.p99_us),
         max_us: figure(&|r| r.latency.max_us),
         lost: runs.iter().map(|r| r.lost).sum(),
+        leaks: runs.iter().map(|r| r.leaks).sum(),
     };
     Ok(ScenarioResult {
         name: name.to_owned(),
@@ -312,13 +362,13 @@ pub fn table(result: &BenchResult) -> String {
         result.machine.loadavg_at_end
     ));
     out.push_str(
-        "| scenario | server CPU µs/delivery | deliveries/s | p50 | p90 | p99 | max | lost | runs |\n",
+        "| scenario | server CPU µs/delivery | deliveries/s | p50 | p90 | p99 | max | lost | leaks | runs |\n",
     );
-    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for s in &result.scenarios {
         let m = &s.median;
         out.push_str(&format!(
-            "| {} | {:.3} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {:.3} | {:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
             s.name,
             m.cpu_us_per_delivery,
             m.deliveries_per_sec,
@@ -327,8 +377,12 @@ pub fn table(result: &BenchResult) -> String {
             millis(m.p99_us),
             millis(m.max_us),
             m.lost,
+            m.leaks,
             s.runs.len()
         ));
+    }
+    for (name, why) in &result.skipped {
+        out.push_str(&format!("| {name} | skipped: {why} |\n"));
     }
     if let Some(idle) = &result.idle {
         out.push_str(&format!(
@@ -387,6 +441,17 @@ impl ServerProcess {
         .map(|a| a.to_string())
         .collect();
         args.extend(config.server_args.iter().cloned());
+        // The history (kept, as a class server keeps it) goes under out_dir, and starts empty:
+        // each benchmark has a new key, and a history sealed with another key would be set
+        // aside by the server as a file of its own, a few MB per run, in the working directory.
+        if !args.iter().any(|a| a == "--no-history") {
+            let history = config.out_dir.join("history");
+            if history.exists() {
+                fs::remove_dir_all(&history)?;
+            }
+            args.push("--history".into());
+            args.push(history.join("room.log").to_string_lossy().into_owned());
+        }
         ServerProcess::spawn(&config.server_bin, &config.out_dir, key, &args)
     }
 

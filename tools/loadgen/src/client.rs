@@ -8,7 +8,7 @@
 use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::LoadError;
 use fernchat::crypto::RoomKey;
@@ -296,4 +296,46 @@ pub fn join_stream(
         sender,
         receiver,
     })
+}
+
+/// Joins `room` (the `join` event of PROTOCOL.md's rooms) and waits, at most `timeout`, for
+/// the server's `entered` for it, answering pings meanwhile. Everything else that arrives
+/// before it (the room's history, `#class` traffic) is read and dropped.
+pub fn enter_room(joined: &mut Joined, room: &str, timeout: Duration) -> Result<(), LoadError> {
+    let refused = |reason: String| LoadError::Refused {
+        nick: joined.nick.clone(),
+        reason: format!("joining {room}: {reason}"),
+    };
+    joined
+        .sender
+        .send(&ClientEvent::Join {
+            room: room.to_owned(),
+            since: None,
+            invite_only: false,
+        })
+        .map_err(|e| refused(format!("could not send the join: {e}")))?;
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        match joined.receiver.receive() {
+            Incoming::Event(ServerEvent::Entered { room: entered, .. }) if entered == room => {
+                return Ok(());
+            }
+            Incoming::Event(ServerEvent::Error { code, message, .. }) => {
+                // A server from before rooms answers `unknown_type`.
+                return Err(refused(format!(
+                    "{code:?}: {message} (a server from before rooms does not know `join`)"
+                )));
+            }
+            Incoming::Event(ServerEvent::Bye { code, reason, .. }) => {
+                return Err(refused(format!("closed, {code:?}: {reason}")));
+            }
+            Incoming::Event(ServerEvent::Ping { id }) => {
+                let _ = joined.sender.send(&ClientEvent::Pong { id });
+            }
+            Incoming::Closed => return Err(refused("the server closed the connection".into())),
+            Incoming::Failed(e) => return Err(refused(e.to_string())),
+            Incoming::Event(_) | Incoming::Quiet | Incoming::Skipped | Incoming::Undecryptable => {}
+        }
+    }
+    Err(refused(format!("no `entered` within {timeout:?}")))
 }

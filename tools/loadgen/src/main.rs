@@ -18,7 +18,7 @@ use loadgen::bench::{self, BenchConfig};
 use loadgen::hostile::{self, HostileConfig};
 use loadgen::idle::{self, IdleConfig};
 use loadgen::probe::Probe;
-use loadgen::run::{self, Churn, Report, RunConfig};
+use loadgen::run::{self, Churn, Report, RoomLayout, RunConfig};
 
 /// Load generator for fernchat servers: N clients, S senders, M messages, measured end to end.
 #[derive(Debug, Parser)]
@@ -36,6 +36,9 @@ struct Cli {
 enum Cmd {
     /// One load run against a running server.
     Run(RunArgs),
+    /// Chat in rooms of their own (issue 16): deliveries, latency, and no message outside its
+    /// room, against a running server with rooms.
+    Rooms(RoomsArgs),
     /// Many silent clients: server memory per client, and one broadcast to all of them.
     Idle(IdleArgs),
     /// A long run with clients joining and leaving all the time: memory, threads, descriptors.
@@ -102,6 +105,46 @@ struct RunArgs {
     rate: Option<f64>,
     /// Messages a sender may be ahead of the slowest client.
     #[arg(long, default_value_t = 32)]
+    window: u64,
+    /// Characters per message.
+    #[arg(long, default_value_t = 40)]
+    size: usize,
+    /// Seconds to wait for the last deliveries after sending.
+    #[arg(long, default_value_t = 5.0)]
+    drain: f64,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RoomsArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Rooms (each client also stays in `#class`).
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// Members of each room (the server needs --max-clients and --max-per-address above
+    /// rooms x members).
+    #[arg(long, default_value_t = 20)]
+    members: usize,
+    /// Members of each room who talk (default: all of them).
+    #[arg(long)]
+    senders: Option<usize>,
+    /// Messages per second per talking member (the server's --flood-rate must allow it).
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Send as fast as the window allows instead of at --rate.
+    #[arg(long)]
+    flood: bool,
+    /// Messages per talking member at most (the message bound).
+    #[arg(long, short = 'm', default_value_t = 1_000_000)]
+    messages: u64,
+    /// Seconds of sending at most (the time bound).
+    #[arg(long, short = 'd', default_value_t = 15.0)]
+    duration: f64,
+    /// Messages a sender may be ahead of the slowest member of its room.
+    #[arg(long, default_value_t = 64)]
     window: u64,
     /// Characters per message.
     #[arg(long, default_value_t = 40)]
@@ -185,6 +228,15 @@ struct BenchArgs {
     /// Deliveries per second of the sustained scenario (default: 80% of flood-50).
     #[arg(long)]
     sustained_rate: Option<f64>,
+    /// Rooms of the rooms scenario (`rooms-RxM`; needs a server with rooms).
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// Members of each room in the rooms scenario.
+    #[arg(long, default_value_t = 20)]
+    room_members: usize,
+    /// Characters per message in every load scenario (the published tables use 40).
+    #[arg(long, default_value_t = 40)]
+    size: usize,
     /// An extra argument for the server (repeatable), e.g. `--server-arg=--direct-round=0`.
     #[arg(long, allow_hyphen_values = true)]
     server_arg: Vec<String>,
@@ -215,6 +267,28 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
                 seconds(args.duration)?,
             );
             config.rate = args.rate;
+            config.window = args.window;
+            config.size = args.size;
+            config.drain = seconds(args.drain)?;
+            config.probe = probe(&args.target)?;
+            let report = run::run(&config).map_err(|e| e.to_string())?;
+            print_report(&report, args.json);
+            Ok(!report.failed())
+        }
+        Cmd::Rooms(args) => {
+            let layout = RoomLayout {
+                rooms: args.rooms,
+                members: args.members,
+                senders: args.senders.unwrap_or(args.members),
+            };
+            let mut config = RunConfig::in_rooms(
+                args.target.addr,
+                load_key(&args.target)?,
+                layout,
+                args.messages,
+                seconds(args.duration)?,
+            );
+            config.rate = (!args.flood).then_some(args.rate);
             config.window = args.window;
             config.size = args.size;
             config.drain = seconds(args.drain)?;
@@ -336,6 +410,12 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
                 paced_secs: args.paced_secs,
                 idle_clients: args.idle_clients,
                 only: args.only,
+                rooms: RoomLayout {
+                    rooms: args.rooms,
+                    members: args.room_members,
+                    senders: args.room_members,
+                },
+                size: args.size,
                 sustained_rate: args.sustained_rate,
                 server_args: args.server_arg,
                 verbose: true,
@@ -343,7 +423,10 @@ fn dispatch(command: Cmd) -> Result<bool, String> {
             let result = bench::run(&config).map_err(|e| e.to_string())?;
             print!("{}", bench::table(&result));
             println!("\nall figures: {}", args.out.join("results.json").display());
-            let lost = result.scenarios.iter().any(|s| s.median.lost > 0)
+            let lost = result
+                .scenarios
+                .iter()
+                .any(|s| s.median.lost > 0 || s.median.leaks > 0)
                 || result.idle.as_ref().is_some_and(|i| i.failed());
             Ok(!lost)
         }
@@ -393,6 +476,12 @@ fn print_report(report: &Report, json: bool) {
             serde_json::to_string_pretty(report).unwrap_or_default()
         );
         return;
+    }
+    if let Some((rooms, members, senders)) = report.rooms {
+        println!(
+            "rooms {rooms} x {members} members ({senders} talking in each)  leaks {}",
+            report.leaks
+        );
     }
     println!(
         "clients {}  senders {}  sent {}  delivered {} of {}  lost {}  undecryptable {}  out of order {}",

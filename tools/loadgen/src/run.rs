@@ -22,6 +22,14 @@
 //! others until the server rightly evicted them as too slow; this way every client's queue
 //! stays far below the server's per-client budget, and a saturation run measures the server
 //! rather than evicting the load generator.
+//!
+//! With a [`RoomLayout`] (the `rooms` scenario of issue 16) the clients are spread over rooms
+//! of their own: each joins its room (the `join` event, answered with `entered`) before the
+//! run, the senders say their messages in their room, and a message is expected by the
+//! members of its room only. A probe message that reaches a client outside its room (or comes
+//! marked with another room) is a *leak*: it is not counted as delivered, and it fails the run
+//! like a lost one. Everyone is also in `#class` (the server puts them there at welcome), which
+//! carries the synchronisation message of step 2.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +44,7 @@ use crate::client::{self, Incoming, Receiver, Sender};
 use crate::probe::{Probe, Sample};
 use crate::stats::Latency;
 use fernchat::crypto::RoomKey;
+use fernchat::protocol::event::DEFAULT_ROOM;
 use fernchat::protocol::{ClientEvent, ServerEvent};
 
 /// How often reading threads wake up to check whether the run is over.
@@ -74,6 +83,46 @@ pub struct RunConfig {
     pub probe: Option<Probe>,
     /// Print progress to standard error.
     pub verbose: bool,
+    /// Clients spread over rooms of their own (see [`RunConfig::in_rooms`]); `None`: everyone
+    /// in `#class`, as before rooms.
+    pub rooms: Option<RoomLayout>,
+}
+
+/// How the clients of a rooms run are spread: client `i` is a member of room `i / members`,
+/// and the first `senders` members of each room talk in it. Sender `s` is member `s % senders`
+/// of room `s / senders`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomLayout {
+    /// Rooms (besides `#class`).
+    pub rooms: usize,
+    /// Members of each room.
+    pub members: usize,
+    /// Members of each room who send.
+    pub senders: usize,
+}
+
+impl RoomLayout {
+    /// The client that sender `s` is.
+    fn client_of_sender(&self, s: usize) -> usize {
+        (s / self.senders) * self.members + s % self.senders
+    }
+
+    /// The room of client `i`.
+    fn room_of_client(&self, i: usize) -> usize {
+        i / self.members
+    }
+
+    /// The room sender `s` talks in.
+    fn room_of_sender(&self, s: usize) -> usize {
+        s / self.senders
+    }
+}
+
+/// The name of room `k` of the run tagged `tag`: `#lg` + tag + `r` + k, lower case and
+/// well inside the rules of room names (`#` plus 2 to 24 of `a-z 0-9 _ -`), and new for
+/// every run, so a room left over from an earlier run (or its history) cannot mix in.
+fn room_name(tag: &str, k: usize) -> String {
+    format!("#lg{tag}r{k}")
 }
 
 impl RunConfig {
@@ -102,7 +151,39 @@ impl RunConfig {
             sample_every: None,
             probe: None,
             verbose: false,
+            rooms: None,
         }
+    }
+
+    /// A rooms run: `layout.rooms` rooms of `layout.members` clients each, of whom
+    /// `layout.senders` per room send `messages` messages each in their room.
+    pub fn in_rooms(
+        addr: std::net::SocketAddr,
+        key: RoomKey,
+        layout: RoomLayout,
+        messages: u64,
+        duration: Duration,
+    ) -> RunConfig {
+        let mut config = RunConfig::new(
+            addr,
+            key,
+            layout.rooms.saturating_mul(layout.members),
+            layout.rooms.saturating_mul(layout.senders),
+            messages,
+            duration,
+        );
+        config.rooms = Some(layout);
+        config
+    }
+
+    /// The client that sender `s` is.
+    fn client_of_sender(&self, s: usize) -> usize {
+        self.rooms.map_or(s, |l| l.client_of_sender(s))
+    }
+
+    /// How many clients receive each message.
+    fn recipients(&self) -> u64 {
+        self.rooms.map_or(self.clients, |l| l.members) as u64
     }
 }
 
@@ -134,6 +215,11 @@ pub struct Report {
     pub undecryptable: u64,
     /// Messages that arrived twice or out of order at one client.
     pub out_of_order: u64,
+    /// Rooms runs: messages that reached a client outside the room they were said in (or
+    /// came marked with another room). Always 0 without rooms.
+    pub leaks: u64,
+    /// Rooms runs: rooms x members x senders per room.
+    pub rooms: Option<(usize, usize, usize)>,
     /// Error events by code (e.g. `RateLimited`).
     pub errors: BTreeMap<String, u64>,
     /// Clients the server said bye to (e.g. `TooSlow`), by code.
@@ -155,7 +241,7 @@ pub struct Report {
 impl Report {
     /// Whether anything was lost or garbled: the load generator then exits non-zero.
     pub fn failed(&self) -> bool {
-        self.lost > 0 || self.undecryptable > 0 || self.out_of_order > 0
+        self.lost > 0 || self.undecryptable > 0 || self.out_of_order > 0 || self.leaks > 0
     }
 }
 
@@ -194,6 +280,8 @@ struct Shared {
     /// has read (`u64::MAX` once `r` is gone, so that it holds nobody back).
     progress: Vec<AtomicU64>,
     senders: usize,
+    /// Rooms runs: the layout and the rooms' names (index `k` is room `k`).
+    rooms: Option<(RoomLayout, Vec<String>)>,
 }
 
 impl Shared {
@@ -207,6 +295,20 @@ impl Shared {
             .min()
             .unwrap_or(u64::MAX)
     }
+
+    /// Whether a probe message from sender `s`, marked with `room`, belongs at client `r`: in
+    /// a rooms run, `s` talks in `r`'s room and the server says so; otherwise the message is
+    /// in `#class` (which is also what an unmarked message from a server before rooms reads
+    /// as).
+    fn belongs(&self, r: usize, s: usize, room: &str) -> bool {
+        match &self.rooms {
+            Some((layout, names)) => {
+                let k = layout.room_of_client(r);
+                layout.room_of_sender(s) == k && names.get(k).is_some_and(|name| name == room)
+            }
+            None => room == DEFAULT_ROOM,
+        }
+    }
 }
 
 /// What one reading thread counted.
@@ -216,6 +318,7 @@ struct Counts {
     latencies: Vec<u64>,
     undecryptable: u64,
     out_of_order: u64,
+    leaks: u64,
     errors: BTreeMap<String, u64>,
     evicted: Option<String>,
 }
@@ -247,10 +350,22 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
         delivered: AtomicU64::new(0),
         last_delivery_ns: AtomicU64::new(0),
         sync_text: format!("lgsync {tag}"),
+        // A client outside a sender's room never reads its messages: it holds it back no
+        // more than a client that is gone.
         progress: (0..config.clients * config.senders)
-            .map(|_| AtomicU64::new(0))
+            .map(|i| {
+                let (r, s) = (i / config.senders, i % config.senders);
+                match config.rooms {
+                    Some(l) if l.room_of_client(r) != l.room_of_sender(s) => u64::MAX,
+                    _ => 0,
+                }
+            })
+            .map(AtomicU64::new)
             .collect(),
         senders: config.senders,
+        rooms: config
+            .rooms
+            .map(|l| (l, (0..l.rooms).map(|k| room_name(&tag, k)).collect())),
     });
     let mut connections = Connections {
         senders: Vec::with_capacity(config.clients),
@@ -261,13 +376,17 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
     // 1. Join everyone, each with its reading thread.
     for i in 0..config.clients {
         let nick = format!("lg{tag}n{i}");
-        let joined = client::join(
+        let mut joined = client::join(
             config.addr,
             &config.key,
             &nick,
             config.connect_timeout,
             READ_TICK,
         )?;
+        if let Some((layout, names)) = &shared.rooms {
+            let room = &names[layout.room_of_client(i)];
+            client::enter_room(&mut joined, room, config.connect_timeout)?;
+        }
         connections.senders.push(joined.sender.clone());
         let shared = Arc::clone(&shared);
         let senders = config.senders;
@@ -285,8 +404,8 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
     // 2. Wait until every client has read everything up to a marker.
     connections.senders[0]
         .send(&ClientEvent::Say {
-            room: None,
             text: shared.sync_text.clone(),
+            room: None,
         })
         .map_err(LoadError::Io)?;
     let ready_by = Instant::now() + config.connect_timeout.max(Duration::from_secs(10));
@@ -308,10 +427,10 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
     let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
     let mut senders = Vec::with_capacity(config.senders);
     for s in 0..config.senders {
-        let sender = connections.senders[s].clone();
+        let sender = connections.senders[config.client_of_sender(s)].clone();
         let gate = gate_rx.clone();
+        let plan = SendPlan::of(config, s, &shared);
         let shared = Arc::clone(&shared);
-        let plan = SendPlan::of(config, s);
         senders.push(
             thread::Builder::new()
                 .name(format!("lg-send-{s}"))
@@ -369,7 +488,7 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
         thread::sleep(Duration::from_millis(5));
     }
     let sent = shared.sent.load(Ordering::SeqCst);
-    let expected = sent * config.clients as u64;
+    let expected = sent * config.recipients();
     let drain_deadline = Instant::now() + config.drain;
     while shared.delivered.load(Ordering::SeqCst) < expected && Instant::now() < drain_deadline {
         thread::sleep(Duration::from_millis(1));
@@ -400,6 +519,7 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
         total.delivered += counts.delivered;
         total.undecryptable += counts.undecryptable;
         total.out_of_order += counts.out_of_order;
+        total.leaks += counts.leaks;
         total.latencies.extend_from_slice(&counts.latencies);
         for (code, n) in counts.errors {
             *total.errors.entry(code).or_default() += n;
@@ -435,6 +555,8 @@ pub fn run(config: &RunConfig) -> Result<Report, LoadError> {
         lost: expected.saturating_sub(total.delivered),
         undecryptable: total.undecryptable,
         out_of_order: total.out_of_order,
+        leaks: total.leaks,
+        rooms: config.rooms.map(|l| (l.rooms, l.members, l.senders)),
         errors: std::mem::take(&mut total.errors),
         evicted,
         elapsed_secs,
@@ -471,6 +593,22 @@ fn validate(config: &RunConfig) -> Result<(), LoadError> {
         && !(rate.is_finite() && rate > 0.0)
     {
         return fail("the rate must be a positive number of messages per second");
+    }
+    if let Some(l) = config.rooms {
+        if l.rooms == 0 || l.members == 0 {
+            return fail("a rooms run needs at least one room of at least one member");
+        }
+        if l.senders == 0 || l.senders > l.members {
+            return fail("senders per room must be between 1 and the members of a room");
+        }
+        if config.clients != l.rooms * l.members || config.senders != l.rooms * l.senders {
+            return fail(
+                "a rooms run's clients and senders come from its layout (RunConfig::in_rooms)",
+            );
+        }
+        if l.rooms > 1000 {
+            return fail("at most 1000 rooms (room names have room for the index)");
+        }
     }
     if config.size > 2000 {
         return fail("the message size must be at most 2000 characters (the server's default)");
@@ -511,8 +649,12 @@ fn read_loop(index: usize, senders: usize, mut receiver: Receiver, shared: &Shar
     let mut synced = false;
     while !shared.stop.load(Ordering::Relaxed) {
         match receiver.receive() {
-            Incoming::Event(ServerEvent::Message { text, .. }) => {
+            Incoming::Event(ServerEvent::Message { text, room, .. }) => {
                 if let Some((sender, seq, sent_ns)) = parse_probe(&text) {
+                    if sender < senders && !shared.belongs(index, sender, &room) {
+                        counts.leaks += 1;
+                        continue;
+                    }
                     let now = nanos_since(shared.epoch, Instant::now());
                     counts.latencies.push(now.saturating_sub(sent_ns));
                     if sender < senders {
@@ -563,10 +705,12 @@ struct SendPlan {
     /// Senders at a paced rate start spread over one interval, not all at once.
     offset: Duration,
     size: usize,
+    /// The room it talks in (`None`: `#class`, unmarked, as before rooms).
+    room: Option<String>,
 }
 
 impl SendPlan {
-    fn of(config: &RunConfig, s: usize) -> SendPlan {
+    fn of(config: &RunConfig, s: usize, shared: &Shared) -> SendPlan {
         let interval = config.rate.map(|r| Duration::from_secs_f64(1.0 / r));
         SendPlan {
             messages: config.messages,
@@ -577,6 +721,10 @@ impl SendPlan {
                 .map(|i| i.mul_f64(s as f64 / config.senders as f64))
                 .unwrap_or_default(),
             size: config.size,
+            room: shared
+                .rooms
+                .as_ref()
+                .and_then(|(layout, names)| names.get(layout.room_of_sender(s)).cloned()),
         }
     }
 }
@@ -619,7 +767,8 @@ fn send_loop(
         while text.len() < plan.size {
             text.push('x');
         }
-        if sender.send(&ClientEvent::Say { room: None, text }).is_err() {
+        let room = plan.room.clone();
+        if sender.send(&ClientEvent::Say { text, room }).is_err() {
             break;
         }
         shared.sent.fetch_add(1, Ordering::SeqCst);
@@ -678,8 +827,8 @@ fn churn_loop(
         let stay_until = (Instant::now() + rng.up_to(churn.pause)).min(deadline);
         if rng.next().is_multiple_of(2) {
             let _ = joined.sender.send(&ClientEvent::Say {
-                room: None,
                 text: "churn says hi".into(),
+                room: None,
             });
         }
         // Read (without decrypting) so this client never falls behind while it is here.
@@ -718,6 +867,122 @@ mod tests {
     }
 
     #[test]
+    fn a_room_layout_puts_senders_and_members_in_their_rooms() {
+        let layout = RoomLayout {
+            rooms: 3,
+            members: 4,
+            senders: 2,
+        };
+        // Senders 0, 1 are members 0, 1 of room 0; senders 2, 3 members 0, 1 of room 1 ...
+        let clients: Vec<usize> = (0..6).map(|s| layout.client_of_sender(s)).collect();
+        assert_eq!(clients, [0, 1, 4, 5, 8, 9]);
+        let rooms: Vec<usize> = (0..6).map(|s| layout.room_of_sender(s)).collect();
+        assert_eq!(rooms, [0, 0, 1, 1, 2, 2]);
+        for s in 0..6 {
+            assert_eq!(
+                layout.room_of_client(layout.client_of_sender(s)),
+                layout.room_of_sender(s)
+            );
+        }
+        assert_eq!(room_name("0a1f", 9), "#lg0a1fr9");
+    }
+
+    /// What a rooms run of 2 rooms of 2 members, one sender each, run tag `beef`, shares:
+    /// clients 0, 1 are in room 0 (`#lgbeefr0`) with sender 0; clients 2, 3 in room 1 with
+    /// sender 1.
+    fn two_rooms_of_two() -> Shared {
+        let layout = RoomLayout {
+            rooms: 2,
+            members: 2,
+            senders: 1,
+        };
+        Shared {
+            epoch: Instant::now(),
+            stop: AtomicBool::new(false),
+            ready: AtomicUsize::new(0),
+            sent: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            last_delivery_ns: AtomicU64::new(0),
+            sync_text: "lgsync beef".into(),
+            progress: (0..4 * 2).map(|_| AtomicU64::new(0)).collect(),
+            senders: 2,
+            rooms: Some((layout, vec![room_name("beef", 0), room_name("beef", 1)])),
+        }
+    }
+
+    /// The isolation check as a run's reader applies it: frames as a server would send them,
+    /// over a real socket, to client 0 of room 0. A message of the other room's sender, and
+    /// one marked with the other room, are leaks and not deliveries.
+    #[test]
+    fn a_reader_counts_messages_from_outside_its_room_as_leaks() {
+        use fernchat::protocol::seal;
+        use std::io::Write;
+        use std::net::{TcpListener, TcpStream};
+
+        let key = RoomKey::generate();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let ours = TcpStream::connect(listener.local_addr().expect("an address")).expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        // Bounded: the reader ends when the socket closes, or at worst after this.
+        ours.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
+        let receiver = Receiver::from_stream(ours, &key, 4096).expect("a receiver");
+        let message = |room: &str, text: &str| ServerEvent::Message {
+            room: room.into(),
+            id: 1,
+            from: "lgbeefn0".into(),
+            text: text.into(),
+            time: 0,
+        };
+        for event in [
+            message("#lgbeefr0", "lg 0 1 0 in its room"),
+            message("#lgbeefr1", "lg 1 1 0 from sender 1, of room 1"),
+            message("#lgbeefr1", "lg 0 2 0 marked with room 1"),
+            message("#class", "lg 0 3 0 marked with #class"),
+            message("#lgbeefr0", "lg 0 4 0 in its room again"),
+        ] {
+            server
+                .write_all(&seal(&key, &event))
+                .expect("write a frame");
+        }
+        drop(server);
+        let shared = two_rooms_of_two();
+        let counts = read_loop(0, 2, receiver, &shared);
+        assert_eq!(counts.delivered, 2, "{counts:?}");
+        assert_eq!(counts.leaks, 3, "{counts:?}");
+        assert_eq!(counts.out_of_order, 0, "{counts:?}");
+        assert_eq!(counts.undecryptable, 0, "{counts:?}");
+    }
+
+    /// The isolation check: a message reaches a client outside the sender's room, or comes
+    /// marked with another room, and the run must count it as a leak.
+    #[test]
+    fn a_message_outside_its_room_does_not_belong() {
+        let shared = two_rooms_of_two();
+        // Clients 0, 1 are in room 0 with sender 0; clients 2, 3 in room 1 with sender 1.
+        assert!(shared.belongs(1, 0, "#lgbeefr0"));
+        assert!(shared.belongs(2, 1, "#lgbeefr1"));
+        assert!(
+            !shared.belongs(2, 0, "#lgbeefr0"),
+            "sender 0 is not in room 1"
+        );
+        assert!(
+            !shared.belongs(0, 0, "#lgbeefr1"),
+            "marked with another room"
+        );
+        assert!(
+            !shared.belongs(0, 0, DEFAULT_ROOM),
+            "said in a room, arrived in #class"
+        );
+        let class = Shared {
+            rooms: None,
+            ..shared
+        };
+        assert!(class.belongs(3, 1, DEFAULT_ROOM));
+        assert!(!class.belongs(3, 1, "#lgbeefr1"));
+    }
+
+    #[test]
     fn runs_without_bounds_are_refused() {
         let key = RoomKey::generate();
         let addr = "127.0.0.1:9".parse().unwrap();
@@ -730,5 +995,13 @@ mod tests {
         config.duration = Duration::from_secs(1);
         config.senders = 3;
         assert!(matches!(run(&config), Err(LoadError::Config(_))));
+        let layout = RoomLayout {
+            rooms: 2,
+            members: 3,
+            senders: 4,
+        };
+        let key = RoomKey::generate();
+        let rooms = RunConfig::in_rooms(addr, key, layout, 10, Duration::from_secs(1));
+        assert!(matches!(run(&rooms), Err(LoadError::Config(_))), "4 of 3");
     }
 }
