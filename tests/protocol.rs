@@ -940,7 +940,7 @@ fn announcement_history_and_hello_client_fields_are_optional() {
     };
     assert_eq!(
         serde_json::to_string(&live).unwrap(),
-        r##"{"type":"announcement","room":"#class","from":"prof","text":"x","time":1,"id":4}"##
+        r##"{"type":"announcement","from":"prof","text":"x","time":1,"id":4}"##
     );
     let future: ServerEvent = serde_json::from_str(
         r#"{"type":"history","id":3,"kind":"poll","from":"prof","text":"x","time":1}"#,

@@ -362,6 +362,13 @@ fn default_room() -> String {
     DEFAULT_ROOM.to_owned()
 }
 
+/// A server leaves `room` out for `#class`: its frames stay as they were before rooms, byte
+/// for byte, which keeps the busiest room's broadcasts as small (and as fast) as they were.
+#[allow(clippy::ptr_arg)] // serde passes the field itself: `&String`.
+fn is_default_room(room: &String) -> bool {
+    room == DEFAULT_ROOM
+}
+
 /// The most rooms in one `groups` event.
 pub const MAX_GROUPS: usize = 50;
 
@@ -451,16 +458,16 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         roles: BTreeMap<String, Role>,
         /// The room `users` lists, where the client is put: [`DEFAULT_ROOM`].
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
     },
     /// A room message.
     ///
     /// # Format
-    /// `{"type":"message","room":"#class","id":41,"from":"alice","text":"hi all","time":1763800000000}`
+    /// `{"type":"message","room":"#lab1","id":41,"from":"alice","text":"hi all","time":1763800000000}`
     Message {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// Increasing per room, kept across restarts (for `since` in a hello).
         #[serde(default)]
@@ -475,10 +482,10 @@ pub enum ServerEvent {
     /// A room action (`/me`).
     ///
     /// # Format
-    /// `{"type":"action","room":"#class","id":42,"from":"alice","text":"waves","time":1763800000000}`
+    /// `{"type":"action","room":"#lab1","id":42,"from":"alice","text":"waves","time":1763800000000}`
     Action {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// Increasing per room, shared with `message`.
         #[serde(default)]
@@ -494,10 +501,10 @@ pub enum ServerEvent {
     /// late arrival can catch up. Shown as history, never as a live message.
     ///
     /// # Format
-    /// `{"type":"history","room":"#class","id":41,"kind":"message","from":"alice","text":"hi all","time":1763800000000}`
+    /// `{"type":"history","room":"#lab1","id":41,"kind":"message","from":"alice","text":"hi all","time":1763800000000}`
     History {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// The room message's `id`.
         #[serde(default)]
@@ -540,10 +547,10 @@ pub enum ServerEvent {
     /// The answer to `who`: a room's members.
     ///
     /// # Format
-    /// `{"type":"users","room":"#class","users":["alice","bob"],"time":1763800000000}`
+    /// `{"type":"users","room":"#lab1","users":["alice","bob"],"time":1763800000000}`
     Users {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// The room's members (in `#class`: everyone online), sorted case-insensitively.
         users: Vec<String>,
@@ -556,10 +563,10 @@ pub enum ServerEvent {
     /// Someone joined a room.
     ///
     /// # Format
-    /// `{"type":"joined","room":"#class","nick":"carol","time":1763800000000}`
+    /// `{"type":"joined","room":"#lab1","nick":"carol","time":1763800000000}`
     Joined {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// Who.
         nick: String,
@@ -573,10 +580,10 @@ pub enum ServerEvent {
     /// each room they were in gets one).
     ///
     /// # Format
-    /// `{"type":"left","room":"#class","nick":"carol","reason":"lunch","time":1763800000000}`
+    /// `{"type":"left","room":"#lab1","nick":"carol","reason":"lunch","time":1763800000000}`
     Left {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// Who.
         nick: String,
@@ -660,11 +667,11 @@ pub enum ServerEvent {
     /// also sent to a joiner whose replay did not include it.
     ///
     /// # Format
-    /// `{"type":"announcement","room":"#class","from":"prof","text":"The exam starts now","time":1763800000000,"id":42}`
+    /// `{"type":"announcement","room":"#lab1","from":"prof","text":"The exam starts now","time":1763800000000,"id":42}`
     /// (a replay for a joiner adds `"history":true`)
     Announcement {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// The staff member's nick.
         from: String,
@@ -686,10 +693,10 @@ pub enum ServerEvent {
     /// welcome (or `entered`).
     ///
     /// # Format
-    /// `{"type":"topic","room":"#class","text":"Exam until 11:00","by":"prof","time":1763800000000}`
+    /// `{"type":"topic","room":"#lab1","text":"Exam until 11:00","by":"prof","time":1763800000000}`
     Topic {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// The topic; empty: there is none.
         text: String,
@@ -702,10 +709,10 @@ pub enum ServerEvent {
     /// slow to their room, the sanctions on a person (mute, kick, ban, ...) to `#class`.
     ///
     /// # Format
-    /// `{"type":"moderation","room":"#class","by":"prof","action":"mute","target":"mallory","reason":"spamming","text":"prof muted mallory for 10 min (spamming)","time":1763800000000}`
+    /// `{"type":"moderation","room":"#lab1","by":"prof","action":"mute","target":"mallory","reason":"spamming","text":"prof muted mallory for 10 min (spamming)","time":1763800000000}`
     Moderation {
         /// The room (absent, from a server without rooms: [`DEFAULT_ROOM`]).
-        #[serde(default = "default_room")]
+        #[serde(default = "default_room", skip_serializing_if = "is_default_room")]
         room: String,
         /// The staff member's nick.
         by: String,
@@ -1185,7 +1192,18 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&joined).unwrap(),
-            r##"{"type":"joined","room":"#class","nick":"al","time":1}"##
+            r##"{"type":"joined","nick":"al","time":1}"##
+        );
+        // `room` is left out for #class only.
+        let in_lab = ServerEvent::Joined {
+            room: "#lab1".into(),
+            nick: "al".into(),
+            time: 1,
+            role: Role::Student,
+        };
+        assert_eq!(
+            serde_json::to_string(&in_lab).unwrap(),
+            r##"{"type":"joined","room":"#lab1","nick":"al","time":1}"##
         );
     }
 
