@@ -300,6 +300,32 @@ pub fn parse_groups(text: &str) -> Result<Vec<Group>, GroupsError> {
     Ok(groups)
 }
 
+/// The most JSON one `groups` event of [`in_frames`] carries: its token (about 4/3 of it, plus
+/// the Fernet overhead) stays well under the server's line limit
+/// ([`crate::protocol::DEFAULT_MAX_LINE`], 16 KiB), which would otherwise refuse it.
+const GROUPS_PER_FRAME_JSON: usize = 8 * 1024;
+
+/// Splits a parsed groups file into the `groups` events to send: one for a class-sized file,
+/// several for a large one (50 rooms of 50 long nicks are about 45 KB of JSON), each room whole
+/// and in the file's order.
+pub fn in_frames(groups: Vec<Group>) -> Vec<Vec<Group>> {
+    let mut frames: Vec<Vec<Group>> = Vec::new();
+    let mut size = 0;
+    for group in groups {
+        let members: usize = group.members.iter().map(|m| m.len() + 3).sum();
+        let group_size = group.room.len() + members + 32;
+        match frames.last_mut() {
+            Some(frame) if size + group_size <= GROUPS_PER_FRAME_JSON => frame.push(group),
+            _ => {
+                frames.push(vec![group]);
+                size = 0;
+            }
+        }
+        size += group_size;
+    }
+    frames
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,5 +493,47 @@ mod tests {
         let (line, problem) = line_error(&format!("#big {}", members.join(" ")));
         assert_eq!(line, 1);
         assert!(problem.contains("more than 50 members"), "{problem}");
+    }
+
+    /// The largest file the parser takes (50 rooms of 50 nicks of 16 characters) is about
+    /// 45 KB of JSON: sent as one event, its frame was over the server's 16 KiB line limit.
+    #[test]
+    fn a_large_groups_file_goes_out_in_frames_the_server_takes() {
+        let file: String = (0..MAX_GROUPS)
+            .map(|r| {
+                let members: Vec<String> = (0..MAX_GROUP_MEMBERS)
+                    .map(|m| format!("student{r:02}x{m:04}ab"))
+                    .collect();
+                format!("#group{r:02} {}\n", members.join(" "))
+            })
+            .collect();
+        let groups = parse_groups(&file).unwrap();
+        let whole = serde_json::to_string(&ClientEvent::Groups {
+            groups: groups.clone(),
+        })
+        .unwrap();
+        assert!(
+            whole.len() > crate::protocol::DEFAULT_MAX_LINE,
+            "{}",
+            whole.len()
+        );
+        let frames = in_frames(groups.clone());
+        assert!(frames.len() > 1);
+        let key = crate::crypto::RoomKey::generate();
+        for frame in &frames {
+            let event = ClientEvent::Groups {
+                groups: frame.clone(),
+            };
+            let token = crate::protocol::seal(&key, &event);
+            assert!(
+                token.len() < crate::protocol::DEFAULT_MAX_LINE,
+                "{}",
+                token.len()
+            );
+        }
+        assert_eq!(frames.concat(), groups, "every room, whole, in order");
+        // A class-sized file is one event.
+        let small = parse_groups("#lab1 ann bob\n#lab2 carol\n").unwrap();
+        assert_eq!(in_frames(small.clone()), vec![small]);
     }
 }

@@ -586,7 +586,12 @@ impl Core {
                 }
             }
             Command::Groups(path) => match read_groups(&path) {
-                Ok(groups) => self.send(ClientEvent::Groups { groups }),
+                // A large class goes out as several events, each within the line limit.
+                Ok(groups) => {
+                    for groups in crate::client::room::in_frames(groups) {
+                        self.send(ClientEvent::Groups { groups });
+                    }
+                }
                 Err(e) => self.local_error(e),
             },
             Command::Staff(event) => {
