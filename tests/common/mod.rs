@@ -203,49 +203,36 @@ impl Peer {
 
     /// Sends a `psk` hello (with a fresh nonce); the handshake is answered by [`Peer::next`].
     pub fn hello(&mut self, nick: &str) {
-        let nonce = Nonce::generate();
-        self.nonce = Some(nonce);
-        self.send(&ClientEvent::Hello {
-            kex_public: None,
-            nick: nick.into(),
-            version: PROTOCOL_VERSION,
-            kex: "psk".into(),
-            nonce: Some(nonce.to_wire()),
-            since: None,
-            client: None,
-        });
+        let hello = self.new_hello(nick, None);
+        self.send(&hello);
     }
 
     /// [`Peer::hello`] in a token stamped `at`, as a client with a skewed clock sends it.
     pub fn hello_at(&mut self, nick: &str, at: u64) {
-        let nonce = Nonce::generate();
-        self.nonce = Some(nonce);
-        let hello = ClientEvent::Hello {
-            kex_public: None,
-            nick: nick.into(),
-            version: PROTOCOL_VERSION,
-            kex: "psk".into(),
-            nonce: Some(nonce.to_wire()),
-            since: None,
-            client: None,
-        };
+        let hello = self.new_hello(nick, None);
         self.send_raw(&fernchat::protocol::seal_at(&self.key, &hello, at));
         self.clock_at = Some(at as i64 - unix_now() as i64);
     }
 
     /// [`Peer::hello`] naming the client program (`client`, shown by staff's `whois`).
     pub fn hello_client(&mut self, nick: &str, client: &str) {
+        let hello = self.new_hello(nick, Some(client));
+        self.send(&hello);
+    }
+
+    /// A `psk` hello with a fresh nonce, remembered so the handshake's echo can be checked.
+    fn new_hello(&mut self, nick: &str, client: Option<&str>) -> ClientEvent {
         let nonce = Nonce::generate();
         self.nonce = Some(nonce);
-        self.send(&ClientEvent::Hello {
+        ClientEvent::Hello {
             kex_public: None,
             nick: nick.into(),
             version: PROTOCOL_VERSION,
             kex: "psk".into(),
             nonce: Some(nonce.to_wire()),
             since: None,
-            client: Some(client.into()),
-        });
+            client: client.map(str::to_owned),
+        }
     }
 
     /// [`Peer::hello`] with `since`: the id of the last room message this client saw.
